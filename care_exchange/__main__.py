@@ -1,0 +1,3 @@
+from care_exchange.cli import main
+
+main()

@@ -1,0 +1,26 @@
+"""The one console command; each part of the project contributes its own subcommands."""
+
+from __future__ import annotations
+
+import typer
+
+from conformance import cli as conformance_cli
+
+app = typer.Typer(
+    name="care-exchange",
+    help="Care Exchange: publish once, share with those entitled, hear what it changed.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("validate")(conformance_cli.validate)
+
+
+@app.callback()
+def _root() -> None:
+    """Keep subcommands as subcommands even while there is only one."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
