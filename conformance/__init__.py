@@ -1,1 +1,1 @@
-"""The conformance suite and the offline data validator: checking other people's data and servers."""
+"""The conformance suite and the offline data validator: checking others' data and servers."""

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from conformance.report_text import print_report
-from conformance.sources import UnreadableInput
+from conformance.sources import InputError
 from conformance.validator import validate_paths
 from schemas import load_standard
 
@@ -42,7 +42,7 @@ def validate(
     """
     try:
         report = validate_paths(load_standard(), paths)
-    except UnreadableInput as error:
+    except InputError as error:
         Console(stderr=True, highlight=False, soft_wrap=True).print(
             f"care-exchange validate: {error}", markup=False
         )

@@ -1,4 +1,4 @@
-"""The validator's human report: summary first, then errors, then warnings, each grouped by field."""
+"""The validator's report for people: summary, then errors, then warnings, grouped by field."""
 
 from __future__ import annotations
 

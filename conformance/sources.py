@@ -12,7 +12,7 @@ NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 JSON_SUFFIXES = (".json", *NDJSON_SUFFIXES)
 
 
-class UnreadableInput(Exception):
+class InputError(Exception):
     """A file that cannot be read as JSON at all: a usage error, not an invalid record."""
 
 
@@ -36,14 +36,14 @@ def expand(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             inside = sorted(p for p in path.rglob("*") if p.suffix in JSON_SUFFIXES and p.is_file())
             if not inside:
-                raise UnreadableInput(f"{path}: no .json, .ndjson or .jsonl files in this folder")
+                raise InputError(f"{path}: no .json, .ndjson or .jsonl files in this folder")
             found.extend(inside)
         elif path.is_file():
             found.append(path)
         elif path.exists():
-            raise UnreadableInput(f"{path}: not a regular file")
+            raise InputError(f"{path}: not a regular file")
         else:
-            raise UnreadableInput(f"{path}: no such file or folder")
+            raise InputError(f"{path}: no such file or folder")
     return found
 
 
@@ -54,7 +54,7 @@ def _ndjson(path: Path, text: str) -> Iterator[Located]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise UnreadableInput(f"{path}:{number}: not JSON ({error.msg})") from None
+            raise InputError(f"{path}:{number}: not JSON ({error.msg})") from None
         yield Located(path, f":{number}", record)
 
 
@@ -64,7 +64,7 @@ def read_records(path: Path) -> list[Located]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        raise UnreadableInput(f"{path}: cannot be read ({reason})") from None
+        raise InputError(f"{path}: cannot be read ({reason})") from None
     if path.suffix in NDJSON_SUFFIXES:
         return list(_ndjson(path, text))
     try:
@@ -72,9 +72,7 @@ def read_records(path: Path) -> list[Located]:
     except json.JSONDecodeError as error:
         if error.msg == "Extra data":
             return list(_ndjson(path, text))
-        raise UnreadableInput(
-            f"{path}:{error.lineno}:{error.colno}: not JSON ({error.msg})"
-        ) from None
+        raise InputError(f"{path}:{error.lineno}:{error.colno}: not JSON ({error.msg})") from None
     if isinstance(document, list):
         return [Located(path, f"[{index}]", record) for index, record in enumerate(document)]
     return [Located(path, "", document)]

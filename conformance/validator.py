@@ -52,9 +52,13 @@ class Report:
             tally[result.type_name or UNKNOWN_TYPE]["valid" if result.valid else "invalid"] += 1
         return dict(sorted(tally.items()))
 
-    def grouped(self, severity: Severity) -> dict[tuple[str, str], list[tuple[RecordResult, Issue]]]:
-        """Issues of one severity grouped by type and field, so one mistake made in many records
-        reads as one finding with many places rather than many findings."""
+    def grouped(
+        self, severity: Severity
+    ) -> dict[tuple[str, str], list[tuple[RecordResult, Issue]]]:
+        """Issues of one severity grouped by type and field.
+
+        One mistake made in many records then reads as one finding with many places.
+        """
         groups: dict[tuple[str, str], list[tuple[RecordResult, Issue]]] = defaultdict(list)
         for result in self.results:
             for issue in result.issues:
@@ -97,7 +101,7 @@ class Report:
 def validate_paths(standard: Standard, paths: list[Path]) -> Report:
     """Validate every record in the given files and folders.
 
-    Raises `UnreadableInput` before validating anything when a path is missing or not JSON, so a
+    Raises `InputError` before validating anything when a path is missing or not JSON, so a
     typo in a file name is never mistaken for a clean run.
     """
     files = expand(paths)

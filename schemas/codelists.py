@@ -1,4 +1,4 @@
-"""Codelists: the CSV files that give each code its title, meaning and crosswalks to other bodies."""
+"""Codelists: the CSV files that give each code its title, meaning and crosswalks."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ def read_codelist(path: Path) -> Codelist:
         reader = csv.DictReader(handle)
         columns = tuple(reader.fieldnames or ())
         if columns[:3] != REQUIRED_COLUMNS:
-            raise ValueError(f"{path.name}: the header must start with {','.join(REQUIRED_COLUMNS)}")
+            raise ValueError(
+                f"{path.name}: the header must start with {','.join(REQUIRED_COLUMNS)}"
+            )
         rows: dict[str, dict[str, str]] = {}
         for line, row in enumerate(reader, start=2):
             if None in row or any(value is None for value in row.values()):
@@ -47,5 +49,5 @@ def read_codelist(path: Path) -> Codelist:
 
 
 def load_codelists(directory: Path) -> dict[str, Codelist]:
-    """Every codelist in a folder, by file name (the name schemas use in their `codelist` keyword)."""
+    """Every codelist in a folder, by file name (as schemas name it in `codelist`)."""
     return {path.name: read_codelist(path) for path in sorted(directory.glob("*.csv"))}

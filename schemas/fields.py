@@ -64,8 +64,10 @@ class Field:
         return list(self.schema.get("properties", {}))
 
 
-def flatten(node: Mapping[str, Any], resolver: Resolver[Any]) -> tuple[dict[str, Any], Resolver[Any]]:
-    """Follow a chain of `$ref`s; keywords beside a `$ref` (title, description) win over the target."""
+def flatten(
+    node: Mapping[str, Any], resolver: Resolver[Any]
+) -> tuple[dict[str, Any], Resolver[Any]]:
+    """Follow a chain of `$ref`s; keywords beside a `$ref` (title, description) win."""
     merged = dict(node)
     for _ in range(_MAX_REF_DEPTH):
         ref = merged.pop("$ref", None)
@@ -86,7 +88,9 @@ def index_fields(schema: Mapping[str, Any], resolver: Resolver[Any]) -> dict[Fie
     """
     fields: dict[FieldPath, Field] = {}
 
-    def visit(node: Mapping[str, Any], resolver: Resolver[Any], path: FieldPath, required: bool) -> None:
+    def visit(
+        node: Mapping[str, Any], resolver: Resolver[Any], path: FieldPath, required: bool
+    ) -> None:
         flat, resolver = flatten(node, resolver)
         if path not in fields:
             fields[path] = Field(path=path, schema=flat, required=required)

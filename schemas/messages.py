@@ -86,10 +86,15 @@ def describe(
         return f"'{name}' is not a field of this object.{_suggest(name, known)}"
     if keyword == "enum":
         options = list(details.get("options", ()))
-        hint = _suggest(str(value), [str(option) for option in options]) if isinstance(value, str) else ""
+        hint = (
+            _suggest(str(value), [str(option) for option in options])
+            if isinstance(value, str)
+            else ""
+        )
         if field and field.codelist and field.codelist in codelists:
+            name = field.codelist.removesuffix(".csv")
             return (
-                f"{show(value)} is not a code in the {field.codelist.removesuffix('.csv')} codelist."
+                f"{show(value)} is not a code in the {name} codelist."
                 f"{hint} Allowed codes: {_listing(options)}."
             )
         return f"{show(value)} is not one of the allowed values: {_listing(options)}.{hint}"

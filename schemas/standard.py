@@ -103,7 +103,7 @@ class Standard:
         return self._validators[type_name]
 
     def reference_validator(self, type_name: str) -> Draft202012Validator:
-        """The pure-Python `jsonschema` validator for a type: the yardstick the fast one is held to."""
+        """The pure-Python `jsonschema` validator: the yardstick the fast one is held to."""
         return Draft202012Validator(
             self.types[type_name].schema,
             registry=self.registry,

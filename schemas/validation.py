@@ -38,7 +38,9 @@ class Issue:
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form, the same shape the API's problem details use for `errors[]`."""
-        return {key: str(value) if key == "severity" else value for key, value in asdict(self).items()}
+        return {
+            key: str(value) if key == "severity" else value for key, value in asdict(self).items()
+        }
 
 
 def pointer(parts: list[str | int] | tuple[str | int, ...]) -> str:
@@ -163,4 +165,3 @@ class TypeValidator:
                 f"code {show(value)} of {codelist.name} is deprecated since version {version}.",
                 Severity.WARNING,
             )
-
