@@ -121,7 +121,9 @@ def _codelist_section(codelist: Codelist) -> list[str]:
 def _examples_section(info: TypeInfo) -> list[str]:
     lines = ["## Examples", ""]
     expected_file = EXAMPLES_DIR / "expected-errors" / f"{info.name}.json"
-    expected = json.loads(expected_file.read_text(encoding="utf-8")) if expected_file.exists() else {}
+    expected = {}
+    if expected_file.exists():
+        expected = json.loads(expected_file.read_text(encoding="utf-8"))
     for verdict in ("valid", "invalid"):
         for path in sorted((EXAMPLES_DIR / verdict / info.name).glob("*.json")):
             heading = f"### {verdict.capitalize()}: `{path.name}`"
@@ -160,7 +162,7 @@ def render_type(standard: Standard, info: TypeInfo) -> str:
         "",
     ]
     names = sorted(
-        {f.codelist for f in info.fields.values() if f.codelist and f.codelist in standard.codelists}
+        {f.codelist for f in info.fields.values() if f.codelist} & set(standard.codelists)
     )
     if names:
         lines += ["## Codelists", ""]
