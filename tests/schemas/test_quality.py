@@ -165,3 +165,40 @@ def test_example_folders_name_real_types(standard: Standard) -> None:
     for verdict in ("valid", "invalid"):
         folders = {path.name for path in (EXAMPLES / verdict).iterdir()}
         assert folders <= set(standard.types), folders - set(standard.types)
+
+
+IDENTIFYING_NAMES = re.compile(
+    r"(?i)^(first|given|family|last|sur|full|middle)?name$|dateofbirth|^dob$|birth|"
+    r"^chi|chinumber|nhsnumber|^nino$|nationalinsurance|homeaddress|residentname|staffname"
+)
+
+
+def test_records_have_no_names_birth_dates_or_health_numbers(standard: Standard) -> None:
+    """Core records are aggregate and pseudonymous: such fields must not exist at all."""
+    offending = [
+        f"{info.name}: {field.name}"
+        for info in standard.types.values()
+        if info.kind == "record"
+        for path, field in info.fields.items()
+        if path and IDENTIFYING_NAMES.search(path[-1])
+    ]
+    assert offending == []
+
+
+PERSONAL_DATA_FIELDS = {
+    "achievement": {"evidence.description", "contributors"},
+    "notifiable-event": {"personReference", "summary", "actionsTaken", "death.causeOfDeath"},
+}
+
+
+def test_personal_data_fields_are_exactly_the_reviewed_ones(standard: Standard) -> None:
+    """A new field that could identify someone is a decision: this list changes with it."""
+    marked = {
+        info.name: {
+            field.name
+            for path, field in info.fields.items()
+            if field.personal_data and path[-1:] != ("*",)
+        }
+        for info in standard.types.values()
+    }
+    assert {name: fields for name, fields in marked.items() if fields} == PERSONAL_DATA_FIELDS
