@@ -187,7 +187,15 @@ def test_records_have_no_names_birth_dates_or_health_numbers(standard: Standard)
 
 PERSONAL_DATA_FIELDS = {
     "achievement": {"evidence.description", "contributors"},
-    "notifiable-event": {"personReference", "summary", "actionsTaken", "death.causeOfDeath"},
+    "notifiable-event": {
+        "personReference",
+        "ageBand",
+        "summary",
+        "actionsTaken",
+        "death.causeOfDeath",
+        "managerAbsence.interimArrangements",
+    },
+    "complaints-and-compliments": {"compliments.highlights"},
 }
 
 
