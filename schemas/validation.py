@@ -103,15 +103,14 @@ class TypeValidator:
             keyword = str(error.schema_path[-1]) if error.schema_path else error.kind.name
             details = error.kind.as_dict()
             at: list[str | int] = list(error.instance_path)
-            parent = self._fields.get(field_path(at))
+            here = self._fields.get(field_path(at))
             if keyword == "required":
                 names = [details["property"]]
             elif keyword == "additionalProperties":
                 names = list(details["unexpected"])
             else:
-                field = self._fields.get(field_path(at))
                 message = describe(
-                    keyword, details, error.instance, field, None, self._codelists, error.message
+                    keyword, details, error.instance, here, None, self._codelists, error.message
                 )
                 yield self._issue(at, keyword, message, Severity.ERROR)
                 continue
@@ -121,7 +120,7 @@ class TypeValidator:
                     {"property": name, "unexpected": name},
                     None,
                     None,
-                    parent,
+                    here,
                     self._codelists,
                     error.message,
                 )
