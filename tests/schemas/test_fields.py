@@ -15,8 +15,8 @@ def test_index_follows_refs_and_array_items(standard: Standard) -> None:
 
 def test_index_reads_codelist_markers(standard: Standard) -> None:
     fields = standard.types["capacity-snapshot"].fields
-    assert fields[("beds", "*", "bedType")].codelist == "bed-types.csv"
-    assert not fields[("beds", "*", "bedType")].open_codelist
+    assert fields[("beds", "*", "careLevel")].codelist == "care-levels.csv"
+    assert not fields[("beds", "*", "careLevel")].open_codelist
     reason = fields[("beds", "*", "notAvailableReasons", "*", "reason")]
     assert reason.open_codelist
 

@@ -64,10 +64,10 @@ def test_each_unknown_field_is_its_own_error(standard: Standard, snapshot: dict[
 def test_closed_codelist_message_lists_the_codes(
     standard: Standard, snapshot: dict[str, Any]
 ) -> None:
-    snapshot["beds"][0]["bedType"] = "nursng"
+    snapshot["beds"][0]["careLevel"] = "nursng"
     issue = only_error(standard, snapshot)
     assert issue.keyword == "enum"
-    assert "not a code in the bed-types codelist" in issue.message
+    assert "not a code in the care-levels codelist" in issue.message
     assert "Did you mean 'nursing'?" in issue.message
     assert "residential" in issue.message
 
