@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from api import cli as api_cli
 from conformance import cli as conformance_cli
 
 app = typer.Typer(
@@ -14,11 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("validate")(conformance_cli.validate)
-
-
-@app.callback()
-def _root() -> None:
-    """Keep subcommands as subcommands even while there is only one."""
+api_cli.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""The Care Exchange reference server: publish once, read under scopes and agreements."""

@@ -1,0 +1,87 @@
+"""FastAPI dependencies: who is calling (from the bearer token) and whether a scope allows it.
+
+Failures are RFC 6750 challenges inside problem+json bodies, so clients get both the standard
+`WWW-Authenticate` header and the API's usual error shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from api.auth.principal import Principal
+from api.auth.tokens import InvalidTokenError, verify_access_token
+from api.deps import get_session, get_settings
+from api.problems import ProblemError
+from api.settings import Settings
+
+REALM = "care-exchange"
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def current_principal(
+    request: Request,
+    session: Annotated[Session, Depends(get_session)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Principal:
+    """The caller, from `Authorization: Bearer`; 401 `invalid_token` otherwise.
+
+    A request without a bearer token gets a bare challenge (RFC 6750 section 3.1: no error code
+    when no credentials were sent). The client id is put in the request state for the access log.
+    """
+    token = _bearer_token(request)
+    if token is None:
+        raise ProblemError(
+            401,
+            "invalid_token",
+            "This operation needs an access token (Authorization: Bearer).",
+            headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
+        )
+    try:
+        principal = verify_access_token(session, settings, token)
+    except InvalidTokenError as error:
+        challenge = (
+            f'Bearer realm="{REALM}", error="invalid_token", '
+            f'error_description="{_quoted(error.description)}"'
+        )
+        raise ProblemError(
+            401, "invalid_token", error.description, headers={"WWW-Authenticate": challenge}
+        ) from error
+    request.scope.setdefault("state", {})["client_id"] = principal.client_id
+    return principal
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    """403 `insufficient_scope` naming the scope needed, unless the token carries it."""
+    if principal.has(scope):
+        return
+    raise ProblemError(
+        403,
+        "insufficient_scope",
+        f"This operation needs the scope '{scope}'.",
+        headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+    )
+
+
+def scoped(scope: str) -> Callable[[Principal], Principal]:
+    """A dependency: the caller, who must hold `scope` (`Depends(scoped("admin"))`)."""
+
+    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        require_scope(principal, scope)
+        return principal
+
+    return dependency

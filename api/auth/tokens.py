@@ -1,0 +1,166 @@
+"""RFC 9068 access tokens: JWTs signed with the current key, checked strictly on the way back in.
+
+Verification trusts nothing in the token before the signature is checked with a key this server
+holds, and only with that key's own algorithm (so `alg: none` or an HMAC signed with the public
+key cannot pass). Revocation is a `jti` deny list, because a JWT cannot be recalled.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from joserfc import jws, jwt
+from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.auth.clients import client_scopes
+from api.auth.keys import current_key, find_key, key_algorithm
+from api.auth.principal import Principal
+from api.settings import Settings
+from api.storage.models import Client, Organisation, RevokedToken
+from api.storage.types import utcnow
+
+TOKEN_TYPE = "at+jwt"
+_ACCEPTED_TYPES = {"at+jwt", "application/at+jwt"}
+
+
+class InvalidTokenError(Exception):
+    """The token must not be accepted; `description` is safe to show to the caller."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+def issue_access_token(
+    session: Session, settings: Settings, client: Client, scopes: Sequence[str] | None = None
+) -> str:
+    """Sign a token for `client` with `scopes` (default: all of the client's scopes).
+
+    The lifetime always comes from settings. May create the first signing key (flushed, not
+    committed). Scopes are not checked against the client here: the token endpoint does that.
+    """
+    key = current_key(session)
+    now = int(utcnow().timestamp())
+    granted = list(scopes) if scopes else client_scopes(client)
+    claims: dict[str, Any] = {
+        "iss": settings.issuer,
+        "sub": client.client_id,
+        "client_id": client.client_id,
+        "aud": settings.audience,
+        "iat": now,
+        "exp": now + settings.access_token_lifetime_seconds,
+        "jti": uuid.uuid4().hex,
+        "scope": " ".join(granted),
+        "org": client.organisation_id,
+    }
+    header = {"alg": key_algorithm(key), "kid": key.kid, "typ": TOKEN_TYPE}
+    return jwt.encode(header, claims, key, algorithms=[key_algorithm(key)], default_type=None)
+
+
+def _claims_registry(settings: Settings) -> jwt.JWTClaimsRegistry:
+    return jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": settings.issuer},
+        aud={"essential": True, "value": settings.audience},
+        exp={"essential": True},
+        iat={"essential": True},
+        jti={"essential": True},
+        sub={"essential": True},
+        client_id={"essential": True},
+        org={"essential": True},
+        scope={"essential": True},
+    )
+
+
+def decode_access_token(session: Session, settings: Settings, token: str) -> dict[str, Any]:
+    """Signature, header and claims checks only (not revocation nor the client's state)."""
+    try:
+        header = jws.extract_compact(token.encode("ascii")).headers()
+    except (JoseError, ValueError, UnicodeError) as error:
+        raise InvalidTokenError("The token is malformed.") from error
+    kid = header.get("kid")
+    key = find_key(session, kid) if isinstance(kid, str) else None
+    if key is None:
+        raise InvalidTokenError("The token was not signed by a key of this server.")
+    algorithm = key_algorithm(key)
+    if header.get("alg") != algorithm:
+        raise InvalidTokenError("The token's signing algorithm is not accepted.")
+    if str(header.get("typ", "")).lower() not in _ACCEPTED_TYPES:
+        raise InvalidTokenError("The token is not an access token (typ must be at+jwt).")
+    try:
+        decoded = jwt.decode(token, key, algorithms=[algorithm])
+    except JoseError as error:
+        raise InvalidTokenError("The token's signature is not valid.") from error
+    try:
+        _claims_registry(settings).validate(decoded.claims)
+    except JoseError as error:
+        raise InvalidTokenError(_claim_problem(error)) from error
+    for name in ("sub", "client_id", "org", "scope"):
+        if not isinstance(decoded.claims[name], str):
+            raise InvalidTokenError(f"The token's {name} claim is not valid.")
+    return dict(decoded.claims)
+
+
+def _claim_problem(error: JoseError) -> str:
+    if isinstance(error, ExpiredTokenError):
+        return "The token has expired."
+    if isinstance(error, MissingClaimError):
+        return "The token lacks a required claim."
+    if isinstance(error, InvalidClaimError) and error.claim in ("iss", "aud"):
+        return f"The token's {error.claim} claim does not name this server."
+    return "The token's claims are not valid."
+
+
+def is_revoked(session: Session, jti: str) -> bool:
+    return session.get(RevokedToken, jti) is not None
+
+
+def verify_access_token(session: Session, settings: Settings, token: str) -> Principal:
+    """Who the token speaks for, or InvalidTokenError saying why it must be refused."""
+    return principal_from_claims(session, decode_access_token(session, settings, token))
+
+
+def principal_from_claims(session: Session, claims: dict[str, Any]) -> Principal:
+    """The checks that need the database: the deny list, and the client still being active."""
+    if is_revoked(session, claims["jti"]):
+        raise InvalidTokenError("The token has been revoked.")
+    client = session.get(Client, claims["client_id"])
+    if (
+        client is None
+        or client.disabled_at is not None
+        or client.organisation_id != claims["org"]
+        or claims["sub"] != claims["client_id"]
+    ):
+        raise InvalidTokenError("The token's client is not active.")
+    organisation = session.get(Organisation, client.organisation_id)
+    if organisation is None:
+        raise InvalidTokenError("The token's organisation is not known.")
+    return Principal(
+        client_id=client.client_id,
+        organisation_id=organisation.id,
+        organisation_kind=organisation.kind,
+        scopes=frozenset(claims["scope"].split()),
+        jti=claims["jti"],
+        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+    )
+
+
+def revoke_access_token(session: Session, claims: dict[str, Any]) -> None:
+    """Add the token's jti to the deny list and commit; expired entries are pruned on the way."""
+    now = utcnow()
+    session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
+    expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+    if expires_at <= now or is_revoked(session, claims["jti"]):
+        session.commit()
+        return
+    session.add(RevokedToken(jti=claims["jti"], expires_at=expires_at))
+    try:
+        session.commit()
+    except IntegrityError:
+        # Revoked concurrently by another request: the outcome is the same.
+        session.rollback()

@@ -1,0 +1,139 @@
+"""`care-exchange` subcommands of the server: database, serving, the demo, administration."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from api.app import create_app
+from api.auth import clients, keys
+from api.demo import seed, walkthrough
+from api.middleware import configure_logging
+from api.routes.admin import client_dict
+from api.services import directory
+from api.settings import Settings
+from api.storage.db import make_engine, session_factory, transaction
+from api.storage.migrate import upgrade
+
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+admin_app = typer.Typer(help="Organisations and OAuth clients (prints JSON).", no_args_is_help=True)
+keys_app = typer.Typer(help="Token-signing keys.", no_args_is_help=True)
+
+
+def _print(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _sessions(settings: Settings) -> Any:
+    return session_factory(make_engine(settings.database_url))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration to the configured database."""
+    upgrade(Settings().database_url)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the API (the database must already be migrated)."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+
+
+def run(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Migrate the embedded database, seed the demo, print its credentials, and serve."""
+    settings = Settings()
+    upgrade(settings.database_url)
+    with transaction(_sessions(settings)) as session:
+        made = seed(session)
+    if made is None:
+        typer.echo("The demo is already seeded; its secrets were shown when it was created.")
+    else:
+        typer.echo(walkthrough(f"http://{host}:{port}", made))
+    serve(host, port)
+
+
+@admin_app.command("org-create")
+def org_create(
+    name: Annotated[str, typer.Option(help="The organisation's name.")],
+    kind: Annotated[str, typer.Option(help=f"One of: {', '.join(directory.ORGANISATION_KINDS)}.")],
+    org_id: Annotated[
+        str | None, typer.Option("--id", help="Its id (generated if absent).")
+    ] = None,
+) -> None:
+    """Create an organisation."""
+    try:
+        with transaction(_sessions(Settings())) as session:
+            made = directory.create_organisation(session, name, kind, org_id)
+            _print(directory.organisation_dict(made))
+    except ValueError as error:
+        typer.echo(f"care-exchange admin: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+@admin_app.command("client-create")
+def client_create(
+    org_id: Annotated[str, typer.Option("--org", help="The organisation the client belongs to.")],
+    name: Annotated[str, typer.Option(help="A name people will recognise.")],
+    scope: Annotated[list[str], typer.Option(help="A scope it may ask for (repeat the option).")],
+    jwks_file: Annotated[
+        typer.FileText | None,
+        typer.Option(help="Public JWKS for private_key_jwt; without it the client gets a secret."),
+    ] = None,
+) -> None:
+    """Create a client; a new secret is printed once and never stored in plain text."""
+    jwks = json.load(jwks_file) if jwks_file else None
+    method = "private_key_jwt" if jwks else "client_secret_basic"
+    try:
+        with transaction(_sessions(Settings())) as session:
+            made, secret = clients.create_client(session, org_id, name, scope, method, jwks)
+            _print(client_dict(made, secret))
+    except ValueError as error:
+        typer.echo(f"care-exchange admin: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+@admin_app.command("client-list")
+def client_list() -> None:
+    """List every client (never their secrets)."""
+    with transaction(_sessions(Settings())) as session:
+        _print([client_dict(client) for client in clients.list_clients(session)])
+
+
+@admin_app.command("client-disable")
+def client_disable(client_id: str) -> None:
+    """Disable a client at once: its tokens stop working."""
+    with transaction(_sessions(Settings())) as session:
+        if clients.disable_client(session, client_id) is None:
+            typer.echo(f"care-exchange admin: no client {client_id}", err=True)
+            raise typer.Exit(2)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Start signing with a new key; the old one stays published until its tokens expire."""
+    settings = Settings()
+    with transaction(_sessions(settings)) as session:
+        keys.rotate_keys(session, settings)
+        _print(keys.public_jwks(session, settings))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the server's commands to the project's one console command."""
+    app.add_typer(db_app, name="db")
+    app.add_typer(admin_app, name="admin")
+    app.add_typer(keys_app, name="keys")
+    app.command("serve")(serve)
+    app.command("run")(run)

@@ -1,0 +1,85 @@
+"""RFC 9457 problem details: every error the API returns, with a stable code and JSON pointers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+PROBLEM_BASE = "https://care-exchange.org/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+TITLES = {
+    "invalid_json": "The request body is not valid JSON",
+    "unsupported_media_type": "The request body has an unsupported media type",
+    "payload_too_large": "The request body is too large",
+    "validation_failed": "The request does not conform to the schema",
+    "unknown_record_type": "No such record type",
+    "not_found": "Not found",
+    "gone": "The record has been retracted",
+    "precondition_failed": "The record has changed since you read it",
+    "precondition_required": "This request must be conditional",
+    "conflict": "The request conflicts with the current state",
+    "idempotency_key_reused": "The idempotency key was used for a different request",
+    "idempotency_in_progress": "A request with this idempotency key is still being processed",
+    "insufficient_scope": "The access token lacks the scope this operation needs",
+    "forbidden": "You may not do this",
+    "invalid_token": "The access token is missing or not valid",
+    "invalid_query": "The query parameters are not valid",
+    "too_many_items": "Too many items in one request",
+    "method_not_allowed": "Method not allowed",
+    "internal_error": "Internal server error",
+}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one place in the request, named by a JSON pointer."""
+
+    pointer: str
+    message: str
+    keyword: str | None = None
+    docs: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        found = {"pointer": self.pointer, "message": self.message}
+        if self.keyword:
+            found["keyword"] = self.keyword
+        if self.docs:
+            found["docs"] = self.docs
+        return found
+
+
+@dataclass
+class ProblemError(Exception):
+    """Raised anywhere below the routes; the handler turns it into a problem+json response."""
+
+    status: int
+    code: str
+    detail: str
+    errors: Sequence[FieldError] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def body(self, request_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.code.replace("_", "-"),
+            "title": TITLES.get(self.code, self.code),
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        if request_id:
+            body["requestId"] = request_id
+        if self.errors:
+            body["errors"] = [error.as_dict() for error in self.errors]
+        return body
+
+    def response(self, request_id: str | None = None) -> JSONResponse:
+        return JSONResponse(
+            self.body(request_id),
+            status_code=self.status,
+            headers=dict(self.headers),
+            media_type=PROBLEM_MEDIA_TYPE,
+        )

@@ -1,0 +1,133 @@
+"""Administration: organisations and their OAuth clients. Every route needs the `admin` scope."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.auth import clients
+from api.auth.dependencies import scoped
+from api.auth.principal import Principal
+from api.deps import get_session
+from api.problems import FieldError, ProblemError
+from api.routes.common import json_response, parse_model, read_json, run_post
+from api.services import directory
+from api.services.times import timestamp
+from api.storage.models import Client, Organisation
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+Db = Annotated[Session, Depends(get_session)]
+
+
+def administrator(principal: Annotated[Principal, Depends(scoped("admin"))]) -> Principal:
+    """Both the scope and an administrator organisation: a scope alone is not enough."""
+    if not principal.is_admin:
+        raise ProblemError(403, "forbidden", "Only an administrator organisation may do this.")
+    return principal
+
+
+Admin = Annotated[Principal, Depends(administrator)]
+
+
+class OrganisationRequest(BaseModel):
+    """A new organisation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=300)
+    kind: Literal[directory.ORGANISATION_KINDS]  # type: ignore[valid-type]
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+class ClientRequest(BaseModel):
+    """A new OAuth client for an organisation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    organisation_id: str = Field(alias="organisationId", min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=300)
+    scopes: list[str] = Field(min_length=1)
+    auth_method: Literal["client_secret_basic", "private_key_jwt"] = Field(
+        alias="authMethod", default="client_secret_basic"
+    )
+    jwks: dict[str, Any] | None = None
+
+
+def client_dict(client: Client, secret: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "clientId": client.client_id,
+        "organisationId": client.organisation_id,
+        "name": client.name,
+        "authMethod": client.auth_method,
+        "scopes": clients.client_scopes(client),
+        "createdAt": timestamp(client.created_at),
+        "disabledAt": timestamp(client.disabled_at),
+    }
+    if secret is not None:
+        body["clientSecret"] = secret
+    return body
+
+
+@router.post("/organisations")
+async def create_organisation(request: Request, principal: Admin) -> Response:
+    form = parse_model(OrganisationRequest, await read_json(request))
+
+    def work(session: Session) -> tuple[int, object, dict[str, str]]:
+        if form.id is not None and session.get(Organisation, form.id) is not None:
+            raise ProblemError(
+                409, "conflict", f"Organisation '{form.id}' exists.", [FieldError("/id", "taken.")]
+            )
+        made = directory.create_organisation(session, form.name, form.kind, form.id)
+        return 201, directory.organisation_dict(made), {}
+
+    return await run_post(request, principal, work)
+
+
+@router.get("/organisations")
+def list_organisations(principal: Admin, session: Db) -> Response:
+    found = session.scalars(select(Organisation).order_by(Organisation.id))
+    return json_response(
+        200, {"items": [directory.organisation_dict(o) for o in found], "nextPageToken": None}
+    )
+
+
+@router.post("/clients")
+async def create_client(request: Request, principal: Admin) -> Response:
+    form = parse_model(ClientRequest, await read_json(request))
+
+    def work(session: Session) -> tuple[int, object, dict[str, str]]:
+        try:
+            made, secret = clients.create_client(
+                session, form.organisation_id, form.name, form.scopes, form.auth_method, form.jwks
+            )
+        except ValueError as error:
+            raise ProblemError(
+                422, "validation_failed", str(error), [FieldError("", str(error))]
+            ) from None
+        return 201, client_dict(made, secret), {"Cache-Control": "no-store"}
+
+    return await run_post(request, principal, work, for_replay=_without_secret)
+
+
+def _without_secret(body: Any) -> Any:
+    """A replay must not hand out the secret again, nor may the secret be stored to replay it."""
+    return {name: value for name, value in body.items() if name != "clientSecret"}
+
+
+@router.get("/clients")
+def list_clients(principal: Admin, session: Db) -> Response:
+    found = clients.list_clients(session)
+    return json_response(200, {"items": [client_dict(c) for c in found], "nextPageToken": None})
+
+
+@router.delete("/clients/{client_id}", status_code=204)
+def disable_client(client_id: str, principal: Admin, session: Db) -> Response:
+    if clients.disable_client(session, client_id) is None:
+        raise ProblemError(404, "not_found", f"No client '{client_id}'.")
+    session.commit()
+    return Response(status_code=204)

@@ -1,0 +1,132 @@
+"""Helpers every JSON route uses: strict body parsing and idempotent POSTs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from api.auth.principal import Principal
+from api.deps import get_sessions
+from api.problems import FieldError, ProblemError
+from api.services import idempotency
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+Model = TypeVar("Model", bound=BaseModel)
+
+
+async def read_json(request: Request) -> Any:
+    """The decoded body; 415 for another media type, 400 for malformed JSON."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise ProblemError(415, "unsupported_media_type", "Send the body as application/json.")
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        where = (
+            f" at line {error.lineno}, column {error.colno}"
+            if isinstance(error, json.JSONDecodeError)
+            else ""
+        )
+        raise ProblemError(400, "invalid_json", f"The body is not valid JSON{where}.") from None
+
+
+def parse_model(model: type[Model], data: Any) -> Model:
+    """A pydantic model from a decoded body, with every error as a JSON pointer."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        errors = [
+            FieldError(
+                pointer="".join(f"/{part}" for part in item["loc"]),
+                message=str(item["msg"]),
+                keyword=str(item["type"]),
+            )
+            for item in error.errors()
+        ]
+        raise ProblemError(
+            422, "validation_failed", "The request body is not valid.", errors
+        ) from None
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    content = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+    media = "application/json" if body is not None else None
+    return Response(content, status_code=status, headers=headers, media_type=media)
+
+
+Handler = Callable[[Session], tuple[int, Any, dict[str, str]]]
+
+
+def _request_hash(request: Request, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.url.path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
+
+
+async def run_post(
+    request: Request,
+    principal: Principal,
+    handler: Handler,
+    for_replay: Callable[[Any], Any] | None = None,
+) -> Response:
+    """Run a POST's work in one transaction, honouring Idempotency-Key when one is sent.
+
+    Errors the client caused (4xx) are stored and replayed like successes; an unexpected failure
+    releases the key so that the same request can be retried. `for_replay` removes what must
+    never be stored, such as a client secret that is shown once.
+    """
+    sessions = get_sessions(request)
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None and not 1 <= len(key) <= 255:
+        raise ProblemError(
+            400,
+            "invalid_query",
+            "Idempotency-Key must be 1 to 255 characters.",
+            [FieldError("#header/Idempotency-Key", "must be 1 to 255 characters.")],
+        )
+    if key is None:
+        with sessions() as session, session.begin():
+            status, body, headers = handler(session)
+        return json_response(status, body, headers)
+    organisation = principal.organisation_id
+    stored = idempotency.claim(
+        sessions, organisation, key, _request_hash(request, await request.body())
+    )
+    if stored is not None:
+        headers = {**stored.headers, "Idempotent-Replayed": "true"}
+        return Response(stored.body, status_code=stored.status, headers=headers, media_type=None)
+    try:
+        with sessions() as session, session.begin():
+            status, body, headers = handler(session)
+            response = json_response(status, body, headers)
+            kept = body if for_replay is None else for_replay(body)
+            idempotency.store(
+                session, organisation, key, _stored(json_response(status, kept, headers))
+            )
+        return response
+    except ProblemError as problem:
+        response = problem.response(getattr(request.state, "request_id", None))
+        with sessions() as session, session.begin():
+            idempotency.store(session, organisation, key, _stored(response))
+        return response
+    except BaseException:
+        idempotency.release(sessions, organisation, key)
+        raise
+
+
+def _stored(response: Response) -> idempotency.StoredResponse:
+    headers = {
+        name: value
+        for name, value in response.headers.items()
+        if name.lower() not in ("content-length", "x-request-id")
+    }
+    return idempotency.StoredResponse(response.status_code, bytes(response.body).decode(), headers)

@@ -1,0 +1,63 @@
+"""Discovery: what this server is, what it supports, and where the normative spec is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import FileResponse
+
+from api.deps import get_settings
+from api.scopes import all_scopes
+from api.settings import Settings
+from schemas import STANDARD_VERSION, load_standard
+
+router = APIRouter(tags=["discovery"])
+SPEC_FILE = Path(__file__).resolve().parents[2] / "spec" / "openapi.yaml"
+
+
+@router.get("/")
+def root() -> dict[str, Any]:
+    return {
+        "name": "Care Exchange reference server",
+        "standardVersion": STANDARD_VERSION,
+        "links": {
+            "capabilities": "/.well-known/care-exchange",
+            "oauthMetadata": "/.well-known/oauth-authorization-server",
+            "jwks": "/jwks.json",
+            "openapi": "/openapi.yaml",
+        },
+    }
+
+
+@router.get("/.well-known/care-exchange")
+def capabilities(settings: Annotated[Settings, Depends(get_settings)]) -> dict[str, Any]:
+    return {
+        "standardVersion": STANDARD_VERSION,
+        "apiVersion": "v1",
+        "recordTypes": load_standard().record_types,
+        "scopes": all_scopes(),
+        "idempotency": {
+            "header": "Idempotency-Key",
+            "retentionHours": settings.idempotency_retention_hours,
+        },
+        "limits": {
+            "maxBodyBytes": settings.max_body_bytes,
+            "pageSizeDefault": settings.page_size_default,
+            "pageSizeMax": settings.page_size_max,
+            "bulkMaxItems": settings.bulk_max_items,
+        },
+        "auth": {
+            "issuer": settings.issuer,
+            "tokenEndpoint": settings.token_endpoint,
+            "tokenEndpointAuthMethods": ["client_secret_basic", "private_key_jwt"],
+            "accessTokenLifetimeSeconds": settings.access_token_lifetime_seconds,
+        },
+        "features": {"subscriptions": False, "feed": False, "feedback": False},
+    }
+
+
+@router.get("/openapi.yaml", response_class=FileResponse)
+def openapi_document() -> FileResponse:
+    return FileResponse(SPEC_FILE, media_type="application/yaml")

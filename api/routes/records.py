@@ -1,0 +1,200 @@
+"""Record routes: publish, read, new version, retract, versions, list and bulk."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from api.auth.dependencies import current_principal
+from api.auth.principal import Principal
+from api.deps import get_session, get_settings
+from api.problems import FieldError, ProblemError
+from api.routes.common import json_response, read_json, run_post
+from api.services import records
+from api.settings import Settings
+from api.storage.models import Record
+
+router = APIRouter(prefix="/v1", tags=["records"])
+Caller = Annotated[Principal, Depends(current_principal)]
+Db = Annotated[Session, Depends(get_session)]
+
+
+def _location(record_type: str, record_id: str) -> str:
+    return f"/v1/records/{record_type}/{record_id}"
+
+
+def _published(record_type: str, record: Any) -> tuple[int, Any, dict[str, str]]:
+    headers = {
+        "Location": _location(record_type, record.record_id),
+        "ETag": records.etag(record.version),
+    }
+    return 201, records.envelope(record_type, record), headers
+
+
+@router.post("/records/{record_type}")
+async def publish(request: Request, record_type: str, principal: Caller) -> Response:
+    records.known_type(record_type)
+    body = await read_json(request)
+    return await run_post(
+        request,
+        principal,
+        lambda session: _published(
+            record_type, records.publish(session, principal, record_type, body)
+        ),
+    )
+
+
+@router.get("/records/{record_type}/{record_id}")
+def read(record_type: str, record_id: str, principal: Caller, session: Db) -> Response:
+    records.known_type(record_type)
+    record = records.read(session, principal, record_type, record_id)
+    return json_response(
+        200, records.envelope(record_type, record), {"ETag": records.etag(record.version)}
+    )
+
+
+@router.put("/records/{record_type}/{record_id}")
+async def replace(
+    request: Request,
+    record_type: str,
+    record_id: str,
+    principal: Caller,
+    session: Db,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    records.known_type(record_type)
+    body = await read_json(request)
+    record = records.replace(session, principal, record_type, record_id, body, if_match)
+    session.commit()
+    return json_response(
+        200, records.envelope(record_type, record), {"ETag": records.etag(record.version)}
+    )
+
+
+@router.delete("/records/{record_type}/{record_id}", status_code=204)
+def retract(
+    record_type: str,
+    record_id: str,
+    principal: Caller,
+    session: Db,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    records.known_type(record_type)
+    record = records.retract(session, principal, record_type, record_id, if_match)
+    session.commit()
+    return Response(status_code=204, headers={"ETag": records.etag(record.version)})
+
+
+@router.get("/records/{record_type}/{record_id}/versions")
+def versions(record_type: str, record_id: str, principal: Caller, session: Db) -> Response:
+    records.known_type(record_type)
+    found = records.versions(session, principal, record_type, record_id)
+    record = session.get_one(Record, found[0].record_pk)
+    items = [records.envelope(record_type, version, record) for version in found]
+    return json_response(200, {"items": items, "nextPageToken": None})
+
+
+def _page_size(settings: Settings, page_size: int | None) -> int:
+    if page_size is None:
+        return settings.page_size_default
+    if not 1 <= page_size <= settings.page_size_max:
+        raise ProblemError(
+            400,
+            "invalid_query",
+            f"page_size must be between 1 and {settings.page_size_max}.",
+            [FieldError("#query/page_size", f"must be 1 to {settings.page_size_max}.", "maximum")],
+        )
+    return page_size
+
+
+@router.get("/records/{record_type}")
+def list_records(
+    record_type: str,
+    principal: Caller,
+    session: Db,
+    settings: Annotated[Settings, Depends(get_settings)],
+    service_id: Annotated[str | None, Query(alias="serviceId", max_length=128)] = None,
+    page_size: Annotated[int | None, Query()] = None,
+    page_token: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Response:
+    records.known_type(record_type)
+    page = records.list_records(
+        session, principal, record_type, service_id, _page_size(settings, page_size), page_token
+    )
+    items = [records.envelope(record_type, record) for record in page.items]
+    return json_response(200, {"items": items, "nextPageToken": page.next_token})
+
+
+def _bulk_item(session: Session, principal: Principal, index: int, item: Any) -> dict[str, Any]:
+    record_type = item.get("recordType") if isinstance(item, dict) else None
+    try:
+        if not isinstance(record_type, str):
+            raise ProblemError(
+                422,
+                "validation_failed",
+                "Each item must be a record naming its recordType.",
+                [FieldError("/recordType", "required.", "required")],
+            )
+        records.known_type(record_type)
+        with session.begin_nested():
+            record = records.publish(session, principal, record_type, item)
+        return {
+            "index": index,
+            "status": 201,
+            "recordType": record_type,
+            "id": record.record_id,
+            "version": record.version,
+        }
+    except ProblemError as problem:
+        return {"index": index, "status": problem.status, "problem": problem.body()}
+
+
+@router.post("/bulk")
+async def bulk(
+    request: Request, principal: Caller, settings: Annotated[Settings, Depends(get_settings)]
+) -> Response:
+    """Publish many records; each item succeeds or fails on its own and is answered in order."""
+    body = await read_json(request)
+    items = body.get("records") if isinstance(body, dict) else None
+    if not isinstance(items, list) or set(body) != {"records"}:
+        raise ProblemError(
+            422,
+            "validation_failed",
+            'The body must be {"records": [...]}.',
+            [FieldError("/records", "must be an array of records.", "type")],
+        )
+    if not any(scope.endswith(":publish") for scope in principal.scopes):
+        raise ProblemError(
+            403,
+            "insufficient_scope",
+            "Bulk publishing needs the publish scope of at least one record type.",
+            headers={
+                "WWW-Authenticate": 'Bearer realm="care-exchange", error="insufficient_scope"'
+            },
+        )
+    if not items:
+        raise ProblemError(
+            422,
+            "validation_failed",
+            "Send at least one record.",
+            [FieldError("/records", "must not be empty.", "minItems")],
+        )
+    if len(items) > settings.bulk_max_items:
+        raise ProblemError(
+            413,
+            "too_many_items",
+            f"At most {settings.bulk_max_items} records in one request; split the batch.",
+            [FieldError("/records", f"has {len(items)} items.", "maxItems")],
+        )
+    return await run_post(
+        request,
+        principal,
+        lambda session: (
+            200,
+            {"results": [_bulk_item(session, principal, i, item) for i, item in enumerate(items)]},
+            {},
+        ),
+    )

@@ -1,0 +1,1 @@
+"""The rules of the exchange, with no HTTP: callers own the transaction, services only flush."""

@@ -1,0 +1,228 @@
+"""Data-sharing agreements: granted by providers, requested by subscribers, statutory by admins.
+
+Revocation and expiry take effect at once because every read checks the agreement as it is now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from api.auth.dependencies import require_scope
+from api.auth.principal import Principal
+from api.problems import FieldError, ProblemError
+from api.services.access import is_active
+from api.services.ids import new_id
+from api.services.times import timestamp
+from api.storage.models import Agreement, Organisation, Service
+from api.storage.types import utcnow
+from schemas import load_standard
+
+SUBSCRIBER_KINDS = {"commissioner", "regulator", "public-health", "workforce-body"}
+
+
+@dataclass(frozen=True)
+class AgreementTerms:
+    """What an agreement covers and why; the parties come from the caller and the request."""
+
+    record_types: list[str]
+    service_ids: list[str] | None
+    purpose: str
+    legal_basis: str
+    end_date: date | None
+
+
+def _check_terms(session: Session, provider_id: str, terms: AgreementTerms) -> None:
+    known = set(load_standard().record_types)
+    errors = [
+        FieldError(f"/recordTypes/{i}", f"'{name}' is not a record type.", "enum")
+        for i, name in enumerate(terms.record_types)
+        if name not in known
+    ]
+    if terms.service_ids is not None:
+        owned = set(
+            session.scalars(
+                select(Service.id).where(
+                    Service.provider_id == provider_id, Service.id.in_(terms.service_ids)
+                )
+            )
+        )
+        errors += [
+            FieldError(f"/serviceIds/{i}", "not a service of this provider.", "exists")
+            for i, service_id in enumerate(terms.service_ids)
+            if service_id not in owned
+        ]
+    if terms.end_date is not None and terms.end_date < date.today():
+        errors.append(FieldError("/endDate", "must not be in the past.", "minimum"))
+    if errors:
+        raise ProblemError(422, "validation_failed", "The agreement's terms are not valid.", errors)
+
+
+def _organisation(session: Session, organisation_id: str, kinds: set[str], pointer: str) -> None:
+    found = session.get(Organisation, organisation_id)
+    if found is None or found.kind not in kinds:
+        raise ProblemError(
+            422,
+            "validation_failed",
+            f"'{organisation_id}' is not an organisation of a kind that can be party to this.",
+            [FieldError(pointer, f"must be the id of a {' or '.join(sorted(kinds))}.", "exists")],
+        )
+
+
+def create(
+    session: Session,
+    principal: Principal,
+    terms: AgreementTerms,
+    provider_id: str | None,
+    subscriber_id: str | None,
+    statutory: bool,
+) -> Agreement:
+    """A grant by a provider, a request by a subscriber, or a statutory agreement by an admin."""
+    require_scope(principal, "agreements")
+    if statutory:
+        require_scope(principal, "admin")
+        if not principal.is_admin:
+            raise ProblemError(403, "forbidden", "Only administrators record statutory agreements.")
+        if provider_id is None or subscriber_id is None:
+            raise ProblemError(
+                422,
+                "validation_failed",
+                "A statutory agreement names both parties.",
+                [
+                    FieldError(f"/{name}", "required for a statutory agreement.", "required")
+                    for name, value in (
+                        ("providerId", provider_id),
+                        ("subscriberId", subscriber_id),
+                    )
+                    if value is None
+                ],
+            )
+        status = "active"
+    else:
+        if principal.organisation_kind == "provider":
+            if subscriber_id is None:
+                raise ProblemError(
+                    422,
+                    "validation_failed",
+                    "Name the subscriber you grant access to.",
+                    [FieldError("/subscriberId", "required when a provider grants.", "required")],
+                )
+            provider_id, status = principal.organisation_id, "active"
+        elif principal.organisation_kind in SUBSCRIBER_KINDS:
+            if provider_id is None:
+                raise ProblemError(
+                    422,
+                    "validation_failed",
+                    "Name the provider you request access from.",
+                    [FieldError("/providerId", "required when a subscriber requests.", "required")],
+                )
+            subscriber_id, status = principal.organisation_id, "requested"
+        else:
+            raise ProblemError(403, "forbidden", "Only providers and subscribers make agreements.")
+    assert provider_id is not None and subscriber_id is not None
+    _organisation(session, provider_id, {"provider"}, "/providerId")
+    _organisation(session, subscriber_id, SUBSCRIBER_KINDS, "/subscriberId")
+    _check_terms(session, provider_id, terms)
+    agreement = Agreement(
+        id=new_id("agr"),
+        provider_id=provider_id,
+        subscriber_id=subscriber_id,
+        record_types=terms.record_types,
+        service_ids=terms.service_ids,
+        purpose=terms.purpose,
+        legal_basis=terms.legal_basis,
+        end_date=terms.end_date,
+        statutory=statutory,
+        status=status,
+        decided_at=utcnow() if status == "active" else None,
+    )
+    session.add(agreement)
+    session.flush()
+    return agreement
+
+
+def visible(session: Session, principal: Principal, agreement_id: str) -> Agreement:
+    agreement = session.get(Agreement, agreement_id)
+    parties = {agreement.provider_id, agreement.subscriber_id} if agreement else set()
+    if agreement is None or not (principal.organisation_id in parties or principal.is_admin):
+        raise ProblemError(404, "not_found", f"No agreement '{agreement_id}' of yours.")
+    return agreement
+
+
+def get(session: Session, principal: Principal, agreement_id: str) -> Agreement:
+    require_scope(principal, "agreements")
+    return visible(session, principal, agreement_id)
+
+
+def decide(session: Session, principal: Principal, agreement_id: str, accept: bool) -> Agreement:
+    """The provider accepts or declines a subscriber's request."""
+    require_scope(principal, "agreements")
+    agreement = visible(session, principal, agreement_id)
+    if agreement.provider_id != principal.organisation_id:
+        raise ProblemError(403, "forbidden", "Only the provider decides on a request.")
+    if agreement.status != "requested":
+        raise ProblemError(409, "conflict", f"The agreement is {agreement.status}, not requested.")
+    agreement.status = "active" if accept else "declined"
+    agreement.decided_at = utcnow()
+    session.flush()
+    return agreement
+
+
+def revoke(session: Session, principal: Principal, agreement_id: str) -> Agreement:
+    """The provider (or an administrator) ends an agreement now."""
+    require_scope(principal, "agreements")
+    agreement = visible(session, principal, agreement_id)
+    if not principal.is_admin:
+        if agreement.provider_id != principal.organisation_id:
+            raise ProblemError(403, "forbidden", "Only the provider revokes an agreement.")
+        if agreement.statutory:
+            raise ProblemError(
+                403, "forbidden", "A statutory agreement is revoked by an administrator."
+            )
+    if agreement.status not in ("active", "requested"):
+        raise ProblemError(409, "conflict", f"The agreement is already {agreement.status}.")
+    agreement.status = "revoked"
+    agreement.revoked_at = utcnow()
+    session.flush()
+    return agreement
+
+
+def list_for(session: Session, principal: Principal, status: str | None) -> list[Agreement]:
+    require_scope(principal, "agreements")
+    query = select(Agreement).where(
+        or_(
+            Agreement.provider_id == principal.organisation_id,
+            Agreement.subscriber_id == principal.organisation_id,
+        )
+    )
+    rows = list(session.scalars(query.order_by(Agreement.created_at, Agreement.id)))
+    return [row for row in rows if status is None or shown_status(row) == status]
+
+
+def shown_status(agreement: Agreement) -> str:
+    """`expired` is derived from the end date, so it never needs a job to set it."""
+    if agreement.status == "active" and not is_active(agreement, date.today()):
+        return "expired"
+    return agreement.status
+
+
+def agreement_dict(agreement: Agreement) -> dict[str, Any]:
+    return {
+        "id": agreement.id,
+        "providerId": agreement.provider_id,
+        "subscriberId": agreement.subscriber_id,
+        "recordTypes": agreement.record_types,
+        "serviceIds": agreement.service_ids,
+        "purpose": agreement.purpose,
+        "legalBasis": agreement.legal_basis,
+        "endDate": agreement.end_date.isoformat() if agreement.end_date else None,
+        "statutory": agreement.statutory,
+        "status": shown_status(agreement),
+        "createdAt": timestamp(agreement.created_at),
+        "decidedAt": timestamp(agreement.decided_at),
+        "revokedAt": timestamp(agreement.revoked_at),
+    }

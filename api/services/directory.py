@@ -1,0 +1,215 @@
+"""Organisations, their services, and the delegations that let vendors publish for providers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from api.auth.dependencies import require_scope
+from api.auth.principal import Principal
+from api.problems import FieldError, ProblemError
+from api.services.access import active_delegations, covers
+from api.services.ids import new_id
+from api.services.times import timestamp
+from api.storage.models import Delegation, Organisation, Service
+from api.storage.types import utcnow
+from schemas import Severity, load_standard
+
+ORGANISATION_KINDS = (
+    "provider",
+    "commissioner",
+    "regulator",
+    "public-health",
+    "workforce-body",
+    "vendor",
+    "administrator",
+)
+
+
+def create_organisation(
+    session: Session, name: str, kind: str, organisation_id: str | None = None
+) -> Organisation:
+    if kind not in ORGANISATION_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(ORGANISATION_KINDS)}")
+    organisation = Organisation(id=organisation_id or new_id("org"), name=name, kind=kind)
+    session.add(organisation)
+    session.flush()
+    return organisation
+
+
+def organisation_dict(organisation: Organisation) -> dict[str, Any]:
+    return {"id": organisation.id, "name": organisation.name, "kind": organisation.kind}
+
+
+def validate_service(document: Any) -> dict[str, Any]:
+    """A `service` directory document, or a 422 naming every failing field."""
+    issues = load_standard().validator("service").validate(document)
+    errors = [
+        FieldError(pointer=i.pointer, message=i.message, keyword=i.keyword, docs=i.docs)
+        for i in issues
+        if i.severity is Severity.ERROR
+    ]
+    if errors or not isinstance(document, dict):
+        raise ProblemError(
+            422,
+            "validation_failed",
+            "The document does not conform to the service schema.",
+            errors or [FieldError("", "a service must be a JSON object.", "type")],
+        )
+    return document
+
+
+def _own_provider(principal: Principal, document: dict[str, Any]) -> None:
+    if document["providerId"] != principal.organisation_id:
+        raise ProblemError(
+            403,
+            "forbidden",
+            "A provider registers only its own services: providerId must be your organisation.",
+            [FieldError("/providerId", "must be your organisation's id.", "const")],
+        )
+
+
+def register_service(session: Session, principal: Principal, document: Any) -> Service:
+    require_scope(principal, "services")
+    data = validate_service(document)
+    _own_provider(principal, data)
+    if session.get(Service, data["id"]) is not None:
+        raise ProblemError(
+            409,
+            "conflict",
+            f"Service '{data['id']}' already exists; PUT to change it.",
+            [FieldError("/id", "this id is already registered.", "unique")],
+        )
+    service = Service(id=data["id"], provider_id=principal.organisation_id, document=data)
+    session.add(service)
+    session.flush()
+    return service
+
+
+def managed_services(session: Session, principal: Principal) -> list[Service]:
+    """The caller's own services and those delegated to it."""
+    require_scope(principal, "services")
+    delegations = active_delegations(session, principal.organisation_id)
+    providers = {d.provider_id for d in delegations}
+    candidates = session.scalars(
+        select(Service)
+        .where(
+            or_(
+                Service.provider_id == principal.organisation_id,
+                Service.provider_id.in_(providers),
+            )
+        )
+        .order_by(Service.id)
+    )
+    return [
+        service
+        for service in candidates
+        if service.provider_id == principal.organisation_id
+        or any(covers(d, service) for d in delegations)
+    ]
+
+
+def get_managed_service(session: Session, principal: Principal, service_id: str) -> Service:
+    for service in managed_services(session, principal):
+        if service.id == service_id:
+            return service
+    raise ProblemError(404, "not_found", f"No service '{service_id}' that you manage.")
+
+
+def replace_service(
+    session: Session, principal: Principal, service_id: str, document: Any
+) -> Service:
+    service = get_managed_service(session, principal, service_id)
+    if service.provider_id != principal.organisation_id:
+        raise ProblemError(403, "forbidden", "Only the provider changes its directory entry.")
+    data = validate_service(document)
+    _own_provider(principal, data)
+    if data["id"] != service_id:
+        raise ProblemError(
+            422,
+            "validation_failed",
+            "The id in the document must match the URL.",
+            [FieldError("/id", f"must be '{service_id}'.", "const")],
+        )
+    service.document = data
+    service.updated_at = utcnow()
+    session.flush()
+    return service
+
+
+def delegate(
+    session: Session, principal: Principal, vendor_id: str, service_ids: list[str] | None
+) -> Delegation:
+    """Let a vendor publish for some or (None) all of the caller's services, now and future."""
+    require_scope(principal, "services")
+    vendor = session.get(Organisation, vendor_id)
+    if vendor is None or vendor.kind != "vendor":
+        raise ProblemError(
+            422,
+            "validation_failed",
+            f"'{vendor_id}' is not a vendor organisation.",
+            [FieldError("/vendorId", "must be the id of a vendor organisation.", "exists")],
+        )
+    if service_ids is not None:
+        owned = set(
+            session.scalars(
+                select(Service.id).where(
+                    Service.provider_id == principal.organisation_id, Service.id.in_(service_ids)
+                )
+            )
+        )
+        errors = [
+            FieldError(f"/serviceIds/{index}", "not one of your services.", "exists")
+            for index, service_id in enumerate(service_ids)
+            if service_id not in owned
+        ]
+        if errors:
+            raise ProblemError(422, "validation_failed", "Delegate only your own services.", errors)
+    delegation = Delegation(
+        id=new_id("dlg"),
+        provider_id=principal.organisation_id,
+        vendor_id=vendor_id,
+        service_ids=service_ids,
+    )
+    session.add(delegation)
+    session.flush()
+    return delegation
+
+
+def list_delegations(session: Session, principal: Principal) -> list[Delegation]:
+    require_scope(principal, "services")
+    rows = session.scalars(
+        select(Delegation)
+        .where(
+            or_(
+                Delegation.provider_id == principal.organisation_id,
+                Delegation.vendor_id == principal.organisation_id,
+            )
+        )
+        .order_by(Delegation.created_at, Delegation.id)
+    )
+    return list(rows)
+
+
+def revoke_delegation(session: Session, principal: Principal, delegation_id: str) -> None:
+    """Takes effect at once: the next request from the vendor is refused."""
+    require_scope(principal, "services")
+    delegation = session.get(Delegation, delegation_id)
+    if delegation is None or delegation.provider_id != principal.organisation_id:
+        raise ProblemError(404, "not_found", f"No delegation '{delegation_id}' of yours.")
+    if delegation.revoked_at is None:
+        delegation.revoked_at = utcnow()
+        session.flush()
+
+
+def delegation_dict(delegation: Delegation) -> dict[str, Any]:
+    return {
+        "id": delegation.id,
+        "providerId": delegation.provider_id,
+        "vendorId": delegation.vendor_id,
+        "serviceIds": delegation.service_ids,
+        "createdAt": timestamp(delegation.created_at),
+        "revokedAt": timestamp(delegation.revoked_at),
+    }

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models and the database engine. Alembic migrations change the schema."""

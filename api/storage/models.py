@@ -1,0 +1,180 @@
+"""The tables: organisations and their clients, keys, the directory, agreements and records."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from api.storage.types import JSONType, UTCDateTime, utcnow
+
+ID_LENGTH = 128
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the column types shared by every table."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+    }
+
+
+class Organisation(Base):
+    """A provider, commissioner, regulator, vendor, ... Every client belongs to exactly one."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Client(Base):
+    """An OAuth client; its secret is stored only as a hash."""
+
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    auth_method: Mapped[str] = mapped_column(String(40))
+    secret_hash: Mapped[str | None] = mapped_column(String(300))
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    scopes: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column()
+
+
+class SigningKey(Base):
+    """A token-signing key, kept across restarts.
+
+    A retired key stays published until the tokens it signed have expired.
+    """
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    private_jwk: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column()
+
+
+class RevokedToken(Base):
+    """The `jti` deny list for revoked access tokens, pruned after the tokens expire."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class UsedAssertion(Base):
+    """Client-assertion `jti`s already seen, so a captured assertion cannot be replayed."""
+
+    __tablename__ = "used_assertions"
+
+    client_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(300), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Service(Base):
+    """A care service in the directory; `document` is a `service` directory record."""
+
+    __tablename__ = "services"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delegation(Base):
+    """A provider lets a vendor publish for some (`service_ids`) or all (None) of its services."""
+
+    __tablename__ = "delegations"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    vendor_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    service_ids: Mapped[list[str] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class Agreement(Base):
+    """A data-sharing agreement: a subscriber may read these record types of these services."""
+
+    __tablename__ = "agreements"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    subscriber_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    record_types: Mapped[list[str]] = mapped_column(JSONType)
+    service_ids: Mapped[list[str] | None] = mapped_column(JSONType)
+    purpose: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    statutory: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class Record(Base):
+    """The latest version of a published record; every version is also in `record_versions`."""
+
+    __tablename__ = "records"
+    __table_args__ = (UniqueConstraint("record_type", "record_id"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_type: Mapped[str] = mapped_column(String(60))
+    record_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    service_id: Mapped[str] = mapped_column(ForeignKey("services.id"), index=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20))
+    submitted_by: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    published_at: Mapped[datetime] = mapped_column(index=True)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class RecordVersion(Base):
+    """One version of a record, never changed once written; a retraction is a tombstone."""
+
+    __tablename__ = "record_versions"
+
+    record_pk: Mapped[int] = mapped_column(ForeignKey("records.pk"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    submitted_by: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    published_at: Mapped[datetime] = mapped_column()
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class IdempotencyKey(Base):
+    """The first response to a POST with an `Idempotency-Key`, replayed for its repeats."""
+
+    __tablename__ = "idempotency_keys"
+
+    organisation_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    response_headers: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,276 @@
+"""Publishing and reading records, over HTTP, on both databases, with real tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.world import World, example_record
+
+TYPE = "capacity-snapshot"
+BASE = f"/v1/records/{TYPE}"
+
+
+def publish(world: World, party: str, record: dict[str, Any], **kwargs: Any) -> Any:
+    return world.call(party, "POST", BASE, json=record, **kwargs)
+
+
+def stored(world: World, record_id: str) -> dict[str, Any]:
+    response = world.call("provider", "GET", f"{BASE}/{record_id}")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_publish_then_read_as_provider_and_entitled_subscriber(world: World) -> None:
+    record = example_record(TYPE, "svc-p1")
+    response = publish(world, "provider", record)
+    assert response.status_code == 201, response.text
+    assert response.headers["location"] == f"{BASE}/{record['id']}"
+    assert response.headers["etag"] == '"1"'
+    envelope = response.json()
+    assert envelope["data"] == record
+    assert (envelope["version"], envelope["state"], envelope["submittedBy"]) == (
+        1,
+        "active",
+        "org-provider",
+    )
+    for reader in ("provider", "subscriber"):
+        read = world.call(reader, "GET", f"{BASE}/{record['id']}")
+        assert read.status_code == 200
+        assert read.json()["data"] == record
+        assert read.headers["etag"] == '"1"'
+
+
+@pytest.mark.parametrize("reader", ["other_subscriber", "other_provider", "other_vendor", "admin"])
+def test_not_entitled_readers_see_nothing(world: World, reader: str) -> None:
+    record = example_record(TYPE, "svc-p1")
+    assert publish(world, "provider", record).status_code == 201
+    response = world.call(reader, "GET", f"{BASE}/{record['id']}")
+    assert response.status_code in (403, 404)
+    assert "data" not in response.json() and record["serviceId"] not in response.text
+    listed = world.call(reader, "GET", BASE)
+    assert record["id"] not in listed.text
+
+
+def test_subscriber_without_read_scope_is_refused_with_insufficient_scope(world: World) -> None:
+    record = example_record(TYPE, "svc-p1")
+    publish(world, "provider", record)
+    response = world.call("no_scope", "GET", f"{BASE}/{record['id']}")
+    assert response.status_code == 403
+    assert response.json()["code"] == "insufficient_scope"
+    assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
+
+
+def test_vendor_publishes_only_for_delegated_services(world: World) -> None:
+    allowed = publish(world, "vendor", example_record(TYPE, "svc-p1"))
+    assert allowed.status_code == 201
+    assert allowed.json()["submittedBy"] == "org-vendor"
+    assert allowed.json()["providerId"] == "org-provider"
+    refused = publish(world, "vendor", example_record(TYPE, "svc-p2"))
+    assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+    outsider = publish(world, "other_vendor", example_record(TYPE, "svc-p1"))
+    assert outsider.status_code == 403
+
+
+def test_provider_cannot_publish_for_another_providers_service(world: World) -> None:
+    response = publish(world, "provider", example_record(TYPE, "svc-q1"))
+    assert (response.status_code, response.json()["code"]) == (403, "forbidden")
+
+
+def test_unknown_service_is_a_field_error(world: World) -> None:
+    response = publish(world, "provider", example_record(TYPE, "svc-nowhere"))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["pointer"] == "/serviceId"
+
+
+def test_revoking_the_delegation_stops_the_vendor_at_once(world: World) -> None:
+    assert publish(world, "vendor", example_record(TYPE, "svc-p1")).status_code == 201
+    assert world.call("provider", "DELETE", "/v1/delegations/dlg-vendor").status_code == 204
+    assert publish(world, "vendor", example_record(TYPE, "svc-p1")).status_code == 403
+
+
+def test_revoking_the_agreement_hides_records_at_once(world: World) -> None:
+    record = example_record(TYPE, "svc-p1")
+    publish(world, "provider", record)
+    assert world.call("subscriber", "GET", f"{BASE}/{record['id']}").status_code == 200
+    revoked = world.call("provider", "POST", "/v1/agreements/agr-subscriber/revoke")
+    assert revoked.status_code == 200, revoked.text
+    assert world.call("subscriber", "GET", f"{BASE}/{record['id']}").status_code == 404
+
+
+def test_new_version_needs_the_current_etag(world: World) -> None:
+    record = example_record(TYPE, "svc-p1")
+    publish(world, "provider", record)
+    changed = {**record, "registeredPlaces": 61}
+    missing = world.call("provider", "PUT", f"{BASE}/{record['id']}", json=changed)
+    assert (missing.status_code, missing.json()["code"]) == (428, "precondition_required")
+    ok = world.call(
+        "provider", "PUT", f"{BASE}/{record['id']}", json=changed, headers={"If-Match": '"1"'}
+    )
+    assert ok.status_code == 200, ok.text
+    assert ok.headers["etag"] == '"2"'
+    stale = world.call(
+        "provider", "PUT", f"{BASE}/{record['id']}", json=changed, headers={"If-Match": '"1"'}
+    )
+    assert (stale.status_code, stale.json()["code"]) == (412, "precondition_failed")
+    assert stored(world, record["id"])["data"]["registeredPlaces"] == 61
+
+
+def test_a_new_version_cannot_move_the_record(world: World) -> None:
+    record = example_record(TYPE, "svc-p1")
+    publish(world, "provider", record)
+    moved = {**record, "serviceId": "svc-p2"}
+    response = world.call(
+        "provider", "PUT", f"{BASE}/{record['id']}", json=moved, headers={"If-Match": '"1"'}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["pointer"] == "/serviceId"
+    assert stored(world, record["id"])["version"] == 1
+
+
+def test_retraction_is_a_tombstone_and_versions_are_kept(world: World) -> None:
+    record = example_record(TYPE, "svc-p1")
+    publish(world, "provider", record)
+    without = world.call("provider", "DELETE", f"{BASE}/{record['id']}")
+    assert without.status_code == 428
+    gone = world.call("provider", "DELETE", f"{BASE}/{record['id']}", headers={"If-Match": '"1"'})
+    assert gone.status_code == 204
+    read = world.call("subscriber", "GET", f"{BASE}/{record['id']}")
+    assert (read.status_code, read.json()["code"]) == (410, "gone")
+    versions = world.call("provider", "GET", f"{BASE}/{record['id']}/versions").json()["items"]
+    assert [(v["version"], v["state"]) for v in versions] == [(1, "active"), (2, "retracted")]
+    assert versions[0]["data"] == record and "data" not in versions[1]
+
+
+def test_listing_pages_with_an_opaque_token(world: World) -> None:
+    ids = [f"rec-{index}" for index in range(5)]
+    for record_id in ids:
+        assert (
+            publish(world, "provider", example_record(TYPE, "svc-p1", record_id)).status_code == 201
+        )
+    seen: list[str] = []
+    url = f"{BASE}?page_size=2"
+    while True:
+        page = world.call("subscriber", "GET", url).json()
+        seen += [item["id"] for item in page["items"]]
+        if page["nextPageToken"] is None:
+            break
+        url = f"{BASE}?page_size=2&page_token={page['nextPageToken']}"
+    assert seen == ids
+
+
+@pytest.mark.parametrize(
+    "query", ["page_size=0", "page_size=201", "page_token=garbage", "page_size=x"]
+)
+def test_bad_listing_queries_are_400(world: World, query: str) -> None:
+    response = world.call("subscriber", "GET", f"{BASE}?{query}")
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_query")
+
+
+def test_page_token_only_works_with_its_own_query(world: World) -> None:
+    for index in range(3):
+        publish(world, "provider", example_record(TYPE, "svc-p1", f"rec-{index}"))
+    token = world.call("subscriber", "GET", f"{BASE}?page_size=1").json()["nextPageToken"]
+    response = world.call(
+        "subscriber", "GET", f"{BASE}?page_size=1&serviceId=svc-p2&page_token={token}"
+    )
+    assert response.status_code == 400
+
+
+def test_invalid_record_names_every_field_and_stores_nothing(world: World) -> None:
+    record = example_record(TYPE, "svc-p1")
+    record["registeredPlaces"] = -1
+    record["bedsFree"] = 2
+    response = publish(world, "provider", record)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "validation_failed"
+    assert {e["pointer"] for e in problem["errors"]} == {"/registeredPlaces", "/bedsFree"}
+    assert world.call("provider", "GET", f"{BASE}/{record['id']}").status_code == 404
+
+
+def test_duplicate_id_is_a_conflict_and_keeps_the_original(world: World) -> None:
+    record = example_record(TYPE, "svc-p1")
+    publish(world, "provider", record)
+    again = publish(world, "provider", {**record, "registeredPlaces": 1})
+    assert (again.status_code, again.json()["code"]) == (409, "conflict")
+    assert stored(world, record["id"])["data"]["registeredPlaces"] == record["registeredPlaces"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        (
+            {"content": b'{"recordType": ', "headers": {"Content-Type": "application/json"}},
+            400,
+            "invalid_json",
+        ),
+        (
+            {"content": b"<xml/>", "headers": {"Content-Type": "application/xml"}},
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            {"content": b"x" * 1_100_000, "headers": {"Content-Type": "application/json"}},
+            413,
+            "payload_too_large",
+        ),
+        ({"json": [1, 2]}, 422, "validation_failed"),
+    ],
+)
+def test_bad_bodies_get_clear_errors(
+    world: World, kwargs: dict[str, Any], status: int, code: str
+) -> None:
+    response = world.call("provider", "POST", BASE, **kwargs)
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"]
+
+
+def test_unknown_record_type_is_404(world: World) -> None:
+    response = world.call("provider", "GET", "/v1/records/bed-count")
+    assert (response.status_code, response.json()["code"]) == (404, "unknown_record_type")
+
+
+def test_bulk_answers_per_item(world: World) -> None:
+    good = example_record(TYPE, "svc-p1")
+    invalid = {**example_record(TYPE, "svc-p1"), "registeredPlaces": "many"}
+    not_mine = example_record(TYPE, "svc-q1")
+    other_type = example_record("achievement", "svc-p2")
+    response = world.call(
+        "provider", "POST", "/v1/bulk", json={"records": [good, invalid, not_mine, other_type]}
+    )
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [201, 422, 403, 201]
+    assert results[1]["problem"]["errors"][0]["pointer"] == "/registeredPlaces"
+    assert stored(world, good["id"])["version"] == 1
+    assert (
+        world.call("provider", "GET", f"/v1/records/achievement/{other_type['id']}").status_code
+        == 200
+    )
+
+
+def test_bulk_over_the_limit_is_413(world: World) -> None:
+    records = [example_record(TYPE, "svc-p1") for _ in range(501)]
+    response = world.call("provider", "POST", "/v1/bulk", json={"records": records})
+    assert (response.status_code, response.json()["code"]) == (413, "too_many_items")
+
+
+def test_idempotency_key_replays_and_refuses_a_changed_body(world: World) -> None:
+    record = example_record(TYPE, "svc-p1")
+    key = {"Idempotency-Key": "publish-1"}
+    first = publish(world, "provider", record, headers=key)
+    replay = publish(world, "provider", record, headers=key)
+    assert first.status_code == replay.status_code == 201
+    assert replay.json() == first.json()
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.headers["etag"] == first.headers["etag"]
+    changed = publish(world, "provider", {**record, "registeredPlaces": 1}, headers=key)
+    assert (changed.status_code, changed.json()["code"]) == (422, "idempotency_key_reused")
+    other_org = publish(world, "vendor", record, headers=key)
+    assert other_org.status_code == 409  # keys are per organisation: this is a new request
+    assert other_org.json()["code"] == "conflict"
