@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 import uvicorn
+from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.auth import clients, keys
@@ -29,8 +32,15 @@ def _print(value: Any) -> None:
     sys.stdout.write("\n")
 
 
-def _sessions(settings: Settings) -> Any:
-    return session_factory(make_engine(settings.database_url))
+@contextmanager
+def _transaction(settings: Settings) -> Iterator[Session]:
+    """One transaction on a short-lived engine: commands run once and exit."""
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 @db_app.command("upgrade")
@@ -39,12 +49,22 @@ def db_upgrade() -> None:
     upgrade(Settings().database_url)
 
 
+def _settings_for(host: str, port: int) -> Settings:
+    """Settings from the environment; without CARE_EXCHANGE_ISSUER the issuer is this address."""
+    settings = Settings()
+    if "issuer" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"issuer": f"http://{host}:{port}"})
+    return settings
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the API (the database must already be migrated)."""
-    settings = Settings()
+    """Serve the API; the embedded SQLite database is migrated first, PostgreSQL is not."""
+    settings = _settings_for(host, port)
+    if settings.database_url.startswith("sqlite"):
+        upgrade(settings.database_url)
     configure_logging(settings.log_level)
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
 
@@ -54,14 +74,14 @@ def run(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Migrate the embedded database, seed the demo, print its credentials, and serve."""
-    settings = Settings()
+    settings = _settings_for(host, port)
     upgrade(settings.database_url)
-    with transaction(_sessions(settings)) as session:
+    with _transaction(settings) as session:
         made = seed(session)
     if made is None:
         typer.echo("The demo is already seeded; its secrets were shown when it was created.")
     else:
-        typer.echo(walkthrough(f"http://{host}:{port}", made))
+        typer.echo(walkthrough(settings.issuer, made))
     serve(host, port)
 
 
@@ -75,7 +95,7 @@ def org_create(
 ) -> None:
     """Create an organisation."""
     try:
-        with transaction(_sessions(Settings())) as session:
+        with _transaction(Settings()) as session:
             made = directory.create_organisation(session, name, kind, org_id)
             _print(directory.organisation_dict(made))
     except ValueError as error:
@@ -97,7 +117,7 @@ def client_create(
     jwks = json.load(jwks_file) if jwks_file else None
     method = "private_key_jwt" if jwks else "client_secret_basic"
     try:
-        with transaction(_sessions(Settings())) as session:
+        with _transaction(Settings()) as session:
             made, secret = clients.create_client(session, org_id, name, scope, method, jwks)
             _print(client_dict(made, secret))
     except ValueError as error:
@@ -108,14 +128,14 @@ def client_create(
 @admin_app.command("client-list")
 def client_list() -> None:
     """List every client (never their secrets)."""
-    with transaction(_sessions(Settings())) as session:
+    with _transaction(Settings()) as session:
         _print([client_dict(client) for client in clients.list_clients(session)])
 
 
 @admin_app.command("client-disable")
 def client_disable(client_id: str) -> None:
     """Disable a client at once: its tokens stop working."""
-    with transaction(_sessions(Settings())) as session:
+    with _transaction(Settings()) as session:
         if clients.disable_client(session, client_id) is None:
             typer.echo(f"care-exchange admin: no client {client_id}", err=True)
             raise typer.Exit(2)
@@ -125,7 +145,7 @@ def client_disable(client_id: str) -> None:
 def keys_rotate() -> None:
     """Start signing with a new key; the old one stays published until its tokens expire."""
     settings = Settings()
-    with transaction(_sessions(settings)) as session:
+    with _transaction(settings) as session:
         keys.rotate_keys(session, settings)
         _print(keys.public_jwks(session, settings))
 

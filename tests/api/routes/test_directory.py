@@ -1,0 +1,124 @@
+"""The directory: who am I, services, delegations, and the administrators' routes."""
+
+from __future__ import annotations
+
+from tests.api.world import World, service_document
+
+
+def test_me_names_the_callers_organisation(world: World) -> None:
+    body = world.call("vendor", "GET", "/v1/organisations/me").json()
+    assert body == {"id": "org-vendor", "name": "vendor", "kind": "vendor"}
+
+
+def test_providers_register_only_their_own_services(world: World) -> None:
+    mine = service_document("svc-p3", "org-provider")
+    made = world.call("provider", "POST", "/v1/services", json=mine)
+    assert made.status_code == 201, made.text
+    assert made.headers["location"] == "/v1/services/svc-p3"
+    theirs = service_document("svc-p4", "org-other_provider")
+    refused = world.call("provider", "POST", "/v1/services", json=theirs)
+    assert (refused.status_code, refused.json()["errors"][0]["pointer"]) == (403, "/providerId")
+    again = world.call("provider", "POST", "/v1/services", json=mine)
+    assert again.status_code == 409
+    invalid = world.call(
+        "provider", "POST", "/v1/services", json={**mine, "id": "svc-p5", "status": "?"}
+    )
+    assert invalid.status_code == 422
+
+
+def test_vendors_see_delegated_services_only(world: World) -> None:
+    ids = [s["id"] for s in world.call("vendor", "GET", "/v1/services").json()["items"]]
+    assert ids == ["svc-p1"]
+    assert world.call("other_vendor", "GET", "/v1/services").json()["items"] == []
+    assert world.call("vendor", "GET", "/v1/services/svc-p2").status_code == 404
+
+
+def test_only_the_provider_changes_its_entry(world: World) -> None:
+    document = {**service_document("svc-p1", "org-provider"), "name": "Renamed"}
+    assert world.call("vendor", "PUT", "/v1/services/svc-p1", json=document).status_code == 403
+    changed = world.call("provider", "PUT", "/v1/services/svc-p1", json=document)
+    assert changed.json()["name"] == "Renamed"
+
+
+def test_delegations_are_made_listed_and_revoked(world: World) -> None:
+    made = world.call(
+        "provider",
+        "POST",
+        "/v1/delegations",
+        json={"vendorId": "org-other_vendor", "serviceIds": None},
+    )
+    assert made.status_code == 201, made.text
+    delegation = made.json()
+    seen_by_vendor = world.call("other_vendor", "GET", "/v1/delegations").json()["items"]
+    assert [d["id"] for d in seen_by_vendor] == [delegation["id"]]
+    assert [s["id"] for s in world.call("other_vendor", "GET", "/v1/services").json()["items"]] == [
+        "svc-p1",
+        "svc-p2",
+    ]
+    not_theirs = world.call("other_provider", "DELETE", f"/v1/delegations/{delegation['id']}")
+    assert not_theirs.status_code == 404
+    assert (
+        world.call("provider", "DELETE", f"/v1/delegations/{delegation['id']}").status_code == 204
+    )
+    assert world.call("other_vendor", "GET", "/v1/services").json()["items"] == []
+
+
+def test_delegating_to_a_non_vendor_or_anothers_service_is_refused(world: World) -> None:
+    to_subscriber = world.call(
+        "provider",
+        "POST",
+        "/v1/delegations",
+        json={"vendorId": "org-subscriber", "serviceIds": None},
+    )
+    assert to_subscriber.json()["errors"][0]["pointer"] == "/vendorId"
+    foreign = world.call(
+        "provider",
+        "POST",
+        "/v1/delegations",
+        json={"vendorId": "org-vendor", "serviceIds": ["svc-q1"]},
+    )
+    assert foreign.json()["errors"][0]["pointer"] == "/serviceIds/0"
+
+
+def test_admin_creates_organisations_and_clients_whose_secret_is_shown_once(world: World) -> None:
+    org = world.call(
+        "admin",
+        "POST",
+        "/v1/admin/organisations",
+        json={"name": "NHS Fife", "kind": "public-health"},
+    )
+    assert org.status_code == 201, org.text
+    body = {
+        "organisationId": org.json()["id"],
+        "name": "reader",
+        "scopes": ["capacity-snapshot:read"],
+    }
+    key = {"Idempotency-Key": "client-1"}
+    made = world.call("admin", "POST", "/v1/admin/clients", json=body, headers=key)
+    assert made.status_code == 201, made.text
+    secret = made.json()["clientSecret"]
+    replay = world.call("admin", "POST", "/v1/admin/clients", json=body, headers=key)
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert "clientSecret" not in replay.json() and secret not in replay.text
+    assert replay.json()["clientId"] == made.json()["clientId"]
+    listed = world.call("admin", "GET", "/v1/admin/clients").text
+    assert made.json()["clientId"] in listed and secret not in listed
+    token = world.client.post(
+        "/oauth/token",
+        auth=(made.json()["clientId"], secret),
+        data={"grant_type": "client_credentials"},
+    )
+    assert token.status_code == 200
+    gone = world.call("admin", "DELETE", f"/v1/admin/clients/{made.json()['clientId']}")
+    assert gone.status_code == 204
+    refused = world.client.post(
+        "/oauth/token",
+        auth=(made.json()["clientId"], secret),
+        data={"grant_type": "client_credentials"},
+    )
+    assert refused.status_code == 401
+
+
+def test_admin_routes_need_an_administrator(world: World) -> None:
+    assert world.call("provider", "GET", "/v1/admin/organisations").status_code == 403
+    assert world.call(None, "GET", "/v1/admin/organisations").status_code == 401

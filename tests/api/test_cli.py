@@ -1,0 +1,92 @@
+"""The server's commands: migrations, administration (JSON out, secrets once) and the demo."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from api.demo import COMMISSIONER, OTHER, PROVIDER, seed, walkthrough
+from api.storage.db import make_engine, session_factory, transaction
+from api.storage.models import Client
+from care_exchange.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("CARE_EXCHANGE_DATABASE_URL", database_url)
+    return database_url
+
+
+def cli(*args: str) -> Any:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output + str(result.exception)
+    return json.loads(result.stdout) if result.stdout.strip() else None
+
+
+def test_admin_commands_print_json_and_show_a_secret_once(env: str) -> None:
+    org = cli(
+        "admin", "org-create", "--name", "Acme Care", "--kind", "provider", "--id", "org-acme"
+    )
+    assert org == {"id": "org-acme", "name": "Acme Care", "kind": "provider"}
+    made = cli(
+        "admin",
+        "client-create",
+        "--org",
+        "org-acme",
+        "--name",
+        "acme app",
+        "--scope",
+        "capacity-snapshot:publish",
+        "--scope",
+        "services",
+    )
+    assert made["scopes"] == ["capacity-snapshot:publish", "services"]
+    secret = made["clientSecret"]
+    listed = cli("admin", "client-list")
+    assert [c["clientId"] for c in listed] == [made["clientId"]]
+    assert "clientSecret" not in listed[0]
+    engine = make_engine(env)
+    with transaction(session_factory(engine)) as session:
+        row = session.get_one(Client, made["clientId"])
+        assert row.secret_hash and secret not in row.secret_hash
+    engine.dispose()
+    cli("admin", "client-disable", made["clientId"])
+    assert cli("admin", "client-list")[0]["disabledAt"] is not None
+
+
+def test_admin_mistakes_are_one_line_errors(env: str) -> None:
+    result = runner.invoke(app, ["admin", "org-create", "--name", "X", "--kind", "pirate"])
+    assert result.exit_code == 2
+    assert "kind must be one of" in result.stderr
+    unknown = runner.invoke(
+        app, ["admin", "client-create", "--org", "nobody", "--name", "x", "--scope", "admin"]
+    )
+    assert unknown.exit_code == 2 and "unknown organisation" in unknown.stderr
+
+
+def test_key_rotation_publishes_old_and_new_keys(env: str) -> None:
+    first = cli("keys", "rotate")
+    second = cli("keys", "rotate")
+    assert len(second["keys"]) == len(first["keys"]) + 1
+    assert {k["kid"] for k in first["keys"]} < {k["kid"] for k in second["keys"]}
+
+
+def test_demo_seeds_once_and_its_walkthrough_names_its_credentials(database_url: str) -> None:
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    with transaction(sessions) as session:
+        made = seed(session)
+    with transaction(sessions) as session:
+        assert seed(session) is None
+    engine.dispose()
+    assert made is not None
+    assert [c.organisation for c in made] == [PROVIDER, COMMISSIONER, OTHER]
+    text = walkthrough("http://127.0.0.1:8000", made)
+    for party in made:
+        assert f"{party.client_id}:{party.secret}" in text
+    assert "/v1/records/capacity-snapshot" in text

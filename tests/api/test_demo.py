@@ -1,0 +1,33 @@
+"""The README's walkthrough, run against the seeded demo through the real token endpoint."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.demo import seed
+from api.storage.db import transaction
+from tests.conftest import EXAMPLES
+
+
+def test_walkthrough(app: FastAPI, client: TestClient) -> None:
+    with transaction(app.state.sessions) as session:
+        made = seed(session)
+    assert made is not None
+    tokens = []
+    for party in made:
+        response = client.post(
+            "/oauth/token",
+            auth=(party.client_id, party.secret),
+            data={"grant_type": "client_credentials"},
+        )
+        tokens.append({"Authorization": f"Bearer {response.json()['access_token']}"})
+    provider, commissioner, other = tokens
+    record = json.loads((EXAMPLES / "valid/capacity-snapshot/nursing-home-open.json").read_text())
+    published = client.post("/v1/records/capacity-snapshot", json=record, headers=provider)
+    assert published.status_code == 201, published.text
+    path = f"/v1/records/capacity-snapshot/{record['id']}"
+    assert client.get(path, headers=commissioner).json()["data"] == record
+    assert client.get(path, headers=other).status_code == 404
