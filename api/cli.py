@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
@@ -17,7 +18,7 @@ from api.auth import clients, keys
 from api.demo import seed, walkthrough
 from api.middleware import configure_logging
 from api.routes.admin import client_dict
-from api.services import directory
+from api.services import directory, idempotency
 from api.settings import Settings
 from api.storage.db import make_engine, session_factory, transaction
 from api.storage.migrate import upgrade
@@ -55,6 +56,15 @@ def _settings_for(host: str, port: int) -> Settings:
     if "issuer" not in settings.model_fields_set:
         settings = settings.model_copy(update={"issuer": f"http://{host}:{port}"})
     return settings
+
+
+@db_app.command("prune")
+def db_prune() -> None:
+    """Delete idempotency keys older than the retention window (run it daily, e.g. from cron)."""
+    settings = Settings()
+    with _transaction(settings) as session:
+        gone = idempotency.prune(session, timedelta(hours=settings.idempotency_retention_hours))
+    _print({"idempotencyKeysDeleted": gone})
 
 
 def serve(

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from api.demo import COMMISSIONER, OTHER, PROVIDER, seed, walkthrough
 from api.storage.db import make_engine, session_factory, transaction
-from api.storage.models import Client
+from api.storage.models import Client, IdempotencyKey
+from api.storage.types import utcnow
 from care_exchange.cli import app
 
 runner = CliRunner()
@@ -90,3 +93,20 @@ def test_demo_seeds_once_and_its_walkthrough_names_its_credentials(database_url:
     for party in made:
         assert f"{party.client_id}:{party.secret}" in text
     assert "/v1/records/capacity-snapshot" in text
+
+
+def test_prune_deletes_only_keys_past_retention(env: str) -> None:
+    engine = make_engine(env)
+    sessions = session_factory(engine)
+    now = utcnow()
+    with transaction(sessions) as session:
+        for key, age in (("old", timedelta(hours=25)), ("new", timedelta(hours=23))):
+            session.add(
+                IdempotencyKey(
+                    organisation_id="org", key=key, request_hash="h", created_at=now - age
+                )
+            )
+    assert cli("db", "prune") == {"idempotencyKeysDeleted": 1}
+    with transaction(sessions) as session:
+        assert [row.key for row in session.scalars(select(IdempotencyKey))] == ["new"]
+    engine.dispose()
