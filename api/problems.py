@@ -64,7 +64,7 @@ class ProblemError(Exception):
 
     def body(self, request_id: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "type": PROBLEM_BASE + self.code.replace("_", "-"),
+            "type": PROBLEM_BASE + self.code,
             "title": TITLES.get(self.code, self.code),
             "status": self.status,
             "detail": self.detail,

@@ -73,6 +73,17 @@ def _organisation(session: Session, organisation_id: str, kinds: set[str], point
         )
 
 
+def _caller_is(principal: Principal, named: str | None, pointer: str) -> None:
+    """Tenancy comes from the token: a party named in the body must be the caller."""
+    if named is not None and named != principal.organisation_id:
+        raise ProblemError(
+            403,
+            "forbidden",
+            "You may make agreements only on your own organisation's behalf.",
+            [FieldError(pointer, "must be your organisation's id or left out.", "const")],
+        )
+
+
 def create(
     session: Session,
     principal: Principal,
@@ -104,6 +115,7 @@ def create(
         status = "active"
     else:
         if principal.organisation_kind == "provider":
+            _caller_is(principal, provider_id, "/providerId")
             if subscriber_id is None:
                 raise ProblemError(
                     422,
@@ -113,6 +125,7 @@ def create(
                 )
             provider_id, status = principal.organisation_id, "active"
         elif principal.organisation_kind in SUBSCRIBER_KINDS:
+            _caller_is(principal, subscriber_id, "/subscriberId")
             if provider_id is None:
                 raise ProblemError(
                     422,
@@ -193,12 +206,14 @@ def revoke(session: Session, principal: Principal, agreement_id: str) -> Agreeme
 
 def list_for(session: Session, principal: Principal, status: str | None) -> list[Agreement]:
     require_scope(principal, "agreements")
-    query = select(Agreement).where(
-        or_(
-            Agreement.provider_id == principal.organisation_id,
-            Agreement.subscriber_id == principal.organisation_id,
+    query = select(Agreement)
+    if not principal.is_admin:
+        query = query.where(
+            or_(
+                Agreement.provider_id == principal.organisation_id,
+                Agreement.subscriber_id == principal.organisation_id,
+            )
         )
-    )
     rows = list(session.scalars(query.order_by(Agreement.created_at, Agreement.id)))
     return [row for row in rows if status is None or shown_status(row) == status]
 

@@ -144,6 +144,8 @@ def delegate(
 ) -> Delegation:
     """Let a vendor publish for some or (None) all of the caller's services, now and future."""
     require_scope(principal, "services")
+    if principal.organisation_kind != "provider":
+        raise ProblemError(403, "forbidden", "Only a provider delegates publishing.")
     vendor = session.get(Organisation, vendor_id)
     if vendor is None or vendor.kind != "vendor":
         raise ProblemError(
@@ -166,7 +168,9 @@ def delegate(
             if service_id not in owned
         ]
         if errors:
-            raise ProblemError(422, "validation_failed", "Delegate only your own services.", errors)
+            raise ProblemError(
+                403, "forbidden", "A provider delegates only its own services.", errors
+            )
     delegation = Delegation(
         id=new_id("dlg"),
         provider_id=principal.organisation_id,
@@ -197,8 +201,11 @@ def revoke_delegation(session: Session, principal: Principal, delegation_id: str
     """Takes effect at once: the next request from the vendor is refused."""
     require_scope(principal, "services")
     delegation = session.get(Delegation, delegation_id)
-    if delegation is None or delegation.provider_id != principal.organisation_id:
+    parties = {delegation.provider_id, delegation.vendor_id} if delegation else set()
+    if delegation is None or principal.organisation_id not in parties:
         raise ProblemError(404, "not_found", f"No delegation '{delegation_id}' of yours.")
+    if delegation.provider_id != principal.organisation_id:
+        raise ProblemError(403, "forbidden", "Only the provider revokes a delegation.")
     if delegation.revoked_at is None:
         delegation.revoked_at = utcnow()
         session.flush()

@@ -1,0 +1,832 @@
+"""The authorisation matrix: every operation of spec/openapi.yaml against every kind of caller.
+
+`MATRIX` is the one table. Each row is keyed by an operationId and says how to build a request
+for that operation against objects that exist in the `tests.api.world` world, and which HTTP
+status each principal must get, as the design (docs, spec, /tmp/api-design.md) says, never as the
+server happens to answer. Where the server disagrees, the cell is a strict xfail naming the rule.
+
+The operations come from the spec file when the tests are collected: an operation without a row,
+or a row without an operation, fails `test_the_matrix_covers_exactly_the_spec`.
+
+Every cell runs on a fresh world on SQLite and on PostgreSQL. Building a world from nothing costs
+about a second (migrations, scrypt hashes, a signing key, eight token requests), far too slow for
+~600 cells, so the world is built once per backend by `build_world` into a template database and
+each cell gets its own copy of it (SQLite's backup API; PostgreSQL's CREATE DATABASE ... TEMPLATE).
+The copy holds the same organisations, clients, signing key, services, delegation and agreement,
+so the parties' real tokens are valid in it; nothing a cell changes is seen by another cell.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypedDict
+
+import httpx
+import psycopg
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from api.storage.migrate import upgrade
+from tests.api.conftest import ISSUER, _fresh_postgres_database
+from tests.api.world import Party, World, build_world, example_record, service_document
+
+SPEC_FILE = Path(__file__).resolve().parents[2] / "spec" / "openapi.yaml"
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+TYPE = "capacity-snapshot"
+
+# The columns of the matrix. `anonymous` sends no token; the others send their party's token.
+PRINCIPALS = (
+    "anonymous",
+    "no_scope",
+    "provider",
+    "other_provider",
+    "vendor",
+    "other_vendor",
+    "subscriber",
+    "other_subscriber",
+    "admin",
+)
+
+
+class Cells(TypedDict):
+    """The expected status for every principal (mypy insists that none is left out)."""
+
+    anonymous: int
+    no_scope: int
+    provider: int
+    other_provider: int
+    vendor: int
+    other_vendor: int
+    subscriber: int
+    other_subscriber: int
+    admin: int
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: path parameters, keyword arguments for `TestClient.request`, and `subject`,
+    the id of the object the setup made (for the rows that check what a listing shows)."""
+
+    params: dict[str, str] = field(default_factory=dict)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    subject: str = ""
+
+
+Build = Callable[[World], Call]
+Probe = Callable[[httpx.Response, Call], object]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One operation: its request, the expected status per principal, and the known bugs."""
+
+    method: str
+    path: str
+    build: Build
+    expect: Cells
+    # A second look at a successful answer (say, whether a listing shows the setup's object):
+    # for each principal named in `probed`, probe(response) must equal the value given.
+    probe: Probe | None = None
+    probed: Mapping[str, object] = field(default_factory=dict)
+    # For the OAuth endpoints: the status when the provider's client authenticates (HTTP Basic),
+    # the positive control for the 401s that the bearer-token principals get.
+    with_client_credentials: int | None = None
+    # principal -> why the server's answer disagrees with the design (a strict xfail).
+    disagreements: Mapping[str, str] = field(default_factory=dict)
+
+
+def public(status: int) -> Cells:
+    """Discovery documents: the same answer for everyone, token or not."""
+    return Cells(
+        anonymous=status,
+        no_scope=status,
+        provider=status,
+        other_provider=status,
+        vendor=status,
+        other_vendor=status,
+        subscriber=status,
+        other_subscriber=status,
+        admin=status,
+    )
+
+
+def admin_only(status: int) -> Cells:
+    """The /v1/admin operations: scope `admin` (only the administrator's token carries it)."""
+    return Cells(
+        anonymous=401,
+        no_scope=403,
+        provider=403,
+        other_provider=403,
+        vendor=403,
+        other_vendor=403,
+        subscriber=403,
+        other_subscriber=403,
+        admin=status,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Setup steps and request builders. Every object named here exists in the world (see world.py):
+# services svc-p1, svc-p2 (provider), svc-q1 (other_provider); delegation dlg-vendor (provider ->
+# vendor, svc-p1); agreement agr-subscriber (provider -> subscriber, all types, all services).
+# --------------------------------------------------------------------------------------------
+
+
+def nothing(world: World) -> Call:
+    return Call()
+
+
+def published_record(world: World) -> dict[str, Any]:
+    """Setup: a capacity snapshot the provider publishes for svc-p1 (version 1)."""
+    record = example_record(TYPE, "svc-p1")
+    response = world.call("provider", "POST", f"/v1/records/{TYPE}", json=record)
+    assert response.status_code == 201, response.text
+    return record
+
+
+def record_call(world: World, **kwargs: Any) -> Call:
+    record = published_record(world)
+    return Call({"type": TYPE, "id": record["id"]}, kwargs, subject=record["id"])
+
+
+def new_record(world: World) -> Call:
+    return Call({"type": TYPE}, {"json": example_record(TYPE, "svc-p1")})
+
+
+def listed_record(world: World) -> Call:
+    return Call({"type": TYPE}, subject=published_record(world)["id"])
+
+
+def existing_record(world: World) -> Call:
+    return record_call(world)
+
+
+def replaced_record(world: World) -> Call:
+    record = published_record(world)
+    changed = {**record, "registeredPlaces": record["registeredPlaces"] + 1}
+    return Call(
+        {"type": TYPE, "id": record["id"]},
+        {"json": changed, "headers": {"If-Match": '"1"'}},
+        subject=record["id"],
+    )
+
+
+def retracted_record(world: World) -> Call:
+    return record_call(world, headers={"If-Match": '"1"'})
+
+
+def bulk(world: World) -> Call:
+    return Call(kwargs={"json": {"records": [example_record(TYPE, "svc-p1")]}})
+
+
+def oauth_token(world: World) -> Call:
+    return Call(kwargs={"data": {"grant_type": "client_credentials"}})
+
+
+def oauth_about_token(world: World) -> Call:
+    return Call(kwargs={"data": {"token": world["provider"].token}})
+
+
+def new_service(world: World) -> Call:
+    return Call(kwargs={"json": service_document("svc-p3", "org-provider")})
+
+
+def svc_p1(world: World) -> Call:
+    return Call({"serviceId": "svc-p1"})
+
+
+def replaced_svc_p1(world: World) -> Call:
+    document = {**service_document("svc-p1", "org-provider"), "name": "Renamed service"}
+    return Call({"serviceId": "svc-p1"}, {"json": document})
+
+
+def listed_delegation(world: World) -> Call:
+    return Call(subject="dlg-vendor")
+
+
+def new_delegation(world: World) -> Call:
+    return Call(kwargs={"json": {"vendorId": "org-other_vendor", "serviceIds": ["svc-p2"]}})
+
+
+def dlg_vendor(world: World) -> Call:
+    return Call({"delegationId": "dlg-vendor"})
+
+
+def listed_agreement(world: World) -> Call:
+    return Call(subject="agr-subscriber")
+
+
+def new_agreement(world: World) -> Call:
+    """Between the world's provider and subscriber, for one of the provider's services."""
+    terms = {
+        "providerId": "org-provider",
+        "subscriberId": "org-subscriber",
+        "recordTypes": [TYPE],
+        "serviceIds": ["svc-p1"],
+        "purpose": "Hospital discharge planning.",
+        "legalBasis": "UK GDPR Article 6(1)(e) public task.",
+    }
+    return Call(kwargs={"json": terms})
+
+
+def agr_subscriber(world: World) -> Call:
+    return Call({"agreementId": "agr-subscriber"})
+
+
+def requested_agreement(world: World) -> Call:
+    """Setup: the subscriber asks the provider for capacity snapshots (status `requested`)."""
+    terms = {
+        "providerId": "org-provider",
+        "recordTypes": [TYPE],
+        "purpose": "Hospital discharge planning.",
+        "legalBasis": "UK GDPR Article 6(1)(e) public task.",
+    }
+    response = world.call("subscriber", "POST", "/v1/agreements", json=terms)
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "requested"
+    return Call({"agreementId": response.json()["id"]})
+
+
+def new_organisation(world: World) -> Call:
+    return Call(kwargs={"json": {"name": "Rowan Care Homes Ltd", "kind": "provider"}})
+
+
+def new_client(world: World) -> Call:
+    form = {
+        "organisationId": "org-provider",
+        "name": "Care-planning system",
+        "scopes": [f"{TYPE}:read"],
+        "authMethod": "client_secret_basic",
+    }
+    return Call(kwargs={"json": form})
+
+
+def existing_client(world: World) -> Call:
+    """Setup: the administrator registers a spare client for the provider."""
+    made = world.call("admin", "POST", "/v1/admin/clients", json=new_client(world).kwargs["json"])
+    assert made.status_code == 201, made.text
+    return Call({"clientId": made.json()["clientId"]})
+
+
+def lists_subject(response: httpx.Response, call: Call) -> object:
+    """Whether a listing shows the object the setup made (or the world holds)."""
+    return call.subject in {item["id"] for item in response.json()["items"]}
+
+
+def first_result_status(response: httpx.Response, call: Call) -> object:
+    return response.json()["results"][0]["status"]
+
+
+SEES = {
+    "provider": True,
+    "other_provider": False,
+    "vendor": True,
+    "other_vendor": False,
+    "subscriber": True,
+    "other_subscriber": False,
+}
+
+# Bearer tokens are no client authentication; the design answers 401 invalid_client.
+OAUTH = Cells(
+    anonymous=401,
+    no_scope=401,
+    provider=401,
+    other_provider=401,
+    vendor=401,
+    other_vendor=401,
+    subscriber=401,
+    other_subscriber=401,
+    admin=401,
+)
+
+# A record the provider published for svc-p1: the provider and its delegate (vendor) see it, the
+# subscriber sees it under agr-subscriber; the other provider, vendor and subscriber get 404 (its
+# existence is never revealed); tokens with neither {type}:read nor {type}:publish get 403.
+READ_RECORD = Cells(
+    anonymous=401,
+    no_scope=403,
+    provider=200,
+    other_provider=404,
+    vendor=200,
+    other_vendor=404,
+    subscriber=200,
+    other_subscriber=404,
+    admin=403,
+)
+
+
+def change_record(status: int) -> Cells:
+    """PUT/DELETE of that record: {type}:publish first (403), then visibility (404)."""
+    return Cells(
+        anonymous=401,
+        no_scope=403,
+        provider=status,
+        other_provider=404,
+        vendor=status,
+        other_vendor=404,
+        subscriber=403,
+        other_subscriber=403,
+        admin=403,
+    )
+
+
+# Scope `services`: providers and vendors hold it, subscribers and the administrator do not.
+SERVICES_LIST = Cells(
+    anonymous=401,
+    no_scope=403,
+    provider=200,
+    other_provider=200,
+    vendor=200,
+    other_vendor=200,
+    subscriber=403,
+    other_subscriber=403,
+    admin=403,
+)
+
+
+def decide_request() -> Cells:
+    """Accept/decline a subscriber's request: only the provider named in it (spec)."""
+    return Cells(
+        anonymous=401,
+        no_scope=404,
+        provider=200,
+        other_provider=404,
+        vendor=403,
+        other_vendor=403,
+        subscriber=403,
+        other_subscriber=404,
+        admin=403,
+    )
+
+
+CREATE_DELEGATION_422 = (
+    "spec createDelegation: 'Only a provider may delegate, and only its own services (otherwise "
+    "403 forbidden)'; the server answers 422 validation_failed (/serviceIds/0) because "
+    "directory.delegate checks neither the caller's kind nor ownership as an authorisation rule"
+)
+NAMES_ANOTHER_SUBSCRIBER = (
+    "createAgreement names subscriberId org-subscriber; the server silently replaces it with the "
+    "caller's organisation and answers 201 (a request in the caller's name). By analogy with "
+    "createService ('providerId must be the caller's organisation, otherwise 403') and 'tenancy "
+    "comes from the token', acting in another organisation's name should be 403 forbidden; the "
+    "spec does not say so explicitly"
+)
+
+MATRIX: dict[str, Row] = {
+    # Discovery: public documents.
+    "getRoot": Row("GET", "/", nothing, public(200)),
+    "getCapabilities": Row("GET", "/.well-known/care-exchange", nothing, public(200)),
+    "getAuthorizationServerMetadata": Row(
+        "GET", "/.well-known/oauth-authorization-server", nothing, public(200)
+    ),
+    "getJwks": Row("GET", "/jwks.json", nothing, public(200)),
+    "getOpenApiDocument": Row("GET", "/openapi.yaml", nothing, public(200)),
+    # OAuth: client authentication, never a bearer token.
+    "requestToken": Row("POST", "/oauth/token", oauth_token, OAUTH, with_client_credentials=200),
+    "revokeToken": Row(
+        "POST", "/oauth/revoke", oauth_about_token, OAUTH, with_client_credentials=200
+    ),
+    "introspectToken": Row(
+        "POST", "/oauth/introspect", oauth_about_token, OAUTH, with_client_credentials=200
+    ),
+    # Records of svc-p1.
+    "publishRecord": Row(
+        "POST",
+        "/v1/records/{type}",
+        new_record,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=201,
+            other_provider=403,
+            vendor=201,
+            other_vendor=403,
+            subscriber=403,
+            other_subscriber=403,
+            admin=403,
+        ),
+    ),
+    "listRecords": Row(
+        "GET",
+        "/v1/records/{type}",
+        listed_record,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=200,
+            other_provider=200,
+            vendor=200,
+            other_vendor=200,
+            subscriber=200,
+            other_subscriber=200,
+            admin=403,
+        ),
+        probe=lists_subject,
+        probed=SEES,
+    ),
+    "getRecord": Row("GET", "/v1/records/{type}/{id}", existing_record, READ_RECORD),
+    "replaceRecord": Row("PUT", "/v1/records/{type}/{id}", replaced_record, change_record(200)),
+    "retractRecord": Row("DELETE", "/v1/records/{type}/{id}", retracted_record, change_record(204)),
+    "listRecordVersions": Row(
+        "GET", "/v1/records/{type}/{id}/versions", existing_record, READ_RECORD
+    ),
+    "publishBulk": Row(
+        "POST",
+        "/v1/bulk",
+        bulk,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=200,
+            other_provider=200,
+            vendor=200,
+            other_vendor=200,
+            subscriber=403,
+            other_subscriber=403,
+            admin=403,
+        ),
+        # The item is answered as POST /v1/records/{type} would answer it.
+        probe=first_result_status,
+        probed={"provider": 201, "other_provider": 403, "vendor": 201, "other_vendor": 403},
+    ),
+    # Directory.
+    "getMyOrganisation": Row(
+        "GET",
+        "/v1/organisations/me",
+        nothing,
+        Cells(
+            anonymous=401,
+            no_scope=200,
+            provider=200,
+            other_provider=200,
+            vendor=200,
+            other_vendor=200,
+            subscriber=200,
+            other_subscriber=200,
+            admin=200,
+        ),
+    ),
+    "listServices": Row(
+        "GET",
+        "/v1/services",
+        lambda world: Call(subject="svc-p1"),
+        SERVICES_LIST,
+        probe=lists_subject,
+        probed={key: value for key, value in SEES.items() if "subscriber" not in key},
+    ),
+    "createService": Row(
+        "POST",
+        "/v1/services",
+        new_service,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=201,
+            other_provider=403,
+            vendor=403,
+            other_vendor=403,
+            subscriber=403,
+            other_subscriber=403,
+            admin=403,
+        ),
+    ),
+    "getService": Row(
+        "GET",
+        "/v1/services/{serviceId}",
+        svc_p1,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=200,
+            other_provider=404,
+            vendor=200,
+            other_vendor=404,
+            subscriber=403,
+            other_subscriber=403,
+            admin=403,
+        ),
+    ),
+    "replaceService": Row(
+        "PUT",
+        "/v1/services/{serviceId}",
+        replaced_svc_p1,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=200,
+            other_provider=404,
+            vendor=403,
+            other_vendor=404,
+            subscriber=403,
+            other_subscriber=403,
+            admin=403,
+        ),
+    ),
+    "listDelegations": Row(
+        "GET",
+        "/v1/delegations",
+        listed_delegation,
+        SERVICES_LIST,
+        probe=lists_subject,
+        probed={key: value for key, value in SEES.items() if "subscriber" not in key},
+    ),
+    "createDelegation": Row(
+        "POST",
+        "/v1/delegations",
+        new_delegation,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=201,
+            other_provider=403,
+            vendor=403,
+            other_vendor=403,
+            subscriber=403,
+            other_subscriber=403,
+            admin=403,
+        ),
+    ),
+    "revokeDelegation": Row(
+        "DELETE",
+        "/v1/delegations/{delegationId}",
+        dlg_vendor,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=204,
+            other_provider=404,
+            vendor=403,
+            other_vendor=404,
+            subscriber=403,
+            other_subscriber=403,
+            admin=403,
+        ),
+    ),
+    # Agreements (scope `agreements`; vendors do not hold it, the administrator does).
+    "listAgreements": Row(
+        "GET",
+        "/v1/agreements",
+        listed_agreement,
+        Cells(
+            anonymous=401,
+            no_scope=200,
+            provider=200,
+            other_provider=200,
+            vendor=403,
+            other_vendor=403,
+            subscriber=200,
+            other_subscriber=200,
+            admin=200,
+        ),
+        probe=lists_subject,
+        probed={
+            "no_scope": False,
+            "provider": True,
+            "other_provider": False,
+            "subscriber": True,
+            "other_subscriber": False,
+            "admin": True,
+        },
+    ),
+    "createAgreement": Row(
+        "POST",
+        "/v1/agreements",
+        new_agreement,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=201,
+            other_provider=403,
+            vendor=403,
+            other_vendor=403,
+            subscriber=201,
+            other_subscriber=403,
+            admin=403,
+        ),
+    ),
+    "getAgreement": Row(
+        "GET",
+        "/v1/agreements/{agreementId}",
+        agr_subscriber,
+        Cells(
+            anonymous=401,
+            no_scope=404,
+            provider=200,
+            other_provider=404,
+            vendor=403,
+            other_vendor=403,
+            subscriber=200,
+            other_subscriber=404,
+            admin=200,
+        ),
+    ),
+    "acceptAgreement": Row(
+        "POST", "/v1/agreements/{agreementId}/accept", requested_agreement, decide_request()
+    ),
+    "declineAgreement": Row(
+        "POST", "/v1/agreements/{agreementId}/decline", requested_agreement, decide_request()
+    ),
+    "revokeAgreement": Row(
+        "POST",
+        "/v1/agreements/{agreementId}/revoke",
+        agr_subscriber,
+        Cells(
+            anonymous=401,
+            no_scope=404,
+            provider=200,
+            other_provider=404,
+            vendor=403,
+            other_vendor=403,
+            subscriber=403,
+            other_subscriber=404,
+            admin=200,
+        ),
+    ),
+    # Administration.
+    "listOrganisations": Row("GET", "/v1/admin/organisations", nothing, admin_only(200)),
+    "createOrganisation": Row("POST", "/v1/admin/organisations", new_organisation, admin_only(201)),
+    "listClients": Row("GET", "/v1/admin/clients", nothing, admin_only(200)),
+    "createClient": Row("POST", "/v1/admin/clients", new_client, admin_only(201)),
+    "deleteClient": Row("DELETE", "/v1/admin/clients/{clientId}", existing_client, admin_only(204)),
+}
+
+
+def spec_operations() -> dict[str, tuple[str, str]]:
+    """operationId -> (METHOD, path template), read from the normative spec file."""
+    document = yaml.safe_load(SPEC_FILE.read_text(encoding="utf-8"))
+    found: dict[str, tuple[str, str]] = {}
+    for path, item in document["paths"].items():
+        for method in HTTP_METHODS:
+            if method in item:
+                found[item[method]["operationId"]] = (method.upper(), path)
+    return found
+
+
+SPEC = spec_operations()
+
+
+def test_the_matrix_covers_exactly_the_spec() -> None:
+    without_row = sorted(set(SPEC) - set(MATRIX))
+    not_in_spec = sorted(set(MATRIX) - set(SPEC))
+    assert not without_row, f"operations in the spec without a row in MATRIX: {without_row}"
+    assert not not_in_spec, f"rows in MATRIX for operations the spec lacks: {not_in_spec}"
+
+
+@pytest.mark.parametrize("operation", sorted(MATRIX))
+def test_each_row_matches_its_operation_and_names_every_principal(operation: str) -> None:
+    row = MATRIX[operation]
+    assert SPEC.get(operation) == (row.method, row.path)
+    assert tuple(row.expect) == PRINCIPALS
+    assert set(row.probed) <= set(PRINCIPALS) and set(row.disagreements) <= set(PRINCIPALS)
+
+
+# --------------------------------------------------------------------------------------------
+# One fresh copy of the world per cell.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Template:
+    """A database holding a built world, to be copied for each cell."""
+
+    backend: str
+    url: str
+    parties: dict[str, Party]
+    admin_url: str = ""
+
+
+def _populate(url: str) -> dict[str, Party]:
+    upgrade(url)
+    application = create_app(Settings(database_url=url, issuer=ISSUER))
+    try:
+        with TestClient(application, base_url=ISSUER) as client:
+            return build_world(application, client).parties
+    finally:
+        application.state.engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Template]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'world.sqlite3'}"
+        yield Template("sqlite", url, _populate(url))
+        return
+    admin_url: str = request.getfixturevalue("postgres_server")
+    for url in _fresh_postgres_database(admin_url):
+        yield Template("postgresql", url, _populate(url), admin_url)
+
+
+def _copy(template: Template, tmp_path: Path) -> Iterator[str]:
+    """A new database with the template's contents, dropped afterwards."""
+    if template.backend == "sqlite":
+        target = tmp_path / "cell.sqlite3"
+        source = sqlite3.connect(template.url.removeprefix("sqlite:///"))
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
+        yield f"sqlite:///{target}"
+        return
+    base, template_name = template.url.rsplit("/", 1)
+    name = f"care_exchange_cell_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(template.admin_url, autocommit=True) as connection:
+        strategy = " STRATEGY FILE_COPY" if connection.info.server_version >= 150000 else ""
+        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"{strategy}')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(template.admin_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def cell_world(template: Template, tmp_path: Path) -> Iterator[World]:
+    """The world of `tests.api.world`, fresh for this test, with the parties' real tokens."""
+    for url in _copy(template, tmp_path):
+        application = create_app(Settings(database_url=url, issuer=ISSUER))
+        try:
+            with TestClient(application, base_url=ISSUER) as client:
+                parties = {name: replace(party) for name, party in template.parties.items()}
+                yield World(client, parties)
+        finally:
+            application.state.engine.dispose()
+
+
+# --------------------------------------------------------------------------------------------
+# The cells.
+# --------------------------------------------------------------------------------------------
+
+
+def _cells() -> list[Any]:
+    cells = []
+    for operation in sorted(SPEC):
+        row = MATRIX.get(operation)
+        for principal in PRINCIPALS:
+            reason = row.disagreements.get(principal) if row else None
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            cells.append(
+                pytest.param(operation, principal, marks=marks, id=f"{operation}-{principal}")
+            )
+    return cells
+
+
+def _check_error_shape(row: Row, response: httpx.Response) -> None:
+    """The error body the design gives each kind of refusal."""
+    if row.path.startswith("/oauth/"):
+        assert response.json()["error"] == "invalid_client", response.text
+        return
+    assert response.headers["content-type"] == "application/problem+json", response.text
+    code = response.json()["code"]
+    if response.status_code == 401:
+        assert code == "invalid_token"
+        assert response.headers["www-authenticate"].startswith("Bearer ")
+    elif response.status_code == 403:
+        assert code in ("insufficient_scope", "forbidden"), response.text
+    elif response.status_code == 404:
+        assert code == "not_found", response.text
+
+
+@pytest.mark.parametrize(("operation", "principal"), _cells())
+def test_cell(cell_world: World, operation: str, principal: str) -> None:
+    row = MATRIX.get(operation)
+    if row is None:
+        pytest.fail(f"{operation} is in the spec but has no row in MATRIX")
+    call = row.build(cell_world)
+    path = row.path.format(**call.params)
+    caller = None if principal == "anonymous" else principal
+    response = cell_world.call(caller, row.method, path, **call.kwargs)
+    expected: int = row.expect[principal]  # type: ignore[literal-required]
+    assert response.status_code == expected, (
+        f"{row.method} {path} as {principal}: expected {expected}, got "
+        f"{response.status_code}: {response.text[:500]}"
+    )
+    if expected >= 400:
+        _check_error_shape(row, response)
+    if row.probe is not None and principal in row.probed:
+        assert row.probe(response, call) == row.probed[principal], response.text[:500]
+
+
+@pytest.mark.parametrize(
+    "operation",
+    sorted(op for op, row in MATRIX.items() if row.with_client_credentials is not None),
+)
+def test_oauth_endpoints_accept_client_authentication(cell_world: World, operation: str) -> None:
+    """The positive control of the OAuth rows: the same request, client-authenticated, works."""
+    row = MATRIX[operation]
+    call = row.build(cell_world)
+    party = cell_world["provider"]
+    response = cell_world.client.request(
+        row.method, row.path, auth=(party.client_id, party.secret), **call.kwargs
+    )
+    assert response.status_code == row.with_client_credentials, response.text
