@@ -8,7 +8,7 @@ from api.errors import install_error_handlers
 from api.middleware import install_middleware
 from api.routes import admin, agreements, directory, discovery, oauth, records
 from api.settings import Settings
-from api.storage.db import make_engine, session_factory
+from api.storage.db import make_engine, read_session_factory, session_factory
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.read_sessions = read_session_factory(engine)
     install_middleware(app, settings)
     install_error_handlers(app)
     for module in (discovery, oauth, records, directory, agreements, admin):

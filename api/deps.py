@@ -20,7 +20,21 @@ def get_sessions(request: Request) -> sessionmaker[Session]:
     return sessions
 
 
+def get_read_sessions(request: Request) -> sessionmaker[Session]:
+    sessions: sessionmaker[Session] = request.app.state.read_sessions
+    return sessions
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request, committed by the route's service calls, closed afterwards."""
+    """A reading session for the request, closed afterwards.
+
+    Writes go through `get_write_session` or the threadpool helpers in `api.routes.common`.
+    """
+    with get_read_sessions(request)() as session:
+        yield session
+
+
+def get_write_session(request: Request) -> Iterator[Session]:
+    """A session for a route that writes; the route commits."""
     with get_sessions(request)() as session:
         yield session

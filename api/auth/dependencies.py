@@ -10,11 +10,11 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth.principal import Principal
 from api.auth.tokens import InvalidTokenError, verify_access_token
-from api.deps import get_session, get_settings
+from api.deps import get_read_sessions, get_settings
 from api.problems import ProblemError
 from api.settings import Settings
 
@@ -35,13 +35,14 @@ def _bearer_token(request: Request) -> str | None:
 
 def current_principal(
     request: Request,
-    session: Annotated[Session, Depends(get_session)],
+    sessions: Annotated[sessionmaker[Session], Depends(get_read_sessions)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> Principal:
     """The caller, from `Authorization: Bearer`; 401 `invalid_token` otherwise.
 
     A request without a bearer token gets a bare challenge (RFC 6750 section 3.1: no error code
     when no credentials were sent). The client id is put in the request state for the access log.
+    The check uses its own short session, so a request never holds two connections at once.
     """
     token = _bearer_token(request)
     if token is None:
@@ -52,7 +53,8 @@ def current_principal(
             headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
         )
     try:
-        principal = verify_access_token(session, settings, token)
+        with sessions() as session:
+            principal = verify_access_token(session, settings, token)
     except InvalidTokenError as error:
         challenge = (
             f'Bearer realm="{REALM}", error="invalid_token", '

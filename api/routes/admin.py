@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from api.auth import clients
 from api.auth.dependencies import scoped
 from api.auth.principal import Principal
-from api.deps import get_session
+from api.deps import get_session, get_write_session
 from api.problems import FieldError, ProblemError
 from api.routes.common import json_response, parse_model, read_json, run_post
 from api.services import directory
@@ -22,6 +22,7 @@ from api.storage.models import Client, Organisation
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Db = Annotated[Session, Depends(get_session)]
+WriteDb = Annotated[Session, Depends(get_write_session)]
 
 
 def administrator(principal: Annotated[Principal, Depends(scoped("admin"))]) -> Principal:
@@ -126,7 +127,7 @@ def list_clients(principal: Admin, session: Db) -> Response:
 
 
 @router.delete("/clients/{client_id}", status_code=204)
-def disable_client(client_id: str, principal: Admin, session: Db) -> Response:
+def disable_client(client_id: str, principal: Admin, session: WriteDb) -> Response:
     if clients.disable_client(session, client_id) is None:
         raise ProblemError(404, "not_found", f"No client '{client_id}'.")
     session.commit()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from api.auth.principal import Principal
 from api.deps import get_sessions
@@ -82,9 +84,9 @@ async def run_post(
 
     Errors the client caused (4xx) are stored and replayed like successes; an unexpected failure
     releases the key so that the same request can be retried. `for_replay` removes what must
-    never be stored, such as a client secret that is shown once.
+    never be stored, such as a client secret that is shown once. The database work runs in the
+    threadpool: it blocks, and the event loop must keep serving other requests meanwhile.
     """
-    sessions = get_sessions(request)
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is not None and not 1 <= len(key) <= 255:
         raise ProblemError(
@@ -93,34 +95,67 @@ async def run_post(
             "Idempotency-Key must be 1 to 255 characters.",
             [FieldError("#header/Idempotency-Key", "must be 1 to 255 characters.")],
         )
-    if key is None:
-        with sessions() as session, session.begin():
-            status, body, headers = handler(session)
-        return json_response(status, body, headers)
-    organisation = principal.organisation_id
-    stored = idempotency.claim(
-        sessions, organisation, key, _request_hash(request, await request.body())
+    post = _Post(
+        sessions=get_sessions(request),
+        organisation=principal.organisation_id,
+        key=key,
+        request_hash=_request_hash(request, await request.body()),
+        request_id=getattr(request.state, "request_id", None),
+        handler=handler,
+        for_replay=for_replay,
     )
-    if stored is not None:
-        headers = {**stored.headers, "Idempotent-Replayed": "true"}
-        return Response(stored.body, status_code=stored.status, headers=headers, media_type=None)
-    try:
-        with sessions() as session, session.begin():
-            status, body, headers = handler(session)
-            response = json_response(status, body, headers)
-            kept = body if for_replay is None else for_replay(body)
-            idempotency.store(
-                session, organisation, key, _stored(json_response(status, kept, headers))
+    return await run_in_threadpool(post.run)
+
+
+@dataclass(frozen=True)
+class _Post:
+    """One POST's work and what idempotency needs to know about it."""
+
+    sessions: sessionmaker[Session]
+    organisation: str
+    key: str | None
+    request_hash: str
+    request_id: str | None
+    handler: Handler
+    for_replay: Callable[[Any], Any] | None
+
+    def run(self) -> Response:
+        if self.key is None:
+            with self.sessions() as session, session.begin():
+                status, body, headers = self.handler(session)
+            return json_response(status, body, headers)
+        stored = idempotency.claim(self.sessions, self.organisation, self.key, self.request_hash)
+        if stored is not None:
+            headers = {**stored.headers, "Idempotent-Replayed": "true"}
+            return Response(
+                stored.body, status_code=stored.status, headers=headers, media_type=None
             )
-        return response
-    except ProblemError as problem:
-        response = problem.response(getattr(request.state, "request_id", None))
-        with sessions() as session, session.begin():
-            idempotency.store(session, organisation, key, _stored(response))
-        return response
-    except BaseException:
-        idempotency.release(sessions, organisation, key)
-        raise
+        try:
+            with self.sessions() as session, session.begin():
+                status, body, headers = self.handler(session)
+                response = json_response(status, body, headers)
+                kept = body if self.for_replay is None else self.for_replay(body)
+                replay = _stored(json_response(status, kept, headers))
+                idempotency.store(session, self.organisation, self.key, replay)
+            return response
+        except ProblemError as problem:
+            response = problem.response(self.request_id)
+            with self.sessions() as session, session.begin():
+                idempotency.store(session, self.organisation, self.key, _stored(response))
+            return response
+        except BaseException:
+            idempotency.release(self.sessions, self.organisation, self.key)
+            raise
+
+
+async def in_transaction(request: Request, work: Callable[[Session], Response]) -> Response:
+    """Run blocking database work in the threadpool, in one transaction, committed on success."""
+
+    def run() -> Response:
+        with get_sessions(request)() as session, session.begin():
+            return work(session)
+
+    return await run_in_threadpool(run)
 
 
 def _stored(response: Response) -> idempotency.StoredResponse:

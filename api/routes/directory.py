@@ -11,14 +11,15 @@ from sqlalchemy.orm import Session
 
 from api.auth.dependencies import current_principal
 from api.auth.principal import Principal
-from api.deps import get_session
-from api.routes.common import json_response, parse_model, read_json, run_post
+from api.deps import get_session, get_write_session
+from api.routes.common import in_transaction, json_response, parse_model, read_json, run_post
 from api.services import directory
 from api.storage.models import Organisation
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 Caller = Annotated[Principal, Depends(current_principal)]
 Db = Annotated[Session, Depends(get_session)]
+WriteDb = Annotated[Session, Depends(get_write_session)]
 
 
 class DelegationRequest(BaseModel):
@@ -61,11 +62,14 @@ def service(service_id: str, principal: Caller, session: Db) -> Response:
 
 
 @router.put("/services/{service_id}")
-async def replace(request: Request, service_id: str, principal: Caller, session: Db) -> Response:
+async def replace(request: Request, service_id: str, principal: Caller) -> Response:
     body = await read_json(request)
-    updated = directory.replace_service(session, principal, service_id, body)
-    session.commit()
-    return json_response(200, updated.document)
+
+    def work(session: Session) -> Response:
+        updated = directory.replace_service(session, principal, service_id, body)
+        return json_response(200, updated.document)
+
+    return await in_transaction(request, work)
 
 
 @router.post("/delegations")
@@ -88,7 +92,7 @@ def delegations(principal: Caller, session: Db) -> Response:
 
 
 @router.delete("/delegations/{delegation_id}", status_code=204)
-def revoke(delegation_id: str, principal: Caller, session: Db) -> Response:
+def revoke(delegation_id: str, principal: Caller, session: WriteDb) -> Response:
     directory.revoke_delegation(session, principal, delegation_id)
     session.commit()
     return Response(status_code=204)

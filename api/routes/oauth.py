@@ -25,12 +25,12 @@ from api.auth.server import (
     revocation_response,
     token_response,
 )
-from api.deps import get_session, get_settings
+from api.deps import get_settings, get_write_session
 from api.settings import Settings
 
 router = APIRouter(tags=["oauth"])
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_write_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Handler = Callable[[Session, Settings, FormRequest | OAuth2Error], Response]
 

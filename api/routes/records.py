@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from api.auth.dependencies import current_principal
 from api.auth.principal import Principal
-from api.deps import get_session, get_settings
+from api.deps import get_session, get_settings, get_write_session
 from api.problems import FieldError, ProblemError
-from api.routes.common import json_response, read_json, run_post
+from api.routes.common import in_transaction, json_response, read_json, run_post
 from api.services import records
 from api.settings import Settings
 from api.storage.models import Record
@@ -20,6 +20,7 @@ from api.storage.models import Record
 router = APIRouter(prefix="/v1", tags=["records"])
 Caller = Annotated[Principal, Depends(current_principal)]
 Db = Annotated[Session, Depends(get_session)]
+WriteDb = Annotated[Session, Depends(get_write_session)]
 
 
 def _location(record_type: str, record_id: str) -> str:
@@ -62,16 +63,17 @@ async def replace(
     record_type: str,
     record_id: str,
     principal: Caller,
-    session: Db,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     records.known_type(record_type)
     body = await read_json(request)
-    record = records.replace(session, principal, record_type, record_id, body, if_match)
-    session.commit()
-    return json_response(
-        200, records.envelope(record_type, record), {"ETag": records.etag(record.version)}
-    )
+
+    def work(session: Session) -> Response:
+        record = records.replace(session, principal, record_type, record_id, body, if_match)
+        envelope = records.envelope(record_type, record)
+        return json_response(200, envelope, {"ETag": records.etag(record.version)})
+
+    return await in_transaction(request, work)
 
 
 @router.delete("/records/{record_type}/{record_id}", status_code=204)
@@ -79,7 +81,7 @@ def retract(
     record_type: str,
     record_id: str,
     principal: Caller,
-    session: Db,
+    session: WriteDb,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     records.known_type(record_type)
@@ -139,8 +141,7 @@ def _bulk_item(session: Session, principal: Principal, index: int, item: Any) ->
                 [FieldError("/recordType", "required.", "required")],
             )
         records.known_type(record_type)
-        with session.begin_nested():
-            record = records.publish(session, principal, record_type, item)
+        record = records.publish(session, principal, record_type, item)
         return {
             "index": index,
             "status": 201,

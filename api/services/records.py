@@ -42,7 +42,10 @@ def known_type(record_type: str) -> str:
 
 def validate_payload(record_type: str, body: Any) -> dict[str, Any]:
     """The body as a record of the given type, or a 422 naming every failing field."""
-    issues = load_standard().validator(record_type).validate(body)
+    validator = load_standard().validator(record_type)
+    if isinstance(body, dict) and validator.is_valid(body):
+        return body
+    issues = validator.validate(body)
     errors = [
         FieldError(pointer=i.pointer, message=i.message, keyword=i.keyword, docs=i.docs)
         for i in issues

@@ -17,7 +17,9 @@ from tests.api.conftest import ISSUER
 
 @pytest.fixture
 def sessions(app: FastAPI) -> sessionmaker[Session]:
-    factory: sessionmaker[Session] = app.state.sessions
+    """Sessions that take SQLite's write lock only when they write, so a test holding one open
+    does not block the server it calls (the server's own writers lock at BEGIN)."""
+    factory: sessionmaker[Session] = app.state.read_sessions
     return factory
 
 

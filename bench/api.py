@@ -1,0 +1,308 @@
+"""API throughput: the real server over HTTP against baselines measured in the same run.
+
+1. Bulk publish: POST /v1/bulk of capacity-snapshot records in batches of up to 500, through a
+   real uvicorn server on loopback with a real access token, against a raw SQLAlchemy Core insert
+   of the same payloads, in the same batches, into the same `records` and `record_versions`
+   tables of the same database.
+2. Authorised read: GET of one record (real token, keep-alive client, sequential requests)
+   against a bare FastAPI route answering the same JSON bytes, served by uvicorn the same way.
+
+Each backend gets a fresh database: a temporary SQLite file, or a PostgreSQL database created and
+dropped by the benchmark. Server and client share the process (the server in a thread), for the
+real server and its baseline alike, so the read ratio is fair; the raw insert has no HTTP at all.
+Run: `.venv/bin/python -m bench.api [--backend sqlite|postgresql|both] [--records N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import psycopg
+from fastapi import FastAPI
+from fastapi.responses import Response
+from sqlalchemy import Engine, insert
+
+from api.app import create_app
+from api.auth import clients
+from api.services import directory
+from api.settings import Settings
+from api.storage.db import make_engine, transaction
+from api.storage.migrate import upgrade
+from api.storage.models import Record, RecordVersion, Service
+from api.storage.types import utcnow
+from schemas import SCHEMA_DIR
+from tests.api.live_server import live_server
+
+TARGET_RATIO = 0.5
+BATCH = 500
+RECORD_TYPE = "capacity-snapshot"
+ISSUER = "https://care-exchange.bench"
+ORGANISATION = "org-bench"
+SERVICE = "svc-bench"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CARE_EXCHANGE_BENCH_POSTGRES",
+    os.environ.get("CARE_EXCHANGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"),
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One contender's rate."""
+
+    name: str
+    per_second: float
+    unit: str
+
+
+@contextmanager
+def fresh_database(backend: str) -> Iterator[str]:
+    """A new, migrated, empty database of the backend, removed afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="care-exchange-bench-") as folder:
+            url = f"sqlite:///{folder}/bench.sqlite3"
+            upgrade(url)
+            yield url
+        return
+    name = f"care_exchange_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    try:
+        url = f"{base}/{name}"
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_unreachable() -> str | None:
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.OperationalError as error:
+        return f"PostgreSQL at {POSTGRES_ADMIN_URL} cannot be reached: {error}".strip()
+
+
+def seed(app: FastAPI) -> tuple[str, str]:
+    """A provider with one service and one client allowed to publish and read; its credentials."""
+    with transaction(app.state.sessions) as session:
+        directory.create_organisation(session, "Bench provider", "provider", ORGANISATION)
+        made, secret = clients.create_client(
+            session,
+            ORGANISATION,
+            "bench",
+            [f"{RECORD_TYPE}:publish", f"{RECORD_TYPE}:read"],
+            "client_secret_basic",
+        )
+        session.add(
+            Service(
+                id=SERVICE,
+                provider_id=ORGANISATION,
+                document={
+                    "directoryType": "service",
+                    "schemaVersion": "1.0",
+                    "id": SERVICE,
+                    "providerId": ORGANISATION,
+                    "name": "Bench service",
+                    "serviceType": "care-home-without-nursing",
+                    "status": "active",
+                },
+            )
+        )
+    assert secret is not None
+    return made.client_id, secret
+
+
+def payloads(count: int, prefix: str) -> list[dict[str, Any]]:
+    """`count` valid capacity snapshots for the bench service, each with its own id."""
+    path = sorted((SCHEMA_DIR / "examples" / "valid" / RECORD_TYPE).glob("*.json"))[0]
+    template: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return [{**template, "serviceId": SERVICE, "id": f"{prefix}-{i:07d}"} for i in range(count)]
+
+
+def batches(items: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(items), BATCH):
+        yield items[start : start + BATCH]
+
+
+def token_for(client: httpx.Client, client_id: str, secret: str) -> str:
+    response = client.post(
+        "/oauth/token", auth=(client_id, secret), data={"grant_type": "client_credentials"}
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+def publish_over_http(client: httpx.Client, token: str, items: list[dict[str, Any]]) -> float:
+    """Seconds to publish every item through POST /v1/bulk; every item must be a 201."""
+    headers = {"Authorization": f"Bearer {token}"}
+    start = time.perf_counter()
+    for batch in batches(items):
+        response = client.post("/v1/bulk", json={"records": batch}, headers=headers)
+        response.raise_for_status()
+        failed = [r for r in response.json()["results"] if r["status"] != 201]
+        if failed:
+            raise SystemExit(f"bulk publish failed: {failed[0]}")
+    return time.perf_counter() - start
+
+
+def insert_raw(engine: Engine, items: list[dict[str, Any]]) -> float:
+    """Seconds to insert the same rows with SQLAlchemy Core, one transaction per batch."""
+    tables = Record.metadata.tables
+    records, versions = tables[Record.__tablename__], tables[RecordVersion.__tablename__]
+    start = time.perf_counter()
+    for batch in batches(items):
+        now = utcnow()
+        with engine.begin() as connection:
+            pks = connection.execute(
+                insert(records).returning(records.c.pk, sort_by_parameter_order=True),
+                [
+                    {
+                        "record_type": RECORD_TYPE,
+                        "record_id": item["id"],
+                        "service_id": SERVICE,
+                        "provider_id": ORGANISATION,
+                        "version": 1,
+                        "state": "active",
+                        "submitted_by": ORGANISATION,
+                        "published_at": now,
+                        "data": item,
+                    }
+                    for item in batch
+                ],
+            ).scalars()
+            connection.execute(
+                insert(versions),
+                [
+                    {
+                        "record_pk": pk,
+                        "version": 1,
+                        "state": "active",
+                        "submitted_by": ORGANISATION,
+                        "published_at": now,
+                        "data": item,
+                    }
+                    for pk, item in zip(pks, batch, strict=True)
+                ],
+            )
+    return time.perf_counter() - start
+
+
+def bare_app(body: bytes, etag: str) -> FastAPI:
+    """The baseline: a FastAPI route with the same path answering the same bytes, nothing else."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/v1/records/{record_type}/{record_id}")
+    def read(record_type: str, record_id: str) -> Response:
+        return Response(body, media_type="application/json", headers={"ETag": etag})
+
+    return app
+
+
+def best_get_rate(
+    base_url: str, path: str, headers: dict[str, str], requests: int, repeats: int
+) -> tuple[float, bytes]:
+    """Requests per second of sequential GETs on one keep-alive connection, best of `repeats`."""
+    with httpx.Client(base_url=base_url, headers=headers) as client:
+        first = client.get(path)
+        first.raise_for_status()
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(requests):
+                if client.get(path).status_code != 200:
+                    raise SystemExit(f"GET {path} stopped answering 200")
+            best = min(best, time.perf_counter() - start)
+    return requests / best, first.content
+
+
+def run_backend(
+    backend: str, count: int, requests: int, repeats: int
+) -> tuple[tuple[Result, Result], tuple[Result, Result]]:
+    with fresh_database(backend) as url:
+        app = create_app(Settings(database_url=url, issuer=ISSUER))
+        engine = make_engine(url)
+        try:
+            client_id, secret = seed(app)
+            with (
+                live_server(app) as base_url,
+                httpx.Client(base_url=base_url, timeout=120) as client,
+            ):
+                token = token_for(client, client_id, secret)
+                publish_over_http(client, token, payloads(20, "warm-http"))
+                insert_raw(engine, payloads(20, "warm-raw"))
+                http_seconds = publish_over_http(client, token, payloads(count, "http"))
+                raw_seconds = insert_raw(engine, payloads(count, "raw"))
+                path = f"/v1/records/{RECORD_TYPE}/http-0000000"
+                served, body = best_get_rate(
+                    base_url, path, {"Authorization": f"Bearer {token}"}, requests, repeats
+                )
+            etag = '"1"'
+            with live_server(bare_app(body, etag)) as bare_url:
+                bare, bare_body = best_get_rate(bare_url, path, {}, requests, repeats)
+            if bare_body != body:
+                raise SystemExit("the bare route answers different bytes: the comparison is moot")
+        finally:
+            engine.dispose()
+            app.state.engine.dispose()
+    bulk = (
+        Result("bulk publish over HTTP", count / http_seconds, "records/s"),
+        Result("raw SQLAlchemy Core insert", count / raw_seconds, "records/s"),
+    )
+    reads = (
+        Result("authorised GET over HTTP", served, "requests/s"),
+        Result("bare FastAPI GET", bare, "requests/s"),
+    )
+    return bulk, reads
+
+
+def report(backend: str, label: str, pair: tuple[Result, Result]) -> None:
+    ours, baseline = pair
+    for result in pair:
+        sys.stdout.write(
+            f"{backend:<10} {result.name:<28} {result.per_second:>12,.0f} {result.unit}\n"
+        )
+    ratio = ours.per_second / baseline.per_second
+    verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
+    sys.stdout.write(
+        f"{backend:<10} {label} ratio {ratio:.2f}x ({verdict} the target of {TARGET_RATIO}x)\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--records", type=int, default=3000, help="records bulk-published")
+    parser.add_argument("--requests", type=int, default=500, help="GETs per timed pass")
+    parser.add_argument("--repeats", type=int, default=3, help="timed GET passes; best counts")
+    args = parser.parse_args(argv)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    for backend in backends:
+        if backend == "postgresql":
+            reason = postgres_unreachable()
+            if reason:
+                sys.stdout.write(f"{backend:<10} skipped: {reason}\n")
+                if args.backend == "postgresql":
+                    return 1
+                continue
+        bulk, reads = run_backend(backend, args.records, args.requests, args.repeats)
+        report(backend, "bulk", bulk)
+        report(backend, "GET", reads)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
