@@ -10,17 +10,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_sessions(request: Request) -> sessionmaker[Session]:
+async def get_sessions(request: Request) -> sessionmaker[Session]:
     sessions: sessionmaker[Session] = request.app.state.sessions
     return sessions
 
 
-def get_read_sessions(request: Request) -> sessionmaker[Session]:
+async def get_read_sessions(request: Request) -> sessionmaker[Session]:
     sessions: sessionmaker[Session] = request.app.state.read_sessions
     return sessions
 
@@ -30,11 +30,11 @@ def get_session(request: Request) -> Iterator[Session]:
 
     Writes go through `get_write_session` or the threadpool helpers in `api.routes.common`.
     """
-    with get_read_sessions(request)() as session:
+    with request.app.state.read_sessions() as session:
         yield session
 
 
 def get_write_session(request: Request) -> Iterator[Session]:
     """A session for a route that writes; the route commits."""
-    with get_sessions(request)() as session:
+    with request.app.state.sessions() as session:
         yield session

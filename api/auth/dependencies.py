@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from api.auth.principal import Principal
 from api.auth.tokens import InvalidTokenError, verify_access_token
@@ -33,7 +34,7 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     sessions: Annotated[sessionmaker[Session], Depends(get_read_sessions)],
     settings: Annotated[Settings, Depends(get_settings)],
@@ -52,9 +53,13 @@ def current_principal(
             "This operation needs an access token (Authorization: Bearer).",
             headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
         )
-    try:
+
+    def verify() -> Principal:
         with sessions() as session:
-            principal = verify_access_token(session, settings, token)
+            return verify_access_token(session, settings, token)
+
+    try:
+        principal = await run_in_threadpool(verify)
     except InvalidTokenError as error:
         challenge = (
             f'Bearer realm="{REALM}", error="invalid_token", '

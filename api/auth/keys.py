@@ -78,7 +78,13 @@ def current_key(session: Session, algorithm: str = DEFAULT_ALGORITHM) -> Key:
 
 
 def find_key(session: Session, kid: str) -> Key | None:
-    """The stored key with this kid, current or retired; None when unknown."""
+    """The stored key with this kid, current or retired; None when unknown.
+
+    A kid is the key's thumbprint, so a parsed key never goes stale; a key deleted long after
+    retirement only verified tokens that have expired since.
+    """
+    if kid in _parsed:
+        return _parsed[kid]
     row = session.get(SigningKey, kid)
     return None if row is None else _as_key(row)
 

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from api.auth.principal import Principal
-from api.deps import get_sessions
 from api.problems import FieldError, ProblemError
 from api.services import idempotency
 
@@ -96,7 +95,7 @@ async def run_post(
             [FieldError("#header/Idempotency-Key", "must be 1 to 255 characters.")],
         )
     post = _Post(
-        sessions=get_sessions(request),
+        sessions=request.app.state.sessions,
         organisation=principal.organisation_id,
         key=key,
         request_hash=_request_hash(request, await request.body()),
@@ -150,9 +149,21 @@ class _Post:
 
 async def in_transaction(request: Request, work: Callable[[Session], Response]) -> Response:
     """Run blocking database work in the threadpool, in one transaction, committed on success."""
+    sessions: sessionmaker[Session] = request.app.state.sessions
 
     def run() -> Response:
-        with get_sessions(request)() as session, session.begin():
+        with sessions() as session, session.begin():
+            return work(session)
+
+    return await run_in_threadpool(run)
+
+
+async def in_read_session(request: Request, work: Callable[[Session], Response]) -> Response:
+    """Run read-only database work in the threadpool: one hop for the whole route."""
+    sessions: sessionmaker[Session] = request.app.state.read_sessions
+
+    def run() -> Response:
+        with sessions() as session:
             return work(session)
 
     return await run_in_threadpool(run)

@@ -12,7 +12,13 @@ from api.auth.dependencies import current_principal
 from api.auth.principal import Principal
 from api.deps import get_session, get_settings, get_write_session
 from api.problems import FieldError, ProblemError
-from api.routes.common import in_transaction, json_response, read_json, run_post
+from api.routes.common import (
+    in_read_session,
+    in_transaction,
+    json_response,
+    read_json,
+    run_post,
+)
 from api.services import records
 from api.settings import Settings
 from api.storage.models import Record
@@ -49,12 +55,15 @@ async def publish(request: Request, record_type: str, principal: Caller) -> Resp
 
 
 @router.get("/records/{record_type}/{record_id}")
-def read(record_type: str, record_id: str, principal: Caller, session: Db) -> Response:
+async def read(request: Request, record_type: str, record_id: str, principal: Caller) -> Response:
     records.known_type(record_type)
-    record = records.read(session, principal, record_type, record_id)
-    return json_response(
-        200, records.envelope(record_type, record), {"ETag": records.etag(record.version)}
-    )
+
+    def work(session: Session) -> Response:
+        record = records.read(session, principal, record_type, record_id)
+        envelope = records.envelope(record_type, record)
+        return json_response(200, envelope, {"ETag": records.etag(record.version)})
+
+    return await in_read_session(request, work)
 
 
 @router.put("/records/{record_type}/{record_id}")
