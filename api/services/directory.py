@@ -11,11 +11,11 @@ from api.auth.dependencies import require_scope
 from api.auth.principal import Principal
 from api.problems import FieldError, ProblemError
 from api.services.access import active_delegations, covers
+from api.services.conformance import conforming
 from api.services.ids import new_id
 from api.services.times import timestamp
 from api.storage.models import Delegation, Organisation, Service
 from api.storage.types import utcnow
-from schemas import Severity, load_standard
 
 ORGANISATION_KINDS = (
     "provider",
@@ -43,24 +43,6 @@ def organisation_dict(organisation: Organisation) -> dict[str, Any]:
     return {"id": organisation.id, "name": organisation.name, "kind": organisation.kind}
 
 
-def validate_service(document: Any) -> dict[str, Any]:
-    """A `service` directory document, or a 422 naming every failing field."""
-    issues = load_standard().validator("service").validate(document)
-    errors = [
-        FieldError(pointer=i.pointer, message=i.message, keyword=i.keyword, docs=i.docs)
-        for i in issues
-        if i.severity is Severity.ERROR
-    ]
-    if errors or not isinstance(document, dict):
-        raise ProblemError(
-            422,
-            "validation_failed",
-            "The document does not conform to the service schema.",
-            errors or [FieldError("", "a service must be a JSON object.", "type")],
-        )
-    return document
-
-
 def _own_provider(principal: Principal, document: dict[str, Any]) -> None:
     if document["providerId"] != principal.organisation_id:
         raise ProblemError(
@@ -73,7 +55,7 @@ def _own_provider(principal: Principal, document: dict[str, Any]) -> None:
 
 def register_service(session: Session, principal: Principal, document: Any) -> Service:
     require_scope(principal, "services")
-    data = validate_service(document)
+    data = conforming("service", document)
     _own_provider(principal, data)
     if session.get(Service, data["id"]) is not None:
         raise ProblemError(
@@ -124,7 +106,7 @@ def replace_service(
     service = get_managed_service(session, principal, service_id)
     if service.provider_id != principal.organisation_id:
         raise ProblemError(403, "forbidden", "Only the provider changes its directory entry.")
-    data = validate_service(document)
+    data = conforming("service", document)
     _own_provider(principal, data)
     if data["id"] != service_id:
         raise ProblemError(

@@ -18,10 +18,11 @@ from api.auth.principal import Principal
 from api.problems import FieldError, ProblemError
 from api.scopes import publish_scope, read_scope
 from api.services.access import can_publish, visible_records
+from api.services.conformance import conforming
 from api.services.times import timestamp
 from api.storage.models import Record, RecordVersion, Service
 from api.storage.types import utcnow
-from schemas import Severity, load_standard
+from schemas import load_standard
 
 ACTIVE, RETRACTED = "active", "retracted"
 
@@ -38,27 +39,6 @@ def known_type(record_type: str) -> str:
     if record_type not in load_standard().record_types:
         raise ProblemError(404, "unknown_record_type", f"'{record_type}' is not a record type.")
     return record_type
-
-
-def validate_payload(record_type: str, body: Any) -> dict[str, Any]:
-    """The body as a record of the given type, or a 422 naming every failing field."""
-    validator = load_standard().validator(record_type)
-    if isinstance(body, dict) and validator.is_valid(body):
-        return body
-    issues = validator.validate(body)
-    errors = [
-        FieldError(pointer=i.pointer, message=i.message, keyword=i.keyword, docs=i.docs)
-        for i in issues
-        if i.severity is Severity.ERROR
-    ]
-    if errors or not isinstance(body, dict):
-        raise ProblemError(
-            422,
-            "validation_failed",
-            f"The record does not conform to the {record_type} schema.",
-            errors or [FieldError("", "a record must be a JSON object.", "type")],
-        )
-    return body
 
 
 def etag(version: int) -> str:
@@ -103,7 +83,7 @@ def _add_version(session: Session, record: Record) -> None:
 
 def publish(session: Session, principal: Principal, record_type: str, body: Any) -> Record:
     require_scope(principal, publish_scope(record_type))
-    data = validate_payload(record_type, body)
+    data = conforming(record_type, body)
     service = _publishable_service(session, principal, data["serviceId"])
     record = Record(
         record_type=record_type,
@@ -206,7 +186,7 @@ def replace(
     if_match: str | None,
 ) -> Record:
     record = _for_change(session, principal, record_type, record_id, if_match)
-    data = validate_payload(record_type, body)
+    data = conforming(record_type, body)
     mismatched = [
         FieldError(f"/{name}", f"must stay '{current}' for this record.", "const")
         for name, current in (("id", record.record_id), ("serviceId", record.service_id))
