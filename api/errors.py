@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,10 +23,12 @@ def request_id(request: Request) -> str | None:
     return found
 
 
-def _pointer(location: tuple[int | str, ...]) -> str:
-    where = {"body": "", "query": "#query", "path": "#path", "header": "#header"}
-    prefix = where.get(str(location[0]), "") if location else ""
-    return prefix + "".join(f"/{part}" for part in location[1:])
+def _field_error(item: Mapping[str, Any]) -> FieldError:
+    location = tuple(item["loc"])
+    message, keyword = str(item["msg"]), str(item.get("type", "invalid"))
+    if location and location[0] in ("query", "header", "path") and len(location) > 1:
+        return FieldError.of_parameter(str(location[1]), message, keyword)
+    return FieldError("".join(f"/{part}" for part in location[1:]), message, keyword)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -36,10 +40,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        errors = [
-            FieldError(pointer=_pointer(tuple(item["loc"])), message=str(item["msg"]))
-            for item in error.errors()
-        ]
+        errors = [_field_error(item) for item in error.errors()]
         in_body = any(item["loc"] and item["loc"][0] == "body" for item in error.errors())
         code, status = ("validation_failed", 422) if in_body else ("invalid_query", 400)
         detail = "The request has parameters or fields that are not valid."

@@ -36,17 +36,24 @@ TITLES = {
 
 @dataclass(frozen=True)
 class FieldError:
-    """One problem with one place in the request, named by a JSON pointer."""
+    """One problem with one place in the request.
+
+    The place is a JSON pointer into the body, or the name of a query or header parameter.
+    """
 
     pointer: str
     message: str
-    keyword: str | None = None
+    keyword: str = "invalid"
     docs: str | None = None
+    parameter: str | None = None
+
+    @classmethod
+    def of_parameter(cls, name: str, message: str, keyword: str = "invalid") -> FieldError:
+        return cls(pointer="", message=message, keyword=keyword, parameter=name)
 
     def as_dict(self) -> dict[str, str]:
-        found = {"pointer": self.pointer, "message": self.message}
-        if self.keyword:
-            found["keyword"] = self.keyword
+        place = {"parameter": self.parameter} if self.parameter else {"pointer": self.pointer}
+        found = {**place, "keyword": self.keyword, "message": self.message}
         if self.docs:
             found["docs"] = self.docs
         return found

@@ -29,7 +29,7 @@ async def read_json(request: Request) -> Any:
         raise ProblemError(415, "unsupported_media_type", "Send the body as application/json.")
     raw = await request.body()
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         where = (
             f" at line {error.lineno}, column {error.colno}"
@@ -37,6 +37,32 @@ async def read_json(request: Request) -> Any:
             else ""
         )
         raise ProblemError(400, "invalid_json", f"The body is not valid JSON{where}.") from None
+    nul = _nul_at(data, "")
+    if nul is not None:
+        raise ProblemError(
+            422,
+            "validation_failed",
+            "Text must not contain the NUL character (U+0000).",
+            [FieldError(nul, "contains U+0000, which no text may hold.", "pattern")],
+        )
+    return data
+
+
+def _nul_at(value: Any, pointer: str) -> str | None:
+    """The pointer to the first string or member name holding U+0000, which databases refuse."""
+    if isinstance(value, str):
+        return pointer if "\x00" in value else None
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, list):
+        items = [(str(index), item) for index, item in enumerate(value)]
+    elif isinstance(value, dict):
+        items = [(str(name), item) for name, item in value.items()]
+    for name, item in items:
+        here = pointer + "/" + name.replace("~", "~0").replace("/", "~1")
+        found = here if "\x00" in name else _nul_at(item, here)
+        if found is not None:
+            return found
+    return None
 
 
 def parse_model(model: type[Model], data: Any) -> Model:
@@ -92,7 +118,11 @@ async def run_post(
             400,
             "invalid_query",
             "Idempotency-Key must be 1 to 255 characters.",
-            [FieldError("#header/Idempotency-Key", "must be 1 to 255 characters.")],
+            [
+                FieldError.of_parameter(
+                    "Idempotency-Key", "must be 1 to 255 characters.", "maxLength"
+                )
+            ],
         )
     post = _Post(
         sessions=request.app.state.sessions,

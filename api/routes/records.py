@@ -116,7 +116,11 @@ def _page_size(settings: Settings, page_size: int | None) -> int:
             400,
             "invalid_query",
             f"page_size must be between 1 and {settings.page_size_max}.",
-            [FieldError("#query/page_size", f"must be 1 to {settings.page_size_max}.", "maximum")],
+            [
+                FieldError.of_parameter(
+                    "page_size", f"must be 1 to {settings.page_size_max}.", "maximum"
+                )
+            ],
         )
     return page_size
 
@@ -139,7 +143,9 @@ def list_records(
     return json_response(200, {"items": items, "nextPageToken": page.next_token})
 
 
-def _bulk_item(session: Session, principal: Principal, index: int, item: Any) -> dict[str, Any]:
+def _bulk_item(
+    session: Session, principal: Principal, index: int, item: Any, request_id: str | None
+) -> dict[str, Any]:
     record_type = item.get("recordType") if isinstance(item, dict) else None
     try:
         if not isinstance(record_type, str):
@@ -159,7 +165,7 @@ def _bulk_item(session: Session, principal: Principal, index: int, item: Any) ->
             "version": record.version,
         }
     except ProblemError as problem:
-        return {"index": index, "status": problem.status, "problem": problem.body()}
+        return {"index": index, "status": problem.status, "problem": problem.body(request_id)}
 
 
 @router.post("/bulk")
@@ -199,12 +205,18 @@ async def bulk(
             f"At most {settings.bulk_max_items} records in one request; split the batch.",
             [FieldError("/records", f"has {len(items)} items.", "maxItems")],
         )
+    request_id = getattr(request.state, "request_id", None)
     return await run_post(
         request,
         principal,
         lambda session: (
             200,
-            {"results": [_bulk_item(session, principal, i, item) for i, item in enumerate(items)]},
+            {
+                "results": [
+                    _bulk_item(session, principal, i, item, request_id)
+                    for i, item in enumerate(items)
+                ]
+            },
             {},
         ),
     )

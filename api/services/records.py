@@ -238,7 +238,7 @@ def decode_token(token: str, expected: dict[str, Any]) -> int:
             400,
             "invalid_query",
             "page_token is not a token this listing issued.",
-            [FieldError("#query/page_token", "not a valid page token.")],
+            [FieldError.of_parameter("page_token", "not a valid page token.")],
         ) from None
     return position
 
