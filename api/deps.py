@@ -15,11 +15,6 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
-async def get_sessions(request: Request) -> sessionmaker[Session]:
-    sessions: sessionmaker[Session] = request.app.state.sessions
-    return sessions
-
-
 async def get_read_sessions(request: Request) -> sessionmaker[Session]:
     sessions: sessionmaker[Session] = request.app.state.read_sessions
     return sessions

@@ -73,6 +73,12 @@ def _organisation(session: Session, organisation_id: str, kinds: set[str], point
         )
 
 
+def _missing(pointer: str, detail: str) -> ProblemError:
+    return ProblemError(
+        422, "validation_failed", detail, [FieldError(pointer, "required here.", "required")]
+    )
+
+
 def _caller_is(principal: Principal, named: str | None, pointer: str) -> None:
     """Tenancy comes from the token: a party named in the body must be the caller."""
     if named is not None and named != principal.organisation_id:
@@ -117,22 +123,12 @@ def create(
         if principal.organisation_kind == "provider":
             _caller_is(principal, provider_id, "/providerId")
             if subscriber_id is None:
-                raise ProblemError(
-                    422,
-                    "validation_failed",
-                    "Name the subscriber you grant access to.",
-                    [FieldError("/subscriberId", "required when a provider grants.", "required")],
-                )
+                raise _missing("/subscriberId", "Name the subscriber you grant access to.")
             provider_id, status = principal.organisation_id, "active"
         elif principal.organisation_kind in SUBSCRIBER_KINDS:
             _caller_is(principal, subscriber_id, "/subscriberId")
             if provider_id is None:
-                raise ProblemError(
-                    422,
-                    "validation_failed",
-                    "Name the provider you request access from.",
-                    [FieldError("/providerId", "required when a subscriber requests.", "required")],
-                )
+                raise _missing("/providerId", "Name the provider you request access from.")
             subscriber_id, status = principal.organisation_id, "requested"
         else:
             raise ProblemError(403, "forbidden", "Only providers and subscribers make agreements.")

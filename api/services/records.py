@@ -41,6 +41,12 @@ def known_type(record_type: str) -> str:
     return record_type
 
 
+def _require_reader(principal: Principal, record_type: str) -> None:
+    """Subscribers read with the read scope; publishers may read back with the publish scope."""
+    if not principal.has(publish_scope(record_type)):
+        require_scope(principal, read_scope(record_type))
+
+
 def etag(version: int) -> str:
     return f'"{version}"'
 
@@ -121,8 +127,7 @@ def _visible(session: Session, principal: Principal, record_type: str, record_id
 
 
 def read(session: Session, principal: Principal, record_type: str, record_id: str) -> Record:
-    if not (principal.has(read_scope(record_type)) or principal.has(publish_scope(record_type))):
-        require_scope(principal, read_scope(record_type))
+    _require_reader(principal, record_type)
     record = _visible(session, principal, record_type, record_id)
     if record.state == RETRACTED:
         raise ProblemError(410, "gone", f"{record_type} '{record_id}' has been retracted.")
@@ -209,8 +214,7 @@ def retract(
 def versions(
     session: Session, principal: Principal, record_type: str, record_id: str
 ) -> list[RecordVersion]:
-    if not (principal.has(read_scope(record_type)) or principal.has(publish_scope(record_type))):
-        require_scope(principal, read_scope(record_type))
+    _require_reader(principal, record_type)
     record = _visible(session, principal, record_type, record_id)
     rows = session.scalars(
         select(RecordVersion)
@@ -252,8 +256,7 @@ def list_records(
     page_token: str | None,
 ) -> Page:
     """Latest active versions the caller may see, in publication order, by keyset."""
-    if not (principal.has(read_scope(record_type)) or principal.has(publish_scope(record_type))):
-        require_scope(principal, read_scope(record_type))
+    _require_reader(principal, record_type)
     query_key = {"type": record_type, "serviceId": service_id}
     after = decode_token(page_token, query_key) if page_token else 0
     query = select(Record).where(
