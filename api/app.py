@@ -8,7 +8,7 @@ from api.errors import install_error_handlers
 from api.middleware import install_middleware
 from api.routes import admin, agreements, directory, discovery, oauth, records
 from api.settings import Settings
-from api.storage.db import make_engine, read_session_factory, session_factory
+from api.storage.db import make_engine, session_factory
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,12 +25,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     engine = make_engine(settings.database_url)
+    read_engine = make_engine(settings.database_url, reading=True)
     app.state.settings = settings
-    app.state.engine = engine
+    app.state.engines = (engine, read_engine)
     app.state.sessions = session_factory(engine)
-    app.state.read_sessions = read_session_factory(engine)
+    app.state.read_sessions = session_factory(read_engine)
     install_middleware(app, settings)
     install_error_handlers(app)
     for module in (discovery, oauth, records, directory, agreements, admin):
         app.include_router(module.router)
     return app
+
+
+def dispose(app: FastAPI) -> None:
+    """Close the app's database connections (its engines' pools)."""
+    for engine in app.state.engines:
+        engine.dispose()

@@ -34,16 +34,10 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def current_principal(
-    request: Request,
-    sessions: Annotated[sessionmaker[Session], Depends(get_read_sessions)],
-    settings: Annotated[Settings, Depends(get_settings)],
-) -> Principal:
-    """The caller, from `Authorization: Bearer`; 401 `invalid_token` otherwise.
+async def bearer_token(request: Request) -> str:
+    """The bearer token, unchecked; a bare 401 challenge when none was sent.
 
-    A request without a bearer token gets a bare challenge (RFC 6750 section 3.1: no error code
-    when no credentials were sent). The client id is put in the request state for the access log.
-    The check uses its own short session, so a request never holds two connections at once.
+    RFC 6750 section 3.1: no error code when no credentials were sent.
     """
     token = _bearer_token(request)
     if token is None:
@@ -53,13 +47,17 @@ async def current_principal(
             "This operation needs an access token (Authorization: Bearer).",
             headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
         )
+    return token
 
-    def verify() -> Principal:
-        with sessions() as session:
-            return verify_access_token(session, settings, token)
 
+def authenticate(request: Request, session: Session, settings: Settings, token: str) -> Principal:
+    """The caller the token speaks for, or 401 `invalid_token` saying why not.
+
+    Blocking (it may read the database): call it in the threadpool. The client id goes into the
+    request state for the access log.
+    """
     try:
-        principal = await run_in_threadpool(verify)
+        principal = verify_access_token(session, settings, token)
     except InvalidTokenError as error:
         challenge = (
             f'Bearer realm="{REALM}", error="invalid_token", '
@@ -70,6 +68,25 @@ async def current_principal(
         ) from error
     request.scope.setdefault("state", {})["client_id"] = principal.client_id
     return principal
+
+
+async def current_principal(
+    request: Request,
+    token: Annotated[str, Depends(bearer_token)],
+    sessions: Annotated[sessionmaker[Session], Depends(get_read_sessions)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Principal:
+    """The caller, checked in its own short session so a request never holds two connections.
+
+    Routes on the hot read path take `bearer_token` instead and authenticate inside their own
+    session (`api.routes.common.as_reader`), saving a threadpool hop and a connection checkout.
+    """
+
+    def verify() -> Principal:
+        with sessions() as session:
+            return authenticate(request, session, settings, token)
+
+    return await run_in_threadpool(verify)
 
 
 def require_scope(principal: Principal, scope: str) -> None:

@@ -7,6 +7,7 @@ key cannot pass). Revocation is a `jti` deny list, because a JWT cannot be recal
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from typing import Any
 
 from joserfc import jws, jwt
 from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -63,10 +64,11 @@ def issue_access_token(
     return jwt.encode(header, claims, key, algorithms=[key_algorithm(key)], default_type=None)
 
 
-def _claims_registry(settings: Settings) -> jwt.JWTClaimsRegistry:
+@functools.lru_cache(maxsize=16)
+def _claims_registry(issuer: str, audience: str) -> jwt.JWTClaimsRegistry:
     return jwt.JWTClaimsRegistry(
-        iss={"essential": True, "value": settings.issuer},
-        aud={"essential": True, "value": settings.audience},
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": audience},
         exp={"essential": True},
         iat={"essential": True},
         jti={"essential": True},
@@ -77,8 +79,39 @@ def _claims_registry(settings: Settings) -> jwt.JWTClaimsRegistry:
     )
 
 
+# Tokens whose signature and header already passed, by (issuer, audience, token). A kid names
+# fixed key material, so the signature check cannot change its verdict; the time-bound claims are
+# still checked on every use. Cleared when full, which only costs a signature check per token.
+_signature_checked: dict[tuple[str, str, str], dict[str, Any]] = {}
+_SIGNATURE_CACHE_SIZE = 10_000
+
+
+def _validated(settings: Settings, claims: dict[str, Any]) -> dict[str, Any]:
+    try:
+        _claims_registry(settings.issuer, settings.audience).validate(claims)
+    except JoseError as error:
+        raise InvalidTokenError(_claim_problem(error)) from error
+    for name in ("sub", "client_id", "org", "scope"):
+        if not isinstance(claims[name], str):
+            raise InvalidTokenError(f"The token's {name} claim is not valid.")
+    return dict(claims)
+
+
 def decode_access_token(session: Session, settings: Settings, token: str) -> dict[str, Any]:
     """Signature, header and claims checks only (not revocation nor the client's state)."""
+    cache_key = (settings.issuer, settings.audience, token)
+    known = _signature_checked.get(cache_key)
+    if known is not None:
+        return _validated(settings, known)
+    claims = _validated(settings, _signed_claims(session, token))
+    if len(_signature_checked) >= _SIGNATURE_CACHE_SIZE:
+        _signature_checked.clear()
+    _signature_checked[cache_key] = claims
+    return dict(claims)
+
+
+def _signed_claims(session: Session, token: str) -> dict[str, Any]:
+    """The claims, once the header and the signature by one of this server's keys are checked."""
     try:
         header = jws.extract_compact(token.encode("ascii")).headers()
     except (JoseError, ValueError, UnicodeError) as error:
@@ -96,13 +129,6 @@ def decode_access_token(session: Session, settings: Settings, token: str) -> dic
         decoded = jwt.decode(token, key, algorithms=[algorithm])
     except JoseError as error:
         raise InvalidTokenError("The token's signature is not valid.") from error
-    try:
-        _claims_registry(settings).validate(decoded.claims)
-    except JoseError as error:
-        raise InvalidTokenError(_claim_problem(error)) from error
-    for name in ("sub", "client_id", "org", "scope"):
-        if not isinstance(decoded.claims[name], str):
-            raise InvalidTokenError(f"The token's {name} claim is not valid.")
     return dict(decoded.claims)
 
 
@@ -125,6 +151,20 @@ def verify_access_token(session: Session, settings: Settings, token: str) -> Pri
     return principal_from_claims(session, decode_access_token(session, settings, token))
 
 
+_CLIENTS = Client.metadata.tables[Client.__tablename__]
+_ORGANISATIONS = Client.metadata.tables[Organisation.__tablename__]
+_REVOKED = Client.metadata.tables[RevokedToken.__tablename__]
+# Built once: on every authenticated request, constructing the statement cost more than running it.
+_CALLER_CHECK = (
+    select(
+        _CLIENTS.c.disabled_at, _CLIENTS.c.organisation_id, _ORGANISATIONS.c.kind, _REVOKED.c.jti
+    )
+    .join(_ORGANISATIONS, _ORGANISATIONS.c.id == _CLIENTS.c.organisation_id)
+    .outerjoin(_REVOKED, _REVOKED.c.jti == bindparam("jti"))
+    .where(_CLIENTS.c.client_id == bindparam("client_id"))
+)
+
+
 def principal_from_claims(session: Session, claims: dict[str, Any]) -> Principal:
     """The checks that need the database, in one query on every request.
 
@@ -132,10 +172,7 @@ def principal_from_claims(session: Session, claims: dict[str, Any]) -> Principal
     organisation's kind.
     """
     found = session.execute(
-        select(Client.disabled_at, Client.organisation_id, Organisation.kind, RevokedToken.jti)
-        .join(Organisation, Organisation.id == Client.organisation_id)
-        .outerjoin(RevokedToken, RevokedToken.jti == claims["jti"])
-        .where(Client.client_id == claims["client_id"])
+        _CALLER_CHECK, {"client_id": claims["client_id"], "jti": claims["jti"]}
     ).first()
     if found is not None and found.jti is not None:
         raise InvalidTokenError("The token has been revoked.")

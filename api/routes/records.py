@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from api.auth.dependencies import current_principal
+from api.auth.dependencies import bearer_token, current_principal
 from api.auth.principal import Principal
 from api.deps import get_session, get_settings, get_write_session
 from api.problems import FieldError, ProblemError
 from api.routes.common import (
-    in_read_session,
+    as_reader,
     in_transaction,
     json_response,
     read_json,
@@ -21,10 +21,10 @@ from api.routes.common import (
 )
 from api.services import records
 from api.settings import Settings
-from api.storage.models import Record
 
 router = APIRouter(prefix="/v1", tags=["records"])
 Caller = Annotated[Principal, Depends(current_principal)]
+Token = Annotated[str, Depends(bearer_token)]
 Db = Annotated[Session, Depends(get_session)]
 WriteDb = Annotated[Session, Depends(get_write_session)]
 
@@ -33,7 +33,7 @@ def _location(record_type: str, record_id: str) -> str:
     return f"/v1/records/{record_type}/{record_id}"
 
 
-def _published(record_type: str, record: Any) -> tuple[int, Any, dict[str, str]]:
+def _published(record_type: str, record: records.StoredRecord) -> tuple[int, Any, dict[str, str]]:
     headers = {
         "Location": _location(record_type, record.record_id),
         "ETag": records.etag(record.version),
@@ -55,15 +55,14 @@ async def publish(request: Request, record_type: str, principal: Caller) -> Resp
 
 
 @router.get("/records/{record_type}/{record_id}")
-async def read(request: Request, record_type: str, record_id: str, principal: Caller) -> Response:
-    records.known_type(record_type)
-
-    def work(session: Session) -> Response:
+async def read(request: Request, record_type: str, record_id: str, token: Token) -> Response:
+    def work(session: Session, principal: Principal) -> Response:
+        records.known_type(record_type)
         record = records.read(session, principal, record_type, record_id)
         envelope = records.envelope(record_type, record)
         return json_response(200, envelope, {"ETag": records.etag(record.version)})
 
-    return await in_read_session(request, work)
+    return await as_reader(request, token, work)
 
 
 @router.put("/records/{record_type}/{record_id}")
@@ -102,8 +101,7 @@ def retract(
 @router.get("/records/{record_type}/{record_id}/versions")
 def versions(record_type: str, record_id: str, principal: Caller, session: Db) -> Response:
     records.known_type(record_type)
-    found = records.versions(session, principal, record_type, record_id)
-    record = session.get_one(Record, found[0].record_pk)
+    record, found = records.versions(session, principal, record_type, record_id)
     items = [records.envelope(record_type, version, record) for version in found]
     return json_response(200, {"items": items, "nextPageToken": None})
 
@@ -143,29 +141,29 @@ def list_records(
     return json_response(200, {"items": items, "nextPageToken": page.next_token})
 
 
-def _bulk_item(
-    session: Session, principal: Principal, index: int, item: Any, request_id: str | None
+def _bulk_result(
+    index: int, outcome: records.StoredRecord | ProblemError, request_id: str | None
 ) -> dict[str, Any]:
-    record_type = item.get("recordType") if isinstance(item, dict) else None
-    try:
-        if not isinstance(record_type, str):
-            raise ProblemError(
-                422,
-                "validation_failed",
-                "Each item must be a record naming its recordType.",
-                [FieldError("/recordType", "required.", "required")],
-            )
-        records.known_type(record_type)
-        record = records.publish(session, principal, record_type, item)
-        return {
-            "index": index,
-            "status": 201,
-            "recordType": record_type,
-            "id": record.record_id,
-            "version": record.version,
-        }
-    except ProblemError as problem:
-        return {"index": index, "status": problem.status, "problem": problem.body(request_id)}
+    if isinstance(outcome, ProblemError):
+        return {"index": index, "status": outcome.status, "problem": outcome.body(request_id)}
+    return {
+        "index": index,
+        "status": 201,
+        "recordType": outcome.record_type,
+        "id": outcome.record_id,
+        "version": outcome.version,
+    }
+
+
+def _bulk_results(
+    session: Session, principal: Principal, items: list[Any], request_id: str | None
+) -> tuple[int, Any, dict[str, str]]:
+    submissions = [
+        (item.get("recordType") if isinstance(item, dict) else None, item) for item in items
+    ]
+    outcomes = records.publish_many(session, principal, submissions)
+    results = [_bulk_result(i, outcome, request_id) for i, outcome in enumerate(outcomes)]
+    return 200, {"results": results}, {}
 
 
 @router.post("/bulk")
@@ -207,16 +205,5 @@ async def bulk(
         )
     request_id = getattr(request.state, "request_id", None)
     return await run_post(
-        request,
-        principal,
-        lambda session: (
-            200,
-            {
-                "results": [
-                    _bulk_item(session, principal, i, item, request_id)
-                    for i, item in enumerate(items)
-                ]
-            },
-            {},
-        ),
+        request, principal, lambda session: _bulk_results(session, principal, items, request_id)
     )

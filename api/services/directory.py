@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from api.auth.dependencies import require_scope
 from api.auth.principal import Principal
 from api.problems import FieldError, ProblemError
-from api.services.access import active_delegations, covers
+from api.services.access import delegated_grants
 from api.services.conformance import conforming
 from api.services.ids import new_id
 from api.services.times import timestamp
@@ -73,8 +73,8 @@ def register_service(session: Session, principal: Principal, document: Any) -> S
 def managed_services(session: Session, principal: Principal) -> list[Service]:
     """The caller's own services and those delegated to it."""
     require_scope(principal, "services")
-    delegations = active_delegations(session, principal.organisation_id)
-    providers = {d.provider_id for d in delegations}
+    grants = delegated_grants(session, principal.organisation_id)
+    providers = {grant.provider_id for grant in grants}
     candidates = session.scalars(
         select(Service)
         .where(
@@ -89,7 +89,7 @@ def managed_services(session: Session, principal: Principal) -> list[Service]:
         service
         for service in candidates
         if service.provider_id == principal.organisation_id
-        or any(covers(d, service) for d in delegations)
+        or any(grant.covers(service.provider_id, service.id) for grant in grants)
     ]
 
 

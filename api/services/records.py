@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from dataclasses import replace as replace_fields
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,10 +19,19 @@ from api.auth.dependencies import require_scope
 from api.auth.principal import Principal
 from api.problems import FieldError, ProblemError
 from api.scopes import publish_scope, read_scope
-from api.services.access import can_publish, visible_records
+from api.services.access import (
+    Grant,
+    agreement_grant,
+    can_publish,
+    can_publish_with,
+    delegated_grants,
+    in_force,
+    may_read,
+    visible_records,
+)
 from api.services.conformance import conforming
 from api.services.times import timestamp
-from api.storage.models import Record, RecordVersion, Service
+from api.storage.models import Agreement, Record, RecordVersion, Service
 from api.storage.types import utcnow
 from schemas import load_standard
 
@@ -31,7 +42,7 @@ ACTIVE, RETRACTED = "active", "retracted"
 class Page:
     """One page of a listing and the opaque token for the next (None on the last page)."""
 
-    items: list[Record] | list[RecordVersion]
+    items: list[StoredRecord]
     next_token: str | None
 
 
@@ -60,73 +71,260 @@ def _matches(if_match: str | None, version: int) -> bool:
     return "*" in candidates or etag(version) in candidates
 
 
-def _publishable_service(session: Session, principal: Principal, service_id: str) -> Service:
-    service = session.get(Service, service_id)
-    if service is None:
+@dataclass(frozen=True)
+class StoredRecord:
+    """The latest version of a record as one row, for reads and for what a publish stored."""
+
+    pk: int
+    record_type: str
+    record_id: str
+    service_id: str
+    provider_id: str
+    version: int
+    state: str
+    submitted_by: str
+    published_at: datetime
+    data: dict[str, Any] | None
+
+
+_STORED = (
+    Record.pk,
+    Record.record_type,
+    Record.record_id,
+    Record.service_id,
+    Record.provider_id,
+    Record.version,
+    Record.state,
+    Record.submitted_by,
+    Record.published_at,
+    Record.data,
+)
+_RECORDS = Record.metadata.tables[Record.__tablename__]
+_VERSIONS = Record.metadata.tables[RecordVersion.__tablename__]
+# Built once, on the table rather than the mapped class: the hot read path pays for neither
+# statement construction nor the ORM's execution layer. The caller's agreements with the
+# record's provider come in the same round trip (a row each, or one row of NULLs).
+_AGREEMENTS = Record.metadata.tables[Agreement.__tablename__]
+_BY_ID = (
+    select(
+        *(_RECORDS.c[column.key] for column in _STORED),
+        _AGREEMENTS.c.id.label("agreement_id"),
+        _AGREEMENTS.c.service_ids.label("agreement_service_ids"),
+        _AGREEMENTS.c.record_types.label("agreement_record_types"),
+    )
+    .select_from(
+        _RECORDS.outerjoin(
+            _AGREEMENTS,
+            and_(
+                _AGREEMENTS.c.provider_id == _RECORDS.c.provider_id,
+                in_force(bindparam("subscriber_id"), bindparam("today")),
+            ),
+        )
+    )
+    .where(
+        _RECORDS.c.record_type == bindparam("record_type"),
+        _RECORDS.c.record_id == bindparam("record_id"),
+    )
+)
+
+
+def _document(principal: Principal, record_type: object, body: Any) -> tuple[str, dict[str, Any]]:
+    if not isinstance(record_type, str):
         raise ProblemError(
             422,
             "validation_failed",
-            f"There is no service '{service_id}' in the directory.",
-            [FieldError("/serviceId", "no service with this id is registered.", "exists")],
+            "Each item must be a record naming its recordType.",
+            [FieldError("/recordType", "required.", "required")],
         )
-    if not can_publish(session, principal, service):
-        raise ProblemError(403, "forbidden", f"You may not publish for service '{service_id}'.")
-    return service
-
-
-def _add_version(session: Session, record: Record) -> None:
-    session.add(
-        RecordVersion(
-            record_pk=record.pk,
-            version=record.version,
-            state=record.state,
-            submitted_by=record.submitted_by,
-            published_at=record.published_at,
-            data=record.data,
-        )
-    )
-
-
-def publish(session: Session, principal: Principal, record_type: str, body: Any) -> Record:
+    known_type(record_type)
     require_scope(principal, publish_scope(record_type))
-    data = conforming(record_type, body)
-    service = _publishable_service(session, principal, data["serviceId"])
-    record = Record(
-        record_type=record_type,
-        record_id=data["id"],
-        service_id=service.id,
-        provider_id=service.provider_id,
-        version=1,
-        state=ACTIVE,
-        submitted_by=principal.organisation_id,
-        published_at=utcnow(),
-        data=data,
+    return record_type, conforming(record_type, body)
+
+
+def _providers(session: Session, documents: Sequence[object]) -> dict[str, str]:
+    """The provider of each service the documents name, in one query."""
+    wanted = {doc[1]["serviceId"] for doc in documents if isinstance(doc, tuple)}
+    if not wanted:
+        return {}
+    rows = session.execute(select(Service.id, Service.provider_id).where(Service.id.in_(wanted)))
+    return {row.id: row.provider_id for row in rows}
+
+
+def _existing(session: Session, documents: Sequence[object]) -> set[tuple[str, str]]:
+    """Which (type, id) pairs are already taken, one query per record type in the batch."""
+    wanted: dict[str, set[str]] = {}
+    for doc in documents:
+        if isinstance(doc, tuple):
+            wanted.setdefault(doc[0], set()).add(doc[1]["id"])
+    taken: set[tuple[str, str]] = set()
+    for record_type, ids in wanted.items():
+        query = select(Record.record_id).where(
+            Record.record_type == record_type, Record.record_id.in_(ids)
+        )
+        taken.update((record_type, record_id) for record_id in session.scalars(query))
+    return taken
+
+
+def _conflict(record_type: str, record_id: str) -> ProblemError:
+    return ProblemError(
+        409,
+        "conflict",
+        f"A {record_type} with id '{record_id}' already exists; PUT a new version instead.",
+        [FieldError("/id", "this id is already used for this record type.", "unique")],
     )
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> list[StoredRecord]:
+    """Insert first versions with one statement per table (executemany), not a flush per row."""
+    pks = session.execute(
+        insert(_RECORDS).returning(_RECORDS.c.pk, sort_by_parameter_order=True), rows
+    ).scalars()
+    stored = [StoredRecord(pk=pk, **row) for pk, row in zip(pks, rows, strict=True)]
+    session.execute(insert(_VERSIONS), [_version_row(record) for record in stored])
+    return stored
+
+
+def _version_row(record: StoredRecord) -> dict[str, Any]:
+    return {
+        "record_pk": record.pk,
+        "version": record.version,
+        "state": record.state,
+        "submitted_by": record.submitted_by,
+        "published_at": record.published_at,
+        "data": record.data,
+    }
+
+
+def _insert_each(session: Session, rows: list[dict[str, Any]]) -> list[StoredRecord | ProblemError]:
+    """The slow path after a concurrent publish took an id: a savepoint per row."""
+    outcomes: list[StoredRecord | ProblemError] = []
+    for row in rows:
+        try:
+            with session.begin_nested():
+                outcomes += _insert(session, [row])
+        except IntegrityError:
+            outcomes.append(_conflict(row["record_type"], row["record_id"]))
+    return outcomes
+
+
+def publish_many(
+    session: Session, principal: Principal, submissions: Sequence[tuple[object, Any]]
+) -> list[StoredRecord | ProblemError]:
+    """Publish each (record type, body) on its own merits, answering each in order.
+
+    The checks run per item, but the database work is per batch: one query for the services,
+    one for taken ids, one insert per table. A concurrent publish of the same id makes the
+    batch insert fail as a whole, and then each row is retried alone so only that one conflicts.
+    """
+    documents: list[tuple[str, dict[str, Any]] | ProblemError] = []
+    for record_type, body in submissions:
+        try:
+            documents.append(_document(principal, record_type, body))
+        except ProblemError as problem:
+            documents.append(problem)
+    providers = _providers(session, documents)
+    taken = _existing(session, documents)
+    delegated: list[Grant] | None = None
+    now = utcnow()
+    outcomes: list[dict[str, Any] | ProblemError] = []
+    for doc in documents:
+        if isinstance(doc, ProblemError):
+            outcomes.append(doc)
+            continue
+        record_type, data = doc
+        provider_id = providers.get(data["serviceId"])
+        if provider_id is None:
+            outcomes.append(_unknown_service(data["serviceId"]))
+            continue
+        if provider_id != principal.organisation_id and delegated is None:
+            delegated = delegated_grants(session, principal.organisation_id)
+        if not can_publish_with(delegated or [], principal, provider_id, data["serviceId"]):
+            outcomes.append(
+                ProblemError(
+                    403, "forbidden", f"You may not publish for service '{data['serviceId']}'."
+                )
+            )
+            continue
+        if (record_type, data["id"]) in taken:
+            outcomes.append(_conflict(record_type, data["id"]))
+            continue
+        taken.add((record_type, data["id"]))
+        outcomes.append(
+            {
+                "record_type": record_type,
+                "record_id": data["id"],
+                "service_id": data["serviceId"],
+                "provider_id": provider_id,
+                "version": 1,
+                "state": ACTIVE,
+                "submitted_by": principal.organisation_id,
+                "published_at": now,
+                "data": data,
+            }
+        )
+    rows = [outcome for outcome in outcomes if isinstance(outcome, dict)]
+    if not rows:
+        return [outcome for outcome in outcomes if isinstance(outcome, ProblemError)]
     try:
         with session.begin_nested():
-            session.add(record)
-            session.flush()
+            inserted: list[StoredRecord | ProblemError] = list(_insert(session, rows))
     except IntegrityError:
-        raise ProblemError(
-            409,
-            "conflict",
-            f"A {record_type} with id '{data['id']}' already exists; PUT a new version instead.",
-            [FieldError("/id", "this id is already used for this record type.", "unique")],
-        ) from None
-    _add_version(session, record)
-    session.flush()
-    return record
+        inserted = _insert_each(session, rows)
+    stored = iter(inserted)
+    return [next(stored) if isinstance(outcome, dict) else outcome for outcome in outcomes]
 
 
-def _visible(session: Session, principal: Principal, record_type: str, record_id: str) -> Record:
-    condition = visible_records(session, principal, record_type, date.today())
-    record = session.scalar(select(Record).where(Record.record_id == record_id, condition))
-    if record is None:
+def _unknown_service(service_id: str) -> ProblemError:
+    return ProblemError(
+        422,
+        "validation_failed",
+        f"There is no service '{service_id}' in the directory.",
+        [FieldError("/serviceId", "no service with this id is registered.", "exists")],
+    )
+
+
+def publish(session: Session, principal: Principal, record_type: str, body: Any) -> StoredRecord:
+    (outcome,) = publish_many(session, principal, [(record_type, body)])
+    if isinstance(outcome, ProblemError):
+        raise outcome
+    return outcome
+
+
+def _visible(
+    session: Session, principal: Principal, record_type: str, record_id: str
+) -> StoredRecord:
+    today = date.today()
+    rows = session.execute(
+        _BY_ID,
+        {
+            "record_type": record_type,
+            "record_id": record_id,
+            "subscriber_id": principal.organisation_id,
+            "today": today,
+        },
+    ).all()
+    if not rows:
+        raise ProblemError(404, "not_found", f"No {record_type} '{record_id}' that you may see.")
+    record = StoredRecord(*rows[0][: len(_STORED)])
+    agreed = [
+        agreement_grant(
+            row.agreement_id,
+            record.provider_id,
+            row.agreement_service_ids,
+            row.agreement_record_types,
+            record_type,
+        )
+        for row in rows
+    ]
+    grants = [grant for grant in agreed if grant is not None]
+    if not may_read(
+        session, principal, record_type, record.provider_id, record.service_id, today, grants
+    ):
         raise ProblemError(404, "not_found", f"No {record_type} '{record_id}' that you may see.")
     return record
 
 
-def read(session: Session, principal: Principal, record_type: str, record_id: str) -> Record:
+def read(session: Session, principal: Principal, record_type: str, record_id: str) -> StoredRecord:
     _require_reader(principal, record_type)
     record = _visible(session, principal, record_type, record_id)
     if record.state == RETRACTED:
@@ -136,11 +334,10 @@ def read(session: Session, principal: Principal, record_type: str, record_id: st
 
 def _for_change(
     session: Session, principal: Principal, record_type: str, record_id: str, if_match: str | None
-) -> Record:
+) -> StoredRecord:
     require_scope(principal, publish_scope(record_type))
     record = _visible(session, principal, record_type, record_id)
-    service = session.get(Service, record.service_id)
-    if service is None or not can_publish(session, principal, service):
+    if not can_publish(session, principal, record.provider_id, record.service_id):
         raise ProblemError(403, "forbidden", f"You may not change {record_type} '{record_id}'.")
     if record.state == RETRACTED:
         raise ProblemError(410, "gone", f"{record_type} '{record_id}' has been retracted.")
@@ -155,30 +352,37 @@ def _for_change(
 
 
 def _next_version(
-    session: Session, record: Record, principal: Principal, state: str, data: dict[str, Any] | None
-) -> Record:
+    session: Session,
+    record: StoredRecord,
+    principal: Principal,
+    state: str,
+    data: dict[str, Any] | None,
+) -> StoredRecord:
     """Move to the next version only if nobody else did first (the compare-and-set)."""
-    now = utcnow()
+    fresh = replace_fields(
+        record,
+        version=record.version + 1,
+        state=state,
+        data=data,
+        submitted_by=principal.organisation_id,
+        published_at=utcnow(),
+    )
     changed = session.execute(
-        update(Record)
-        .where(Record.pk == record.pk, Record.version == record.version)
+        update(_RECORDS)
+        .where(_RECORDS.c.pk == record.pk, _RECORDS.c.version == record.version)
         .values(
-            version=record.version + 1,
-            state=state,
-            data=data,
-            submitted_by=principal.organisation_id,
-            published_at=now,
+            version=fresh.version,
+            state=fresh.state,
+            data=fresh.data,
+            submitted_by=fresh.submitted_by,
+            published_at=fresh.published_at,
         )
-        .execution_options(synchronize_session=False)
     )
     if getattr(changed, "rowcount", 0) != 1:
         raise ProblemError(
             412, "precondition_failed", "The record changed while this request was in flight."
         )
-    session.expire(record)
-    fresh = session.get_one(Record, record.pk)
-    _add_version(session, fresh)
-    session.flush()
+    session.execute(insert(_VERSIONS).values(_version_row(fresh)))
     return fresh
 
 
@@ -189,7 +393,7 @@ def replace(
     record_id: str,
     body: Any,
     if_match: str | None,
-) -> Record:
+) -> StoredRecord:
     record = _for_change(session, principal, record_type, record_id, if_match)
     data = conforming(record_type, body)
     mismatched = [
@@ -206,14 +410,15 @@ def replace(
 
 def retract(
     session: Session, principal: Principal, record_type: str, record_id: str, if_match: str | None
-) -> Record:
+) -> StoredRecord:
     record = _for_change(session, principal, record_type, record_id, if_match)
     return _next_version(session, record, principal, RETRACTED, None)
 
 
 def versions(
     session: Session, principal: Principal, record_type: str, record_id: str
-) -> list[RecordVersion]:
+) -> tuple[StoredRecord, list[RecordVersion]]:
+    """The record and every version of it, oldest first."""
     _require_reader(principal, record_type)
     record = _visible(session, principal, record_type, record_id)
     rows = session.scalars(
@@ -221,7 +426,7 @@ def versions(
         .where(RecordVersion.record_pk == record.pk)
         .order_by(RecordVersion.version)
     )
-    return list(rows)
+    return record, list(rows)
 
 
 def encode_token(payload: dict[str, Any]) -> str:
@@ -259,14 +464,17 @@ def list_records(
     _require_reader(principal, record_type)
     query_key = {"type": record_type, "serviceId": service_id}
     after = decode_token(page_token, query_key) if page_token else 0
-    query = select(Record).where(
+    query = select(*_STORED).where(
         visible_records(session, principal, record_type, date.today()),
         Record.state == ACTIVE,
         Record.pk > after,
     )
     if service_id is not None:
         query = query.where(Record.service_id == service_id)
-    rows = list(session.scalars(query.order_by(Record.pk).limit(page_size + 1)))
+    rows = [
+        StoredRecord(*row)
+        for row in session.execute(query.order_by(Record.pk).limit(page_size + 1))
+    ]
     more = len(rows) > page_size
     items = rows[:page_size]
     token = encode_token({"after": items[-1].pk, **query_key}) if more else None
@@ -274,11 +482,11 @@ def list_records(
 
 
 def envelope(
-    record_type: str, item: Record | RecordVersion, record: Record | None = None
+    record_type: str, item: StoredRecord | RecordVersion, record: StoredRecord | None = None
 ) -> dict[str, Any]:
     """The response shape of one record version: its data plus who published it, when."""
     source = record if record is not None else item
-    assert isinstance(source, Record)
+    assert isinstance(source, StoredRecord)
     body: dict[str, Any] = {
         "recordType": record_type,
         "id": source.record_id,

@@ -2,27 +2,68 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+PING_AFTER_IDLE_SECONDS = 1.0
 
-def make_engine(database_url: str) -> Engine:
-    """An engine for the URL; the SQLite file's folder is created on first use."""
+
+def make_engine(database_url: str, *, reading: bool = False) -> Engine:
+    """An engine for the URL; the SQLite file's folder is created on first use.
+
+    A `reading` engine runs each statement on its own (autocommit), in a pool of its own: no read
+    needs a snapshot across statements, a reader never takes SQLite's write lock, and on
+    PostgreSQL BEGIN and ROLLBACK would cost two round trips per request. (Setting the isolation
+    level per checkout on a shared pool costs more than a second pool.)
+    """
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            execution_options={"read_only": reading},
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, isolation_level="AUTOCOMMIT") if reading else create_engine(url)
+    event.listen(engine, "checkin", _mark_idle)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+def _mark_idle(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Check a connection that sat idle before handing it out, as HikariCP does.
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout: a round trip per request. A server
+    restart or a dropped connection shows up in idle connections; one checked in a moment ago by
+    a busy pool has just worked. Raising DisconnectionError makes the pool connect afresh.
+    """
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.rollback()
+    except Exception as error:
+        raise exc.DisconnectionError("an idle pooled connection no longer answers") from error
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -35,22 +76,18 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    """Begin explicitly, taking SQLite's one write lock at once unless told the work only reads.
+    """Begin explicitly, taking SQLite's one write lock at once, unless told the work only reads.
 
     Two writers then queue (busy_timeout) instead of one failing on a stale snapshot.
     """
-    mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    if connection.get_execution_options().get("read_only"):
+        return
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for work that writes, keeping loaded values after commit for the response."""
+    """Sessions keeping loaded values after commit, for the response."""
     return sessionmaker(engine, expire_on_commit=False)
-
-
-def read_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for reading only: on SQLite they do not take the write lock."""
-    return sessionmaker(engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.app import create_app, dispose
 from api.settings import Settings
 from api.storage.migrate import upgrade
 from tests.api.world import World, build_world
@@ -39,7 +39,7 @@ def postgres_server() -> str:
     return POSTGRES_ADMIN_URL
 
 
-def _fresh_postgres_database(admin_url: str) -> Iterator[str]:
+def fresh_postgres_database(admin_url: str) -> Iterator[str]:
     name = f"care_exchange_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
@@ -62,7 +62,7 @@ def database_url(
         yield url
         return
     admin_url: str = request.getfixturevalue("postgres_server")
-    for url in _fresh_postgres_database(admin_url):
+    for url in fresh_postgres_database(admin_url):
         upgrade(url)
         yield url
 
@@ -76,7 +76,7 @@ def settings(database_url: str) -> Settings:
 def app(settings: Settings) -> Iterator[FastAPI]:
     application = create_app(settings)
     yield application
-    application.state.engine.dispose()
+    dispose(application)
 
 
 @pytest.fixture

@@ -31,10 +31,10 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.app import create_app, dispose
 from api.settings import Settings
 from api.storage.migrate import upgrade
-from tests.api.conftest import ISSUER, _fresh_postgres_database
+from tests.api.conftest import ISSUER, fresh_postgres_database
 from tests.api.world import Party, World, build_world, example_record, service_document
 
 SPEC_FILE = Path(__file__).resolve().parents[2] / "spec" / "openapi.yaml"
@@ -709,7 +709,7 @@ def _populate(url: str) -> dict[str, Party]:
         with TestClient(application, base_url=ISSUER) as client:
             return build_world(application, client).parties
     finally:
-        application.state.engine.dispose()
+        dispose(application)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -721,7 +721,7 @@ def template(
         yield Template("sqlite", url, _populate(url))
         return
     admin_url: str = request.getfixturevalue("postgres_server")
-    for url in _fresh_postgres_database(admin_url):
+    for url in fresh_postgres_database(admin_url):
         yield Template("postgresql", url, _populate(url), admin_url)
 
 
@@ -760,7 +760,7 @@ def cell_world(template: Template, tmp_path: Path) -> Iterator[World]:
                 parties = {name: replace(party) for name, party in template.parties.items()}
                 yield World(client, parties)
         finally:
-            application.state.engine.dispose()
+            dispose(application)
 
 
 # --------------------------------------------------------------------------------------------

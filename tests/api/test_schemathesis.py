@@ -41,10 +41,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.app import create_app
+from api.app import create_app, dispose
 from api.settings import Settings
 from api.storage.migrate import upgrade
-from tests.api.conftest import ISSUER, _fresh_postgres_database
+from tests.api.conftest import ISSUER, fresh_postgres_database
 from tests.api.world import RECORD_TYPES, World, build_world, example_record
 
 
@@ -161,7 +161,7 @@ def live(
     if request.param == "sqlite":
         urls = iter([f"sqlite:///{tmp_path_factory.mktemp('st') / 'care-exchange.sqlite3'}"])
     else:
-        urls = _fresh_postgres_database(request.getfixturevalue("postgres_server"))
+        urls = fresh_postgres_database(request.getfixturevalue("postgres_server"))
     for url in urls:
         upgrade(url)
         app = create_app(Settings(database_url=url, issuer=ISSUER))
@@ -169,7 +169,7 @@ def live(
             with TestClient(app, base_url=ISSUER) as client:
                 yield Live(request.param, app, build_world(app, client))
         finally:
-            app.state.engine.dispose()
+            dispose(app)
 
 
 def party_for(case: Case[Any]) -> str | None:

@@ -246,7 +246,7 @@ def test_long_retired_keys_leave_the_jwks(session: Session, settings: Settings) 
 def test_keys_survive_a_restart(
     sessions: sessionmaker[Session], settings: Settings, registered: Registered
 ) -> None:
-    from api.app import create_app
+    from api.app import create_app, dispose
 
     with sessions() as session:
         token = issue_access_token(session, settings, _client(session, registered))
@@ -257,4 +257,24 @@ def test_keys_survive_a_restart(
         with restarted.state.sessions() as session:
             assert verify_access_token(session, settings, token).client_id == registered.client_id
     finally:
-        restarted.state.engine.dispose()
+        dispose(restarted)
+
+
+def test_a_token_accepted_once_is_still_refused_once_expired(
+    session: Session, settings: Settings, registered: Registered, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Accepted signatures are remembered; the time-bound claims are checked on every use."""
+    token = _signed(session, _claims(settings, registered, exp=int(time.time()) + 60))
+    assert verify_access_token(session, settings, token).client_id == registered.client_id
+    later = time.time() + 120
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert _refused(session, settings, token) == "The token has expired."
+
+
+def test_a_remembered_signature_does_not_carry_over_to_another_issuer(
+    session: Session, settings: Settings, registered: Registered
+) -> None:
+    token = _signed(session, _claims(settings, registered))
+    assert verify_access_token(session, settings, token)
+    elsewhere = settings.model_copy(update={"issuer": "https://elsewhere.test"})
+    assert "iss" in _refused(session, elsewhere, token)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from api.services import records
 from tests.api.world import World, example_record
 
 TYPE = "capacity-snapshot"
@@ -274,3 +275,39 @@ def test_idempotency_key_replays_and_refuses_a_changed_body(world: World) -> Non
     other_org = publish(world, "vendor", record, headers=key)
     assert other_org.status_code == 409  # keys are per organisation: this is a new request
     assert other_org.json()["code"] == "conflict"
+
+
+def test_bulk_refuses_a_repeated_id_after_the_first(world: World) -> None:
+    first = example_record(TYPE, "svc-p1")
+    again = {**first, "registeredPlaces": 1}
+    response = world.call("provider", "POST", "/v1/bulk", json={"records": [first, again]})
+    assert [r["status"] for r in response.json()["results"]] == [201, 409]
+    assert response.json()["results"][1]["problem"]["errors"][0]["pointer"] == "/id"
+    assert stored(world, first["id"])["data"] == first
+
+
+def test_bulk_by_a_vendor_publishes_only_for_delegated_services(world: World) -> None:
+    delegated, not_delegated = example_record(TYPE, "svc-p1"), example_record(TYPE, "svc-p2")
+    response = world.call(
+        "vendor", "POST", "/v1/bulk", json={"records": [delegated, not_delegated]}
+    )
+    assert [r["status"] for r in response.json()["results"]] == [201, 403]
+    assert stored(world, delegated["id"])["submittedBy"] == "org-vendor"
+    missing = world.call("provider", "GET", f"{BASE}/{not_delegated['id']}")
+    assert missing.status_code == 404
+
+
+def test_bulk_falls_back_row_by_row_when_a_concurrent_publish_took_an_id(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The id check and the insert are not atomic; the unique constraint decides, per row."""
+    taken = example_record(TYPE, "svc-p1")
+    assert publish(world, "provider", taken).status_code == 201
+    monkeypatch.setattr(records, "_existing", lambda session, documents: set())
+    fresh = example_record(TYPE, "svc-p1")
+    response = world.call(
+        "provider", "POST", "/v1/bulk", json={"records": [{**taken, "registeredPlaces": 1}, fresh]}
+    )
+    assert [r["status"] for r in response.json()["results"]] == [409, 201]
+    assert stored(world, taken["id"])["data"] == taken
+    assert stored(world, fresh["id"])["version"] == 1

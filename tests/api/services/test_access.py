@@ -1,0 +1,214 @@
+"""The entitlement rules: the SQL form (listings) and the per-record form (reads) agree with the
+rules as written, for any mix of agreements, delegations and scopes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from api.auth.principal import Principal
+from api.problems import ProblemError
+from api.services import records
+from api.services.access import visible_records
+from api.storage.db import transaction
+from api.storage.models import Agreement, Delegation, Record
+from tests.api.world import World, example_record
+
+TYPES = ("capacity-snapshot", "achievement")
+SERVICES = {"svc-p1": "org-provider", "svc-p2": "org-provider", "svc-q1": "org-other_provider"}
+CALLERS = ("org-subscriber", "org-vendor", "org-provider", "org-other_provider")
+TODAY = date.today()
+END_DATES = (None, TODAY - timedelta(days=1), TODAY, TODAY + timedelta(days=1))
+service_sets = st.none() | st.sets(st.sampled_from(sorted(SERVICES)), max_size=2).map(sorted)
+
+
+@dataclass(frozen=True)
+class AgreementCase:
+    provider_id: str
+    mine: bool
+    record_types: list[str]
+    service_ids: list[str] | None
+    status: str
+    end_date: date | None
+
+
+@dataclass(frozen=True)
+class DelegationCase:
+    provider_id: str
+    mine: bool
+    service_ids: list[str] | None
+    revoked: bool
+
+
+agreements = st.builds(
+    AgreementCase,
+    provider_id=st.sampled_from(["org-provider", "org-other_provider"]),
+    mine=st.booleans(),
+    record_types=st.sets(st.sampled_from(TYPES), min_size=1).map(sorted),
+    service_ids=service_sets,
+    status=st.sampled_from(["active", "revoked", "requested"]),
+    end_date=st.sampled_from(END_DATES),
+)
+delegations = st.builds(
+    DelegationCase,
+    provider_id=st.sampled_from(["org-provider", "org-other_provider"]),
+    mine=st.booleans(),
+    service_ids=service_sets,
+    revoked=st.booleans(),
+)
+scope_sets = st.sets(st.sampled_from([f"{t}:{a}" for t in TYPES for a in ("read", "publish")]))
+
+
+@pytest.fixture
+def published(app: FastAPI, world: World) -> Iterator[list[Record]]:
+    """One record of each type in each service, committed, and no grants: examples add them."""
+    with transaction(app.state.sessions) as session:
+        session.execute(delete(Agreement))
+        session.execute(delete(Delegation))
+        for service_id in SERVICES:
+            for record_type in TYPES:
+                session.add(
+                    Record(
+                        record_type=record_type,
+                        record_id=f"{record_type}-{service_id}",
+                        service_id=service_id,
+                        provider_id=SERVICES[service_id],
+                        version=1,
+                        state="active",
+                        submitted_by=SERVICES[service_id],
+                        published_at=datetime.now(UTC),
+                        data=example_record(record_type, service_id),
+                    )
+                )
+    with app.state.read_sessions() as session:
+        stored = list(session.scalars(select(Record)))
+    yield stored
+
+
+def _expected(
+    caller: str,
+    scopes: set[str],
+    record: Record,
+    agreement_cases: list[AgreementCase],
+    delegation_cases: list[DelegationCase],
+) -> bool:
+    """The rules as the issue states them, written independently of the server's code."""
+    read, publish = (
+        f"{record.record_type}:read" in scopes,
+        f"{record.record_type}:publish" in scopes,
+    )
+    if not (read or publish):
+        return False
+    if record.provider_id == caller:
+        return True
+    delegated = any(
+        d.mine
+        and not d.revoked
+        and d.provider_id == record.provider_id
+        and (d.service_ids is None or record.service_id in d.service_ids)
+        for d in delegation_cases
+    )
+    agreed = any(
+        a.mine
+        and a.status == "active"
+        and (a.end_date is None or a.end_date >= TODAY)
+        and a.provider_id == record.provider_id
+        and record.record_type in a.record_types
+        and (a.service_ids is None or record.service_id in a.service_ids)
+        for a in agreement_cases
+    )
+    return (publish and delegated) or (read and agreed)
+
+
+def _grant(
+    session: Session,
+    caller: str,
+    agreement_cases: list[AgreementCase],
+    delegation_cases: list[DelegationCase],
+) -> None:
+    for number, case in enumerate(agreement_cases):
+        session.add(
+            Agreement(
+                id=f"agr-{number}",
+                provider_id=case.provider_id,
+                subscriber_id=caller if case.mine else "org-other_subscriber",
+                record_types=case.record_types,
+                service_ids=case.service_ids,
+                purpose="Testing.",
+                legal_basis="Public task.",
+                end_date=case.end_date,
+                status=case.status,
+            )
+        )
+    for number, delegation in enumerate(delegation_cases):
+        session.add(
+            Delegation(
+                id=f"dlg-{number}",
+                provider_id=delegation.provider_id,
+                vendor_id=caller if delegation.mine else "org-other_vendor",
+                service_ids=delegation.service_ids,
+                revoked_at=datetime.now(UTC) if delegation.revoked else None,
+            )
+        )
+    session.flush()
+
+
+def _readable(session: Session, principal: Principal, record: Record) -> bool:
+    try:
+        records.read(session, principal, record.record_type, record.record_id)
+    except ProblemError as problem:
+        assert problem.status in (403, 404)
+        return False
+    return True
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    caller=st.sampled_from(CALLERS),
+    scopes=scope_sets,
+    agreement_cases=st.lists(agreements, max_size=3),
+    delegation_cases=st.lists(delegations, max_size=2),
+)
+def test_listing_and_single_reads_follow_the_rules(
+    app: FastAPI,
+    published: list[Record],
+    caller: str,
+    scopes: set[str],
+    agreement_cases: list[AgreementCase],
+    delegation_cases: list[DelegationCase],
+) -> None:
+    principal = Principal(
+        client_id="client",
+        organisation_id=caller,
+        organisation_kind="provider",
+        scopes=frozenset(scopes),
+        jti="jti",
+        expires_at=datetime.now(UTC) + timedelta(minutes=5),
+    )
+    session = app.state.sessions()
+    try:
+        session.begin()
+        _grant(session, caller, agreement_cases, delegation_cases)
+        for record_type in TYPES:
+            condition = visible_records(session, principal, record_type, TODAY)
+            listed = set(session.scalars(select(Record.pk).where(condition)))
+            for record in (r for r in published if r.record_type == record_type):
+                expected = _expected(caller, scopes, record, agreement_cases, delegation_cases)
+                context = (record.record_id, caller, scopes, agreement_cases, delegation_cases)
+                assert (record.pk in listed) == expected, context
+                assert _readable(session, principal, record) == expected, context
+    finally:
+        session.rollback()
+        session.close()
