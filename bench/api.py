@@ -5,7 +5,9 @@
    of the same payloads, in the same batches, into the same `records` and `record_versions`
    tables of the same database.
 2. Authorised read: GET of one record (real token, keep-alive client, sequential requests)
-   against a bare FastAPI route answering the same JSON bytes, served by uvicorn the same way.
+   against a bare FastAPI route answering the same JSON bytes, served by uvicorn the same way;
+   once as the provider reading its own record, once as a commissioner reading it under an
+   agreement (which the server must look up).
 
 Each backend gets a fresh database: a temporary SQLite file, or a PostgreSQL database created and
 dropped by the benchmark. Server and client share the process (the server in a thread), for the
@@ -33,13 +35,13 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from sqlalchemy import Engine, insert
 
-from api.app import create_app
+from api.app import create_app, dispose
 from api.auth import clients
 from api.services import directory
 from api.settings import Settings
 from api.storage.db import make_engine, transaction
 from api.storage.migrate import upgrade
-from api.storage.models import Record, RecordVersion, Service
+from api.storage.models import Agreement, Record, RecordVersion, Service
 from api.storage.types import utcnow
 from schemas import SCHEMA_DIR
 from tests.api.live_server import live_server
@@ -49,6 +51,7 @@ BATCH = 500
 RECORD_TYPE = "capacity-snapshot"
 ISSUER = "https://care-exchange.bench"
 ORGANISATION = "org-bench"
+READER = "org-bench-reader"
 SERVICE = "svc-bench"
 POSTGRES_ADMIN_URL = os.environ.get(
     "CARE_EXCHANGE_BENCH_POSTGRES",
@@ -95,16 +98,20 @@ def postgres_unreachable() -> str | None:
         return f"PostgreSQL at {POSTGRES_ADMIN_URL} cannot be reached: {error}".strip()
 
 
-def seed(app: FastAPI) -> tuple[str, str]:
-    """A provider with one service and one client allowed to publish and read; its credentials."""
+def seed(app: FastAPI) -> tuple[tuple[str, str], tuple[str, str]]:
+    """A provider with one service and a commissioner with an agreement: credentials for each."""
     with transaction(app.state.sessions) as session:
         directory.create_organisation(session, "Bench provider", "provider", ORGANISATION)
+        directory.create_organisation(session, "Bench commissioner", "commissioner", READER)
         made, secret = clients.create_client(
             session,
             ORGANISATION,
             "bench",
             [f"{RECORD_TYPE}:publish", f"{RECORD_TYPE}:read"],
             "client_secret_basic",
+        )
+        reader, reader_secret = clients.create_client(
+            session, READER, "bench-reader", [f"{RECORD_TYPE}:read"], "client_secret_basic"
         )
         session.add(
             Service(
@@ -121,8 +128,23 @@ def seed(app: FastAPI) -> tuple[str, str]:
                 },
             )
         )
-    assert secret is not None
-    return made.client_id, secret
+        session.flush()
+        session.add(
+            Agreement(
+                id="agr-bench",
+                provider_id=ORGANISATION,
+                subscriber_id=READER,
+                record_types=[RECORD_TYPE],
+                service_ids=None,
+                purpose="Benchmark.",
+                legal_basis="Public task.",
+                end_date=None,
+                status="active",
+                decided_at=utcnow(),
+            )
+        )
+    assert secret is not None and reader_secret is not None
+    return (made.client_id, secret), (reader.client_id, reader_secret)
 
 
 def payloads(count: int, prefix: str) -> list[dict[str, Any]]:
@@ -231,17 +253,18 @@ def best_get_rate(
 
 def run_backend(
     backend: str, count: int, requests: int, repeats: int
-) -> tuple[tuple[Result, Result], tuple[Result, Result]]:
+) -> list[tuple[str, tuple[Result, Result]]]:
     with fresh_database(backend) as url:
         app = create_app(Settings(database_url=url, issuer=ISSUER))
         engine = make_engine(url)
         try:
-            client_id, secret = seed(app)
+            publisher, reader = seed(app)
             with (
                 live_server(app) as base_url,
                 httpx.Client(base_url=base_url, timeout=120) as client,
             ):
-                token = token_for(client, client_id, secret)
+                token = token_for(client, *publisher)
+                reader_token = token_for(client, *reader)
                 publish_over_http(client, token, payloads(20, "warm-http"))
                 insert_raw(engine, payloads(20, "warm-raw"))
                 http_seconds = publish_over_http(client, token, payloads(count, "http"))
@@ -250,30 +273,37 @@ def run_backend(
                 served, body = best_get_rate(
                     base_url, path, {"Authorization": f"Bearer {token}"}, requests, repeats
                 )
+                served_to_reader, reader_body = best_get_rate(
+                    base_url, path, {"Authorization": f"Bearer {reader_token}"}, requests, repeats
+                )
             etag = '"1"'
             with live_server(bare_app(body, etag)) as bare_url:
                 bare, bare_body = best_get_rate(bare_url, path, {}, requests, repeats)
-            if bare_body != body:
+            if not bare_body == body == reader_body:
                 raise SystemExit("the bare route answers different bytes: the comparison is moot")
         finally:
             engine.dispose()
-            app.state.engine.dispose()
+            dispose(app)
     bulk = (
         Result("bulk publish over HTTP", count / http_seconds, "records/s"),
         Result("raw SQLAlchemy Core insert", count / raw_seconds, "records/s"),
     )
-    reads = (
-        Result("authorised GET over HTTP", served, "requests/s"),
-        Result("bare FastAPI GET", bare, "requests/s"),
-    )
-    return bulk, reads
+    baseline = Result("bare FastAPI GET", bare, "requests/s")
+    return [
+        ("bulk", bulk),
+        ("GET by provider", (Result("provider's GET over HTTP", served, "requests/s"), baseline)),
+        (
+            "GET by commissioner",
+            (Result("commissioner's GET over HTTP", served_to_reader, "requests/s"), baseline),
+        ),
+    ]
 
 
 def report(backend: str, label: str, pair: tuple[Result, Result]) -> None:
     ours, baseline = pair
     for result in pair:
         sys.stdout.write(
-            f"{backend:<10} {result.name:<28} {result.per_second:>12,.0f} {result.unit}\n"
+            f"{backend:<10} {result.name:<30} {result.per_second:>12,.0f} {result.unit}\n"
         )
     ratio = ours.per_second / baseline.per_second
     verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
@@ -298,9 +328,8 @@ def main(argv: list[str] | None = None) -> int:
                 if args.backend == "postgresql":
                     return 1
                 continue
-        bulk, reads = run_backend(backend, args.records, args.requests, args.repeats)
-        report(backend, "bulk", bulk)
-        report(backend, "GET", reads)
+        for label, pair in run_backend(backend, args.records, args.requests, args.repeats):
+            report(backend, label, pair)
     return 0
 
 
