@@ -131,7 +131,7 @@ async def run_post(
         sessions=request.app.state.sessions,
         organisation=principal.organisation_id,
         key=key,
-        request_hash=_request_hash(request, await request.body()),
+        request_hash="" if key is None else _request_hash(request, await request.body()),
         request_id=getattr(request.state, "request_id", None),
         handler=handler,
         for_replay=for_replay,
