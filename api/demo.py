@@ -123,5 +123,7 @@ def walkthrough(base_url: str, made: list[DemoClient]) -> str:
         f'  curl -s -H "Authorization: Bearer $O" '
         f"{base_url}/v1/records/capacity-snapshot/2f0c6a52-8d0e-4b7e-9a51-0c7f3c1e9b01"
         "   # 404: no agreement",
+        f'  curl -s -H "Authorization: Bearer $C" {base_url}/v1/feed/capacity-snapshot'
+        "   # the feed: every record it may see",
     ]
     return "\n".join(lines)

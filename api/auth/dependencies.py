@@ -59,15 +59,25 @@ def authenticate(request: Request, session: Session, settings: Settings, token: 
     try:
         principal = verify_access_token(session, settings, token)
     except InvalidTokenError as error:
-        challenge = (
-            f'Bearer realm="{REALM}", error="invalid_token", '
-            f'error_description="{_quoted(error.description)}"'
-        )
-        raise ProblemError(
-            401, "invalid_token", error.description, headers={"WWW-Authenticate": challenge}
-        ) from error
-    request.scope.setdefault("state", {})["client_id"] = principal.client_id
+        raise refusal(error) from error
+    identified(request, principal)
     return principal
+
+
+def refusal(error: InvalidTokenError) -> ProblemError:
+    """The 401 for a token that must not be accepted, with its RFC 6750 challenge."""
+    challenge = (
+        f'Bearer realm="{REALM}", error="invalid_token", '
+        f'error_description="{_quoted(error.description)}"'
+    )
+    return ProblemError(
+        401, "invalid_token", error.description, headers={"WWW-Authenticate": challenge}
+    )
+
+
+def identified(request: Request, principal: Principal) -> None:
+    """Name the client in the request state, for the access log."""
+    request.scope.setdefault("state", {})["client_id"] = principal.client_id
 
 
 async def current_principal(

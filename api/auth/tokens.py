@@ -155,7 +155,8 @@ _CLIENTS = Client.metadata.tables[Client.__tablename__]
 _ORGANISATIONS = Client.metadata.tables[Organisation.__tablename__]
 _REVOKED = Client.metadata.tables[RevokedToken.__tablename__]
 # Built once: on every authenticated request, constructing the statement cost more than running it.
-_CALLER_CHECK = (
+# Exactly one row for a known client; a read may join what it fetches onto it (one round trip).
+CALLER_CHECK = (
     select(
         _CLIENTS.c.disabled_at, _CLIENTS.c.organisation_id, _ORGANISATIONS.c.kind, _REVOKED.c.jti
     )
@@ -165,15 +166,17 @@ _CALLER_CHECK = (
 )
 
 
-def principal_from_claims(session: Session, claims: dict[str, Any]) -> Principal:
-    """The checks that need the database, in one query on every request.
+def caller_parameters(claims: dict[str, Any]) -> dict[str, Any]:
+    """The bound values `CALLER_CHECK` needs."""
+    return {"client_id": claims["client_id"], "jti": claims["jti"]}
+
+
+def principal_from_row(claims: dict[str, Any], found: Any) -> Principal:
+    """The principal, once `CALLER_CHECK`'s row (None: no such client) passes.
 
     The deny list, the client still being active and in the token's organisation, and that
     organisation's kind.
     """
-    found = session.execute(
-        _CALLER_CHECK, {"client_id": claims["client_id"], "jti": claims["jti"]}
-    ).first()
     if found is not None and found.jti is not None:
         raise InvalidTokenError("The token has been revoked.")
     if (
@@ -191,6 +194,12 @@ def principal_from_claims(session: Session, claims: dict[str, Any]) -> Principal
         jti=claims["jti"],
         expires_at=datetime.fromtimestamp(claims["exp"], UTC),
     )
+
+
+def principal_from_claims(session: Session, claims: dict[str, Any]) -> Principal:
+    """The checks that need the database, in one query on every request."""
+    found = session.execute(CALLER_CHECK, caller_parameters(claims)).first()
+    return principal_from_row(claims, found)
 
 
 def revoke_access_token(session: Session, claims: dict[str, Any]) -> None:

@@ -191,18 +191,25 @@ async def in_transaction(request: Request, work: Callable[[Session], Response]) 
     return await run_in_threadpool(run)
 
 
+async def in_read_session(request: Request, work: Callable[[Session], Response]) -> Response:
+    """Run read-only database work in the threadpool: one hop, one connection."""
+    sessions: sessionmaker[Session] = request.app.state.read_sessions
+
+    def run() -> Response:
+        with sessions() as session:
+            return work(session)
+
+    return await run_in_threadpool(run)
+
+
 async def as_reader(
     request: Request, token: str, work: Callable[[Session, Principal], Response]
 ) -> Response:
     """Authenticate and read in one threadpool hop and one connection: the hot read path."""
-    sessions: sessionmaker[Session] = request.app.state.read_sessions
     settings: Settings = request.app.state.settings
-
-    def run() -> Response:
-        with sessions() as session:
-            return work(session, authenticate(request, session, settings, token))
-
-    return await run_in_threadpool(run)
+    return await in_read_session(
+        request, lambda session: work(session, authenticate(request, session, settings, token))
+    )
 
 
 def _stored(response: Response) -> idempotency.StoredResponse:
@@ -212,3 +219,21 @@ def _stored(response: Response) -> idempotency.StoredResponse:
         if name.lower() not in ("content-length", "x-request-id")
     }
     return idempotency.StoredResponse(response.status_code, bytes(response.body).decode(), headers)
+
+
+def page_size_of(settings: Settings, page_size: int | None) -> int:
+    """The page size asked for, or the default; 400 outside 1 to the maximum."""
+    if page_size is None:
+        return settings.page_size_default
+    if not 1 <= page_size <= settings.page_size_max:
+        raise ProblemError(
+            400,
+            "invalid_query",
+            f"page_size must be between 1 and {settings.page_size_max}.",
+            [
+                FieldError.of_parameter(
+                    "page_size", f"must be 1 to {settings.page_size_max}.", "maximum"
+                )
+            ],
+        )
+    return page_size

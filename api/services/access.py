@@ -44,7 +44,7 @@ class Grant:
         return condition
 
 
-def _services(service_ids: Sequence[str] | None) -> frozenset[str] | None:
+def services_of(service_ids: Sequence[str] | None) -> frozenset[str] | None:
     return None if service_ids is None else frozenset(service_ids)
 
 
@@ -57,7 +57,7 @@ def delegated_grants(
     )
     if provider_id is not None:
         query = query.where(Delegation.provider_id == provider_id)
-    return [Grant(row.provider_id, _services(row.service_ids)) for row in session.execute(query)]
+    return [Grant(row.provider_id, services_of(row.service_ids)) for row in session.execute(query)]
 
 
 def is_active(agreement: Agreement, today: date) -> bool:
@@ -85,7 +85,7 @@ def agreement_grant(
     """The grant an agreement in force gives for one record type, if it covers that type."""
     if agreement_id is None or record_types is None or record_type not in record_types:
         return None
-    return Grant(provider_id, _services(service_ids), agreement_id)
+    return Grant(provider_id, services_of(service_ids), agreement_id)
 
 
 def agreed_grants(

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from api.auth.dependencies import require_scope
 from api.auth.principal import Principal
 from api.problems import FieldError, ProblemError
+from api.services import feed
 from api.services.access import is_active
 from api.services.ids import new_id
 from api.services.times import timestamp
@@ -151,6 +152,8 @@ def create(
     )
     session.add(agreement)
     session.flush()
+    if status == "active":
+        feed.entitlements_changed(session, subscriber_id, date.today())
     return agreement
 
 
@@ -178,6 +181,8 @@ def decide(session: Session, principal: Principal, agreement_id: str, accept: bo
     agreement.status = "active" if accept else "declined"
     agreement.decided_at = utcnow()
     session.flush()
+    if accept:
+        feed.entitlements_changed(session, agreement.subscriber_id, date.today())
     return agreement
 
 
@@ -197,6 +202,7 @@ def revoke(session: Session, principal: Principal, agreement_id: str) -> Agreeme
     agreement.status = "revoked"
     agreement.revoked_at = utcnow()
     session.flush()
+    feed.entitlements_changed(session, agreement.subscriber_id, date.today())
     return agreement
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from api.auth.dependencies import require_scope
 from api.auth.principal import Principal
 from api.problems import FieldError, ProblemError
+from api.services import feed
 from api.services.access import delegated_grants
 from api.services.conformance import conforming
 from api.services.ids import new_id
@@ -161,6 +163,7 @@ def delegate(
     )
     session.add(delegation)
     session.flush()
+    feed.entitlements_changed(session, vendor_id, date.today())
     return delegation
 
 
@@ -191,6 +194,7 @@ def revoke_delegation(session: Session, principal: Principal, delegation_id: str
     if delegation.revoked_at is None:
         delegation.revoked_at = utcnow()
         session.flush()
+        feed.entitlements_changed(session, delegation.vendor_id, date.today())
 
 
 def delegation_dict(delegation: Delegation) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import replace as replace_fields
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select, update
@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from api.auth.dependencies import require_scope
 from api.auth.principal import Principal
+from api.auth.tokens import CALLER_CHECK, caller_parameters, principal_from_row
 from api.problems import FieldError, ProblemError
 from api.scopes import publish_scope, read_scope
+from api.services import feed
 from api.services.access import (
     Grant,
     agreement_grant,
@@ -30,6 +32,8 @@ from api.services.access import (
     visible_records,
 )
 from api.services.conformance import conforming
+from api.services.stored import STORED_COLUMNS as _STORED
+from api.services.stored import StoredRecord
 from api.services.times import timestamp
 from api.storage.models import Agreement, Record, RecordVersion, Service
 from api.storage.types import utcnow
@@ -52,7 +56,7 @@ def known_type(record_type: str) -> str:
     return record_type
 
 
-def _require_reader(principal: Principal, record_type: str) -> None:
+def require_reader(principal: Principal, record_type: str) -> None:
     """Subscribers read with the read scope; publishers may read back with the publish scope."""
     if not principal.has(publish_scope(record_type)):
         require_scope(principal, read_scope(record_type))
@@ -71,60 +75,34 @@ def _matches(if_match: str | None, version: int) -> bool:
     return "*" in candidates or etag(version) in candidates
 
 
-@dataclass(frozen=True)
-class StoredRecord:
-    """The latest version of a record as one row, for reads and for what a publish stored."""
-
-    pk: int
-    record_type: str
-    record_id: str
-    service_id: str
-    provider_id: str
-    version: int
-    state: str
-    submitted_by: str
-    published_at: datetime
-    data: dict[str, Any] | None
-
-
-_STORED = (
-    Record.pk,
-    Record.record_type,
-    Record.record_id,
-    Record.service_id,
-    Record.provider_id,
-    Record.version,
-    Record.state,
-    Record.submitted_by,
-    Record.published_at,
-    Record.data,
-)
 _RECORDS = Record.metadata.tables[Record.__tablename__]
 _VERSIONS = Record.metadata.tables[RecordVersion.__tablename__]
 # Built once, on the table rather than the mapped class: the hot read path pays for neither
 # statement construction nor the ORM's execution layer. The caller's agreements with the
 # record's provider come in the same round trip (a row each, or one row of NULLs).
 _AGREEMENTS = Record.metadata.tables[Agreement.__tablename__]
-_BY_ID = (
-    select(
-        *(_RECORDS.c[column.key] for column in _STORED),
-        _AGREEMENTS.c.id.label("agreement_id"),
-        _AGREEMENTS.c.service_ids.label("agreement_service_ids"),
-        _AGREEMENTS.c.record_types.label("agreement_record_types"),
-    )
-    .select_from(
-        _RECORDS.outerjoin(
-            _AGREEMENTS,
-            and_(
-                _AGREEMENTS.c.provider_id == _RECORDS.c.provider_id,
-                in_force(bindparam("subscriber_id"), bindparam("today")),
-            ),
-        )
-    )
-    .where(
-        _RECORDS.c.record_type == bindparam("record_type"),
-        _RECORDS.c.record_id == bindparam("record_id"),
-    )
+_RECORD_COLUMNS = (
+    *(_RECORDS.c[column.key] for column in _STORED),
+    _AGREEMENTS.c.id.label("agreement_id"),
+    _AGREEMENTS.c.service_ids.label("agreement_service_ids"),
+    _AGREEMENTS.c.record_types.label("agreement_record_types"),
+)
+_WITH_AGREEMENTS = _RECORDS.outerjoin(
+    _AGREEMENTS,
+    and_(
+        _AGREEMENTS.c.provider_id == _RECORDS.c.provider_id,
+        in_force(bindparam("subscriber_id"), bindparam("today")),
+    ),
+)
+_THIS_RECORD = and_(
+    _RECORDS.c.record_type == bindparam("record_type"),
+    _RECORDS.c.record_id == bindparam("record_id"),
+)
+_BY_ID = select(*_RECORD_COLUMNS).select_from(_WITH_AGREEMENTS).where(_THIS_RECORD)
+# The hottest read: the token's database checks and the record in one round trip. The caller's
+# row drives the query, so an unknown record still returns it (with the record's columns NULL).
+_BY_ID_AS_CALLER = CALLER_CHECK.add_columns(*_RECORD_COLUMNS).outerjoin(
+    _WITH_AGREEMENTS, _THIS_RECORD
 )
 
 
@@ -270,6 +248,8 @@ def publish_many(
             inserted: list[StoredRecord | ProblemError] = list(_insert(session, rows))
     except IntegrityError:
         inserted = _insert_each(session, rows)
+    published = [outcome for outcome in inserted if isinstance(outcome, StoredRecord)]
+    feed.records_changed(session, published, date.today())
     stored = iter(inserted)
     return [next(stored) if isinstance(outcome, dict) else outcome for outcome in outcomes]
 
@@ -290,22 +270,38 @@ def publish(session: Session, principal: Principal, record_type: str, body: Any)
     return outcome
 
 
+def _parameters(
+    record_type: str, record_id: str, organisation_id: str, today: date
+) -> dict[str, Any]:
+    return {
+        "record_type": record_type,
+        "record_id": record_id,
+        "subscriber_id": organisation_id,
+        "today": today,
+    }
+
+
 def _visible(
     session: Session, principal: Principal, record_type: str, record_id: str
 ) -> StoredRecord:
     today = date.today()
-    rows = session.execute(
-        _BY_ID,
-        {
-            "record_type": record_type,
-            "record_id": record_id,
-            "subscriber_id": principal.organisation_id,
-            "today": today,
-        },
-    ).all()
+    parameters = _parameters(record_type, record_id, principal.organisation_id, today)
+    rows = session.execute(_BY_ID, parameters).all()
+    return _entitled(session, principal, record_type, record_id, rows, today)
+
+
+def _entitled(
+    session: Session,
+    principal: Principal,
+    record_type: str,
+    record_id: str,
+    rows: Sequence[Any],
+    today: date,
+) -> StoredRecord:
+    """The record in `rows` (one per agreement of the caller with its provider), if visible."""
     if not rows:
         raise ProblemError(404, "not_found", f"No {record_type} '{record_id}' that you may see.")
-    record = StoredRecord(*rows[0][: len(_STORED)])
+    record = StoredRecord(*(rows[0][-len(_RECORD_COLUMNS) :][: len(_STORED)]))
     agreed = [
         agreement_grant(
             row.agreement_id,
@@ -324,12 +320,36 @@ def _visible(
     return record
 
 
-def read(session: Session, principal: Principal, record_type: str, record_id: str) -> StoredRecord:
-    _require_reader(principal, record_type)
-    record = _visible(session, principal, record_type, record_id)
+def lookup_as(
+    session: Session, claims: dict[str, Any], record_type: str, record_id: str
+) -> tuple[Principal, list[Any]]:
+    """The caller (InvalidTokenError when its token must be refused) and the record's rows.
+
+    One round trip for both: the hot path of `GET /v1/records/{type}/{id}`.
+    """
+    today = date.today()
+    parameters = _parameters(record_type, record_id, claims["org"], today)
+    rows = session.execute(_BY_ID_AS_CALLER, {**caller_parameters(claims), **parameters}).all()
+    principal = principal_from_row(claims, rows[0] if rows else None)
+    return principal, [row for row in rows if row.pk is not None]
+
+
+def read_found(
+    session: Session, principal: Principal, record_type: str, record_id: str, rows: list[Any]
+) -> StoredRecord:
+    """What `read` answers, from rows `lookup_as` fetched."""
+    known_type(record_type)
+    require_reader(principal, record_type)
+    record = _entitled(session, principal, record_type, record_id, rows, date.today())
     if record.state == RETRACTED:
         raise ProblemError(410, "gone", f"{record_type} '{record_id}' has been retracted.")
     return record
+
+
+def read(session: Session, principal: Principal, record_type: str, record_id: str) -> StoredRecord:
+    parameters = _parameters(record_type, record_id, principal.organisation_id, date.today())
+    rows = session.execute(_BY_ID, parameters).all()
+    return read_found(session, principal, record_type, record_id, list(rows))
 
 
 def _for_change(
@@ -383,6 +403,7 @@ def _next_version(
             412, "precondition_failed", "The record changed while this request was in flight."
         )
     session.execute(insert(_VERSIONS).values(_version_row(fresh)))
+    feed.records_changed(session, [fresh], date.today())
     return fresh
 
 
@@ -419,7 +440,7 @@ def versions(
     session: Session, principal: Principal, record_type: str, record_id: str
 ) -> tuple[StoredRecord, list[RecordVersion]]:
     """The record and every version of it, oldest first."""
-    _require_reader(principal, record_type)
+    require_reader(principal, record_type)
     record = _visible(session, principal, record_type, record_id)
     rows = session.scalars(
         select(RecordVersion)
@@ -461,7 +482,7 @@ def list_records(
     page_token: str | None,
 ) -> Page:
     """Latest active versions the caller may see, in publication order, by keyset."""
-    _require_reader(principal, record_type)
+    require_reader(principal, record_type)
     query_key = {"type": record_type, "serviceId": service_id}
     after = decode_token(page_token, query_key) if page_token else 0
     query = select(*_STORED).where(

@@ -6,9 +6,11 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -164,6 +166,34 @@ class RecordVersion(Base):
     submitted_by: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
     published_at: Mapped[datetime] = mapped_column()
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class ChangeCounter(Base):
+    """The last change number given out, in one row.
+
+    Taking numbers locks the row until commit, so change numbers follow commit order and a feed
+    reader never skips a late commit.
+    """
+
+    __tablename__ = "change_counter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class FeedEntry(Base):
+    """A record as one organisation's feed shows it: its latest change number and state."""
+
+    __tablename__ = "feed_entries"
+    __table_args__ = (
+        Index("ix_feed_entries_position", "organisation_id", "record_type", "change_number"),
+    )
+
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    record_pk: Mapped[int] = mapped_column(ForeignKey("records.pk"), primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(60))
+    change_number: Mapped[int] = mapped_column(BigInteger, unique=True)
+    state: Mapped[str] = mapped_column(String(10))
 
 
 class IdempotencyKey(Base):

@@ -293,6 +293,19 @@ SEES = {
     "other_subscriber": False,
 }
 
+# Listings of records of svc-p1: every reader gets a page, showing the record or not (SEES).
+LISTING = Cells(
+    anonymous=401,
+    no_scope=403,
+    provider=200,
+    other_provider=200,
+    vendor=200,
+    other_vendor=200,
+    subscriber=200,
+    other_subscriber=200,
+    admin=403,
+)
+
 # Bearer tokens are no client authentication; the design answers 401 invalid_client.
 OAUTH = Cells(
     anonymous=401,
@@ -414,22 +427,10 @@ MATRIX: dict[str, Row] = {
         ),
     ),
     "listRecords": Row(
-        "GET",
-        "/v1/records/{type}",
-        listed_record,
-        Cells(
-            anonymous=401,
-            no_scope=403,
-            provider=200,
-            other_provider=200,
-            vendor=200,
-            other_vendor=200,
-            subscriber=200,
-            other_subscriber=200,
-            admin=403,
-        ),
-        probe=lists_subject,
-        probed=SEES,
+        "GET", "/v1/records/{type}", listed_record, LISTING, probe=lists_subject, probed=SEES
+    ),
+    "getFeed": Row(
+        "GET", "/v1/feed/{type}", listed_record, LISTING, probe=lists_subject, probed=SEES
     ),
     "getRecord": Row("GET", "/v1/records/{type}/{id}", existing_record, READ_RECORD),
     "replaceRecord": Row("PUT", "/v1/records/{type}/{id}", replaced_record, change_record(200)),

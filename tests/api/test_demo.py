@@ -31,3 +31,6 @@ def test_walkthrough(app: FastAPI, client: TestClient) -> None:
     path = f"/v1/records/capacity-snapshot/{record['id']}"
     assert client.get(path, headers=commissioner).json()["data"] == record
     assert client.get(path, headers=other).status_code == 404
+    feed = client.get("/v1/feed/capacity-snapshot", headers=commissioner).json()
+    assert [(item["id"], item["state"]) for item in feed["items"]] == [(record["id"], "updated")]
+    assert client.get("/v1/feed/capacity-snapshot", headers=other).json()["items"] == []

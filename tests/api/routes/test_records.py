@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
+from api.auth.clients import disable_client
 from api.services import records
+from api.storage.db import transaction
 from tests.api.world import World, example_record
 
 TYPE = "capacity-snapshot"
@@ -311,3 +314,32 @@ def test_bulk_falls_back_row_by_row_when_a_concurrent_publish_took_an_id(
     assert [r["status"] for r in response.json()["results"]] == [409, 201]
     assert stored(world, taken["id"])["data"] == taken
     assert stored(world, fresh["id"])["version"] == 1
+
+
+def test_reading_a_record_refuses_revoked_disabled_and_forged_tokens(
+    app: FastAPI, world: World
+) -> None:
+    """The read authenticates in its own query; it must refuse exactly what every route does."""
+    record = example_record(TYPE, "svc-p1")
+    assert publish(world, "provider", record).status_code == 201
+    path = f"{BASE}/{record['id']}"
+    assert world.call("subscriber", "GET", path).status_code == 200
+    subscriber = world["subscriber"]
+    revoked = world.client.post(
+        "/oauth/revoke",
+        data={"token": subscriber.token},
+        auth=(subscriber.client_id, subscriber.secret),
+    )
+    assert revoked.status_code == 200
+    refused = world.call("subscriber", "GET", path)
+    assert (refused.status_code, refused.json()["code"]) == (401, "invalid_token")
+    assert "revoked" in refused.headers["www-authenticate"]
+    assert world.call("provider", "GET", path).status_code == 200
+    with transaction(app.state.sessions) as session:
+        disable_client(session, world["provider"].client_id)
+    disabled = world.call("provider", "GET", path)
+    assert disabled.status_code == 401 and "not active" in disabled.json()["detail"]
+    forged = world.client.get(path, headers={"Authorization": "Bearer a.b.c"})
+    assert forged.status_code == 401
+    missing = world.client.get(path)
+    assert missing.headers["www-authenticate"] == 'Bearer realm="care-exchange"'

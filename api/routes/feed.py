@@ -1,0 +1,65 @@
+"""The change feed of each record type (RPDE state synchronisation)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from api.auth.dependencies import bearer_token
+from api.auth.principal import Principal
+from api.routes.common import as_reader, json_response, page_size_of
+from api.services import feed, records
+from api.settings import Settings
+from api.storage.db import transaction
+
+router = APIRouter(prefix="/v1", tags=["feed"])
+MAX_CHANGE = 2**63 - 1  # change numbers are 64-bit
+
+
+def _item(record_type: str, change: int, state: str, record: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": record.record_id,
+        "kind": record_type,
+        "state": state,
+        "modified": change,
+    }
+    if state == feed.UPDATED:
+        item["data"] = records.envelope(record_type, record)
+    return item
+
+
+@router.get("/feed/{record_type}", name="read_feed")
+async def read_feed(
+    request: Request,
+    record_type: str,
+    token: Annotated[str, Depends(bearer_token)],
+    after: Annotated[int, Query(ge=0, le=MAX_CHANGE)] = 0,
+    page_size: Annotated[int | None, Query()] = None,
+) -> Response:
+    settings: Settings = request.app.state.settings
+    size = page_size_of(settings, page_size)
+
+    def work(session: Session, principal: Principal) -> Response:
+        records.known_type(record_type)
+        records.require_reader(principal, record_type)
+        today = date.today()
+        if feed.has_lapsed(session, principal.organisation_id, today):
+            with transaction(request.app.state.sessions) as writing:
+                feed.close_lapsed(writing, today, principal.organisation_id)
+        rows = feed.page(session, principal.organisation_id, record_type, after, size)
+        items = [_item(record_type, change, state, record) for change, state, record in rows]
+        if items:
+            url = request.url_for("read_feed", record_type=record_type)
+            query: dict[str, Any] = {"after": items[-1]["modified"]}
+            if page_size is not None:
+                query["page_size"] = page_size
+            next_url = str(url.include_query_params(**query))
+        else:
+            next_url = str(request.url)
+        return json_response(200, {"items": items, "next": next_url})
+
+    return await as_reader(request, token, work)

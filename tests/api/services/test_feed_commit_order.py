@@ -1,0 +1,153 @@
+"""The commit-order trap, on PostgreSQL with real concurrent transactions.
+
+A change that commits after a reader has passed a change number must never carry a lower one.
+Change numbers are taken last in a writing transaction from one counter row that stays locked
+until commit, so they follow commit order.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from api.app import create_app, dispose
+from api.auth.principal import Principal
+from api.services import agreements, feed, records
+from api.services.agreements import AgreementTerms
+from api.settings import Settings
+from api.storage.migrate import upgrade
+from tests.api.conftest import ISSUER, fresh_postgres_database
+from tests.api.world import build_world, example_record
+
+TYPE = "capacity-snapshot"
+PROVIDER = Principal(
+    client_id="provider",
+    organisation_id="org-provider",
+    organisation_kind="provider",
+    scopes=frozenset({f"{TYPE}:publish", f"{TYPE}:read", "agreements"}),
+    jti="jti",
+    expires_at=datetime.now(UTC) + timedelta(hours=1),
+)
+
+
+@pytest.fixture
+def postgres_app(postgres_server: str) -> Iterator[FastAPI]:
+    for url in fresh_postgres_database(postgres_server):
+        upgrade(url)
+        application = create_app(Settings(database_url=url, issuer=ISSUER))
+        with TestClient(application, base_url=ISSUER) as client:
+            build_world(application, client)
+        yield application
+        dispose(application)
+
+
+def _feed_ids(app: FastAPI, after: int) -> list[tuple[int, str]]:
+    with app.state.read_sessions() as session:
+        rows = feed.page(session, "org-provider", TYPE, after, 100)
+    return [(change, record.record_id) for change, _, record in rows]
+
+
+def _publish(session: Session, record_id: str) -> None:
+    records.publish(session, PROVIDER, TYPE, example_record(TYPE, "svc-p1", record_id))
+
+
+def test_a_transaction_that_commits_late_is_not_skipped(
+    postgres_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """T1 starts first and writes its record; T2 starts later and commits first.
+
+    A reader that read T2's change must still get T1's after T1 commits.
+    """
+    numbering = threading.Event()
+    release = threading.Event()
+    fan_out = feed.records_changed
+
+    def held_back(session: Session, records: Any, today: date) -> None:
+        if threading.current_thread().name == "first":
+            numbering.set()
+            assert release.wait(10)
+        fan_out(session, records, today)
+
+    monkeypatch.setattr(feed, "records_changed", held_back)
+    failures: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with postgres_app.state.sessions() as session, session.begin():
+                _publish(session, "rec-first")
+        except BaseException as error:
+            failures.append(error)
+
+    started = threading.Thread(target=first, name="first")
+    started.start()
+    assert numbering.wait(10)
+    with postgres_app.state.sessions() as session, session.begin():
+        _publish(session, "rec-second")
+    seen = _feed_ids(postgres_app, 0)
+    assert [record_id for _, record_id in seen] == ["rec-second"]
+    release.set()
+    started.join(10)
+    assert not failures and not started.is_alive()
+    assert [record_id for _, record_id in _feed_ids(postgres_app, seen[-1][0])] == ["rec-first"]
+
+
+def test_a_later_transaction_waits_for_the_numbers_before_it_to_commit(
+    postgres_app: FastAPI,
+) -> None:
+    done = threading.Event()
+    numbers: list[int] = []
+
+    def second() -> None:
+        with postgres_app.state.sessions() as session, session.begin():
+            numbers.append(feed.take_numbers(session, 1))
+        done.set()
+
+    with postgres_app.state.sessions() as session, session.begin():
+        numbers.append(feed.take_numbers(session, 1))
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        assert not done.wait(0.5), "the second transaction took a number before the first committed"
+    waiting.join(10)
+    assert done.is_set() and numbers == sorted(numbers) and len(set(numbers)) == 2
+
+
+def _feed_of(app: FastAPI, organisation_id: str) -> list[str]:
+    with app.state.read_sessions() as session:
+        return [
+            record.record_id for _, _, record in feed.page(session, organisation_id, TYPE, 0, 100)
+        ]
+
+
+def test_a_publish_and_a_new_agreement_at_the_same_time_both_reach_the_feed(
+    postgres_app: FastAPI,
+) -> None:
+    """Each decides who sees what only once the other has committed, so neither misses the other."""
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def grant() -> None:
+        try:
+            with postgres_app.state.sessions() as session, session.begin():
+                terms = AgreementTerms([TYPE], None, "Oversight.", "Public task.", None)
+                agreements.create(session, PROVIDER, terms, None, "org-other_subscriber", False)
+        except BaseException as error:
+            failures.append(error)
+        done.set()
+
+    with postgres_app.state.sessions() as session, session.begin():
+        _publish(session, "rec-racing")
+        granting = threading.Thread(target=grant)
+        granting.start()
+        assert not done.wait(0.5), (
+            "the agreement decided who sees what before the publish committed"
+        )
+    granting.join(10)
+    assert not failures and done.is_set()
+    assert _feed_of(postgres_app, "org-other_subscriber") == ["rec-racing"]
