@@ -6,7 +6,16 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.middleware import install_middleware
-from api.routes import admin, agreements, directory, discovery, feed, oauth, records
+from api.routes import (
+    admin,
+    agreements,
+    directory,
+    discovery,
+    feed,
+    feedback,
+    oauth,
+    records,
+)
 from api.settings import Settings
 from api.storage.db import make_engine, session_factory
 
@@ -32,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_sessions = session_factory(read_engine)
     install_middleware(app, settings)
     install_error_handlers(app)
-    for module in (discovery, oauth, records, feed, directory, agreements, admin):
+    for module in (discovery, oauth, records, feed, feedback, directory, agreements, admin):
         app.include_router(module.router)
     return app
 

@@ -86,9 +86,12 @@ def seed(session: Session) -> list[DemoClient] | None:
     )
     made = []
     for organisation, scopes in (
-        (PROVIDER, [f"{t}:publish" for t in record_types] + ["services", "agreements"]),
-        (COMMISSIONER, [f"{t}:read" for t in record_types] + ["agreements"]),
-        (OTHER, [f"{t}:read" for t in record_types] + ["agreements"]),
+        (
+            PROVIDER,
+            [f"{t}:publish" for t in record_types] + ["services", "agreements", "feedback"],
+        ),
+        (COMMISSIONER, [f"{t}:read" for t in record_types] + ["agreements", "feedback"]),
+        (OTHER, [f"{t}:read" for t in record_types] + ["agreements", "feedback"]),
     ):
         client, secret = clients.create_client(
             session, organisation, f"{organisation} demo client", scopes, "client_secret_basic"
@@ -125,5 +128,11 @@ def walkthrough(base_url: str, made: list[DemoClient]) -> str:
         "   # 404: no agreement",
         f'  curl -s -H "Authorization: Bearer $C" {base_url}/v1/feed/capacity-snapshot'
         "   # the feed: every record it may see",
+        f"""  curl -s -H "Authorization: Bearer $C" -H 'Content-Type: application/json' """
+        """--data '{"kind": "impact", "text": "Two people went home from hospital.", """
+        """"recordType": "capacity-snapshot", "recordId": """
+        f""""2f0c6a52-8d0e-4b7e-9a51-0c7f3c1e9b01"}}' {base_url}/v1/feedback""",
+        f'  curl -s -H "Authorization: Bearer $P" {base_url}/v1/feedback'
+        "   # the provider sees what its data changed",
     ]
     return "\n".join(lines)

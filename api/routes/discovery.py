@@ -54,7 +54,7 @@ def capabilities(settings: Annotated[Settings, Depends(get_settings)]) -> dict[s
             "tokenEndpointAuthMethods": ["client_secret_basic", "private_key_jwt"],
             "accessTokenLifetimeSeconds": settings.access_token_lifetime_seconds,
         },
-        "features": {"subscriptions": False, "feed": True, "feedback": False},
+        "features": {"subscriptions": False, "feed": True, "feedback": True},
     }
 
 

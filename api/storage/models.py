@@ -196,6 +196,39 @@ class FeedEntry(Base):
     state: Mapped[str] = mapped_column(String(10))
 
 
+class Feedback(Base):
+    """A subscriber's acknowledgement, question or impact, on a record or a service and period."""
+
+    __tablename__ = "feedback"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    service_id: Mapped[str] = mapped_column(ForeignKey("services.id"))
+    subscriber_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    author_client_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    record_pk: Mapped[int | None] = mapped_column(ForeignKey("records.pk"))
+    record_version: Mapped[int | None] = mapped_column(Integer)
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FeedbackReply(Base):
+    """The provider's reply to feedback."""
+
+    __tablename__ = "feedback_replies"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    feedback_pk: Mapped[int] = mapped_column(ForeignKey("feedback.pk"), index=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    author_client_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class IdempotencyKey(Base):
     """The first response to a POST with an `Idempotency-Key`, replayed for its repeats."""
 

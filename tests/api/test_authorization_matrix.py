@@ -236,6 +236,32 @@ def new_agreement(world: World) -> Call:
     return Call(kwargs={"json": terms})
 
 
+def feedback_body(world: World) -> dict[str, Any]:
+    record = published_record(world)
+    return {
+        "kind": "impact",
+        "text": "Two discharges.",
+        "recordType": TYPE,
+        "recordId": record["id"],
+    }
+
+
+def new_feedback(world: World) -> Call:
+    return Call(kwargs={"json": feedback_body(world)})
+
+
+def sent_feedback(world: World, **kwargs: Any) -> Call:
+    """Setup: the subscriber's feedback on a record of svc-p1."""
+    response = world.call("subscriber", "POST", "/v1/feedback", json=feedback_body(world))
+    assert response.status_code == 201, response.text
+    made = response.json()["id"]
+    return Call({"feedbackId": made}, kwargs, subject=made)
+
+
+def feedback_reply(world: World) -> Call:
+    return sent_feedback(world, json={"text": "Thank you."})
+
+
 def agr_subscriber(world: World) -> Call:
     return Call({"agreementId": "agr-subscriber"})
 
@@ -648,6 +674,78 @@ MATRIX: dict[str, Row] = {
             subscriber=403,
             other_subscriber=404,
             admin=200,
+        ),
+    ),
+    # Feedback: subscribers send it, providers reply; scope `feedback`.
+    "createFeedback": Row(
+        "POST",
+        "/v1/feedback",
+        new_feedback,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=403,
+            other_provider=403,
+            vendor=403,
+            other_vendor=403,
+            subscriber=201,
+            other_subscriber=422,
+            admin=403,
+        ),
+    ),
+    "listFeedback": Row(
+        "GET",
+        "/v1/feedback",
+        sent_feedback,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=200,
+            other_provider=200,
+            vendor=403,
+            other_vendor=403,
+            subscriber=200,
+            other_subscriber=200,
+            admin=403,
+        ),
+        probe=lists_subject,
+        probed={
+            "provider": True,
+            "other_provider": False,
+            "subscriber": True,
+            "other_subscriber": False,
+        },
+    ),
+    "getFeedback": Row(
+        "GET",
+        "/v1/feedback/{feedbackId}",
+        sent_feedback,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=200,
+            other_provider=404,
+            vendor=403,
+            other_vendor=403,
+            subscriber=200,
+            other_subscriber=404,
+            admin=403,
+        ),
+    ),
+    "replyToFeedback": Row(
+        "POST",
+        "/v1/feedback/{feedbackId}/replies",
+        feedback_reply,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=201,
+            other_provider=404,
+            vendor=403,
+            other_vendor=403,
+            subscriber=403,
+            other_subscriber=404,
+            admin=403,
         ),
     ),
     # Administration.

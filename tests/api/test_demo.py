@@ -34,3 +34,10 @@ def test_walkthrough(app: FastAPI, client: TestClient) -> None:
     feed = client.get("/v1/feed/capacity-snapshot", headers=commissioner).json()
     assert [(item["id"], item["state"]) for item in feed["items"]] == [(record["id"], "updated")]
     assert client.get("/v1/feed/capacity-snapshot", headers=other).json()["items"] == []
+    said = {"kind": "impact", "text": "It changed a placement.", "recordType": "capacity-snapshot"}
+    sent = client.post(
+        "/v1/feedback", json={**said, "recordId": record["id"]}, headers=commissioner
+    )
+    assert sent.status_code == 201, sent.text
+    received = client.get("/v1/feedback", headers=provider).json()["items"]
+    assert [item["id"] for item in received] == [sent.json()["id"]]

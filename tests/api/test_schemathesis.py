@@ -182,6 +182,8 @@ def party_for(case: Case[Any]) -> str | None:
         return "admin"
     if any(scope.endswith(":read") for scope in scopes):
         return "subscriber"
+    if case.operation.path == "/v1/feedback" and case.method == "POST":
+        return "subscriber"  # subscribers send feedback; providers read and reply
     return "provider"
 
 
@@ -214,6 +216,33 @@ def without_nul(value: Any) -> Any:
     if isinstance(value, dict):
         return {without_nul(name): without_nul(item) for name, item in value.items()}
     return value
+
+
+def readable_record(live: Live) -> dict[str, str]:
+    """A capacity snapshot of the provider's that the subscriber may read, published once."""
+    record = example_record("capacity-snapshot", OWN_SERVICE, "rec-schemathesis")
+    answer = live.world.call("provider", "POST", "/v1/records/capacity-snapshot", json=record)
+    assert answer.status_code in (201, 409), answer.text
+    return {"recordType": "capacity-snapshot", "recordId": record["id"]}
+
+
+def use_feedback_references(case: Case[Any], live: Live) -> None:
+    """Feedback names a record the subscriber reads, or its own service and an ordered period."""
+    body = case.body
+    if case.operation.path != "/v1/feedback" or not isinstance(body, dict):
+        return
+    if "recordType" in body or "recordId" in body:
+        body.update(readable_record(live))
+    if "serviceId" in body:
+        body["serviceId"] = OWN_SERVICE
+    period = body.get("period")
+    if (
+        isinstance(period, dict)
+        and isinstance(start := period.get("start"), str)
+        and isinstance(end := period.get("end"), str)
+        and start > end
+    ):
+        period["start"], period["end"] = end, start
 
 
 def use_world_ids(case: Case[Any]) -> None:
@@ -343,6 +372,7 @@ def use_current_etag(case: Case[Any], live: Live) -> None:
 )
 def test_server_conforms_to_the_spec(case: Case[Any], live: Live) -> None:
     use_world_ids(case)
+    use_feedback_references(case, live)
     party = party_for(case)
     headers = dict(live.world[party].auth) if party else {}
     if case.operation.path in OAUTH_PATHS:

@@ -24,12 +24,12 @@ READ = [f"{t}:read" for t in RECORD_TYPES]
 
 # name: (organisation kind, scopes)
 PARTIES: dict[str, tuple[str, list[str]]] = {
-    "provider": ("provider", [*PUBLISH, *READ, "services", "agreements"]),
-    "other_provider": ("provider", [*PUBLISH, *READ, "services", "agreements"]),
+    "provider": ("provider", [*PUBLISH, *READ, "services", "agreements", "feedback"]),
+    "other_provider": ("provider", [*PUBLISH, *READ, "services", "agreements", "feedback"]),
     "vendor": ("vendor", [*PUBLISH, "services"]),
     "other_vendor": ("vendor", [*PUBLISH, "services"]),
-    "subscriber": ("commissioner", [*READ, "agreements"]),
-    "other_subscriber": ("commissioner", [*READ, "agreements"]),
+    "subscriber": ("commissioner", [*READ, "agreements", "feedback"]),
+    "other_subscriber": ("commissioner", [*READ, "agreements", "feedback"]),
     "admin": ("administrator", ["admin", "agreements"]),
     "no_scope": ("commissioner", ["agreements"]),
 }

@@ -187,4 +187,4 @@ def test_scope_and_type_are_checked(world: World) -> None:
 
 def test_the_capability_document_offers_the_feed(world: World) -> None:
     features = world.call(None, "GET", "/.well-known/care-exchange").json()["features"]
-    assert features == {"subscriptions": False, "feed": True, "feedback": False}
+    assert features == {"subscriptions": False, "feed": True, "feedback": True}
