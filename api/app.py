@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
@@ -14,10 +17,18 @@ from api.routes import (
     feed,
     feedback,
     oauth,
+    receipts,
     records,
 )
+from api.services.receipt_book import ReceiptBook
 from api.settings import Settings
 from api.storage.db import make_engine, session_factory
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.receipt_book.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -29,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     app = FastAPI(
         title="Care Exchange reference server",
+        lifespan=_lifespan,
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -39,14 +51,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engines = (engine, read_engine)
     app.state.sessions = session_factory(engine)
     app.state.read_sessions = session_factory(read_engine)
+    app.state.receipt_book = ReceiptBook(app.state.sessions)
     install_middleware(app, settings)
     install_error_handlers(app)
-    for module in (discovery, oauth, records, feed, feedback, directory, agreements, admin):
+    for module in (
+        discovery,
+        oauth,
+        records,
+        feed,
+        feedback,
+        receipts,
+        directory,
+        agreements,
+        admin,
+    ):
         app.include_router(module.router)
     return app
 
 
 def dispose(app: FastAPI) -> None:
-    """Close the app's database connections (its engines' pools)."""
+    """Write the receipts still pending, then close the app's connection pools."""
+    app.state.receipt_book.close()
     for engine in app.state.engines:
         engine.dispose()

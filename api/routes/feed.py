@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from api.auth.dependencies import bearer_token
 from api.auth.principal import Principal
 from api.routes.common import as_reader, json_response, page_size_of
-from api.services import feed, records
+from api.services import feed, receipts, records
+from api.services.receipt_book import ReceiptBook
 from api.settings import Settings
 from api.storage.db import transaction
 
@@ -41,6 +42,7 @@ async def read_feed(
     page_size: Annotated[int | None, Query()] = None,
 ) -> Response:
     settings: Settings = request.app.state.settings
+    book: ReceiptBook = request.app.state.receipt_book
     size = page_size_of(settings, page_size)
 
     def work(session: Session, principal: Principal) -> Response:
@@ -51,6 +53,9 @@ async def read_feed(
             with transaction(request.app.state.sessions) as writing:
                 feed.close_lapsed(writing, today, principal.organisation_id)
         rows = feed.page(session, principal.organisation_id, record_type, after, size)
+        sent = [record for _, state, record in rows if state == feed.UPDATED]
+        agreed = receipts.agreed_for(session, principal, sent)
+        book.add(receipts.rows_for(principal, sent, receipts.FEED, agreed))
         items = [_item(record_type, change, state, record) for change, state, record in rows]
         if items:
             url = request.url_for("read_feed", record_type=record_type)

@@ -21,7 +21,8 @@ from api.routes.common import (
     read_json,
     run_post,
 )
-from api.services import records
+from api.services import receipts, records
+from api.services.receipt_book import ReceiptBook
 from api.services.stored import StoredRecord
 from api.settings import Settings
 
@@ -61,6 +62,7 @@ async def publish(request: Request, record_type: str, principal: Caller) -> Resp
 async def read(request: Request, record_type: str, record_id: str, token: Token) -> Response:
     """The hottest route: the token's database checks and the record share one query."""
     settings: Settings = request.app.state.settings
+    book: ReceiptBook = request.app.state.receipt_book
 
     def work(session: Session) -> Response:
         try:
@@ -69,7 +71,8 @@ async def read(request: Request, record_type: str, record_id: str, token: Token)
         except InvalidTokenError as error:
             raise refusal(error) from error
         identified(request, principal)
-        record = records.read_found(session, principal, record_type, record_id, rows)
+        record, grants = records.read_found(session, principal, record_type, record_id, rows)
+        book.add(receipts.rows_for(principal, [record], receipts.READ, grants))
         envelope = records.envelope(record_type, record)
         return json_response(200, envelope, {"ETag": records.etag(record.version)})
 
@@ -119,6 +122,7 @@ def versions(record_type: str, record_id: str, principal: Caller, session: Db) -
 
 @router.get("/records/{record_type}")
 def list_records(
+    request: Request,
     record_type: str,
     principal: Caller,
     session: Db,
@@ -131,6 +135,9 @@ def list_records(
     page = records.list_records(
         session, principal, record_type, service_id, page_size_of(settings, page_size), page_token
     )
+    agreed = receipts.agreed_for(session, principal, page.items)
+    book: ReceiptBook = request.app.state.receipt_book
+    book.add(receipts.rows_for(principal, page.items, receipts.LISTED, agreed))
     items = [records.envelope(record_type, record) for record in page.items]
     return json_response(200, {"items": items, "nextPageToken": page.next_token})
 

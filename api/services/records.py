@@ -152,13 +152,23 @@ def _conflict(record_type: str, record_id: str) -> ProblemError:
     )
 
 
+_VERSION_COLUMNS = ("version", "state", "submitted_by", "published_at", "data")
+
+
 def _insert(session: Session, rows: list[dict[str, Any]]) -> list[StoredRecord]:
-    """Insert first versions with one statement per table (executemany), not a flush per row."""
+    """Insert first versions with one statement per table, not a flush per row.
+
+    The version rows are copied from the record rows inside the database, so each payload is
+    encoded as JSON once rather than twice.
+    """
     pks = session.execute(
         insert(_RECORDS).returning(_RECORDS.c.pk, sort_by_parameter_order=True), rows
     ).scalars()
     stored = [StoredRecord(pk=pk, **row) for pk, row in zip(pks, rows, strict=True)]
-    session.execute(insert(_VERSIONS), [_version_row(record) for record in stored])
+    copied = select(_RECORDS.c.pk, *(_RECORDS.c[name] for name in _VERSION_COLUMNS)).where(
+        _RECORDS.c.pk.in_([record.pk for record in stored])
+    )
+    session.execute(insert(_VERSIONS).from_select(["record_pk", *_VERSION_COLUMNS], copied))
     return stored
 
 
@@ -287,7 +297,7 @@ def _visible(
     today = date.today()
     parameters = _parameters(record_type, record_id, principal.organisation_id, today)
     rows = session.execute(_BY_ID, parameters).all()
-    return _entitled(session, principal, record_type, record_id, rows, today)
+    return _entitled(session, principal, record_type, record_id, rows, today)[0]
 
 
 def _entitled(
@@ -297,8 +307,11 @@ def _entitled(
     record_id: str,
     rows: Sequence[Any],
     today: date,
-) -> StoredRecord:
-    """The record in `rows` (one per agreement of the caller with its provider), if visible."""
+) -> tuple[StoredRecord, list[Grant]]:
+    """The record in `rows` (one per agreement of the caller with its provider), if visible.
+
+    Also the caller's agreement grants for it, which say under which agreement it is read.
+    """
     if not rows:
         raise ProblemError(404, "not_found", f"No {record_type} '{record_id}' that you may see.")
     record = StoredRecord(*(rows[0][-len(_RECORD_COLUMNS) :][: len(_STORED)]))
@@ -317,7 +330,7 @@ def _entitled(
         session, principal, record_type, record.provider_id, record.service_id, today, grants
     ):
         raise ProblemError(404, "not_found", f"No {record_type} '{record_id}' that you may see.")
-    return record
+    return record, grants
 
 
 def lookup_as(
@@ -336,20 +349,23 @@ def lookup_as(
 
 def read_found(
     session: Session, principal: Principal, record_type: str, record_id: str, rows: list[Any]
-) -> StoredRecord:
-    """What `read` answers, from rows `lookup_as` fetched."""
+) -> tuple[StoredRecord, list[Grant]]:
+    """What `read` answers, from rows `lookup_as` fetched.
+
+    Also the caller's agreement grants, which say under which agreement it reads the record.
+    """
     known_type(record_type)
     require_reader(principal, record_type)
-    record = _entitled(session, principal, record_type, record_id, rows, date.today())
+    record, grants = _entitled(session, principal, record_type, record_id, rows, date.today())
     if record.state == RETRACTED:
         raise ProblemError(410, "gone", f"{record_type} '{record_id}' has been retracted.")
-    return record
+    return record, grants
 
 
 def read(session: Session, principal: Principal, record_type: str, record_id: str) -> StoredRecord:
     parameters = _parameters(record_type, record_id, principal.organisation_id, date.today())
     rows = session.execute(_BY_ID, parameters).all()
-    return read_found(session, principal, record_type, record_id, list(rows))
+    return read_found(session, principal, record_type, record_id, list(rows))[0]
 
 
 def _for_change(

@@ -229,6 +229,25 @@ class FeedbackReply(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class AccessReceipt(Base):
+    """A subscriber received a version of a record, under an agreement: what the provider sees."""
+
+    __tablename__ = "access_receipts"
+    __table_args__ = (Index("ix_access_receipts_provider_read", "provider_id", "read_at"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    subscriber_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    service_id: Mapped[str] = mapped_column(ForeignKey("services.id"))
+    agreement_id: Mapped[str] = mapped_column(ForeignKey("agreements.id"))
+    record_pk: Mapped[int] = mapped_column(ForeignKey("records.pk"))
+    record_type: Mapped[str] = mapped_column(String(60))
+    record_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    version: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(10))
+    read_at: Mapped[datetime] = mapped_column()
+
+
 class IdempotencyKey(Base):
     """The first response to a POST with an `Idempotency-Key`, replayed for its repeats."""
 

@@ -262,6 +262,18 @@ def feedback_reply(world: World) -> Call:
     return sent_feedback(world, json={"text": "Thank you."})
 
 
+def read_by_subscriber(world: World) -> Call:
+    """Setup: the subscriber reads a record of svc-p1, which leaves a receipt."""
+    record = published_record(world)
+    response = world.call("subscriber", "GET", f"/v1/records/{TYPE}/{record['id']}")
+    assert response.status_code == 200, response.text
+    return Call(subject=record["id"])
+
+
+def shows_receipt(response: httpx.Response, call: Call) -> object:
+    return call.subject in {item["recordId"] for item in response.json()["items"]}
+
+
 def agr_subscriber(world: World) -> Call:
     return Call({"agreementId": "agr-subscriber"})
 
@@ -374,6 +386,20 @@ def change_record(status: int) -> Cells:
         other_subscriber=403,
         admin=403,
     )
+
+
+# Provider-only views under scope `agreements` (held by providers, subscribers and the admin).
+PROVIDERS_ONLY = Cells(
+    anonymous=401,
+    no_scope=403,
+    provider=200,
+    other_provider=200,
+    vendor=403,
+    other_vendor=403,
+    subscriber=403,
+    other_subscriber=403,
+    admin=403,
+)
 
 
 # Scope `services`: providers and vendors hold it, subscribers and the administrator do not.
@@ -747,6 +773,18 @@ MATRIX: dict[str, Row] = {
             other_subscriber=404,
             admin=403,
         ),
+    ),
+    # Access receipts: providers only (scope `agreements`), their own.
+    "listAccessReceipts": Row(
+        "GET",
+        "/v1/access-receipts",
+        read_by_subscriber,
+        PROVIDERS_ONLY,
+        probe=shows_receipt,
+        probed={"provider": True, "other_provider": False},
+    ),
+    "summariseAccessReceipts": Row(
+        "GET", "/v1/access-receipts/summary", read_by_subscriber, PROVIDERS_ONLY
     ),
     # Administration.
     "listOrganisations": Row("GET", "/v1/admin/organisations", nothing, admin_only(200)),
