@@ -35,7 +35,14 @@ from api.app import create_app, dispose
 from api.settings import Settings
 from api.storage.migrate import upgrade
 from tests.api.conftest import ISSUER, fresh_postgres_database
-from tests.api.world import Party, World, build_world, example_record, service_document
+from tests.api.world import (
+    Party,
+    World,
+    build_world,
+    example_record,
+    published_example,
+    service_document,
+)
 
 SPEC_FILE = Path(__file__).resolve().parents[2] / "spec" / "openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -143,16 +150,8 @@ def nothing(world: World) -> Call:
     return Call()
 
 
-def published_record(world: World) -> dict[str, Any]:
-    """Setup: a capacity snapshot the provider publishes for svc-p1 (version 1)."""
-    record = example_record(TYPE, "svc-p1")
-    response = world.call("provider", "POST", f"/v1/records/{TYPE}", json=record)
-    assert response.status_code == 201, response.text
-    return record
-
-
 def record_call(world: World, **kwargs: Any) -> Call:
-    record = published_record(world)
+    record = published_example(world)
     return Call({"type": TYPE, "id": record["id"]}, kwargs, subject=record["id"])
 
 
@@ -161,7 +160,7 @@ def new_record(world: World) -> Call:
 
 
 def listed_record(world: World) -> Call:
-    return Call({"type": TYPE}, subject=published_record(world)["id"])
+    return Call({"type": TYPE}, subject=published_example(world)["id"])
 
 
 def existing_record(world: World) -> Call:
@@ -169,7 +168,7 @@ def existing_record(world: World) -> Call:
 
 
 def replaced_record(world: World) -> Call:
-    record = published_record(world)
+    record = published_example(world)
     changed = {**record, "registeredPlaces": record["registeredPlaces"] + 1}
     return Call(
         {"type": TYPE, "id": record["id"]},
@@ -237,7 +236,7 @@ def new_agreement(world: World) -> Call:
 
 
 def feedback_body(world: World) -> dict[str, Any]:
-    record = published_record(world)
+    record = published_example(world)
     return {
         "kind": "impact",
         "text": "Two discharges.",
@@ -264,7 +263,7 @@ def feedback_reply(world: World) -> Call:
 
 def read_by_subscriber(world: World) -> Call:
     """Setup: the subscriber reads a record of svc-p1, which leaves a receipt."""
-    record = published_record(world)
+    record = published_example(world)
     response = world.call("subscriber", "GET", f"/v1/records/{TYPE}/{record['id']}")
     assert response.status_code == 200, response.text
     return Call(subject=record["id"])

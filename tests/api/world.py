@@ -94,6 +94,19 @@ def example_record(
     return record
 
 
+def published_example(
+    world: World,
+    service_id: str = "svc-p1",
+    party: str = "provider",
+    record_type: str = "capacity-snapshot",
+) -> dict[str, Any]:
+    """An example record published through the API (it must be a 201)."""
+    record = example_record(record_type, service_id)
+    response = world.call(party, "POST", f"/v1/records/{record_type}", json=record)
+    assert response.status_code == 201, response.text
+    return record
+
+
 def build_world(app: FastAPI, client: TestClient) -> World:
     world = World(client)
     with transaction(app.state.sessions) as session:

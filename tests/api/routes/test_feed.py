@@ -12,17 +12,10 @@ from sqlalchemy import update
 
 from api.storage.db import transaction
 from api.storage.models import Agreement
-from tests.api.world import World, example_record
+from tests.api.world import World, published_example
 
 TYPE = "capacity-snapshot"
 FEED = f"/v1/feed/{TYPE}"
-
-
-def publish(world: World, service_id: str = "svc-p1", party: str = "provider") -> dict[str, Any]:
-    record = example_record(TYPE, service_id)
-    response = world.call(party, "POST", f"/v1/records/{TYPE}", json=record)
-    assert response.status_code == 201, response.text
-    return record
 
 
 def read_all(world: World, party: str, url: str = FEED) -> tuple[list[dict[str, Any]], str]:
@@ -50,7 +43,7 @@ def states(items: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def test_each_record_once_at_its_latest_version_in_change_order(world: World) -> None:
-    first, second = publish(world), publish(world, "svc-p2")
+    first, second = published_example(world), published_example(world, "svc-p2")
     replaced = {**first, "registeredPlaces": first["registeredPlaces"] + 1}
     put = world.call(
         "provider",
@@ -68,7 +61,7 @@ def test_each_record_once_at_its_latest_version_in_change_order(world: World) ->
 
 
 def test_pages_follow_next_with_the_page_size(world: World) -> None:
-    published = [publish(world)["id"] for _ in range(5)]
+    published = [published_example(world)["id"] for _ in range(5)]
     response = world.call("provider", "GET", f"{FEED}?page_size=2")
     page = response.json()
     assert len(page["items"]) == 2
@@ -79,7 +72,7 @@ def test_pages_follow_next_with_the_page_size(world: World) -> None:
 
 
 def test_a_retraction_is_a_deletion_without_data(world: World) -> None:
-    record = publish(world)
+    record = published_example(world)
     items, last = read_all(world, "subscriber")
     assert states(items) == {record["id"]: "updated"}
     gone = world.call(
@@ -93,7 +86,7 @@ def test_a_retraction_is_a_deletion_without_data(world: World) -> None:
 
 
 def test_only_entitled_organisations_see_records(world: World) -> None:
-    mine, theirs = publish(world), publish(world, "svc-q1", "other_provider")
+    mine, theirs = published_example(world), published_example(world, "svc-q1", "other_provider")
     assert states(read_all(world, "subscriber")[0]) == {mine["id"]: "updated"}
     assert states(read_all(world, "vendor")[0]) == {mine["id"]: "updated"}
     assert states(read_all(world, "other_provider")[0]) == {theirs["id"]: "updated"}
@@ -102,18 +95,18 @@ def test_only_entitled_organisations_see_records(world: World) -> None:
 
 
 def test_revoking_the_agreement_deletes_from_the_feed_at_once(world: World) -> None:
-    record = publish(world)
+    record = published_example(world)
     _, last = read_all(world, "subscriber")
     revoked = world.call("provider", "POST", "/v1/agreements/agr-subscriber/revoke")
     assert revoked.status_code == 200, revoked.text
     later, last = read_all(world, "subscriber", last)
     assert states(later) == {record["id"]: "deleted"}
-    publish(world)
+    published_example(world)
     assert read_all(world, "subscriber", last)[0] == []
 
 
 def test_a_new_agreement_brings_earlier_records_into_the_feed(world: World) -> None:
-    record = publish(world)
+    record = published_example(world)
     assert read_all(world, "other_subscriber")[0] == []
     granted = world.call(
         "provider",
@@ -135,7 +128,7 @@ def test_a_new_agreement_brings_earlier_records_into_the_feed(world: World) -> N
 def test_an_agreement_past_its_end_date_deletes_and_shows_expired(
     app: FastAPI, world: World
 ) -> None:
-    record = publish(world)
+    record = published_example(world)
     _, last = read_all(world, "subscriber")
     with transaction(app.state.sessions) as session:
         session.execute(
@@ -150,7 +143,7 @@ def test_an_agreement_past_its_end_date_deletes_and_shows_expired(
 
 
 def test_revoking_a_delegation_deletes_from_the_vendors_feed(world: World) -> None:
-    record = publish(world)
+    record = published_example(world)
     _, last = read_all(world, "vendor")
     assert world.call("provider", "DELETE", "/v1/delegations/dlg-vendor").status_code == 204
     later, _ = read_all(world, "vendor", last)

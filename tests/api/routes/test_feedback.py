@@ -7,16 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.api.world import World, example_record
+from tests.api.world import World, published_example
 
 TYPE = "capacity-snapshot"
-
-
-def published(world: World, service_id: str = "svc-p1") -> dict[str, Any]:
-    record = example_record(TYPE, service_id)
-    response = world.call("provider", "POST", f"/v1/records/{TYPE}", json=record)
-    assert response.status_code == 201, response.text
-    return record
 
 
 def send(world: World, party: str, body: dict[str, Any]) -> Any:
@@ -24,7 +17,7 @@ def send(world: World, party: str, body: dict[str, Any]) -> Any:
 
 
 def test_impact_on_a_record_reaches_the_provider_who_replies(world: World) -> None:
-    record = published(world)
+    record = published_example(world)
     body = {"kind": "impact", "text": "Two discharges this week.", "recordType": TYPE}
     sent = send(world, "subscriber", {**body, "recordId": record["id"]})
     assert sent.status_code == 201, sent.text
@@ -64,7 +57,7 @@ def test_feedback_on_a_service_and_period_needs_an_agreement_covering_it(world: 
 
 
 def test_a_record_the_subscriber_cannot_read_is_a_field_error(world: World) -> None:
-    record = published(world)
+    record = published_example(world)
     body = {"kind": "acknowledgement", "text": "Seen.", "recordType": TYPE}
     for record_id in (record["id"], "no-such-record"):
         refused = send(world, "other_subscriber", {**body, "recordId": record_id})
@@ -111,7 +104,7 @@ def test_bad_feedback_names_the_field(world: World, body: dict[str, Any], pointe
 
 
 def test_only_the_two_parties_see_feedback_and_only_the_provider_replies(world: World) -> None:
-    record = published(world)
+    record = published_example(world)
     made = send(
         world,
         "subscriber",
@@ -129,7 +122,7 @@ def test_only_the_two_parties_see_feedback_and_only_the_provider_replies(world: 
 
 
 def test_listing_filters_and_pages_newest_first(world: World) -> None:
-    record = published(world)
+    record = published_example(world)
     base = {"text": "Noted.", "recordType": TYPE, "recordId": record["id"]}
     made = [
         send(world, "subscriber", {**base, "kind": kind}).json()["id"]

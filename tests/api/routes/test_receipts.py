@@ -8,16 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.api.world import World, example_record
+from tests.api.world import World, published_example
 
 TYPE = "capacity-snapshot"
-
-
-def published(world: World, service_id: str = "svc-p1") -> dict[str, Any]:
-    record = example_record(TYPE, service_id)
-    response = world.call("provider", "POST", f"/v1/records/{TYPE}", json=record)
-    assert response.status_code == 201, response.text
-    return record
 
 
 def receipts(world: World, query: str = "") -> list[dict[str, Any]]:
@@ -28,7 +21,7 @@ def receipts(world: World, query: str = "") -> list[dict[str, Any]]:
 
 
 def test_each_channel_leaves_a_receipt_under_the_agreement(world: World) -> None:
-    record = published(world)
+    record = published_example(world)
     assert world.call("subscriber", "GET", f"/v1/records/{TYPE}/{record['id']}").status_code == 200
     assert world.call("subscriber", "GET", f"/v1/records/{TYPE}").status_code == 200
     assert world.call("subscriber", "GET", f"/v1/feed/{TYPE}").status_code == 200
@@ -41,7 +34,7 @@ def test_each_channel_leaves_a_receipt_under_the_agreement(world: World) -> None
 
 
 def test_the_provider_and_its_vendor_leave_no_receipts(world: World) -> None:
-    record = published(world)
+    record = published_example(world)
     for reader in ("provider", "vendor"):
         assert world.call(reader, "GET", f"/v1/records/{TYPE}/{record['id']}").status_code == 200
         assert world.call(reader, "GET", f"/v1/feed/{TYPE}").status_code == 200
@@ -49,7 +42,7 @@ def test_the_provider_and_its_vendor_leave_no_receipts(world: World) -> None:
 
 
 def test_refused_reads_leave_no_receipts(world: World) -> None:
-    record = published(world)
+    record = published_example(world)
     assert (
         world.call("other_subscriber", "GET", f"/v1/records/{TYPE}/{record['id']}").status_code
         == 404
@@ -59,7 +52,7 @@ def test_refused_reads_leave_no_receipts(world: World) -> None:
 
 
 def test_summary_counts_distinct_records_per_subscriber(world: World) -> None:
-    first, second = published(world), published(world, "svc-p2")
+    first, second = published_example(world), published_example(world, "svc-p2")
     world.call("subscriber", "GET", f"/v1/feed/{TYPE}")
     world.call("subscriber", "GET", f"/v1/feed/{TYPE}")
     world.call("subscriber", "GET", f"/v1/records/{TYPE}/{first['id']}")
@@ -74,7 +67,7 @@ def test_summary_counts_distinct_records_per_subscriber(world: World) -> None:
 
 
 def test_filters_by_subscriber_and_period_and_pages(world: World) -> None:
-    record = published(world)
+    record = published_example(world)
     for _ in range(3):
         world.call("subscriber", "GET", f"/v1/records/{TYPE}/{record['id']}")
     assert receipts(world, "?subscriberId=org-other_subscriber") == []
@@ -103,7 +96,7 @@ def test_bad_periods_are_400(world: World, query: str, parameter: str) -> None:
 
 
 def test_only_providers_see_receipts_and_only_their_own(world: World) -> None:
-    record = published(world)
+    record = published_example(world)
     world.call("subscriber", "GET", f"/v1/records/{TYPE}/{record['id']}")
     assert world.call("other_provider", "GET", "/v1/access-receipts").json()["items"] == []
     refused = world.call("subscriber", "GET", "/v1/access-receipts")
