@@ -43,9 +43,9 @@ async def read_feed(
 ) -> Response:
     settings: Settings = request.app.state.settings
     book: ReceiptBook = request.app.state.receipt_book
-    size = page_size_of(settings, page_size)
 
     def work(session: Session, principal: Principal) -> Response:
+        size = page_size_of(settings, page_size)
         records.known_type(record_type)
         records.require_reader(principal, record_type)
         today = date.today()

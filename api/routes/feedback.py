@@ -115,7 +115,7 @@ def list_feedback(
 ) -> Response:
     size = page_size_of(settings, page_size)
     items, token = feedback.list_for(session, principal, service_id, kind, size, page_token)
-    body = {"items": [feedback.feedback_dict(session, item) for item in items]}
+    body = {"items": feedback.feedback_dicts(session, items)}
     return json_response(200, {**body, "nextPageToken": token})
 
 

@@ -7,6 +7,7 @@ not it exists, so feedback never reveals what another organisation can see.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -156,13 +157,38 @@ def list_for(
     return items, token
 
 
-def feedback_dict(session: Session, feedback: Feedback) -> dict[str, Any]:
-    record = session.get(Record, feedback.record_pk) if feedback.record_pk is not None else None
-    replies = session.scalars(
+def feedback_dicts(session: Session, items: Sequence[Feedback]) -> list[dict[str, Any]]:
+    """The response shape of each, with its record and replies loaded for the page at once."""
+    record_pks = {item.record_pk for item in items if item.record_pk is not None}
+    named = {
+        row.pk: (row.record_type, row.record_id)
+        for row in session.execute(
+            select(Record.pk, Record.record_type, Record.record_id).where(Record.pk.in_(record_pks))
+        )
+    }
+    replies: dict[int, list[dict[str, Any]]] = {item.pk: [] for item in items}
+    for reply_row in session.scalars(
         select(FeedbackReply)
-        .where(FeedbackReply.feedback_pk == feedback.pk)
+        .where(FeedbackReply.feedback_pk.in_(list(replies)))
         .order_by(FeedbackReply.pk)
-    )
+    ):
+        replies[reply_row.feedback_pk].append(
+            {
+                "text": reply_row.text,
+                "providerId": reply_row.provider_id,
+                "createdAt": timestamp(reply_row.created_at),
+            }
+        )
+    return [_shape(item, named.get(item.record_pk or -1), replies[item.pk]) for item in items]
+
+
+def feedback_dict(session: Session, feedback: Feedback) -> dict[str, Any]:
+    return feedback_dicts(session, [feedback])[0]
+
+
+def _shape(
+    feedback: Feedback, record: tuple[str, str] | None, replies: list[dict[str, Any]]
+) -> dict[str, Any]:
     period = (
         {"start": feedback.period_start.isoformat(), "end": feedback.period_end.isoformat()}
         if feedback.period_start is not None and feedback.period_end is not None
@@ -175,13 +201,10 @@ def feedback_dict(session: Session, feedback: Feedback) -> dict[str, Any]:
         "providerId": feedback.provider_id,
         "serviceId": feedback.service_id,
         "subscriberId": feedback.subscriber_id,
-        "recordType": record.record_type if record is not None else None,
-        "recordId": record.record_id if record is not None else None,
+        "recordType": record[0] if record is not None else None,
+        "recordId": record[1] if record is not None else None,
         "recordVersion": feedback.record_version,
         "period": period,
         "createdAt": timestamp(feedback.created_at),
-        "replies": [
-            {"text": r.text, "providerId": r.provider_id, "createdAt": timestamp(r.created_at)}
-            for r in replies
-        ],
+        "replies": replies,
     }

@@ -181,3 +181,8 @@ def test_scope_and_type_are_checked(world: World) -> None:
 def test_the_capability_document_offers_the_feed(world: World) -> None:
     features = world.call(None, "GET", "/.well-known/care-exchange").json()["features"]
     assert features == {"subscriptions": False, "feed": True, "feedback": True}
+
+
+def test_a_bad_token_is_refused_before_the_query_is_judged(world: World) -> None:
+    forged = world.client.get(f"{FEED}?page_size=0", headers={"Authorization": "Bearer a.b.c"})
+    assert (forged.status_code, forged.json()["code"]) == (401, "invalid_token")
