@@ -25,7 +25,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-import psycopg
 from fastapi import FastAPI
 from fastapi.responses import Response
 from sqlalchemy import Engine, insert, update
@@ -54,6 +52,7 @@ from api.storage.models import (
 )
 from api.storage.types import utcnow
 from schemas import SCHEMA_DIR
+from tests.api import postgres
 from tests.api.live_server import live_server
 
 TARGET_RATIO = 0.5
@@ -87,25 +86,13 @@ def fresh_database(backend: str) -> Iterator[str]:
             upgrade(url)
             yield url
         return
-    name = f"care_exchange_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    try:
-        url = f"{base}/{name}"
+    for url in postgres.fresh_database(POSTGRES_ADMIN_URL, "care_exchange_bench"):
         upgrade(url)
         yield url
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def postgres_unreachable() -> str | None:
-    try:
-        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
-            return None
-    except psycopg.OperationalError as error:
-        return f"PostgreSQL at {POSTGRES_ADMIN_URL} cannot be reached: {error}".strip()
+    return postgres.unreachable(POSTGRES_ADMIN_URL)
 
 
 def service_of(provider_id: str) -> Service:

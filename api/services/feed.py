@@ -193,19 +193,20 @@ def entitlements_changed(session: Session, organisation_id: str, today: date) ->
     write(session, changes)
 
 
+def _lapsed(today: date) -> ColumnElement[bool]:
+    """Agreements still marked active whose end date has passed."""
+    return and_(Agreement.status == "active", Agreement.end_date < today)
+
+
 def has_lapsed(session: Session, subscriber_id: str, today: date) -> bool:
     """Whether the subscriber holds an agreement still marked active past its end date."""
-    query = select(Agreement.id).where(
-        Agreement.subscriber_id == subscriber_id,
-        Agreement.status == "active",
-        Agreement.end_date < today,
-    )
+    query = select(Agreement.id).where(_lapsed(today), Agreement.subscriber_id == subscriber_id)
     return session.execute(query.limit(1)).first() is not None
 
 
 def close_lapsed(session: Session, today: date, subscriber_id: str | None = None) -> None:
     """Mark agreements past their end date `expired` and remove their records from feeds."""
-    query = select(Agreement).where(Agreement.status == "active", Agreement.end_date < today)
+    query = select(Agreement).where(_lapsed(today))
     if subscriber_id is not None:
         query = query.where(Agreement.subscriber_id == subscriber_id)
     lapsed = list(session.scalars(query.with_for_update()))

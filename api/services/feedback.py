@@ -19,12 +19,11 @@ from api.auth.dependencies import require_scope
 from api.auth.principal import Principal
 from api.problems import FieldError, ProblemError
 from api.services import records
-from api.services.access import agreed_grants
+from api.services.access import Grant, in_force, services_of
 from api.services.agreements import SUBSCRIBER_KINDS
 from api.services.ids import new_id
 from api.services.times import timestamp
-from api.storage.models import Feedback, FeedbackReply, Record, Service
-from schemas import load_standard
+from api.storage.models import Agreement, Feedback, FeedbackReply, Record, Service
 
 SCOPE = "feedback"
 
@@ -53,14 +52,18 @@ def _not_yours(pointer: str, detail: str) -> ProblemError:
 def _covered_service(session: Session, principal: Principal, service_id: str) -> Service:
     """The service, when an agreement in force covers it for any record type."""
     service = session.get(Service, service_id)
-    today = date.today()
-    covered = service is not None and any(
-        grant.covers(service.provider_id, service.id)
-        for record_type in load_standard().record_types
-        for grant in agreed_grants(
-            session, principal.organisation_id, record_type, today, service.provider_id
+    covered = False
+    if service is not None:
+        service_lists = session.scalars(
+            select(Agreement.service_ids).where(
+                in_force(principal.organisation_id, date.today()),
+                Agreement.provider_id == service.provider_id,
+            )
         )
-    )
+        covered = any(
+            Grant(service.provider_id, services_of(ids)).covers(service.provider_id, service.id)
+            for ids in service_lists
+        )
     if service is None or not covered:
         raise _not_yours("/serviceId", f"No service '{service_id}' that your agreements cover.")
     return service

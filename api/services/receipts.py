@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from api.auth.dependencies import require_scope
@@ -22,7 +22,7 @@ from api.services.access import Grant, agreed_grants
 from api.services.stored import StoredRecord
 from api.services.times import timestamp
 from api.storage.models import AccessReceipt
-from api.storage.types import utcnow
+from api.storage.types import UTCDateTime, utcnow
 
 READ, LISTED, FEED = "read", "list", "feed"
 SCOPE = "agreements"
@@ -150,7 +150,7 @@ def summary(
             AccessReceipt.subscriber_id,
             received.label("received"),
             read.label("read"),
-            func.max(AccessReceipt.read_at).label("last"),
+            type_coerce(func.max(AccessReceipt.read_at), UTCDateTime()).label("last"),
         )
         .where(*conditions)
         .group_by(AccessReceipt.subscriber_id)
@@ -161,17 +161,10 @@ def summary(
             "subscriberId": row.subscriber_id,
             "recordsReceived": row.received,
             "recordsRead": row.read,
-            "lastReadAt": timestamp(_utc(row.last)),
+            "lastReadAt": timestamp(row.last),
         }
         for row in rows
     ]
-
-
-def _utc(value: datetime) -> datetime:
-    """SQLite's max() hands back text or a naive value for an aware column."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def receipt_dict(receipt: AccessReceipt) -> dict[str, Any]:

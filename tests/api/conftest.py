@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -14,6 +12,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app, dispose
 from api.settings import Settings
 from api.storage.migrate import upgrade
+from tests.api import postgres
 from tests.api.world import World, build_world
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -22,33 +21,16 @@ POSTGRES_ADMIN_URL = os.environ.get(
 ISSUER = "https://care-exchange.test"
 
 
-def _postgres_unreachable() -> str | None:
-    try:
-        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
-            return None
-    except psycopg.OperationalError as error:
-        return f"PostgreSQL at {POSTGRES_ADMIN_URL} cannot be reached: {error}".strip()
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The admin URL of the PostgreSQL server; skips (with the reason) only when it is down."""
-    reason = _postgres_unreachable()
+    reason = postgres.unreachable(POSTGRES_ADMIN_URL)
     if reason:
         pytest.skip(reason)
     return POSTGRES_ADMIN_URL
 
 
-def fresh_postgres_database(admin_url: str) -> Iterator[str]:
-    name = f"care_exchange_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+fresh_postgres_database = postgres.fresh_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
