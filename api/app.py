@@ -19,6 +19,7 @@ from api.routes import (
     oauth,
     receipts,
     records,
+    subscriptions,
 )
 from api.services.receipt_book import ReceiptBook
 from api.settings import Settings
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         feed,
         feedback,
         receipts,
+        subscriptions,
         directory,
         agreements,
         admin,

@@ -22,6 +22,7 @@ from api.services import directory, idempotency
 from api.settings import Settings
 from api.storage.db import make_engine, session_factory, transaction
 from api.storage.migrate import upgrade
+from api.worker import run_until_signalled, start_in_thread
 
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 admin_app = typer.Typer(help="Organisations and OAuth clients (prints JSON).", no_args_is_help=True)
@@ -67,23 +68,45 @@ def db_prune() -> None:
     _print({"idempotencyKeysDeleted": gone})
 
 
+def _serve(settings: Settings, host: str, port: int, with_worker: bool) -> None:
+    configure_logging(settings.log_level)
+    halt = start_in_thread(settings) if with_worker else None
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    finally:
+        if halt is not None:
+            halt()
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    with_worker: Annotated[
+        bool, typer.Option(help="Also deliver webhooks from this process.")
+    ] = False,
 ) -> None:
     """Serve the API; the embedded SQLite database is migrated first, PostgreSQL is not."""
     settings = _settings_for(host, port)
     if settings.database_url.startswith("sqlite"):
         upgrade(settings.database_url)
+    _serve(settings, host, port, with_worker)
+
+
+def worker() -> None:
+    """Deliver webhooks until stopped (SIGTERM); run as many as needed, they share the work."""
+    settings = Settings()
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    run_until_signalled(settings)
 
 
 def run(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Migrate the embedded database, seed the demo, print its credentials, and serve."""
+    """Migrate the embedded database, seed the demo, print its credentials, and serve.
+
+    A delivery worker runs in the same process, so webhooks work without a second command.
+    """
     settings = _settings_for(host, port)
     upgrade(settings.database_url)
     with _transaction(settings) as session:
@@ -92,7 +115,7 @@ def run(
         typer.echo("The demo is already seeded; its secrets were shown when it was created.")
     else:
         typer.echo(walkthrough(settings.issuer, made))
-    serve(host, port)
+    _serve(settings, host, port, with_worker=True)
 
 
 @admin_app.command("org-create")
@@ -167,3 +190,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     app.command("serve")(serve)
     app.command("run")(run)
+    app.command("worker")(worker)

@@ -25,6 +25,17 @@ class Settings(BaseSettings):
     bulk_max_items: int = 500
     idempotency_retention_hours: int = 24
     log_level: str = "INFO"
+    # Webhook delivery. The delays are those of Standard Webhooks: before the first attempt, then
+    # before each retry; after the last, the subscription is marked `error`.
+    webhook_retry_delays_seconds: list[float] = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+    webhook_timeout_seconds: float = 15.0
+    webhook_allowed_hosts: list[str] = []
+    webhook_heartbeat_seconds: float = 300.0
+    webhook_secret_overlap_hours: float = 24.0
+    worker_lease_seconds: float = 60.0
+    worker_poll_seconds: float = 0.5
+    worker_claim_size: int = 200
+    worker_events_per_claim: int = 50
 
     @property
     def token_endpoint(self) -> str:

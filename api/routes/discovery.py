@@ -54,7 +54,15 @@ def capabilities(settings: Annotated[Settings, Depends(get_settings)]) -> dict[s
             "tokenEndpointAuthMethods": ["client_secret_basic", "private_key_jwt"],
             "accessTokenLifetimeSeconds": settings.access_token_lifetime_seconds,
         },
-        "features": {"subscriptions": False, "feed": True, "feedback": True},
+        "subscriptions": {
+            "channels": ["webhook", "pull"],
+            "contents": ["id-only", "full"],
+            "retryDelaysSeconds": settings.webhook_retry_delays_seconds,
+            "heartbeatSeconds": settings.webhook_heartbeat_seconds,
+            "secretOverlapHours": settings.webhook_secret_overlap_hours,
+            "signatureSchemes": ["v1"],
+        },
+        "features": {"subscriptions": True, "feed": True, "feedback": True},
     }
 
 

@@ -13,6 +13,7 @@ from api.auth.dependencies import bearer_token
 from api.auth.principal import Principal
 from api.routes.common import as_reader, json_response, page_size_of
 from api.services import feed, receipts, records
+from api.services.changes import UPDATED
 from api.services.receipt_book import ReceiptBook
 from api.settings import Settings
 from api.storage.db import transaction
@@ -28,7 +29,7 @@ def _item(record_type: str, change: int, state: str, record: Any) -> dict[str, A
         "state": state,
         "modified": change,
     }
-    if state == feed.UPDATED:
+    if state == UPDATED:
         item["data"] = records.envelope(record_type, record)
     return item
 
@@ -53,7 +54,7 @@ async def read_feed(
             with transaction(request.app.state.sessions) as writing:
                 feed.close_lapsed(writing, today, principal.organisation_id)
         rows = feed.page(session, principal.organisation_id, record_type, after, size)
-        sent = [record for _, state, record in rows if state == feed.UPDATED]
+        sent = [record for _, state, record in rows if state == UPDATED]
         agreed = receipts.agreed_for(session, principal, sent)
         book.add(receipts.rows_for(principal, sent, receipts.FEED, agreed))
         items = [_item(record_type, change, state, record) for change, state, record in rows]

@@ -108,6 +108,19 @@ def agreed_grants(
     return [grant for grant in grants if grant is not None]
 
 
+def organisation_grants(
+    session: Session, organisation_id: str, record_type: str, today: date
+) -> list[Grant]:
+    """Everything of one type an organisation may see, scopes aside: what its feed takes.
+
+    Its own records first, then delegations, then agreements, so the first grant covering a
+    record names an agreement only when nothing else lets the organisation see it.
+    """
+    grants = [Grant(organisation_id)]
+    grants += delegated_grants(session, organisation_id)
+    return grants + agreed_grants(session, organisation_id, record_type, today)
+
+
 def can_publish_with(
     grants: Sequence[Grant], principal: Principal, provider_id: str, service_id: str
 ) -> bool:

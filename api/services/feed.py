@@ -15,13 +15,13 @@ is that feed-writing transactions queue for that row from fan-out to commit.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from api.services import events
 from api.services.access import (
     Grant,
     agreement_grant,
@@ -29,21 +29,11 @@ from api.services.access import (
     in_force,
     services_of,
 )
+from api.services.changes import DELETED, UPDATED, Change
 from api.services.stored import STORED_COLUMNS, StoredRecord
 from api.storage.models import Agreement, ChangeCounter, Delegation, FeedEntry, Record
 
-UPDATED, DELETED = "updated", "deleted"
 _RETRACTED = "retracted"
-
-
-@dataclass(frozen=True)
-class Change:
-    """One feed entry to write: this organisation now sees this record in this state."""
-
-    organisation_id: str
-    record_pk: int
-    record_type: str
-    state: str
 
 
 def lock(session: Session) -> None:
@@ -68,7 +58,10 @@ def take_numbers(session: Session, count: int) -> int:
 
 
 def write(session: Session, changes: Sequence[Change]) -> None:
-    """Upsert the entries, numbering them in order; call it last in the transaction."""
+    """Upsert the entries, numbering them in order, and write the subscriptions' events.
+
+    Call it last in the transaction, holding the lock.
+    """
     if not changes:
         return
     first = take_numbers(session, len(changes))
@@ -92,6 +85,7 @@ def write(session: Session, changes: Sequence[Change]) -> None:
         },
     )
     session.execute(statement, rows)
+    events.record_changes(session, changes)
 
 
 def _entitled(
@@ -132,7 +126,14 @@ def records_changed(session: Session, records: Iterable[StoredRecord], today: da
             entitled[key] = _entitled(session, *key, today)
         state = DELETED if record.state == _RETRACTED else UPDATED
         changes += [
-            Change(organisation, record.pk, record.record_type, state)
+            Change(
+                organisation,
+                record.pk,
+                record.record_type,
+                record.service_id,
+                record.version,
+                state,
+            )
             for organisation in entitled[key]
         ]
     write(session, changes)
@@ -165,30 +166,36 @@ def entitlements_changed(session: Session, organisation_id: str, today: date) ->
     """
     lock(session)
     now_seen = {
-        row.pk: (row.record_type, DELETED if row.state == _RETRACTED else UPDATED)
+        row.pk: row
         for row in session.execute(
-            select(Record.pk, Record.record_type, Record.state).where(
-                _entitlement(session, organisation_id, today)
-            )
+            select(
+                Record.pk, Record.record_type, Record.service_id, Record.version, Record.state
+            ).where(_entitlement(session, organisation_id, today))
         )
     }
     shown = {
-        row.record_pk: (row.record_type, row.state)
+        row.record_pk: row.state
         for row in session.execute(
-            select(FeedEntry.record_pk, FeedEntry.record_type, FeedEntry.state).where(
+            select(FeedEntry.record_pk, FeedEntry.state).where(
                 FeedEntry.organisation_id == organisation_id
             )
         )
     }
-    changes = [
-        Change(organisation_id, pk, record_type, state)
-        for pk, (record_type, state) in sorted(now_seen.items())
-        if (pk in shown and shown[pk][1] != state) or (pk not in shown and state == UPDATED)
-    ]
+    changes: list[Change] = []
+    for pk, row in sorted(now_seen.items()):
+        state = DELETED if row.state == _RETRACTED else UPDATED
+        if (pk in shown and shown[pk] != state) or (pk not in shown and state == UPDATED):
+            changes.append(
+                Change(organisation_id, pk, row.record_type, row.service_id, row.version, state)
+            )
+    lost = sorted(pk for pk, state in shown.items() if pk not in now_seen and state != DELETED)
     changes += [
-        Change(organisation_id, pk, record_type, DELETED)
-        for pk, (record_type, state) in sorted(shown.items())
-        if pk not in now_seen and state != DELETED
+        Change(organisation_id, row.pk, row.record_type, row.service_id, row.version, DELETED)
+        for row in session.execute(
+            select(Record.pk, Record.record_type, Record.service_id, Record.version)
+            .where(Record.pk.in_(lost))
+            .order_by(Record.pk)
+        )
     ]
     write(session, changes)
 

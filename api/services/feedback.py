@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from api.auth.dependencies import require_scope
 from api.auth.principal import Principal
 from api.problems import FieldError, ProblemError
-from api.services import records
+from api.services import events, feed, records
 from api.services.access import Grant, in_force, services_of
 from api.services.agreements import SUBSCRIBER_KINDS
 from api.services.ids import new_id
@@ -99,6 +99,8 @@ def create(session: Session, principal: Principal, terms: FeedbackTerms) -> Feed
         feedback.period_start, feedback.period_end = terms.period
     session.add(feedback)
     session.flush()
+    feed.lock(session)
+    events.feedback_sent(session, feedback)
     return feedback
 
 

@@ -24,7 +24,7 @@ from api.services.times import timestamp
 from api.storage.models import AccessReceipt
 from api.storage.types import UTCDateTime, utcnow
 
-READ, LISTED, FEED = "read", "list", "feed"
+READ, LISTED, FEED, WEBHOOK, EVENTS = "read", "list", "feed", "webhook", "events"
 SCOPE = "agreements"
 
 
@@ -53,24 +53,31 @@ def agreed_for(
     ]
 
 
+def row(
+    subscriber_id: str, record: StoredRecord, agreement_id: str, channel: str, at: datetime
+) -> dict[str, Any]:
+    """One receipt, as a row to insert."""
+    return {
+        "provider_id": record.provider_id,
+        "subscriber_id": subscriber_id,
+        "service_id": record.service_id,
+        "agreement_id": agreement_id,
+        "record_pk": record.pk,
+        "record_type": record.record_type,
+        "record_id": record.record_id,
+        "version": record.version,
+        "channel": channel,
+        "read_at": at,
+    }
+
+
 def rows_for(
     principal: Principal, records: Sequence[StoredRecord], channel: str, agreed: Sequence[Grant]
 ) -> list[dict[str, Any]]:
     """The receipts for records a subscriber receives, under the agreements that allow it."""
     now = utcnow()
     return [
-        {
-            "provider_id": record.provider_id,
-            "subscriber_id": principal.organisation_id,
-            "service_id": record.service_id,
-            "agreement_id": agreement_id,
-            "record_pk": record.pk,
-            "record_type": record.record_type,
-            "record_id": record.record_id,
-            "version": record.version,
-            "channel": channel,
-            "read_at": now,
-        }
+        row(principal.organisation_id, record, agreement_id, channel, now)
         for record in records
         if (agreement_id := covering(principal, record, agreed)) is not None
     ]
@@ -142,7 +149,7 @@ def summary(
     _check_period(receipt_filter)
     conditions = _conditions(principal, receipt_filter)
     received = func.count(AccessReceipt.record_pk.distinct()).filter(
-        AccessReceipt.channel.in_([FEED, LISTED])
+        AccessReceipt.channel.in_([FEED, LISTED, WEBHOOK, EVENTS])
     )
     read = func.count(AccessReceipt.record_pk.distinct()).filter(AccessReceipt.channel == READ)
     rows = session.execute(

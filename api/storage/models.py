@@ -248,6 +248,62 @@ class AccessReceipt(Base):
     read_at: Mapped[datetime] = mapped_column()
 
 
+class Subscription(Base):
+    """An organisation's subscription: which changes become its events, and where they go.
+
+    `last_sequence` is the number of its latest event; it only changes under the feed counter's
+    lock, so sequences are given out in commit order and without gaps. The delivery columns say
+    how far the worker has got and hold its lease while it delivers.
+    """
+
+    __tablename__ = "subscriptions"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    types: Mapped[list[str]] = mapped_column(JSONType)
+    service_ids: Mapped[list[str] | None] = mapped_column(JSONType)
+    area_codes: Mapped[list[str] | None] = mapped_column(JSONType)
+    channel: Mapped[str] = mapped_column(String(10))
+    url: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column()
+    last_sequence: Mapped[int] = mapped_column(BigInteger, default=0)
+    delivered_sequence: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_status: Mapped[int | None] = mapped_column(Integer)
+    last_error_at: Mapped[datetime | None] = mapped_column()
+    last_delivered_at: Mapped[datetime | None] = mapped_column()
+    last_contact_at: Mapped[datetime | None] = mapped_column()
+    leased_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SubscriptionEvent(Base):
+    """One numbered event of a subscription: the outbox row and the replay log in one."""
+
+    __tablename__ = "subscription_events"
+    __table_args__ = (UniqueConstraint("subscription_pk", "sequence"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_pk: Mapped[int] = mapped_column(ForeignKey("subscriptions.pk", ondelete="CASCADE"))
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    type: Mapped[str] = mapped_column(String(60))
+    record_pk: Mapped[int | None] = mapped_column(ForeignKey("records.pk"))
+    version: Mapped[int | None] = mapped_column(Integer)
+    feedback_pk: Mapped[int | None] = mapped_column(ForeignKey("feedback.pk"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class IdempotencyKey(Base):
     """The first response to a POST with an `Idempotency-Key`, replayed for its repeats."""
 

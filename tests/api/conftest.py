@@ -51,7 +51,15 @@ def database_url(
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, issuer=ISSUER)
+    return Settings(
+        database_url=database_url,
+        issuer=ISSUER,
+        webhook_allowed_hosts=["127.0.0.1/32"],
+        webhook_retry_delays_seconds=[0, 0.2, 0.4, 0.6],
+        webhook_timeout_seconds=1.0,
+        worker_lease_seconds=5.0,
+        worker_poll_seconds=0.05,
+    )
 
 
 @pytest.fixture

@@ -21,15 +21,16 @@ from tests.conftest import EXAMPLES
 RECORD_TYPES = load_standard().record_types
 PUBLISH = [f"{t}:publish" for t in RECORD_TYPES]
 READ = [f"{t}:read" for t in RECORD_TYPES]
+SUBS = "subscriptions"
 
 # name: (organisation kind, scopes)
 PARTIES: dict[str, tuple[str, list[str]]] = {
-    "provider": ("provider", [*PUBLISH, *READ, "services", "agreements", "feedback"]),
-    "other_provider": ("provider", [*PUBLISH, *READ, "services", "agreements", "feedback"]),
+    "provider": ("provider", [*PUBLISH, *READ, "services", "agreements", "feedback", SUBS]),
+    "other_provider": ("provider", [*PUBLISH, *READ, "services", "agreements", "feedback", SUBS]),
     "vendor": ("vendor", [*PUBLISH, "services"]),
     "other_vendor": ("vendor", [*PUBLISH, "services"]),
-    "subscriber": ("commissioner", [*READ, "agreements", "feedback"]),
-    "other_subscriber": ("commissioner", [*READ, "agreements", "feedback"]),
+    "subscriber": ("commissioner", [*READ, "agreements", "feedback", SUBS]),
+    "other_subscriber": ("commissioner", [*READ, "agreements", "feedback", SUBS]),
     "admin": ("administrator", ["admin", "agreements"]),
     "no_scope": ("commissioner", ["agreements"]),
 }

@@ -1,0 +1,277 @@
+"""Subscription routes: manage subscriptions, see how delivery is going, read or replay events."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from api.auth.dependencies import bearer_token, current_principal
+from api.auth.principal import Principal
+from api.deps import get_session, get_settings
+from api.problems import FieldError, ProblemError
+from api.routes.common import (
+    as_reader,
+    in_transaction,
+    json_response,
+    page_size_of,
+    parse_model,
+    read_json,
+    run_post,
+)
+from api.routes.feed import MAX_CHANGE
+from api.services import event_bodies, receipts, subscriptions
+from api.services.receipt_book import ReceiptBook
+from api.services.subscriptions import PULL, WEBHOOK, Terms
+from api.settings import Settings
+from api.storage.db import transaction
+from api.storage.models import Subscription
+from api.storage.types import utcnow
+
+router = APIRouter(prefix="/v1", tags=["subscriptions"])
+Caller = Annotated[Principal, Depends(current_principal)]
+Db = Annotated[Session, Depends(get_session)]
+ServiceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+AreaCode = Annotated[str, Field(pattern=r"^(S12|E06|E08|E09|E10|W06|N09|S37)[0-9]{6}$")]
+Content = Literal["id-only", "full"]
+
+
+class Filter(BaseModel):
+    """Some services, some areas, or both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    services: list[ServiceId] | None = Field(default=None, min_length=1, max_length=500)
+    areas: list[AreaCode] | None = Field(default=None, min_length=1, max_length=100)
+
+
+class Channel(BaseModel):
+    """A webhook with its URL, or pull; checked after parsing so errors point at the member."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["webhook", "pull"]
+    url: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
+class SubscriptionRequest(BaseModel):
+    """A new subscription; `content` defaults to `id-only`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    types: list[str] = Field(min_length=1, max_length=20)
+    filter: Filter | None = None
+    channel: Channel
+    content: Content = "id-only"
+
+
+class SubscriptionUpdate(BaseModel):
+    """Members present replace the stored ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    types: list[str] | None = Field(default=None, min_length=1, max_length=20)
+    filter: Filter | None = None
+    channel: Channel | None = None
+    content: Content | None = None
+    status: Literal["active", "paused"] | None = None
+
+
+def _invalid(errors: list[FieldError]) -> ProblemError:
+    return ProblemError(422, "validation_failed", "The request body is not valid.", errors)
+
+
+def _checked(
+    types: list[str], found_filter: Filter | None, channel: Channel, content: str
+) -> Terms:
+    """The terms, once the rules a schema cannot say with pointers are checked."""
+    errors: list[FieldError] = []
+    if len(set(types)) != len(types):
+        errors.append(FieldError("/types", "must not repeat a type.", "uniqueItems"))
+    if found_filter is not None:
+        if found_filter.services is None and found_filter.areas is None:
+            errors.append(FieldError("/filter", "give services, areas or both.", "minProperties"))
+        for name, values in (("services", found_filter.services), ("areas", found_filter.areas)):
+            if values is not None and len(set(values)) != len(values):
+                errors.append(FieldError(f"/filter/{name}", "must not repeat.", "uniqueItems"))
+    if channel.type == WEBHOOK and channel.url is None:
+        errors.append(FieldError("/channel/url", "a webhook needs a url.", "required"))
+    if channel.type == PULL and channel.url is not None:
+        errors.append(FieldError("/channel/url", "a pull channel has no url.", "additional"))
+    if errors:
+        raise _invalid(errors)
+    return Terms(
+        types=tuple(types),
+        service_ids=None
+        if found_filter is None or found_filter.services is None
+        else tuple(found_filter.services),
+        area_codes=None
+        if found_filter is None or found_filter.areas is None
+        else tuple(found_filter.areas),
+        channel=channel.type,
+        url=channel.url,
+        content=content,
+    )
+
+
+def _without_secret(body: Any) -> Any:
+    """What an idempotent replay may show: the secret is shown once."""
+    return {**body, "secret": None} if isinstance(body, dict) and "secret" in body else body
+
+
+@router.post("/subscriptions")
+async def create(
+    request: Request, principal: Caller, settings: Annotated[Settings, Depends(get_settings)]
+) -> Response:
+    form = parse_model(SubscriptionRequest, await read_json(request))
+    terms = _checked(form.types, form.filter, form.channel, form.content)
+
+    def work(session: Session) -> tuple[int, object, dict[str, str]]:
+        made, secret = subscriptions.create(session, principal, terms, settings)
+        body = {**subscriptions.subscription_dict(made), "secret": secret}
+        return 201, body, {"Location": f"/v1/subscriptions/{made.id}"}
+
+    return await run_post(request, principal, work, for_replay=_without_secret)
+
+
+@router.get("/subscriptions")
+def list_subscriptions(
+    principal: Caller,
+    session: Db,
+    settings: Annotated[Settings, Depends(get_settings)],
+    page_size: Annotated[int | None, Query()] = None,
+    page_token: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Response:
+    size = page_size_of(settings, page_size)
+    items, token = subscriptions.list_for(session, principal, size, page_token)
+    body = {"items": [subscriptions.subscription_dict(item) for item in items]}
+    return json_response(200, {**body, "nextPageToken": token})
+
+
+@router.get("/subscriptions/{subscription_id}")
+def get(subscription_id: str, principal: Caller, session: Db) -> Response:
+    found = subscriptions.owned(session, principal, subscription_id)
+    return json_response(200, subscriptions.subscription_dict(found))
+
+
+@router.patch("/subscriptions/{subscription_id}")
+async def change(
+    request: Request,
+    subscription_id: str,
+    principal: Caller,
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Response:
+    form = parse_model(SubscriptionUpdate, await read_json(request))
+    if not form.model_fields_set:
+        raise _invalid([FieldError("", "change at least one member.", "minProperties")])
+
+    def work(session: Session) -> Response:
+        current = subscriptions.terms_of(subscriptions.owned(session, principal, subscription_id))
+        kept_filter = None
+        if current.service_ids is not None or current.area_codes is not None:
+            kept_filter = Filter(
+                services=None if current.service_ids is None else list(current.service_ids),
+                areas=None if current.area_codes is None else list(current.area_codes),
+            )
+        terms = _checked(
+            form.types if form.types is not None else list(current.types),
+            form.filter if "filter" in form.model_fields_set else kept_filter,
+            form.channel or Channel(type=current.channel, url=current.url),  # type: ignore[arg-type]
+            form.content or current.content,
+        )
+        changed = subscriptions.update(
+            session, principal, subscription_id, terms, form.status, settings
+        )
+        return json_response(200, subscriptions.subscription_dict(changed))
+
+    return await in_transaction(request, work)
+
+
+@router.delete("/subscriptions/{subscription_id}")
+async def remove(request: Request, subscription_id: str, principal: Caller) -> Response:
+    def work(session: Session) -> Response:
+        subscriptions.remove(session, principal, subscription_id)
+        return Response(status_code=204)
+
+    return await in_transaction(request, work)
+
+
+@router.post("/subscriptions/{subscription_id}/rotate-secret")
+async def rotate_secret(
+    request: Request,
+    subscription_id: str,
+    principal: Caller,
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Response:
+    def work(session: Session) -> tuple[int, object, dict[str, str]]:
+        return 200, subscriptions.rotate_secret(session, principal, subscription_id, settings), {}
+
+    return await run_post(request, principal, work, for_replay=_without_secret)
+
+
+@router.get("/subscriptions/{subscription_id}/status")
+def status(subscription_id: str, principal: Caller, session: Db) -> Response:
+    found = subscriptions.owned(session, principal, subscription_id)
+    return json_response(200, subscriptions.status_dict(found))
+
+
+@router.get("/subscriptions/{subscription_id}/events", name="list_subscription_events")
+async def list_events(
+    request: Request,
+    subscription_id: str,
+    token: Annotated[str, Depends(bearer_token)],
+    after: Annotated[int, Query(ge=0, le=MAX_CHANGE)] = 0,
+    page_size: Annotated[int | None, Query()] = None,
+) -> Response:
+    settings: Settings = request.app.state.settings
+    book: ReceiptBook = request.app.state.receipt_book
+
+    def work(session: Session, principal: Principal) -> Response:
+        size = page_size_of(settings, page_size)
+        found = subscriptions.owned(session, principal, subscription_id)
+        stored = event_bodies.after(session, found, after, size)
+        rendered = event_bodies.render(session, settings.issuer, {found: stored}, date.today())
+        items = rendered[found.pk]
+        now = utcnow()
+        book.add(
+            [
+                receipts.row(
+                    found.organisation_id, e.received, e.agreement_id, receipts.EVENTS, now
+                )
+                for e in items
+                if e.received is not None and e.agreement_id is not None
+            ]
+        )
+        if found.channel == PULL and items and items[-1].sequence > found.delivered_sequence:
+            _mark_read(request, found.pk, items[-1].sequence)
+        url = request.url_for("list_subscription_events", subscription_id=subscription_id)
+        if items:
+            query: dict[str, Any] = {"after": items[-1].sequence}
+            if page_size is not None:
+                query["page_size"] = page_size
+            next_url = str(url.include_query_params(**query))
+        else:
+            next_url = str(request.url)
+        body = {
+            "items": [item.body for item in items],
+            "latestSequence": found.last_sequence,
+            "next": next_url,
+        }
+        return json_response(200, body)
+
+    return await as_reader(request, token, work)
+
+
+def _mark_read(request: Request, subscription_pk: int, sequence: int) -> None:
+    """A pull subscription's delivered sequence is the highest it has read."""
+    with transaction(request.app.state.sessions) as writing:
+        writing.execute(
+            update(Subscription)
+            .where(Subscription.pk == subscription_pk, Subscription.delivered_sequence < sequence)
+            .values(delivered_sequence=sequence, last_delivered_at=utcnow())
+        )

@@ -1,0 +1,19 @@
+"""A change to what one organisation sees: the unit both its feed and its subscriptions take."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+UPDATED, DELETED = "updated", "deleted"
+
+
+@dataclass(frozen=True)
+class Change:
+    """An organisation now sees a record at a version, in a state."""
+
+    organisation_id: str
+    record_pk: int
+    record_type: str
+    service_id: str
+    version: int
+    state: str

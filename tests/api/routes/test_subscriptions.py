@@ -1,0 +1,329 @@
+"""Subscriptions over HTTP, on both databases: their rules, their numbered events, replay.
+
+Delivery to webhooks is tested in tests/api/test_worker.py; here events are read back through
+`GET /v1/subscriptions/{id}/events`, which is the pull channel and the replay of both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from api.services.receipt_book import ReceiptBook
+from tests.api.world import World, example_record, published_example
+
+TYPE = "capacity-snapshot"
+PULL = {"type": "pull"}
+
+
+def subscribe(world: World, party: str = "subscriber", **body: Any) -> dict[str, Any]:
+    made = world.call(
+        party, "POST", "/v1/subscriptions", json={"types": [TYPE], "channel": PULL, **body}
+    )
+    assert made.status_code == 201, made.text
+    found: dict[str, Any] = made.json()
+    return found
+
+
+def events(world: World, subscription: dict[str, Any], party: str = "subscriber") -> Any:
+    page = world.call(party, "GET", f"/v1/subscriptions/{subscription['id']}/events")
+    assert page.status_code == 200, page.text
+    return page.json()
+
+
+def record_ids(page: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(item["type"].rsplit(".", 1)[1], item["data"]["id"]) for item in page["items"]]
+
+
+def test_a_webhook_subscription_shows_its_secret_once(world: World) -> None:
+    channel = {"type": "webhook", "url": "http://127.0.0.1:9/hook"}
+    made = subscribe(world, channel=channel)
+    assert made["secret"].startswith("whsec_")
+    assert (made["status"], made["content"], made["latestSequence"]) == ("active", "id-only", 0)
+    shown = world.call("subscriber", "GET", f"/v1/subscriptions/{made['id']}").json()
+    assert "secret" not in shown
+    assert shown == {key: value for key, value in made.items() if key != "secret"}
+    listed = world.call("subscriber", "GET", "/v1/subscriptions").json()
+    assert [item["id"] for item in listed["items"]] == [made["id"]]
+
+
+def test_an_idempotent_replay_does_not_show_the_secret_again(world: World) -> None:
+    body = {"types": [TYPE], "channel": {"type": "webhook", "url": "http://127.0.0.1:9/h"}}
+    headers = {"Idempotency-Key": "sub-once"}
+    first = world.call("subscriber", "POST", "/v1/subscriptions", json=body, headers=headers)
+    again = world.call("subscriber", "POST", "/v1/subscriptions", json=body, headers=headers)
+    assert first.json()["secret"].startswith("whsec_")
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"] and again.json()["secret"] is None
+
+
+def test_every_change_the_feed_takes_is_an_event_numbered_from_one(world: World) -> None:
+    subscription = subscribe(world)
+    first = published_example(world)
+    second = published_example(world, "svc-p2")
+    retract = world.call(
+        "provider", "DELETE", f"/v1/records/{TYPE}/{first['id']}", headers={"If-Match": '"1"'}
+    )
+    assert retract.status_code == 204, retract.text
+    page = events(world, subscription)
+    assert [item["sequence"] for item in page["items"]] == [
+        "0000000000000000001",
+        "0000000000000000002",
+        "0000000000000000003",
+    ]
+    assert record_ids(page) == [
+        ("updated", first["id"]),
+        ("updated", second["id"]),
+        ("deleted", first["id"]),
+    ]
+    event = page["items"][0]
+    assert event["specversion"] == "1.0" and event["source"] == "https://care-exchange.test/v1"
+    assert (
+        event["subject"] == f"{TYPE}/{first['id']}" and event["subscription"] == subscription["id"]
+    )
+    assert event["data"]["href"] == f"https://care-exchange.test/v1/records/{TYPE}/{first['id']}"
+    assert "record" not in event["data"]
+    assert page["latestSequence"] == 3
+    assert page["next"] == (
+        f"https://care-exchange.test/v1/subscriptions/{subscription['id']}/events?after=3"
+    )
+    last = world.call("subscriber", "GET", page["next"])
+    assert last.json()["items"] == [] and last.json()["next"] == page["next"]
+
+
+def test_replay_resumes_after_any_sequence(world: World) -> None:
+    subscription = subscribe(world)
+    published = [published_example(world)["id"] for _ in range(5)]
+    page = world.call(
+        "subscriber",
+        "GET",
+        f"/v1/subscriptions/{subscription['id']}/events",
+        params={"after": 2, "page_size": 2},
+    ).json()
+    assert [item["data"]["id"] for item in page["items"]] == published[2:4]
+    assert page["next"].endswith("after=4&page_size=2")
+
+
+def test_filters_narrow_what_a_subscription_hears(world: World) -> None:
+    by_service = subscribe(world, filter={"services": ["svc-p2"]})
+    by_area = subscribe(world, filter={"areas": ["S12000036"]})
+    elsewhere = subscribe(world, filter={"areas": ["S12000049"]})
+    other_type = subscribe(world, types=["workforce-snapshot"])
+    in_p1 = published_example(world, "svc-p1")
+    in_p2 = published_example(world, "svc-p2")
+    assert [i["data"]["id"] for i in events(world, by_service)["items"]] == [in_p2["id"]]
+    assert [i["data"]["id"] for i in events(world, by_area)["items"]] == [in_p1["id"], in_p2["id"]]
+    assert events(world, elsewhere)["items"] == []
+    assert events(world, other_type)["items"] == []
+
+
+def test_a_subscription_hears_only_what_the_feed_shows(world: World) -> None:
+    theirs = subscribe(world, "other_subscriber")
+    ours = subscribe(world)
+    published_example(world, "svc-q1", party="other_provider")
+    mine = published_example(world)
+    assert events(world, theirs, "other_subscriber")["items"] == []
+    assert [i["data"]["id"] for i in events(world, ours)["items"]] == [mine["id"]]
+
+
+def test_revoking_an_agreement_sends_deleted_events_and_stops_record_data(
+    world: World,
+) -> None:
+    subscription = subscribe(world, content="full")
+    record = published_example(world)
+    revoked = world.call("provider", "POST", "/v1/agreements/agr-subscriber/revoke")
+    assert revoked.status_code == 200, revoked.text
+    published_example(world)
+    page = events(world, subscription)
+    assert record_ids(page) == [("updated", record["id"]), ("deleted", record["id"])]
+    assert "record" not in page["items"][0]["data"], "data went out after the revocation"
+
+
+def test_full_content_carries_the_version_and_leaves_a_receipt(world: World, app: FastAPI) -> None:
+    subscription = subscribe(world, content="full")
+    record = published_example(world)
+    changed = {**record, "registeredPlaces": record["registeredPlaces"]}
+    replaced = world.call(
+        "provider",
+        "PUT",
+        f"/v1/records/{TYPE}/{record['id']}",
+        json=changed,
+        headers={"If-Match": '"1"'},
+    )
+    assert replaced.status_code == 200, replaced.text
+    page = events(world, subscription)
+    versions = [item["data"]["record"]["version"] for item in page["items"]]
+    assert versions == [1, 2]
+    assert page["items"][0]["data"]["record"]["data"]["id"] == record["id"]
+    book: ReceiptBook = app.state.receipt_book
+    book.flush()
+    receipts = world.call("provider", "GET", "/v1/access-receipts").json()["items"]
+    assert sorted((r["channel"], r["version"]) for r in receipts) == [("events", 1), ("events", 2)]
+
+
+def test_a_pull_subscription_counts_what_it_has_read(world: World) -> None:
+    subscription = subscribe(world)
+    for _ in range(3):
+        published_example(world)
+    path = f"/v1/subscriptions/{subscription['id']}"
+    before = world.call("subscriber", "GET", f"{path}/status").json()
+    assert (before["latestSequence"], before["deliveredSequence"], before["backlog"]) == (3, 0, 3)
+    world.call("subscriber", "GET", f"{path}/events", params={"page_size": 2})
+    after = world.call("subscriber", "GET", f"{path}/status").json()
+    assert (after["deliveredSequence"], after["backlog"]) == (2, 1)
+
+
+def test_providers_subscribe_to_the_feedback_they_receive(world: World) -> None:
+    subscription = subscribe(world, "provider", types=["feedback"], content="full")
+    record = published_example(world)
+    sent = world.call(
+        "subscriber",
+        "POST",
+        "/v1/feedback",
+        json={
+            "kind": "impact",
+            "text": "Two discharges.",
+            "recordType": TYPE,
+            "recordId": record["id"],
+        },
+    )
+    assert sent.status_code == 201, sent.text
+    page = events(world, subscription, "provider")
+    assert [item["type"] for item in page["items"]] == ["org.careexchange.feedback.created"]
+    data = page["items"][0]["data"]
+    assert data["feedbackId"] == sent.json()["id"] and data["feedback"]["text"] == "Two discharges."
+
+
+def test_pausing_keeps_numbering_and_resuming_clears_the_error(world: World) -> None:
+    subscription = subscribe(world)
+    path = f"/v1/subscriptions/{subscription['id']}"
+    paused = world.call("subscriber", "PATCH", path, json={"status": "paused"})
+    assert paused.status_code == 200 and paused.json()["status"] == "paused"
+    published_example(world)
+    assert events(world, subscription)["latestSequence"] == 1
+    resumed = world.call("subscriber", "PATCH", path, json={"status": "active"})
+    assert resumed.json()["status"] == "active"
+
+
+def test_an_update_keeps_what_it_does_not_name(world: World) -> None:
+    subscription = subscribe(world, filter={"services": ["svc-p1"]}, content="full")
+    path = f"/v1/subscriptions/{subscription['id']}"
+    changed = world.call("subscriber", "PATCH", path, json={"types": [TYPE, "achievement"]})
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert body["types"] == [TYPE, "achievement"] and body["content"] == "full"
+    assert body["filter"] == {"services": ["svc-p1"]}
+    cleared = world.call("subscriber", "PATCH", path, json={"filter": None}).json()
+    assert cleared["filter"] is None
+
+
+def test_deleting_a_subscription_stops_its_events(world: World) -> None:
+    subscription = subscribe(world)
+    published_example(world)
+    path = f"/v1/subscriptions/{subscription['id']}"
+    assert world.call("subscriber", "DELETE", path).status_code == 204
+    published_example(world)
+    assert world.call("subscriber", "GET", path).status_code == 404
+    assert world.call("subscriber", "GET", f"{path}/events").status_code == 404
+
+
+def test_rotation_returns_a_new_secret_with_an_overlap(world: World) -> None:
+    made = subscribe(world, channel={"type": "webhook", "url": "http://127.0.0.1:9/h"})
+    path = f"/v1/subscriptions/{made['id']}/rotate-secret"
+    rotated = world.call("subscriber", "POST", path)
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["secret"].startswith("whsec_")
+    assert rotated.json()["secret"] != made["secret"]
+    assert rotated.json()["previousSecretExpiresAt"].endswith("Z")
+    pull = subscribe(world)
+    refused = world.call("subscriber", "POST", f"/v1/subscriptions/{pull['id']}/rotate-secret")
+    assert refused.status_code == 409
+
+
+def test_another_organisation_cannot_see_or_touch_a_subscription(world: World) -> None:
+    subscription = subscribe(world)
+    path = f"/v1/subscriptions/{subscription['id']}"
+    for method, suffix, body in (
+        ("GET", "", None),
+        ("PATCH", "", {"status": "paused"}),
+        ("DELETE", "", None),
+        ("GET", "/status", None),
+        ("GET", "/events", None),
+        ("POST", "/rotate-secret", None),
+    ):
+        answer = world.call("other_subscriber", method, path + suffix, json=body)
+        assert answer.status_code == 404, (method, suffix, answer.text)
+    assert world.call("subscriber", "GET", path).json()["status"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        ({"types": ["not-a-type"], "channel": PULL}, "/types/0"),
+        ({"types": [TYPE, TYPE], "channel": PULL}, "/types"),
+        ({"types": [TYPE], "channel": {"type": "webhook"}}, "/channel/url"),
+        (
+            {"types": [TYPE], "channel": {"type": "pull", "url": "https://a.example/"}},
+            "/channel/url",
+        ),
+        ({"types": [TYPE], "channel": {"type": "email"}}, "/channel/type"),
+        ({"types": [TYPE], "channel": PULL, "filter": {}}, "/filter"),
+        ({"types": [TYPE], "channel": PULL, "filter": {"areas": ["X1"]}}, "/filter/areas/0"),
+        (
+            {"types": [TYPE], "channel": PULL, "filter": {"services": ["svc-nope"]}},
+            "/filter/services/0",
+        ),
+        ({"types": [TYPE], "channel": PULL, "content": "some"}, "/content"),
+        ({"types": ["feedback"], "channel": PULL}, "/types/0"),
+        ({"types": [], "channel": PULL}, "/types"),
+    ],
+)
+def test_bad_subscriptions_are_refused_with_a_pointer(
+    world: World, body: dict[str, Any], pointer: str
+) -> None:
+    answer = world.call("subscriber", "POST", "/v1/subscriptions", json=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert pointer in [error["pointer"] for error in answer.json()["errors"]]
+    assert world.call("subscriber", "GET", "/v1/subscriptions").json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://10.1.2.3/hook",
+        "https://192.168.0.10/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+        "https://[::ffff:10.0.0.1]/hook",
+        "http://93.184.216.34/hook",
+        "ftp://127.0.0.1/hook",
+        "https://user:pw@127.0.0.1/hook",
+    ],
+)
+def test_webhook_urls_to_private_addresses_are_refused(world: World, url: str) -> None:
+    body = {"types": [TYPE], "channel": {"type": "webhook", "url": url}}
+    answer = world.call("subscriber", "POST", "/v1/subscriptions", json=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["pointer"] == "/channel/url"
+
+
+def test_a_type_without_its_scope_is_forbidden(world: World) -> None:
+    body = {"types": [TYPE], "channel": PULL}
+    assert world.call("no_scope", "POST", "/v1/subscriptions", json=body).status_code == 403
+    vendor = world.call("vendor", "POST", "/v1/subscriptions", json=body)
+    assert vendor.status_code == 403 and vendor.json()["code"] == "insufficient_scope"
+
+
+def test_a_failed_publish_leaves_no_event_and_no_gap(world: World) -> None:
+    subscription = subscribe(world)
+    bad = example_record(TYPE, "svc-p1")
+    bad["registeredPlaces"] = "many"
+    assert world.call("provider", "POST", f"/v1/records/{TYPE}", json=bad).status_code == 422
+    good = published_example(world)
+    page = events(world, subscription)
+    assert [(i["sequence"], i["data"]["id"]) for i in page["items"]] == [
+        ("0000000000000000001", good["id"])
+    ]
