@@ -118,7 +118,7 @@ def configure_logging(level: str) -> None:
     """JSON lines on stderr for the server's loggers; called once by the server entry points."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
-    for name in ("care_exchange.requests", "care_exchange.api"):
+    for name in ("care_exchange.requests", "care_exchange.api", "care_exchange.worker"):
         logger = logging.getLogger(name)
         logger.handlers = [handler]
         logger.setLevel(level)
