@@ -257,6 +257,25 @@ def sent_feedback(world: World, **kwargs: Any) -> Call:
     return Call({"feedbackId": made}, kwargs, subject=made)
 
 
+def new_subscription(world: World) -> Call:
+    return Call(kwargs={"json": {"types": [TYPE], "channel": {"type": "pull"}}})
+
+
+def own_subscription(world: World, **kwargs: Any) -> Call:
+    """Setup: the subscriber's webhook subscription (a public address, so no allowlist needed)."""
+    channel = {"type": "webhook", "url": "https://93.184.216.34/hook"}
+    response = world.call(
+        "subscriber", "POST", "/v1/subscriptions", json={"types": [TYPE], "channel": channel}
+    )
+    assert response.status_code == 201, response.text
+    made = response.json()["id"]
+    return Call({"subscriptionId": made}, kwargs, subject=made)
+
+
+def paused_subscription(world: World) -> Call:
+    return own_subscription(world, json={"status": "paused"})
+
+
 def feedback_reply(world: World) -> Call:
     return sent_feedback(world, json={"text": "Thank you."})
 
@@ -397,6 +416,34 @@ PROVIDERS_ONLY = Cells(
     other_vendor=403,
     subscriber=403,
     other_subscriber=403,
+    admin=403,
+)
+
+
+# Scope `subscriptions`: providers and subscribers hold it; a subscription is its owner's alone.
+def subscription_owner(status: int) -> Cells:
+    return Cells(
+        anonymous=401,
+        no_scope=403,
+        provider=404,
+        other_provider=404,
+        vendor=403,
+        other_vendor=403,
+        subscriber=status,
+        other_subscriber=404,
+        admin=403,
+    )
+
+
+SUBSCRIBERS_TOO = Cells(
+    anonymous=401,
+    no_scope=403,
+    provider=200,
+    other_provider=200,
+    vendor=403,
+    other_vendor=403,
+    subscriber=200,
+    other_subscriber=200,
     admin=403,
 )
 
@@ -784,6 +831,66 @@ MATRIX: dict[str, Row] = {
     ),
     "summariseAccessReceipts": Row(
         "GET", "/v1/access-receipts/summary", read_by_subscriber, PROVIDERS_ONLY
+    ),
+    # Subscriptions: scope `subscriptions`; each organisation sees only its own.
+    "createSubscription": Row(
+        "POST",
+        "/v1/subscriptions",
+        new_subscription,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=201,
+            other_provider=201,
+            vendor=403,
+            other_vendor=403,
+            subscriber=201,
+            other_subscriber=201,
+            admin=403,
+        ),
+    ),
+    "listSubscriptions": Row(
+        "GET",
+        "/v1/subscriptions",
+        own_subscription,
+        SUBSCRIBERS_TOO,
+        probe=lists_subject,
+        probed={
+            "provider": False,
+            "other_provider": False,
+            "subscriber": True,
+            "other_subscriber": False,
+        },
+    ),
+    "getSubscription": Row(
+        "GET", "/v1/subscriptions/{subscriptionId}", own_subscription, subscription_owner(200)
+    ),
+    "updateSubscription": Row(
+        "PATCH",
+        "/v1/subscriptions/{subscriptionId}",
+        paused_subscription,
+        subscription_owner(200),
+    ),
+    "deleteSubscription": Row(
+        "DELETE", "/v1/subscriptions/{subscriptionId}", own_subscription, subscription_owner(204)
+    ),
+    "rotateSubscriptionSecret": Row(
+        "POST",
+        "/v1/subscriptions/{subscriptionId}/rotate-secret",
+        own_subscription,
+        subscription_owner(200),
+    ),
+    "getSubscriptionStatus": Row(
+        "GET",
+        "/v1/subscriptions/{subscriptionId}/status",
+        own_subscription,
+        subscription_owner(200),
+    ),
+    "listSubscriptionEvents": Row(
+        "GET",
+        "/v1/subscriptions/{subscriptionId}/events",
+        own_subscription,
+        subscription_owner(200),
     ),
     # Administration.
     "listOrganisations": Row("GET", "/v1/admin/organisations", nothing, admin_only(200)),

@@ -204,6 +204,7 @@ EXAMPLE_JWKS: JsonValue = {
     ]
 }
 OWN_SERVICE = "svc-p1"  # run by `provider` and delegated to `vendor` in the world
+PUBLIC_HOOK = "https://93.184.216.34/hook"  # a public address: no DNS, no allowlist needed
 OAUTH_PATHS = {"/oauth/token", "/oauth/revoke", "/oauth/introspect"}
 
 
@@ -244,6 +245,21 @@ def use_feedback_references(case: Case[Any], live: Live) -> None:
         and start > end
     ):
         period["start"], period["end"] = end, start
+
+
+def use_own_subscription(case: Case[Any], live: Live) -> None:
+    """A subscription of the caller's (the provider's), made for the case: others' are 404."""
+    if "subscriptionId" not in (case.path_parameters or {}):
+        return
+    channel = {"type": "webhook", "url": PUBLIC_HOOK}
+    made = live.world.call(
+        "provider",
+        "POST",
+        "/v1/subscriptions",
+        json={"types": ["capacity-snapshot"], "channel": channel},
+    )
+    assert made.status_code == 201, made.text
+    case.path_parameters = {**(case.path_parameters or {}), "subscriptionId": made.json()["id"]}
 
 
 def use_ordered_period(case: Case[Any]) -> None:
@@ -305,6 +321,12 @@ def use_world_ids(case: Case[Any]) -> None:
         body["providerId"] = "org-provider"
         if isinstance(body.get("endDate"), str):
             body["endDate"] = "2099-12-31"  # a date in the past is a 422
+    elif path.startswith("/v1/subscriptions"):
+        channel, found_filter = body.get("channel"), body.get("filter")
+        if isinstance(channel, dict) and channel.get("type") == "webhook":
+            channel["url"] = PUBLIC_HOOK
+        if isinstance(found_filter, dict) and isinstance(found_filter.get("services"), list):
+            found_filter["services"] = [OWN_SERVICE]
     elif path == "/v1/admin/clients":
         body["organisationId"] = "org-provider"
         if "jwks" in body:
@@ -388,6 +410,7 @@ def use_current_etag(case: Case[Any], live: Live) -> None:
 def test_server_conforms_to_the_spec(case: Case[Any], live: Live) -> None:
     use_world_ids(case)
     use_feedback_references(case, live)
+    use_own_subscription(case, live)
     use_ordered_period(case)
     party = party_for(case)
     headers = dict(live.world[party].auth) if party else {}
