@@ -53,6 +53,9 @@ def _service(service_id: str, name: str, number: str, postcode: str) -> dict[str
     }
 
 
+SHARED_SCOPES = ["agreements", "feedback", "subscriptions"]
+
+
 def seed(session: Session) -> list[DemoClient] | None:
     """Create the demo once; None when it is already there (its secrets cannot be shown again)."""
     if session.get(Organisation, PROVIDER) is not None:
@@ -88,10 +91,10 @@ def seed(session: Session) -> list[DemoClient] | None:
     for organisation, scopes in (
         (
             PROVIDER,
-            [f"{t}:publish" for t in record_types] + ["services", "agreements", "feedback"],
+            [f"{t}:publish" for t in record_types] + [*SHARED_SCOPES, "services"],
         ),
-        (COMMISSIONER, [f"{t}:read" for t in record_types] + ["agreements", "feedback"]),
-        (OTHER, [f"{t}:read" for t in record_types] + ["agreements", "feedback"]),
+        (COMMISSIONER, [f"{t}:read" for t in record_types] + SHARED_SCOPES),
+        (OTHER, [f"{t}:read" for t in record_types] + SHARED_SCOPES),
     ):
         client, secret = clients.create_client(
             session, organisation, f"{organisation} demo client", scopes, "client_secret_basic"
@@ -119,6 +122,10 @@ def walkthrough(base_url: str, made: list[DemoClient]) -> str:
         f"  P=$({token.format(id=provider.client_id, secret=provider.secret)})",
         f"  C=$({token.format(id=commissioner.client_id, secret=commissioner.secret)})",
         f"  O=$({token.format(id=other.client_id, secret=other.secret)})",
+        f"""  S=$(curl -s -H "Authorization: Bearer $C" -H 'Content-Type: application/json' """
+        """--data '{"types": ["capacity-snapshot"], "channel": {"type": "pull"}}' """
+        f"""{base_url}/v1/subscriptions | python3 -c 'import json,sys; """
+        """print(json.load(sys.stdin)["id"])')   # the commissioner subscribes""",
         f"  curl -s -H \"Authorization: Bearer $P\" -H 'Content-Type: application/json' "
         f"--data @{record} {base_url}/v1/records/capacity-snapshot",
         f'  curl -s -H "Authorization: Bearer $C" '
@@ -128,6 +135,8 @@ def walkthrough(base_url: str, made: list[DemoClient]) -> str:
         "   # 404: no agreement",
         f'  curl -s -H "Authorization: Bearer $C" {base_url}/v1/feed/capacity-snapshot'
         "   # the feed: every record it may see",
+        f'  curl -s -H "Authorization: Bearer $C" {base_url}/v1/subscriptions/$S/events'
+        "   # its subscription's numbered events",
         f"""  curl -s -H "Authorization: Bearer $C" -H 'Content-Type: application/json' """
         """--data '{"kind": "impact", "text": "Two people went home from hospital.", """
         """"recordType": "capacity-snapshot", "recordId": """

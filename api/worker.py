@@ -14,6 +14,7 @@ import contextlib
 import email.utils
 import logging
 import os
+import re
 import signal
 import socket
 import threading
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import httpx
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.services import delivery, feed, signatures, webhook_urls
@@ -42,7 +44,7 @@ def retry_after(value: str | None, now: datetime) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if re.fullmatch(r"[0-9]{1,12}", value):
         seconds = float(value)
     else:
         try:
@@ -58,9 +60,15 @@ def retry_after(value: str | None, now: datetime) -> float | None:
 class Worker:
     """One delivery worker; `worker_id` names its leases."""
 
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        read_sessions: sessionmaker[Session] | None = None,
+    ) -> None:
         self.settings = settings
         self.sessions = sessions
+        self.read_sessions = read_sessions or sessions
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._swept_at = 0.0
 
@@ -70,7 +78,6 @@ class Worker:
         async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
             while not stop.is_set():
                 try:
-                    self.close_lapsed_agreements()
                     busy = await self.run_once(client)
                 except Exception:
                     log.exception("delivery round failed; trying again")
@@ -80,20 +87,27 @@ class Worker:
                         await asyncio.wait_for(stop.wait(), self.settings.worker_poll_seconds)
 
     async def run_once(self, client: httpx.AsyncClient) -> int:
-        """One round: claim, deliver, record. Returns how many subscriptions it worked on."""
+        """One round: claim, deliver, record. Returns how many subscriptions it worked on.
+
+        Agreements past their end date are closed first (once a minute), so that the deleted
+        events they cause go out in the same round.
+        """
+        self.close_lapsed_agreements()
         started = time.monotonic()
         with transaction(self.sessions) as session:
-            work = delivery.claim(session, self.worker_id, self.settings, utcnow(), date.today())
-        if not work:
+            leased = delivery.claim(session, self.worker_id, self.settings)
+        if not leased:
             return 0
+        with self.read_sessions() as session:
+            work = delivery.prepare(session, leased, self.settings, date.today())
         deadline = started + self.settings.worker_lease_seconds
-        refused = await self._refused({item.url for item in work})
+        targets = await self._targets({item.url for item in work})
         outcomes = await asyncio.gather(
-            *(self._deliver(client, item, deadline, refused.get(item.url)) for item in work)
+            *(self._deliver(client, item, deadline, targets[item.url]) for item in work)
         )
         with transaction(self.sessions) as session:
-            delivery.record(session, self.worker_id, outcomes, self.settings, utcnow())
-        return len(work)
+            delivery.record(session, self.worker_id, outcomes, self.settings)
+        return len(leased)
 
     def close_lapsed_agreements(self) -> None:
         if time.monotonic() - self._swept_at < EXPIRY_SWEEP_SECONDS:
@@ -102,33 +116,36 @@ class Worker:
             feed.close_lapsed(session, date.today())
         self._swept_at = time.monotonic()
 
-    async def _refused(self, urls: set[str]) -> dict[str, str]:
-        """Why each URL may not be called now (DNS can change after a URL was accepted)."""
+    async def _targets(self, urls: set[str]) -> dict[str, webhook_urls.Target | str]:
+        """Where to connect for each URL, or why not (what a name resolves to can change)."""
 
-        def check(url: str) -> str | None:
+        def resolve(url: str) -> webhook_urls.Target | str:
             try:
-                webhook_urls.check(url, self.settings.webhook_allowed_hosts)
+                return webhook_urls.target(url, self.settings.webhook_allowed_hosts)
             except webhook_urls.RefusedURLError as error:
                 return f"The webhook URL was refused: it {error}"
-            return None
 
-        found = await asyncio.gather(*(asyncio.to_thread(check, url) for url in urls))
-        return {url: reason for url, reason in zip(urls, found, strict=True) if reason}
+        found = await asyncio.gather(*(asyncio.to_thread(resolve, url) for url in urls))
+        return dict(zip(urls, found, strict=True))
 
     async def _deliver(
-        self, client: httpx.AsyncClient, work: Work, deadline: float, refused: str | None
+        self,
+        client: httpx.AsyncClient,
+        work: Work,
+        deadline: float,
+        target: webhook_urls.Target | str,
     ) -> Outcome:
         outcome = Outcome(work)
-        if refused is not None:
-            outcome.failure = Failure(refused)
+        if isinstance(target, str):
+            outcome.failure = Failure(target)
             return outcome
         if work.heartbeat is not None:
-            outcome.failure = await self._post(client, work, *work.heartbeat)
+            outcome.failure = await self._post(client, work, target, *work.heartbeat)
             return outcome
         for event in work.events:
             if time.monotonic() + self.settings.webhook_timeout_seconds > deadline:
                 break
-            failure = await self._post(client, work, event.event_id, event.encoded())
+            failure = await self._post(client, work, target, event.event_id, event.encoded())
             if failure is not None:
                 outcome.failure = failure
                 log.info("delivery of %s to %s failed: %s", event.event_id, work.url, failure)
@@ -137,31 +154,61 @@ class Worker:
         return outcome
 
     async def _post(
-        self, client: httpx.AsyncClient, work: Work, message_id: str, body: bytes
+        self,
+        client: httpx.AsyncClient,
+        work: Work,
+        target: webhook_urls.Target,
+        message_id: str,
+        body: bytes,
     ) -> Failure | None:
+        """One attempt; whatever goes wrong becomes a `Failure`, never an exception.
+
+        An exception here would lose the whole round's outcome, and every subscription in it
+        would be delivered again and again.
+        """
         timeout = self.settings.webhook_timeout_seconds
         headers = {
+            "host": target.host,
             "content-type": "application/json",
             "user-agent": USER_AGENT,
             **signatures.headers(work.secrets, message_id, int(time.time()), body),
         }
+        extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
         try:
             response = await asyncio.wait_for(
-                client.post(work.url, content=body, headers=headers, timeout=timeout), timeout
+                client.post(
+                    target.url,
+                    content=body,
+                    headers=headers,
+                    timeout=timeout,
+                    extensions=extensions,
+                ),
+                timeout,
             )
+            if 200 <= response.status_code < 300:
+                return None
+            wait = retry_after(response.headers.get("retry-after"), utcnow())
         except TimeoutError:
             return Failure(f"No answer within {timeout:g} s.")
         except httpx.HTTPError as error:
             return Failure(f"Could not deliver ({type(error).__name__}): {error}".strip())
-        if 200 <= response.status_code < 300:
-            return None
-        wait = retry_after(response.headers.get("retry-after"), utcnow())
+        except Exception as error:
+            log.exception("unexpected failure delivering %s", message_id)
+            return Failure(f"Could not deliver ({type(error).__name__}).")
         return Failure(f"The receiver answered {response.status_code}.", response.status_code, wait)
+
+
+def _engines(settings: Settings) -> tuple[Engine, Engine]:
+    return make_engine(settings.database_url), make_engine(settings.database_url, reading=True)
+
+
+def _worker(settings: Settings, engines: tuple[Engine, Engine]) -> Worker:
+    return Worker(settings, session_factory(engines[0]), session_factory(engines[1]))
 
 
 def run_until_signalled(settings: Settings) -> None:
     """The `care-exchange worker` process: deliver until SIGTERM or SIGINT."""
-    engine = make_engine(settings.database_url)
+    engines = _engines(settings)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -169,23 +216,24 @@ def run_until_signalled(settings: Settings) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         log.info("delivery worker started")
-        await Worker(settings, session_factory(engine)).run(stop)
+        await _worker(settings, engines).run(stop)
 
     try:
         asyncio.run(main())
     finally:
-        engine.dispose()
+        for engine in engines:
+            engine.dispose()
 
 
 def start_in_thread(settings: Settings) -> Callable[[], None]:
     """A worker in a thread of this process, for the embedded server; returns how to stop it."""
-    engine = make_engine(settings.database_url)
+    engines = _engines(settings)
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
 
     def serve() -> None:
         asyncio.set_event_loop(loop)
-        loop.run_until_complete(Worker(settings, session_factory(engine)).run(stop))
+        loop.run_until_complete(_worker(settings, engines).run(stop))
 
     thread = threading.Thread(target=serve, name="care-exchange-worker", daemon=True)
     thread.start()
@@ -193,6 +241,7 @@ def start_in_thread(settings: Settings) -> Callable[[], None]:
     def halt() -> None:
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=settings.webhook_timeout_seconds + 5)
-        engine.dispose()
+        for engine in engines:
+            engine.dispose()
 
     return halt

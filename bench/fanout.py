@@ -191,10 +191,12 @@ def run_backend(backend: str, subscriptions: int, rounds: int) -> tuple[Result, 
             webhook_heartbeat_seconds=86_400,
         )
         engine = make_engine(database_url)
+        read_engine = make_engine(database_url, reading=True)
         sessions = session_factory(engine)
+        read_sessions = session_factory(read_engine)
         try:
             principal = seed(sessions, subscriptions, url)
-            worker = Worker(settings, sessions)
+            worker = Worker(settings, sessions, read_sessions)
 
             async def race() -> tuple[float, float]:
                 limits = httpx.Limits(max_connections=subscriptions)
@@ -223,6 +225,7 @@ def run_backend(backend: str, subscriptions: int, rounds: int) -> tuple[Result, 
                 raise SystemExit(f"{len(behind)} subscriptions were not delivered everything")
         finally:
             engine.dispose()
+            read_engine.dispose()
     return (
         Result("worker: claim, sign, POST, record", subscriptions / took, "deliveries/s"),
         Result("plain async httpx loop", subscriptions / plain, "deliveries/s"),

@@ -169,6 +169,11 @@ async def change(
     form = parse_model(SubscriptionUpdate, await read_json(request))
     if not form.model_fields_set:
         raise _invalid([FieldError("", "change at least one member.", "minProperties")])
+    nulls = sorted(
+        name for name in form.model_fields_set - {"filter"} if getattr(form, name) is None
+    )
+    if nulls:
+        raise _invalid([FieldError(f"/{name}", "must not be null.", "type") for name in nulls])
 
     def work(session: Session) -> Response:
         current = subscriptions.terms_of(subscriptions.owned(session, principal, subscription_id))
@@ -185,7 +190,13 @@ async def change(
             form.content or current.content,
         )
         changed = subscriptions.update(
-            session, principal, subscription_id, terms, form.status, settings
+            session,
+            principal,
+            subscription_id,
+            terms,
+            form.status,
+            settings,
+            frozenset(form.model_fields_set),
         )
         return json_response(200, subscriptions.subscription_dict(changed))
 
@@ -257,9 +268,10 @@ async def list_events(
             next_url = str(url.include_query_params(**query))
         else:
             next_url = str(request.url)
+        latest = max([found.last_sequence, *(item.sequence for item in items)])
         body = {
             "items": [item.body for item in items],
-            "latestSequence": found.last_sequence,
+            "latestSequence": latest,
             "next": next_url,
         }
         return json_response(200, body)

@@ -17,13 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, func, insert, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from api.services import event_bodies, receipts, subscriptions
 from api.services.event_bodies import Rendered
 from api.settings import Settings
 from api.storage.models import AccessReceipt, Subscription, SubscriptionEvent
+from api.storage.types import UTCDateTime, utcnow
 
 REASON_GONE = "The receiver answered 410 Gone on {at}; deliveries are disabled until resumed."
 REASON_ERROR = "Event {sequence} failed {attempts} times, the last on {at}: {message}"
@@ -72,10 +73,21 @@ def _secrets(subscription: Subscription, now: datetime) -> tuple[str, ...]:
     return (subscription.secret,)
 
 
-def claim(
-    session: Session, worker_id: str, settings: Settings, now: datetime, today: date
-) -> list[Work]:
-    """Lease what is due and render its bodies; commit before delivering."""
+def database_now(session: Session) -> datetime:
+    """The database's clock on PostgreSQL, so that leases mean the same to every worker host."""
+    if session.get_bind().dialect.name != "postgresql":
+        return utcnow()
+    now: datetime = session.execute(select(type_coerce(func.now(), UTCDateTime()))).scalar_one()
+    return now
+
+
+def claim(session: Session, worker_id: str, settings: Settings) -> list[int]:
+    """Lease what is due and return the leased subscriptions' pks; commit before rendering.
+
+    The rows stay locked only for this short transaction: publishers wait for them while
+    holding the feed's lock, so nothing slow may happen under it.
+    """
+    now = database_now(session)
     heartbeat_before = now - timedelta(seconds=settings.webhook_heartbeat_seconds)
     backlog = and_(
         Subscription.delivered_sequence < Subscription.last_sequence,
@@ -99,12 +111,22 @@ def claim(
             .with_for_update(skip_locked=True)
         )
     )
-    if not due:
-        return []
     lease_until = now + timedelta(seconds=settings.worker_lease_seconds)
     for subscription in due:
         subscription.leased_by, subscription.lease_until = worker_id, lease_until
-    pending = [s for s in due if s.delivered_sequence < s.last_sequence]
+    session.flush()
+    return [subscription.pk for subscription in due]
+
+
+def prepare(session: Session, leased: Sequence[int], settings: Settings, today: date) -> list[Work]:
+    """The leased subscriptions' next events (or heartbeats), rendered and ready to sign."""
+    now = database_now(session)
+    found = list(
+        session.scalars(
+            select(Subscription).where(Subscription.pk.in_(leased)).order_by(Subscription.pk)
+        )
+    )
+    pending = [s for s in found if s.delivered_sequence < s.last_sequence]
     events: dict[Subscription, list[SubscriptionEvent]] = {s: [] for s in pending}
     by_pk = {s.pk: s for s in pending}
     if pending:
@@ -122,7 +144,6 @@ def claim(
         for row in rows:
             events[by_pk[row.subscription_pk]].append(row)
     rendered = event_bodies.render(session, settings.issuer, events, today)
-    session.flush()
     return [
         Work(
             subscription_pk=s.pk,
@@ -133,7 +154,8 @@ def claim(
             events=tuple(rendered.get(s.pk, ())),
             heartbeat=None if s.pk in rendered else event_bodies.heartbeat(settings.issuer, s),
         )
-        for s in due
+        for s in found
+        if s.channel == subscriptions.WEBHOOK and s.secret is not None
     ]
 
 
@@ -172,12 +194,13 @@ def _failed(
 
 
 def record(
-    session: Session, worker_id: str, outcomes: Sequence[Outcome], settings: Settings, now: datetime
+    session: Session, worker_id: str, outcomes: Sequence[Outcome], settings: Settings
 ) -> None:
     """Move each subscription on past what was delivered, schedule retries, release leases.
 
     Rows are locked in pk order, as event writers lock them, so the two never deadlock.
     """
+    now = database_now(session)
     outcomes = sorted(outcomes, key=lambda outcome: outcome.work.subscription_pk)
     found = {
         s.pk: s
@@ -207,12 +230,13 @@ def record(
             subscription.attempts, subscription.next_attempt_at = 0, None
         if outcome.work.heartbeat is not None:
             subscription.last_contact_at = now
-            if outcome.failure is not None:
-                _noted(subscription, outcome.failure, now)
         if subscription.leased_by != worker_id:
             continue
-        if outcome.failure is not None and outcome.work.events:
-            _failed(subscription, outcome.failure, settings, now)
+        failure = outcome.failure
+        if failure is not None and (failure.gone or outcome.work.events):
+            _failed(subscription, failure, settings, now)
+        elif failure is not None:
+            _noted(subscription, failure, now)
         subscription.leased_by = subscription.lease_until = None
     if received:
         session.execute(insert(AccessReceipt), received)

@@ -1,9 +1,10 @@
 """Stored events as CloudEvents 1.0 JSON: what a webhook receives and what a replay returns.
 
 Bodies are built when they are sent, not when the event is written, so that record data goes
-out only while the organisation may still read the record: an agreement revoked after an event
-was written but before it was delivered stops its data at once. Every body of `full` content
-that carries a record says under which agreement, for the provider's access receipt.
+out only while the organisation may still read the record: an agreement revoked, or a record
+retracted, after an event was written but before it was delivered stops its data at once.
+Every body of `full` content that carries a record says under which agreement, for the
+provider's access receipt.
 """
 
 from __future__ import annotations
@@ -152,7 +153,8 @@ def _record_event(
     }
     body["data"] = data
     version = loaded.versions.get((event.record_pk, event.version))
-    if subscription.content != FULL or event.type != RECORD_UPDATED or version is None:
+    retracted = record.state != records.ACTIVE
+    if subscription.content != FULL or event.type != RECORD_UPDATED or version is None or retracted:
         return Rendered(event.sequence, event.event_id, body)
     covering = [
         grant

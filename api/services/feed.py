@@ -165,6 +165,10 @@ def entitlements_changed(session: Session, organisation_id: str, today: date) ->
     remove); records it has lost appear as deleted.
     """
     lock(session)
+    write(session, _entitlement_changes(session, organisation_id, today))
+
+
+def _entitlement_changes(session: Session, organisation_id: str, today: date) -> list[Change]:
     now_seen = {
         row.pk: row
         for row in session.execute(
@@ -197,7 +201,7 @@ def entitlements_changed(session: Session, organisation_id: str, today: date) ->
             .order_by(Record.pk)
         )
     ]
-    write(session, changes)
+    return changes
 
 
 def _lapsed(today: date) -> ColumnElement[bool]:
@@ -212,16 +216,30 @@ def has_lapsed(session: Session, subscriber_id: str, today: date) -> bool:
 
 
 def close_lapsed(session: Session, today: date, subscriber_id: str | None = None) -> None:
-    """Mark agreements past their end date `expired` and remove their records from feeds."""
+    """Mark agreements past their end date `expired` and remove their records from feeds.
+
+    The changes of every subscriber go out in one write, so subscription rows are locked once,
+    in one order, as every other writer locks them. `FOR NO KEY UPDATE` leaves the agreements
+    free for rows that only reference them (access receipts) meanwhile.
+    """
     query = select(Agreement).where(_lapsed(today))
     if subscriber_id is not None:
         query = query.where(Agreement.subscriber_id == subscriber_id)
-    lapsed = list(session.scalars(query.with_for_update()))
+    lapsed = list(session.scalars(query.with_for_update(key_share=True)))
+    if not lapsed:
+        return
     for agreement in lapsed:
         agreement.status = "expired"
     session.flush()
-    for organisation in sorted({agreement.subscriber_id for agreement in lapsed}):
-        entitlements_changed(session, organisation, today)
+    lock(session)
+    write(
+        session,
+        [
+            change
+            for organisation in sorted({agreement.subscriber_id for agreement in lapsed})
+            for change in _entitlement_changes(session, organisation, today)
+        ],
+    )
 
 
 def page(

@@ -477,7 +477,12 @@ def decode_token(token: str, expected: dict[str, Any]) -> int:
         padded = token + "=" * (-len(token) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
         position = payload.pop("after")
-        if payload != expected or not isinstance(position, int) or isinstance(position, bool):
+        if (
+            payload != expected
+            or not isinstance(position, int)
+            or isinstance(position, bool)
+            or not 0 <= position < 2**63
+        ):
             raise ValueError
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError, AttributeError):
         raise ProblemError(

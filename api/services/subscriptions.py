@@ -81,10 +81,24 @@ def _check_url(url: str | None, settings: Settings) -> None:
         raise _invalid("/channel/url", str(error), "format") from None
 
 
-def _check(session: Session, principal: Principal, terms: Terms, settings: Settings) -> None:
-    _check_types(principal, terms.types)
-    _check_services(session, terms.service_ids)
-    _check_url(terms.url, settings)
+def _check(
+    session: Session,
+    principal: Principal,
+    terms: Terms,
+    settings: Settings,
+    changed: frozenset[str] = frozenset({"types", "filter", "channel"}),
+) -> None:
+    """The rules of the members given.
+
+    A PATCH leaves the others as they are, even a URL that stopped resolving: pausing is what a
+    subscriber does then.
+    """
+    if "types" in changed:
+        _check_types(principal, terms.types)
+    if "filter" in changed:
+        _check_services(session, terms.service_ids)
+    if "channel" in changed:
+        _check_url(terms.url, settings)
 
 
 def create(
@@ -149,13 +163,15 @@ def update(
     terms: Terms,
     status: str | None,
     settings: Settings,
+    changed: frozenset[str],
 ) -> Subscription:
-    """Replace the settings; `status` pauses, or resumes with the retry schedule started again.
+    """Replace the `changed` settings; `status` pauses, or resumes.
 
-    A channel that becomes a webhook gets a secret only by rotation, so that it is shown once.
+    Resuming starts the retry schedule again. A pull channel cannot become a webhook: its
+    secret could not be shown once.
     """
     found = owned(session, principal, subscription_id)
-    _check(session, principal, terms, settings)
+    _check(session, principal, terms, settings, changed)
     if terms.channel == WEBHOOK and found.secret is None:
         raise _invalid("/channel", "a pull subscription cannot become a webhook; create one.")
     found.types = list(terms.types)
@@ -165,7 +181,7 @@ def update(
     if terms.channel == PULL:
         found.secret = found.previous_secret = found.previous_secret_expires_at = None
     if status == PAUSED:
-        found.status = PAUSED
+        found.status, found.status_reason = PAUSED, None
     elif status == ACTIVE:
         found.status, found.status_reason = ACTIVE, None
         found.attempts, found.next_attempt_at = 0, None

@@ -13,13 +13,34 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Sequence
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# Public by Python's reckoning, yet able to reach private hosts through a gateway (NAT64, 6to4).
+TRANSLATED = tuple(
+    ipaddress.ip_network(network) for network in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16")
+)
+REFUSED_ADDRESS = "resolves to a private, loopback, link-local or otherwise reserved address."
 
 
 class RefusedURLError(ValueError):
     """The URL may not be called; the message says why, for the subscriber."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to connect: the URL with its host replaced by the address that was checked.
+
+    Connecting to that address, rather than resolving the name again, is what stops a name that
+    answers a public address to the check and a private one to the connection (DNS rebinding).
+    """
+
+    url: str
+    host: str
+    sni_hostname: str | None
 
 
 def _allowed(host: str, addresses: Sequence[IPAddress], allowlist: Sequence[str]) -> bool:
@@ -49,12 +70,23 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
     ]
 
 
-def check(url: str, allowlist: Sequence[str]) -> None:
-    """Raise `RefusedURLError` unless the server may POST to this URL now."""
+def _public(address: IPAddress) -> bool:
+    return (
+        address.is_global
+        and not address.is_multicast
+        and not any(address in network for network in TRANSLATED)
+    )
+
+
+def target(url: str, allowlist: Sequence[str]) -> Target:
+    """Where the server may POST for this URL now; `RefusedURLError` if nowhere."""
+    if any(character.isspace() or ord(character) < 32 for character in url):
+        raise RefusedURLError("must not contain spaces or control characters.")
     try:
+        httpx.URL(url)
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as error:
+    except (ValueError, httpx.InvalidURL) as error:
         raise RefusedURLError("is not a valid URL.") from error
     host = parts.hostname
     if parts.scheme not in ("https", "http") or not host:
@@ -62,12 +94,30 @@ def check(url: str, allowlist: Sequence[str]) -> None:
     if parts.username is not None or parts.password is not None:
         raise RefusedURLError("must not carry credentials.")
     addresses = _resolve(host, port)
-    if _allowed(host, addresses, allowlist):
-        return
-    if parts.scheme != "https":
-        raise RefusedURLError("must use https.")
-    private = [address for address in addresses if not address.is_global]
-    if private:
-        raise RefusedURLError(
-            f"resolves to {private[0]}, a private, loopback, link-local or reserved address."
-        )
+    if not _allowed(host, addresses, allowlist):
+        if parts.scheme != "https":
+            raise RefusedURLError("must use https.")
+        if not addresses or not all(_public(address) for address in addresses):
+            raise RefusedURLError(REFUSED_ADDRESS)
+    address = addresses[0]
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    named = parts.scheme == "https" and not _is_literal(host)
+    return Target(
+        url=urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")),
+        host=parts.netloc,
+        sni_hostname=host if named else None,
+    )
+
+
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def check(url: str, allowlist: Sequence[str]) -> None:
+    """Raise `RefusedURLError` unless the server may POST to this URL now."""
+    target(url, allowlist)

@@ -293,7 +293,10 @@ class SubscriptionEvent(Base):
     __tablename__ = "subscription_events"
     __table_args__ = (UniqueConstraint("subscription_pk", "sequence"),)
 
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Every change times every subscription: 64-bit (SQLite's rowid already is).
+    pk: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     subscription_pk: Mapped[int] = mapped_column(ForeignKey("subscriptions.pk", ondelete="CASCADE"))
     sequence: Mapped[int] = mapped_column(BigInteger)
     event_id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)

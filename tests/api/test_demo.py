@@ -25,6 +25,12 @@ def test_walkthrough(app: FastAPI, client: TestClient) -> None:
         )
         tokens.append({"Authorization": f"Bearer {response.json()['access_token']}"})
     provider, commissioner, other = tokens
+    subscription = client.post(
+        "/v1/subscriptions",
+        json={"types": ["capacity-snapshot"], "channel": {"type": "pull"}},
+        headers=commissioner,
+    )
+    assert subscription.status_code == 201, subscription.text
     record = json.loads((EXAMPLES / "valid/capacity-snapshot/nursing-home-open.json").read_text())
     published = client.post("/v1/records/capacity-snapshot", json=record, headers=provider)
     assert published.status_code == 201, published.text
@@ -34,6 +40,12 @@ def test_walkthrough(app: FastAPI, client: TestClient) -> None:
     feed = client.get("/v1/feed/capacity-snapshot", headers=commissioner).json()
     assert [(item["id"], item["state"]) for item in feed["items"]] == [(record["id"], "updated")]
     assert client.get("/v1/feed/capacity-snapshot", headers=other).json()["items"] == []
+    events = client.get(
+        f"/v1/subscriptions/{subscription.json()['id']}/events", headers=commissioner
+    ).json()
+    assert [(e["type"], e["data"]["id"]) for e in events["items"]] == [
+        ("org.careexchange.record.updated", record["id"])
+    ]
     said = {"kind": "impact", "text": "It changed a placement.", "recordType": "capacity-snapshot"}
     sent = client.post(
         "/v1/feedback", json={**said, "recordId": record["id"]}, headers=commissioner

@@ -11,16 +11,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from api.services import signatures
 from api.settings import Settings
+from api.storage.db import transaction
+from api.storage.models import Agreement, Subscription
 from api.worker import Worker, retry_after
 from tests.api.receiver import Answer, Receiver, verify
 from tests.api.world import World, published_example
@@ -62,7 +65,7 @@ def deliver_until(
     """Run delivery rounds until `done()`, failing after `timeout` seconds."""
 
     async def rounds() -> None:
-        worker = Worker(settings, app.state.sessions)
+        worker = Worker(settings, app.state.sessions, app.state.read_sessions)
         async with httpx.AsyncClient() as client:
             deadline = time.monotonic() + timeout
             while not done():
@@ -195,6 +198,7 @@ def test_retry_after_takes_seconds_or_a_date() -> None:
     assert retry_after("Thu, 26 Nov 2026 11:00:00 GMT", now) == 0
     assert retry_after("soon", now) is None
     assert retry_after("999999999", now) == 86_400
+    assert retry_after("\u00b2", now) is None
 
 
 def test_an_idle_webhook_gets_heartbeats_with_the_latest_sequence(
@@ -277,3 +281,93 @@ def test_a_url_that_now_resolves_privately_is_not_called(
     deliver_until(app, strict, lambda: status(world, subscription)["attempts"] == 1)
     assert receiver.received == []
     assert "refused" in status(world, subscription)["lastError"]["message"]
+
+
+def test_the_worker_closes_agreements_past_their_end_date(
+    world: World, app: FastAPI, settings: Settings, receiver: Receiver
+) -> None:
+    subscription = subscribe(world, receiver)
+    record = published_example(world)
+    with transaction(app.state.sessions) as session:
+        session.execute(
+            update(Agreement)
+            .where(Agreement.id == "agr-subscriber")
+            .values(end_date=date.today() - timedelta(days=1))
+        )
+    deliver_until(app, settings, lambda: len(receiver.received) >= 2)
+    assert [(e["type"], e["data"]["id"]) for e in receiver.events()] == [
+        ("org.careexchange.record.updated", record["id"]),
+        ("org.careexchange.record.deleted", record["id"]),
+    ]
+    agreement = world.call("provider", "GET", "/v1/agreements/agr-subscriber").json()
+    assert agreement["status"] == "expired"
+    assert status(world, subscription)["backlog"] == 0
+
+
+def set_url(app: FastAPI, subscription: dict[str, Any], url: str) -> None:
+    """What a stored URL may become: a name that stops resolving, or one never checked."""
+    with transaction(app.state.sessions) as session:
+        session.execute(
+            update(Subscription).where(Subscription.id == subscription["id"]).values(url=url)
+        )
+
+
+def test_one_broken_subscription_does_not_hold_up_the_others(
+    world: World, app: FastAPI, settings: Settings, receiver: Receiver
+) -> None:
+    broken = subscribe(world, receiver)
+    working = subscribe(world, receiver)
+    set_url(app, broken, "http://127.0.0.1:1/ho\tok")
+    published_example(world)
+    deliver_until(app, settings, lambda: status(world, working)["backlog"] == 0)
+    assert [event["subscription"] for event in receiver.events()] == [working["id"]]
+    failed = status(world, broken)
+    assert failed["attempts"] == 1 and "control characters" in failed["lastError"]["message"]
+
+
+def test_a_subscription_can_be_paused_when_its_url_no_longer_resolves(
+    world: World, app: FastAPI, receiver: Receiver
+) -> None:
+    subscription = subscribe(world, receiver)
+    set_url(app, subscription, "https://gone.invalid/hook")
+    path = f"/v1/subscriptions/{subscription['id']}"
+    paused = world.call("subscriber", "PATCH", path, json={"status": "paused"})
+    assert paused.status_code == 200, paused.text
+    moved = world.call(
+        "subscriber",
+        "PATCH",
+        path,
+        json={"channel": {"type": "webhook", "url": "https://gone.invalid/x"}},
+    )
+    assert moved.status_code == 422 and moved.json()["errors"][0]["pointer"] == "/channel/url"
+
+
+def test_a_410_to_a_heartbeat_disables_the_subscription_too(
+    world: World, app: FastAPI, settings: Settings, receiver: Receiver
+) -> None:
+    subscription = subscribe(world, receiver)
+    receiver.answer(Answer(410))
+    quick = settings.model_copy(update={"webhook_heartbeat_seconds": 0.1})
+    time.sleep(0.2)
+    deliver_until(app, quick, lambda: status(world, subscription)["status"] != "active")
+    assert status(world, subscription)["status"] == "disabled"
+    assert receiver.events()[0]["type"] == "org.careexchange.heartbeat"
+
+
+def test_a_record_retracted_before_delivery_goes_out_without_its_data(
+    world: World, app: FastAPI, settings: Settings, receiver: Receiver
+) -> None:
+    subscription = subscribe(world, receiver, content="full")
+    path = f"/v1/subscriptions/{subscription['id']}"
+    world.call("subscriber", "PATCH", path, json={"status": "paused"})
+    record = published_example(world)
+    retracted = world.call(
+        "provider", "DELETE", f"/v1/records/{TYPE}/{record['id']}", headers={"If-Match": '"1"'}
+    )
+    assert retracted.status_code == 204
+    world.call("subscriber", "PATCH", path, json={"status": "active"})
+    deliver_until(app, settings, lambda: status(world, subscription)["backlog"] == 0)
+    assert [("record" in e["data"], e["type"]) for e in receiver.events()] == [
+        (False, "org.careexchange.record.updated"),
+        (False, "org.careexchange.record.deleted"),
+    ]

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from api.services import records
 from api.services.receipt_book import ReceiptBook
+from api.settings import Settings
 from tests.api.world import World, example_record, published_example
 
 TYPE = "capacity-snapshot"
@@ -219,6 +221,30 @@ def test_an_update_keeps_what_it_does_not_name(world: World) -> None:
     assert cleared["filter"] is None
 
 
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        ({}, ""),
+        ({"channel": None}, "/channel"),
+        ({"status": "disabled"}, "/status"),
+        ({"channel": {"type": "webhook", "url": "https://93.184.216.34/h"}}, "/channel"),
+        ({"filter": {"areas": []}}, "/filter/areas"),
+        ({"secret": "whsec_x"}, "/secret"),
+    ],
+)
+def test_bad_updates_are_refused_and_change_nothing(
+    world: World, body: dict[str, Any], pointer: str
+) -> None:
+    subscription = subscribe(world)
+    path = f"/v1/subscriptions/{subscription['id']}"
+    answer = world.call("subscriber", "PATCH", path, json=body)
+    assert answer.status_code == 422, answer.text
+    assert pointer in [error["pointer"] for error in answer.json()["errors"]]
+    assert world.call("subscriber", "GET", path).json() == {
+        key: value for key, value in subscription.items() if key != "secret"
+    }
+
+
 def test_deleting_a_subscription_stops_its_events(world: World) -> None:
     subscription = subscribe(world)
     published_example(world)
@@ -327,3 +353,32 @@ def test_a_failed_publish_leaves_no_event_and_no_gap(world: World) -> None:
     assert [(i["sequence"], i["data"]["id"]) for i in page["items"]] == [
         ("0000000000000000001", good["id"])
     ]
+
+
+def test_the_capability_document_states_how_events_are_delivered(
+    world: World, settings: Settings
+) -> None:
+    found = world.call(None, "GET", "/.well-known/care-exchange").json()["subscriptions"]
+    assert found["retryDelaysSeconds"] == settings.webhook_retry_delays_seconds
+    assert found["channels"] == ["webhook", "pull"] and found["signatureSchemes"] == ["v1"]
+
+
+@pytest.mark.parametrize("position", [2**64, -1])
+def test_a_page_token_out_of_range_is_a_bad_query(world: World, position: int) -> None:
+    forged = records.encode_token({"after": position, "of": "subscriptions"})
+    answer = world.call("subscriber", "GET", "/v1/subscriptions", params={"page_token": forged})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["errors"][0]["parameter"] == "page_token"
+
+
+def test_subscriptions_are_listed_page_by_page(world: World) -> None:
+    made = [subscribe(world)["id"] for _ in range(3)]
+    seen: list[str] = []
+    params: dict[str, Any] = {"page_size": 2}
+    while True:
+        page = world.call("subscriber", "GET", "/v1/subscriptions", params=params).json()
+        seen += [item["id"] for item in page["items"]]
+        if page["nextPageToken"] is None:
+            break
+        params["page_token"] = page["nextPageToken"]
+    assert seen == made

@@ -73,7 +73,12 @@ def upgrade() -> None:
 
     op.create_table(
         "subscription_events",
-        sa.Column("pk", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column(
+            "pk",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
         sa.Column("subscription_pk", sa.Integer(), nullable=False),
         sa.Column("sequence", sa.BigInteger(), nullable=False),
         sa.Column("event_id", sa.String(length=128), nullable=False),
