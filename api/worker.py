@@ -233,7 +233,10 @@ def start_in_thread(settings: Settings) -> Callable[[], None]:
 
     def serve() -> None:
         asyncio.set_event_loop(loop)
-        loop.run_until_complete(_worker(settings, engines).run(stop))
+        try:
+            loop.run_until_complete(_worker(settings, engines).run(stop))
+        finally:
+            loop.close()
 
     thread = threading.Thread(target=serve, name="care-exchange-worker", daemon=True)
     thread.start()

@@ -397,6 +397,21 @@ def report(backend: str, label: str, pair: tuple[Result, Result]) -> None:
     )
 
 
+def reachable_backends(choice: str) -> list[str] | None:
+    """The backends `--backend` names that can run; None if PostgreSQL alone was asked for and
+    cannot be reached (a skipped backend is reported, not silently left out)."""
+    backends = []
+    for backend in ["sqlite", "postgresql"] if choice == "both" else [choice]:
+        reason = postgres_unreachable() if backend == "postgresql" else None
+        if reason:
+            sys.stdout.write(f"{backend:<10} skipped: {reason}\n")
+            if choice == "postgresql":
+                return None
+            continue
+        backends.append(backend)
+    return backends
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
@@ -404,15 +419,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=500, help="GETs per timed pass")
     parser.add_argument("--repeats", type=int, default=5, help="timed GET passes; best counts")
     args = parser.parse_args(argv)
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    backends = reachable_backends(args.backend)
+    if backends is None:
+        return 1
     for backend in backends:
-        if backend == "postgresql":
-            reason = postgres_unreachable()
-            if reason:
-                sys.stdout.write(f"{backend:<10} skipped: {reason}\n")
-                if args.backend == "postgresql":
-                    return 1
-                continue
         for label, pair in run_backend(backend, args.records, args.requests, args.repeats):
             report(backend, label, pair)
     return 0

@@ -45,7 +45,7 @@ from bench.api import (
     Result,
     fresh_database,
     payloads,
-    postgres_unreachable,
+    reachable_backends,
     report,
     service_of,
 )
@@ -238,15 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subscriptions", type=int, default=200, help="webhooks per publish")
     parser.add_argument("--rounds", type=int, default=10, help="timed rounds; the best counts")
     args = parser.parse_args(argv)
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    backends = reachable_backends(args.backend)
+    if backends is None:
+        return 1
     for backend in backends:
-        if backend == "postgresql":
-            reason = postgres_unreachable()
-            if reason:
-                sys.stdout.write(f"{backend:<10} skipped: {reason}\n")
-                if args.backend == "postgresql":
-                    return 1
-                continue
         report(backend, "fan-out", run_backend(backend, args.subscriptions, args.rounds))
     return 0
 

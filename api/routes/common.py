@@ -237,3 +237,18 @@ def page_size_of(settings: Settings, page_size: int | None) -> int:
             ],
         )
     return page_size
+
+
+def next_link(request: Request, last: int | None, page_size: int | None) -> str:
+    """The absolute URL of the page after position `last` of a keyset-paged list (feed, events).
+
+    With nothing after it (`last` None) the next page is the one just read: a client polls it.
+    """
+    if last is None:
+        return str(request.url)
+    query: dict[str, int] = {"after": last}
+    if page_size is not None:
+        query["page_size"] = page_size
+    return str(
+        request.url.remove_query_params(["after", "page_size"]).include_query_params(**query)
+    )

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.auth.dependencies import bearer_token
 from api.auth.principal import Principal
-from api.routes.common import as_reader, json_response, page_size_of
+from api.routes.common import as_reader, json_response, next_link, page_size_of
 from api.services import feed, receipts, records
 from api.services.changes import UPDATED
 from api.services.receipt_book import ReceiptBook
@@ -34,7 +34,7 @@ def _item(record_type: str, change: int, state: str, record: Any) -> dict[str, A
     return item
 
 
-@router.get("/feed/{record_type}", name="read_feed")
+@router.get("/feed/{record_type}")
 async def read_feed(
     request: Request,
     record_type: str,
@@ -58,14 +58,7 @@ async def read_feed(
         agreed = receipts.agreed_for(session, principal, sent)
         book.add(receipts.rows_for(principal, sent, receipts.FEED, agreed))
         items = [_item(record_type, change, state, record) for change, state, record in rows]
-        if items:
-            url = request.url_for("read_feed", record_type=record_type)
-            query: dict[str, Any] = {"after": items[-1]["modified"]}
-            if page_size is not None:
-                query["page_size"] = page_size
-            next_url = str(url.include_query_params(**query))
-        else:
-            next_url = str(request.url)
-        return json_response(200, {"items": items, "next": next_url})
+        last = items[-1]["modified"] if items else None
+        return json_response(200, {"items": items, "next": next_link(request, last, page_size)})
 
     return await as_reader(request, token, work)

@@ -19,6 +19,7 @@ from api.routes.common import (
     as_reader,
     in_transaction,
     json_response,
+    next_link,
     page_size_of,
     parse_model,
     read_json,
@@ -231,7 +232,7 @@ def status(subscription_id: str, principal: Caller, session: Db) -> Response:
     return json_response(200, subscriptions.status_dict(found))
 
 
-@router.get("/subscriptions/{subscription_id}/events", name="list_subscription_events")
+@router.get("/subscriptions/{subscription_id}/events")
 async def list_events(
     request: Request,
     subscription_id: str,
@@ -260,19 +261,11 @@ async def list_events(
         )
         if found.channel == PULL and items and items[-1].sequence > found.delivered_sequence:
             _mark_read(request, found.pk, items[-1].sequence)
-        url = request.url_for("list_subscription_events", subscription_id=subscription_id)
-        if items:
-            query: dict[str, Any] = {"after": items[-1].sequence}
-            if page_size is not None:
-                query["page_size"] = page_size
-            next_url = str(url.include_query_params(**query))
-        else:
-            next_url = str(request.url)
         latest = max([found.last_sequence, *(item.sequence for item in items)])
         body = {
             "items": [item.body for item in items],
             "latestSequence": latest,
-            "next": next_url,
+            "next": next_link(request, items[-1].sequence if items else None, page_size),
         }
         return json_response(200, body)
 

@@ -9,6 +9,7 @@ killed mid-batch, is in test_worker_process.py.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
@@ -24,7 +25,7 @@ from api.services import signatures
 from api.settings import Settings
 from api.storage.db import transaction
 from api.storage.models import Agreement, Subscription
-from api.worker import Worker, retry_after
+from api.worker import Worker, retry_after, start_in_thread
 from tests.api.receiver import Answer, Receiver, verify
 from tests.api.world import World, published_example
 
@@ -371,3 +372,18 @@ def test_a_record_retracted_before_delivery_goes_out_without_its_data(
         (False, "org.careexchange.record.updated"),
         (False, "org.careexchange.record.deleted"),
     ]
+
+
+def test_the_embedded_worker_delivers_from_a_thread_and_stops(
+    world: World, settings: Settings, receiver: Receiver
+) -> None:
+    """What `care-exchange run` starts next to the server."""
+    subscription = subscribe(world, receiver)
+    published_example(world)
+    halt = start_in_thread(settings)
+    try:
+        receiver.wait_for(1)
+    finally:
+        halt()
+    assert verify(subscription["secret"], receiver.received[0])["sequence"].endswith("1")
+    assert not any(thread.name == "care-exchange-worker" for thread in threading.enumerate())
