@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from api.app import create_app, dispose
 from api.settings import Settings
 from api.storage.migrate import upgrade
-from tests.api import postgres
-from tests.api.world import World, build_world
+from tests.api import postgres, templates
+from tests.api.templates import Template
+from tests.api.world import World
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CARE_EXCHANGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -33,11 +34,28 @@ def postgres_server() -> str:
 fresh_postgres_database = postgres.fresh_database
 
 
+@pytest.fixture(scope="session")
+def sqlite_world_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    url = f"sqlite:///{tmp_path_factory.mktemp('world') / 'world.sqlite3'}"
+    return templates.populate("sqlite", url, ISSUER)
+
+
+@pytest.fixture(scope="session")
+def postgresql_world_template(postgres_server: str) -> Iterator[Template]:
+    for url in fresh_postgres_database(postgres_server):
+        yield templates.populate("postgresql", url, ISSUER, postgres_server)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """A new, migrated, empty database for each test, on each backend."""
+    """A new database for each test, on each backend: migrated and empty, or, for a test that
+    takes `world`, a copy of the world (tests/api/templates.py)."""
+    if "world" in request.fixturenames:
+        template: Template = request.getfixturevalue(f"{request.param}_world_template")
+        yield from templates.copy(template, tmp_path_factory.mktemp("db"))
+        return
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'care-exchange.sqlite3'}"
         upgrade(url)
@@ -76,5 +94,8 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def world(app: FastAPI, client: TestClient) -> World:
-    return build_world(app, client)
+def world(request: pytest.FixtureRequest, database_url: str, client: TestClient) -> World:
+    """The parties of the world the test's database was copied from, with their tokens."""
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    template: Template = request.getfixturevalue(f"{backend}_world_template")
+    return World(client, template.fresh_parties())

@@ -8,37 +8,29 @@ server happens to answer. Where the server disagrees, the cell is a strict xfail
 The operations come from the spec file when the tests are collected: an operation without a row,
 or a row without an operation, fails `test_the_matrix_covers_exactly_the_spec`.
 
-Every cell runs on a fresh world on SQLite and on PostgreSQL. Building a world from nothing costs
-about a second (migrations, scrypt hashes, a signing key, eight token requests), far too slow for
-~600 cells, so the world is built once per backend by `build_world` into a template database and
-each cell gets its own copy of it (SQLite's backup API; PostgreSQL's CREATE DATABASE ... TEMPLATE).
-The copy holds the same organisations, clients, signing key, services, delegation and agreement,
-so the parties' real tokens are valid in it; nothing a cell changes is seen by another cell.
+Every cell runs on a fresh world on SQLite and on PostgreSQL: a copy of a world built once per
+backend (tests/api/templates.py), so nothing a cell changes is seen by another cell.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
 import httpx
-import psycopg
 import pytest
 import yaml
 from fastapi.testclient import TestClient
 
 from api.app import create_app, dispose
 from api.settings import Settings
-from api.storage.migrate import upgrade
+from tests.api import templates
 from tests.api.conftest import ISSUER, fresh_postgres_database
+from tests.api.templates import Template
 from tests.api.world import (
-    Party,
     World,
-    build_world,
     example_record,
     published_example,
     service_document,
@@ -935,73 +927,27 @@ def test_each_row_matches_its_operation_and_names_every_principal(operation: str
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Template:
-    """A database holding a built world, to be copied for each cell."""
-
-    backend: str
-    url: str
-    parties: dict[str, Party]
-    admin_url: str = ""
-
-
-def _populate(url: str) -> dict[str, Party]:
-    upgrade(url)
-    application = create_app(Settings(database_url=url, issuer=ISSUER))
-    try:
-        with TestClient(application, base_url=ISSUER) as client:
-            return build_world(application, client).parties
-    finally:
-        dispose(application)
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def template(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Template]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'world.sqlite3'}"
-        yield Template("sqlite", url, _populate(url))
+        yield templates.populate("sqlite", url, ISSUER)
         return
     admin_url: str = request.getfixturevalue("postgres_server")
     for url in fresh_postgres_database(admin_url):
-        yield Template("postgresql", url, _populate(url), admin_url)
-
-
-def _copy(template: Template, tmp_path: Path) -> Iterator[str]:
-    """A new database with the template's contents, dropped afterwards."""
-    if template.backend == "sqlite":
-        target = tmp_path / "cell.sqlite3"
-        source = sqlite3.connect(template.url.removeprefix("sqlite:///"))
-        copy = sqlite3.connect(target)
-        try:
-            source.backup(copy)
-        finally:
-            copy.close()
-            source.close()
-        yield f"sqlite:///{target}"
-        return
-    base, template_name = template.url.rsplit("/", 1)
-    name = f"care_exchange_cell_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(template.admin_url, autocommit=True) as connection:
-        strategy = " STRATEGY FILE_COPY" if connection.info.server_version >= 150000 else ""
-        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"{strategy}')
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(template.admin_url, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield templates.populate("postgresql", url, ISSUER, admin_url)
 
 
 @pytest.fixture
 def cell_world(template: Template, tmp_path: Path) -> Iterator[World]:
     """The world of `tests.api.world`, fresh for this test, with the parties' real tokens."""
-    for url in _copy(template, tmp_path):
+    for url in templates.copy(template, tmp_path):
         application = create_app(Settings(database_url=url, issuer=ISSUER))
         try:
             with TestClient(application, base_url=ISSUER) as client:
-                parties = {name: replace(party) for name, party in template.parties.items()}
-                yield World(client, parties)
+                yield World(client, template.fresh_parties())
         finally:
             dispose(application)
 
