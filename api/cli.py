@@ -18,7 +18,7 @@ from api.auth import clients, keys
 from api.demo import seed, walkthrough
 from api.middleware import configure_logging
 from api.routes.admin import client_dict
-from api.services import directory, idempotency
+from api.services import directory, events, idempotency
 from api.settings import Settings
 from api.storage.db import make_engine, session_factory, transaction
 from api.storage.migrate import upgrade
@@ -61,11 +61,15 @@ def _settings_for(host: str, port: int) -> Settings:
 
 @db_app.command("prune")
 def db_prune() -> None:
-    """Delete idempotency keys older than the retention window (run it daily, e.g. from cron)."""
+    """Delete idempotency keys and delivered events past retention (run it daily from cron).
+
+    Events not yet delivered (or read, for pull subscriptions) are kept however old.
+    """
     settings = Settings()
     with _transaction(settings) as session:
-        gone = idempotency.prune(session, timedelta(hours=settings.idempotency_retention_hours))
-    _print({"idempotencyKeysDeleted": gone})
+        keys = idempotency.prune(session, timedelta(hours=settings.idempotency_retention_hours))
+        gone = events.prune(session, timedelta(days=settings.event_retention_days))
+    _print({"idempotencyKeysDeleted": keys, "subscriptionEventsDeleted": gone})
 
 
 def _serve(settings: Settings, host: str, port: int, with_worker: bool) -> None:

@@ -19,6 +19,7 @@ TITLES = {
     "unknown_record_type": "No such record type",
     "not_found": "Not found",
     "gone": "The record has been retracted",
+    "events_pruned": "The events asked for are no longer kept",
     "precondition_failed": "The record has changed since you read it",
     "precondition_required": "This request must be conditional",
     "conflict": "The request conflicts with the current state",

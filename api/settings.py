@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     webhook_allowed_hosts: list[str] = []
     webhook_heartbeat_seconds: float = 300.0
     webhook_secret_overlap_hours: float = 24.0
+    # Delivered (or read) events older than this are deleted by `care-exchange db prune`.
+    event_retention_days: int = 30
     worker_lease_seconds: float = 60.0
     worker_poll_seconds: float = 0.5
     worker_claim_size: int = 200

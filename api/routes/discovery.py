@@ -60,6 +60,7 @@ def capabilities(settings: Annotated[Settings, Depends(get_settings)]) -> dict[s
             "retryDelaysSeconds": settings.webhook_retry_delays_seconds,
             "heartbeatSeconds": settings.webhook_heartbeat_seconds,
             "secretOverlapHours": settings.webhook_secret_overlap_hours,
+            "eventRetentionDays": settings.event_retention_days,
             "signatureSchemes": ["v1"],
         },
         "features": {"subscriptions": True, "feed": True, "feedback": True},

@@ -246,6 +246,15 @@ async def list_events(
     def work(session: Session, principal: Principal) -> Response:
         size = page_size_of(settings, page_size)
         found = subscriptions.owned(session, principal, subscription_id)
+        kept = event_bodies.first_kept(session, found)
+        if after + 1 < kept:
+            raise ProblemError(
+                410,
+                "events_pruned",
+                f"Events before {kept} were delivered and are no longer kept; read the feed to "
+                f"catch up, then continue with after={kept - 1}.",
+                [FieldError.of_parameter("after", f"must be at least {kept - 1}.", "minimum")],
+            )
         stored = event_bodies.after(session, found, after, size)
         rendered = event_bodies.render(session, settings.issuer, {found: stored}, date.today())
         items = rendered[found.pk]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from api.services import records
@@ -205,6 +205,16 @@ def render(
         ]
         for subscription, events in batch.items()
     }
+
+
+def first_kept(session: Session, subscription: Subscription) -> int:
+    """The oldest sequence still stored: events before it were delivered and then pruned."""
+    oldest = session.scalar(
+        select(func.min(SubscriptionEvent.sequence)).where(
+            SubscriptionEvent.subscription_pk == subscription.pk
+        )
+    )
+    return int(oldest) if oldest is not None else subscription.last_sequence + 1
 
 
 def after(

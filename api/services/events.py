@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from api.services.changes import DELETED, Change
@@ -163,3 +164,22 @@ def feedback_sent(session: Session, feedback: Feedback) -> None:
         if listener.hears(FEEDBACK_TYPE, feedback.service_id, areas)
     }
     _append(session, numbered, {listener.pk: listener.last_sequence for listener in listeners})
+
+
+def prune(session: Session, retention: timedelta) -> int:
+    """Delete delivered (or read) events older than the retention window; returns how many.
+
+    An event not yet delivered is kept however old it is: nothing is dropped unseen.
+    """
+    delivered = (
+        select(Subscription.delivered_sequence)
+        .where(Subscription.pk == SubscriptionEvent.subscription_pk)
+        .scalar_subquery()
+    )
+    gone = session.execute(
+        delete(SubscriptionEvent).where(
+            SubscriptionEvent.created_at < utcnow() - retention,
+            SubscriptionEvent.sequence <= delivered,
+        )
+    )
+    return int(getattr(gone, "rowcount", 0))

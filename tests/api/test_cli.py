@@ -106,7 +106,7 @@ def test_prune_deletes_only_keys_past_retention(env: str) -> None:
                     organisation_id="org", key=key, request_hash="h", created_at=now - age
                 )
             )
-    assert cli("db", "prune") == {"idempotencyKeysDeleted": 1}
+    assert cli("db", "prune") == {"idempotencyKeysDeleted": 1, "subscriptionEventsDeleted": 0}
     with transaction(sessions) as session:
         assert [row.key for row in session.scalars(select(IdempotencyKey))] == ["new"]
     engine.dispose()

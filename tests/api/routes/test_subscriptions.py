@@ -6,14 +6,20 @@ Delivery to webhooks is tested in tests/api/test_worker.py; here events are read
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
+from api.services import events as events_service
 from api.services import records
 from api.services.receipt_book import ReceiptBook
 from api.settings import Settings
+from api.storage.db import transaction
+from api.storage.models import SubscriptionEvent
+from api.storage.types import utcnow
 from tests.api.world import World, example_record, published_example
 
 TYPE = "capacity-snapshot"
@@ -368,3 +374,25 @@ def test_subscriptions_are_listed_page_by_page(world: World) -> None:
             break
         params["page_token"] = page["nextPageToken"]
     assert seen == made
+
+
+def test_delivered_events_past_retention_are_pruned_and_replay_says_so(
+    world: World, app: FastAPI
+) -> None:
+    subscription = subscribe(world)
+    for _ in range(3):
+        published_example(world)
+    path = f"/v1/subscriptions/{subscription['id']}/events"
+    world.call("subscriber", "GET", path, params={"page_size": 2})  # reads 1 and 2
+    with transaction(app.state.sessions) as session:
+        session.execute(update(SubscriptionEvent).values(created_at=utcnow() - timedelta(days=31)))
+        assert events_service.prune(session, timedelta(days=30)) == 2
+    pruned = world.call("subscriber", "GET", path)
+    assert (pruned.status_code, pruned.json()["code"]) == (410, "events_pruned")
+    assert pruned.json()["errors"][0] == {
+        "parameter": "after",
+        "keyword": "minimum",
+        "message": "must be at least 2.",
+    }
+    kept = world.call("subscriber", "GET", path, params={"after": 2}).json()
+    assert [item["sequence"] for item in kept["items"]] == ["0000000000000000003"]
