@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -87,37 +88,40 @@ def _invalid(errors: list[FieldError]) -> ProblemError:
     return ProblemError(422, "validation_failed", "The request body is not valid.", errors)
 
 
-def _checked(
-    types: list[str], found_filter: Filter | None, channel: Channel, content: str
-) -> Terms:
-    """The terms, once the rules a schema cannot say with pointers are checked."""
+def _members(
+    form: SubscriptionRequest | SubscriptionUpdate, names: Collection[str]
+) -> dict[str, Any]:
+    """The `Terms` fields that the named members of the body give.
+
+    Also checks the rules a schema cannot say with pointers (repeats, url with its channel).
+    """
     errors: list[FieldError] = []
-    if len(set(types)) != len(types):
-        errors.append(FieldError("/types", "must not repeat a type.", "uniqueItems"))
-    if found_filter is not None:
-        if found_filter.services is None and found_filter.areas is None:
+    found: dict[str, Any] = {}
+    if "types" in names and form.types is not None:
+        if len(set(form.types)) != len(form.types):
+            errors.append(FieldError("/types", "must not repeat a type.", "uniqueItems"))
+        found["types"] = tuple(form.types)
+    if "filter" in names:
+        given = form.filter
+        if given is not None and given.services is None and given.areas is None:
             errors.append(FieldError("/filter", "give services, areas or both.", "minProperties"))
-        for name, values in (("services", found_filter.services), ("areas", found_filter.areas)):
+        for name, key in (("services", "service_ids"), ("areas", "area_codes")):
+            values = getattr(given, name) if given is not None else None
             if values is not None and len(set(values)) != len(values):
                 errors.append(FieldError(f"/filter/{name}", "must not repeat.", "uniqueItems"))
-    if channel.type == WEBHOOK and channel.url is None:
-        errors.append(FieldError("/channel/url", "a webhook needs a url.", "required"))
-    if channel.type == PULL and channel.url is not None:
-        errors.append(FieldError("/channel/url", "a pull channel has no url.", "additional"))
+            found[key] = None if values is None else tuple(values)
+    if "channel" in names and form.channel is not None:
+        channel = form.channel
+        if channel.type == WEBHOOK and channel.url is None:
+            errors.append(FieldError("/channel/url", "a webhook needs a url.", "required"))
+        if channel.type == PULL and channel.url is not None:
+            errors.append(FieldError("/channel/url", "a pull channel has no url.", "additional"))
+        found["channel"], found["url"] = channel.type, channel.url
+    if "content" in names and form.content is not None:
+        found["content"] = form.content
     if errors:
         raise _invalid(errors)
-    return Terms(
-        types=tuple(types),
-        service_ids=None
-        if found_filter is None or found_filter.services is None
-        else tuple(found_filter.services),
-        area_codes=None
-        if found_filter is None or found_filter.areas is None
-        else tuple(found_filter.areas),
-        channel=channel.type,
-        url=channel.url,
-        content=content,
-    )
+    return found
 
 
 def _without_secret(body: Any) -> Any:
@@ -130,7 +134,7 @@ async def create(
     request: Request, principal: Caller, settings: Annotated[Settings, Depends(get_settings)]
 ) -> Response:
     form = parse_model(SubscriptionRequest, await read_json(request))
-    terms = _checked(form.types, form.filter, form.channel, form.content)
+    terms = Terms(**_members(form, ("types", "filter", "channel", "content")))
 
     def work(session: Session) -> tuple[int, object, dict[str, str]]:
         made, secret = subscriptions.create(session, principal, terms, settings)
@@ -176,28 +180,11 @@ async def change(
     if nulls:
         raise _invalid([FieldError(f"/{name}", "must not be null.", "type") for name in nulls])
 
+    given = _members(form, form.model_fields_set)
+
     def work(session: Session) -> Response:
-        current = subscriptions.terms_of(subscriptions.owned(session, principal, subscription_id))
-        kept_filter = None
-        if current.service_ids is not None or current.area_codes is not None:
-            kept_filter = Filter(
-                services=None if current.service_ids is None else list(current.service_ids),
-                areas=None if current.area_codes is None else list(current.area_codes),
-            )
-        terms = _checked(
-            form.types if form.types is not None else list(current.types),
-            form.filter if "filter" in form.model_fields_set else kept_filter,
-            form.channel or Channel(type=current.channel, url=current.url),  # type: ignore[arg-type]
-            form.content or current.content,
-        )
         changed = subscriptions.update(
-            session,
-            principal,
-            subscription_id,
-            terms,
-            form.status,
-            settings,
-            frozenset(form.model_fields_set),
+            session, principal, subscription_id, given, form.status, settings
         )
         return json_response(200, subscriptions.subscription_dict(changed))
 
@@ -246,8 +233,11 @@ async def list_events(
     def work(session: Session, principal: Principal) -> Response:
         size = page_size_of(settings, page_size)
         found = subscriptions.owned(session, principal, subscription_id)
-        kept = event_bodies.first_kept(session, found)
-        if after + 1 < kept:
+        stored = event_bodies.after(session, found, after, size)
+        # Sequences have no gaps and only the oldest are pruned: a page that does not start
+        # right after `after`, while later events exist, starts where the kept events do.
+        kept = stored[0].sequence if stored else found.last_sequence + 1
+        if after < found.last_sequence and after + 1 < kept:
             raise ProblemError(
                 410,
                 "events_pruned",
@@ -255,7 +245,6 @@ async def list_events(
                 f"catch up, then continue with after={kept - 1}.",
                 [FieldError.of_parameter("after", f"must be at least {kept - 1}.", "minimum")],
             )
-        stored = event_bodies.after(session, found, after, size)
         rendered = event_bodies.render(session, settings.issuer, {found: stored}, date.today())
         items = rendered[found.pk]
         now = utcnow()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from api.services import records
@@ -122,9 +122,20 @@ class _Loaded:
             self.versions = {(v.record_pk, v.version): v for v in session.scalars(query)}
         feedback_pks = {event.feedback_pk for event in found if event.feedback_pk is not None}
         items = list(session.scalars(select(Feedback).where(Feedback.pk.in_(feedback_pks))))
-        self.feedback = dict(zip((item.pk for item in items), items, strict=True))
+        self.feedback = {item.pk: item for item in items}
+        shown = {
+            event.feedback_pk
+            for subscription, events in batch.items()
+            if subscription.content == FULL
+            for event in events
+        }
+        full = [item for item in items if item.pk in shown]
         self.feedback_bodies = dict(
-            zip((item.pk for item in items), feedback_dicts(session, items), strict=True)
+            zip(
+                (item.pk for item in full),
+                feedback_dicts(session, full) if full else [],
+                strict=True,
+            )
         )
         self._grants: dict[tuple[str, str], list[Grant]] = {}
 
@@ -205,16 +216,6 @@ def render(
         ]
         for subscription, events in batch.items()
     }
-
-
-def first_kept(session: Session, subscription: Subscription) -> int:
-    """The oldest sequence still stored: events before it were delivered and then pruned."""
-    oldest = session.scalar(
-        select(func.min(SubscriptionEvent.sequence)).where(
-            SubscriptionEvent.subscription_pk == subscription.pk
-        )
-    )
-    return int(oldest) if oldest is not None else subscription.last_sequence + 1
 
 
 def after(

@@ -7,7 +7,8 @@ widen it. The types still need the token's scopes, as reading that feed would.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -81,24 +82,35 @@ def _check_url(url: str | None, settings: Settings) -> None:
         raise _invalid("/channel/url", str(error), "format") from None
 
 
+ALL_TERMS = frozenset(Terms.__dataclass_fields__)
+
+
 def _check(
     session: Session,
     principal: Principal,
     terms: Terms,
     settings: Settings,
-    changed: frozenset[str] = frozenset({"types", "filter", "channel"}),
+    given: Collection[str] = ALL_TERMS,
 ) -> None:
-    """The rules of the members given.
+    """The rules of the terms given (names of `Terms` fields).
 
     A PATCH leaves the others as they are, even a URL that stopped resolving: pausing is what a
     subscriber does then.
     """
-    if "types" in changed:
+    if "types" in given:
         _check_types(principal, terms.types)
-    if "filter" in changed:
+    if "service_ids" in given:
         _check_services(session, terms.service_ids)
-    if "channel" in changed:
+    if "url" in given:
         _check_url(terms.url, settings)
+
+
+def _apply(subscription: Subscription, terms: Terms) -> None:
+    subscription.types = list(terms.types)
+    subscription.service_ids = None if terms.service_ids is None else list(terms.service_ids)
+    subscription.area_codes = None if terms.area_codes is None else list(terms.area_codes)
+    subscription.channel, subscription.url = terms.channel, terms.url
+    subscription.content = terms.content
 
 
 def create(
@@ -112,12 +124,6 @@ def create(
     made = Subscription(
         id=new_id("sub"),
         organisation_id=principal.organisation_id,
-        types=list(terms.types),
-        service_ids=None if terms.service_ids is None else list(terms.service_ids),
-        area_codes=None if terms.area_codes is None else list(terms.area_codes),
-        channel=terms.channel,
-        url=terms.url,
-        content=terms.content,
         status=ACTIVE,
         secret=secret,
         last_sequence=0,
@@ -126,6 +132,7 @@ def create(
         created_at=now,
         updated_at=now,
     )
+    _apply(made, terms)
     session.add(made)
     session.flush()
     return made, secret
@@ -160,24 +167,21 @@ def update(
     session: Session,
     principal: Principal,
     subscription_id: str,
-    terms: Terms,
+    given: Mapping[str, Any],
     status: str | None,
     settings: Settings,
-    changed: frozenset[str],
 ) -> Subscription:
-    """Replace the `changed` settings; `status` pauses, or resumes.
+    """Replace the terms `given` (by `Terms` field name); `status` pauses, or resumes.
 
     Resuming starts the retry schedule again. A pull channel cannot become a webhook: its
     secret could not be shown once.
     """
     found = owned(session, principal, subscription_id)
-    _check(session, principal, terms, settings, changed)
+    terms = dataclasses.replace(terms_of(found), **given)
+    _check(session, principal, terms, settings, given.keys())
     if terms.channel == WEBHOOK and found.secret is None:
         raise _invalid("/channel", "a pull subscription cannot become a webhook; create one.")
-    found.types = list(terms.types)
-    found.service_ids = None if terms.service_ids is None else list(terms.service_ids)
-    found.area_codes = None if terms.area_codes is None else list(terms.area_codes)
-    found.channel, found.url, found.content = terms.channel, terms.url, terms.content
+    _apply(found, terms)
     if terms.channel == PULL:
         found.secret = found.previous_secret = found.previous_secret_expires_at = None
     if status == PAUSED:
