@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from pydantic import ValidationError
 
 from api import cli as api_cli
 from conformance import cli as conformance_cli
@@ -19,5 +20,14 @@ api_cli.register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Settings that cannot work together are an operator's mistake, told in one line per rule.
+    """
+    try:
+        app()
+    except ValidationError as error:
+        for problem in error.errors():
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            typer.echo(f"care-exchange: bad settings: {message}", err=True)
+        raise SystemExit(2) from None

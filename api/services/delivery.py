@@ -1,23 +1,55 @@
 """The database side of webhook delivery: claiming work, and recording how it went.
 
 A worker claims subscriptions with something due (the next events, or a heartbeat) by leasing
-them for a while, commits, delivers without holding any transaction, then records the outcome.
-A worker that dies mid-batch records nothing: its lease runs out and the events it may have
+them for a while, commits, delivers without holding any transaction, renews the leases of what
+it is still delivering, then records each subscription's outcome as soon as it has one. A worker
+that dies mid-batch records nothing: its leases are taken over and the events it may have
 delivered are delivered again, with the same `webhook-id`. Nothing is ever dropped; receivers
 deduplicate. Each subscription's events go one at a time, in sequence order, and a failure stops
 that subscription's batch, so a receiver sees sequences without gaps.
 
+A lease ends at `lease_until`, and on PostgreSQL also when its holder dies: a worker holds a
+session advisory lock for as long as it lives (`HolderLock`), its leases name the lock's key, and
+a lease whose key nobody holds any more is taken over at once. The server releases the lock the
+moment the worker's connection closes, which a killed process's kernel does for it; only a host
+that vanishes without closing its sockets leaves its leases to run out. SQLite has no such
+witness, so there a dead worker's leases last until `lease_until`, kept short by renewal.
+
 Claims use `FOR UPDATE SKIP LOCKED` so that several workers share the work on PostgreSQL; on
 SQLite the single writer does the same.
+
+Retries follow the configured schedule as a timeline from the first failure of the current
+streak: without `Retry-After`, the next attempt is at the schedule's next point on it; with one,
+when the receiver asked (within a day). The subscription goes to `error` only when the streak has
+both lasted the schedule's whole span and had as many attempts as the schedule has, so a receiver
+asking for quick retries cannot spend a day's budget in seconds, and one asking for slow ones
+still gets every attempt it was promised.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import accumulate
 
-from sqlalchemy import and_, func, insert, or_, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    cast,
+    column,
+    func,
+    insert,
+    or_,
+    select,
+    table,
+    text,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from api.services import event_bodies, receipts, subscriptions
@@ -27,7 +59,20 @@ from api.storage.models import AccessReceipt, Subscription, SubscriptionEvent
 from api.storage.types import UTCDateTime, utcnow
 
 REASON_GONE = "The receiver answered 410 Gone on {at}; deliveries are disabled until resumed."
-REASON_ERROR = "Event {sequence} failed {attempts} times, the last on {at}: {message}"
+REASON_ERROR = (
+    "Event {sequence} failed {attempts} times over {lasted:.1f} s, the last on {at}: {message}"
+)
+LOCK_NAMESPACE = 0x43455857  # "CEXW": the first key of every worker's advisory lock
+_pg_locks = table(
+    "pg_locks",
+    column("locktype"),
+    column("database"),
+    column("classid"),
+    column("objid"),
+    column("objsubid"),
+    column("granted"),
+)
+_pg_database = table("pg_database", column("oid"), column("datname"))
 
 
 @dataclass(frozen=True)
@@ -63,6 +108,7 @@ class Outcome:
     work: Work
     delivered: list[Rendered] = field(default_factory=list)
     failure: Failure | None = None
+    beat: bool = False
 
 
 def _secrets(subscription: Subscription, now: datetime) -> tuple[str, ...]:
@@ -81,7 +127,84 @@ def database_now(session: Session) -> datetime:
     return now
 
 
-def claim(session: Session, worker_id: str, settings: Settings) -> list[int]:
+class HolderLock:
+    """A worker's proof of life on PostgreSQL: a session advisory lock on a connection of its own.
+
+    Its key goes into every lease the worker takes; other workers take over a lease whose key no
+    session holds. On SQLite there is nothing to hold and `key` stays None.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.key: int | None = None
+        self._connection: Connection | None = None
+
+    def acquire(self) -> int | None:
+        if self.engine.dialect.name != "postgresql":
+            return None
+        self.release()
+        connection = self.engine.connect()
+        try:
+            while True:
+                key = random.randrange(1, 2**31)
+                taken = connection.execute(
+                    text("SELECT pg_try_advisory_lock(:namespace, :key)"),
+                    {"namespace": LOCK_NAMESPACE, "key": key},
+                ).scalar_one()
+                connection.commit()
+                if taken:
+                    break
+        except Exception:
+            connection.close()
+            raise
+        self._connection, self.key = connection, key
+        return key
+
+    def held(self) -> bool:
+        """Whether the lock is still ours: its connection still answers."""
+        if self._connection is None:
+            return self.engine.dialect.name != "postgresql"
+        try:
+            self._connection.execute(text("SELECT 1"))
+            self._connection.commit()
+        except Exception:
+            self.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        connection, self._connection, self.key = self._connection, None, None
+        if connection is None:
+            return
+        try:
+            connection.invalidate()
+        finally:
+            connection.close()
+
+
+def _holder_gone() -> ColumnElement[bool]:
+    """On PostgreSQL: the lease's holder no longer holds its advisory lock (it died)."""
+    live = select(cast(_pg_locks.c.objid, BigInteger)).where(
+        _pg_locks.c.locktype == "advisory",
+        _pg_locks.c.database
+        == select(_pg_database.c.oid)
+        .where(_pg_database.c.datname == func.current_database())
+        .scalar_subquery(),
+        cast(_pg_locks.c.classid, BigInteger) == LOCK_NAMESPACE,
+        _pg_locks.c.objsubid == 2,
+        _pg_locks.c.granted,
+    )
+    return and_(Subscription.lease_key.is_not(None), Subscription.lease_key.not_in(live))
+
+
+def claim(
+    session: Session,
+    worker_id: str,
+    settings: Settings,
+    limit: int | None = None,
+    exclude: Collection[int] = (),
+    lease_key: int | None = None,
+) -> list[int]:
     """Lease what is due and return the leased subscriptions' pks; commit before rendering.
 
     The rows stay locked only for this short transaction: publishers wait for them while
@@ -97,25 +220,55 @@ def claim(session: Session, worker_id: str, settings: Settings) -> list[int]:
         Subscription.delivered_sequence >= Subscription.last_sequence,
         func.coalesce(Subscription.last_contact_at, Subscription.created_at) < heartbeat_before,
     )
+    free = [Subscription.lease_until.is_(None), Subscription.lease_until < now]
+    if session.get_bind().dialect.name == "postgresql":
+        free.append(_holder_gone())
+    query = select(Subscription).where(
+        Subscription.channel == subscriptions.WEBHOOK,
+        Subscription.status == subscriptions.ACTIVE,
+        or_(*free),
+        or_(backlog, idle),
+    )
+    if exclude:
+        query = query.where(Subscription.pk.not_in(list(exclude)))
     due = list(
         session.scalars(
-            select(Subscription)
-            .where(
-                Subscription.channel == subscriptions.WEBHOOK,
-                Subscription.status == subscriptions.ACTIVE,
-                or_(Subscription.lease_until.is_(None), Subscription.lease_until < now),
-                or_(backlog, idle),
-            )
-            .order_by(Subscription.pk)
-            .limit(settings.worker_claim_size)
+            query.order_by(Subscription.pk)
+            .limit(settings.worker_claim_size if limit is None else limit)
             .with_for_update(skip_locked=True)
         )
     )
     lease_until = now + timedelta(seconds=settings.worker_lease_seconds)
     for subscription in due:
         subscription.leased_by, subscription.lease_until = worker_id, lease_until
+        subscription.lease_key = lease_key
     session.flush()
     return [subscription.pk for subscription in due]
+
+
+def renew(
+    session: Session, worker_id: str, leased: Collection[int], settings: Settings
+) -> set[int]:
+    """Extend this worker's leases on `leased`; returns those it still holds.
+
+    Rows are locked in pk order, as event writers lock them, so the two never deadlock.
+    """
+    if not leased:
+        return set()
+    now = database_now(session)
+    held = list(
+        session.scalars(
+            select(Subscription)
+            .where(Subscription.pk.in_(list(leased)), Subscription.leased_by == worker_id)
+            .order_by(Subscription.pk)
+            .with_for_update()
+        )
+    )
+    lease_until = now + timedelta(seconds=settings.worker_lease_seconds)
+    for subscription in held:
+        subscription.lease_until = lease_until
+    session.flush()
+    return {subscription.pk for subscription in held}
 
 
 def prepare(session: Session, leased: Sequence[int], settings: Settings, today: date) -> list[Work]:
@@ -165,9 +318,26 @@ def _noted(subscription: Subscription, failure: Failure, now: datetime) -> None:
     subscription.last_error_at = now
 
 
+def _next_delay(delays: Sequence[float], attempts: int, lasted: float) -> float:
+    """Without `Retry-After`: the wait until the schedule's next point after `lasted` seconds.
+
+    Points are the schedule's delays after the first, added up from the streak's first failure;
+    past the last, a streak that still owes attempts goes on at the schedule's pace.
+    """
+    for point in accumulate(delays[1:]):
+        if point > lasted:
+            return point - lasted
+    return delays[min(attempts, len(delays) - 1)]
+
+
 def _failed(
     subscription: Subscription, failure: Failure, settings: Settings, now: datetime
 ) -> None:
+    """Count a failed attempt at the first undelivered event; schedule the next, or give up.
+
+    A streak starts when `attempts` is 0 (after a delivery, and after the owner resumes the
+    subscription), so `failing_since` needs no resetting elsewhere.
+    """
     _noted(subscription, failure, now)
     at = now.isoformat().replace("+00:00", "Z")
     if failure.gone:
@@ -175,21 +345,25 @@ def _failed(
         subscription.status_reason = REASON_GONE.format(at=at)
         subscription.next_attempt_at = None
         return
+    if subscription.attempts == 0 or subscription.failing_since is None:
+        subscription.failing_since = now
     subscription.attempts += 1
     delays = settings.webhook_retry_delays_seconds
-    if subscription.attempts >= len(delays):
+    lasted = max((now - subscription.failing_since).total_seconds(), 0.0)
+    if subscription.attempts >= len(delays) and lasted >= sum(delays[1:]):
         subscription.status = subscriptions.ERROR
         subscription.status_reason = REASON_ERROR.format(
             sequence=subscription.delivered_sequence + 1,
             attempts=subscription.attempts,
+            lasted=lasted,
             at=at,
             message=failure.message,
         )
         subscription.next_attempt_at = None
         return
-    delay = (
-        failure.retry_after if failure.retry_after is not None else delays[subscription.attempts]
-    )
+    delay = failure.retry_after
+    if delay is None:
+        delay = _next_delay(delays, subscription.attempts, lasted)
     subscription.next_attempt_at = now + timedelta(seconds=delay)
 
 
@@ -228,7 +402,8 @@ def record(
             subscription.delivered_sequence = max(subscription.delivered_sequence, last)
             subscription.last_delivered_at = subscription.last_contact_at = now
             subscription.attempts, subscription.next_attempt_at = 0, None
-        if outcome.work.heartbeat is not None:
+            subscription.failing_since = None
+        if outcome.beat:
             subscription.last_contact_at = now
         if subscription.leased_by != worker_id:
             continue
@@ -237,7 +412,7 @@ def record(
             _failed(subscription, failure, settings, now)
         elif failure is not None:
             _noted(subscription, failure, now)
-        subscription.leased_by = subscription.lease_until = None
+        subscription.leased_by = subscription.lease_until = subscription.lease_key = None
     if received:
         session.execute(insert(AccessReceipt), received)
     session.flush()

@@ -275,6 +275,7 @@ class Subscription(Base):
     last_sequence: Mapped[int] = mapped_column(BigInteger, default=0)
     delivered_sequence: Mapped[int] = mapped_column(BigInteger, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column()
     next_attempt_at: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_status: Mapped[int | None] = mapped_column(Integer)
@@ -283,6 +284,7 @@ class Subscription(Base):
     last_contact_at: Mapped[datetime | None] = mapped_column()
     leased_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     lease_until: Mapped[datetime | None] = mapped_column()
+    lease_key: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

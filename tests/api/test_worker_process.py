@@ -1,8 +1,9 @@
 """The worker as its own process, killed with SIGKILL mid-batch and started again.
 
-Nothing the dead worker claimed may be lost: once its lease runs out, the new worker delivers
-every event again from the first one not recorded as delivered. Receivers may see an event
-twice (the same `webhook-id`); they must see every sequence, first in order.
+Nothing the dead worker claimed may be lost: once its leases are taken over (at once on
+PostgreSQL, where they die with the worker's connection; when they run out on SQLite), the new
+worker delivers every event again from the first one not recorded as delivered. Receivers may
+see an event twice (the same `webhook-id`); they must see every sequence, first in order.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ LEASE_SECONDS = 2.0
 
 @contextmanager
 def worker_process(
-    settings: Settings, log_level: str = "WARNING"
+    settings: Settings, log_level: str = "WARNING", lease_seconds: float = LEASE_SECONDS
 ) -> Iterator[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
@@ -40,7 +41,7 @@ def worker_process(
         "CARE_EXCHANGE_ISSUER": settings.issuer,
         "CARE_EXCHANGE_WEBHOOK_ALLOWED_HOSTS": json.dumps(settings.webhook_allowed_hosts),
         "CARE_EXCHANGE_WEBHOOK_TIMEOUT_SECONDS": "1",
-        "CARE_EXCHANGE_WORKER_LEASE_SECONDS": str(LEASE_SECONDS),
+        "CARE_EXCHANGE_WORKER_LEASE_SECONDS": str(lease_seconds),
         "CARE_EXCHANGE_WORKER_POLL_SECONDS": "0.05",
         "CARE_EXCHANGE_LOG_LEVEL": log_level,
     }
@@ -104,6 +105,45 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_leaves_no_gap(
         first_seen = list(dict.fromkeys(seen))
         assert first_seen == list(range(1, EVENTS + 1)), subscription_id
     assert len(receiver.received) > SUBSCRIPTIONS * EVENTS, "nothing was delivered twice"
+
+
+def test_a_killed_workers_leases_are_taken_over_at_once_on_postgresql(
+    world: World, settings: Settings
+) -> None:
+    """Its advisory lock died with its connection: no waiting for a minute-long lease."""
+    if settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite has no witness of a worker's life: there its leases run out")
+    lease = 60.0
+    receiver = Receiver()
+    receiver.start()
+    receiver.answer(*[Answer(204, delay=0.05)] * (EVENTS * 2))
+    try:
+        made = world.call(
+            "subscriber",
+            "POST",
+            "/v1/subscriptions",
+            json={
+                "types": ["capacity-snapshot"],
+                "channel": {"type": "webhook", "url": receiver.url},
+            },
+        ).json()
+        for _ in range(EVENTS):
+            published_example(world)
+        with worker_process(settings, lease_seconds=lease) as first:
+            receiver.wait_for(2)
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+        killed_at = time.monotonic()
+        assert backlog(world, [made]) > 0, "the kill did not land mid-batch"
+        with worker_process(settings, lease_seconds=lease):
+            while backlog(world, [made]) and time.monotonic() < killed_at + lease / 2:
+                time.sleep(0.1)
+        took = time.monotonic() - killed_at
+    finally:
+        receiver.stop()
+    assert backlog(world, [made]) == 0, f"still leased {took:.1f} s after the kill"
+    first_seen = list(dict.fromkeys(int(e["sequence"]) for e in receiver.events()))
+    assert first_seen == list(range(1, EVENTS + 1))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
