@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from api.contract import conform, load_contract
 from api.errors import install_error_handlers
 from api.middleware import install_middleware
 from api.routes import (
@@ -45,7 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(conform)],
     )
+    load_contract()
     engine = make_engine(settings.database_url)
     read_engine = make_engine(settings.database_url, reading=True)
     app.state.settings = settings

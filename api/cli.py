@@ -171,11 +171,13 @@ def client_list() -> None:
 
 @admin_app.command("client-disable")
 def client_disable(client_id: str) -> None:
-    """Disable a client at once: its tokens stop working."""
+    """Disable a client at once: its tokens stop working. Prints the client, as client-list does."""
     with _transaction(Settings()) as session:
-        if clients.disable_client(session, client_id) is None:
+        disabled = clients.disable_client(session, client_id)
+        if disabled is None:
             typer.echo(f"care-exchange admin: no client {client_id}", err=True)
             raise typer.Exit(2)
+        _print(client_dict(disabled))
 
 
 @keys_app.command("rotate")

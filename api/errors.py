@@ -9,12 +9,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import exc as database
 from starlette.exceptions import HTTPException
 
+from api.contract import load_contract
 from api.problems import FieldError, ProblemError
 
 log = logging.getLogger("care_exchange.api")
 
+RETRY_AFTER_SECONDS = 1
 _STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
@@ -49,9 +52,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http(request: Request, error: HTTPException) -> Response:
         code = _STATUS_CODES.get(error.status_code, "not_found")
-        return ProblemError(
-            error.status_code, code, str(error.detail), headers=dict(error.headers or {})
-        ).response(request_id(request))
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # Starlette names only the first route's method; the spec knows them all.
+            headers["Allow"] = ", ".join(load_contract().methods_at(request.url.path))
+        return ProblemError(error.status_code, code, str(error.detail), headers=headers).response(
+            request_id(request)
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -59,3 +66,37 @@ def install_error_handlers(app: FastAPI) -> None:
         return ProblemError(
             500, "internal_error", "The server failed; the request id identifies the log entry."
         ).response(request_id(request))
+
+    async def unavailable(request: Request, error: Exception) -> JSONResponse:
+        """A database that dropped the connection, is restarting or is locked will be back.
+
+        The client is told to retry (a POST with its Idempotency-Key, which makes that safe even
+        when the connection was lost while committing); any other database error is a bug.
+        """
+        if not _transient(error):
+            return await unexpected(request, error)
+        cause = getattr(error, "orig", None) or error  # not the statement: it may hold data
+        log.warning(
+            "database unavailable: %s: %s",
+            type(cause).__name__,
+            str(cause).strip(),
+            extra={"request_id": request_id(request)},
+        )
+        return ProblemError(
+            503,
+            "service_unavailable",
+            "The database is unavailable for a moment; retry after the time in Retry-After.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ).response(request_id(request))
+
+    for transient in (database.DBAPIError, database.DisconnectionError, database.TimeoutError):
+        app.add_exception_handler(transient, unavailable)
+
+
+def _transient(error: Exception) -> bool:
+    """Lost or refused connections, lock and busy timeouts, deadlocks, a full pool."""
+    if isinstance(
+        error, database.OperationalError | database.DisconnectionError | database.TimeoutError
+    ):
+        return True
+    return isinstance(error, database.DBAPIError) and error.connection_invalidated

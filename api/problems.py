@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,9 +30,11 @@ TITLES = {
     "forbidden": "You may not do this",
     "invalid_token": "The access token is missing or not valid",
     "invalid_query": "The query parameters are not valid",
+    "invalid_header": "A request header is not valid",
     "too_many_items": "Too many items in one request",
     "method_not_allowed": "Method not allowed",
     "internal_error": "Internal server error",
+    "service_unavailable": "The service is unavailable for a moment",
 }
 
 
@@ -86,8 +89,25 @@ class ProblemError(Exception):
 
     def response(self, request_id: str | None = None) -> JSONResponse:
         return JSONResponse(
-            self.body(request_id),
+            _printable(self.body(request_id)),
             status_code=self.status,
             headers=dict(self.headers),
             media_type=PROBLEM_MEDIA_TYPE,
         )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _printable(value: Any) -> Any:
+    """The body with any lone surrogate echoed from the request shown as U+FFFD.
+
+    Messages quote what the client sent, and a lone surrogate cannot be encoded as UTF-8.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_printable(item) for item in value]
+    if isinstance(value, dict):
+        return {_printable(name): _printable(item) for name, item in value.items()}
+    return value

@@ -72,7 +72,10 @@ class PrivateKeyJWTAuthentication(JWTBearerClientAssertion):  # type: ignore[mis
         if exp > latest + CLOCK_SKEW_SECONDS:
             raise InvalidClientError(
                 description="The client assertion's exp is too far ahead "
-                f"(at most {self.settings.client_assertion_max_lifetime_seconds} seconds)."
+                f"(at most {self.settings.client_assertion_max_lifetime_seconds} seconds): "
+                "sign each assertion just before use with an exp that close (Authlib's "
+                "PrivateKeyJWT sets an hour unless each assertion is given its own exp claim; "
+                "see docs/authentication.md)."
             )
         jti = claims.get("jti")
         if isinstance(jti, str) and len(jti) > MAX_JTI_LENGTH:

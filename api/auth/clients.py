@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from api.auth.secrets import generate_secret, hash_secret
 from api.scopes import all_scopes
+from api.services.paging import Page, keyset
 from api.storage.models import Client, Organisation
 from api.storage.types import utcnow
 
@@ -113,6 +114,11 @@ def disable_client(session: Session, client_id: str) -> Client | None:
         client.disabled_at = utcnow()
         session.flush()
     return client
+
+
+def page_clients(session: Session, size: int, token: str | None) -> Page[Client]:
+    """Every client, by id, a page at a time."""
+    return keyset(session, select(Client), Client.client_id, size, token, {"list": "clients"})
 
 
 def list_clients(

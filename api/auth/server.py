@@ -244,9 +244,18 @@ def _tried_basic(request: FormRequest) -> bool:
 
 
 def _precheck(request: FormRequest) -> OAuth2Error | None:
-    if _tried_basic(request) and request.form.get("client_assertion"):
+    """RFC 6749 section 2.3: one authentication method; RFC 7521: an assertion and its type."""
+    assertion = [name for name in ASSERTION_PARAMETERS if name in request.form]
+    if _tried_basic(request) and assertion:
         return InvalidRequestError(description="Use one client authentication method, not two.")
+    if len(assertion) == 1:
+        return InvalidRequestError(
+            description="client_assertion and client_assertion_type go together."
+        )
     return None
+
+
+ASSERTION_PARAMETERS = ("client_assertion", "client_assertion_type")
 
 
 def parse_form(

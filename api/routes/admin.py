@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import clients
@@ -15,7 +14,7 @@ from api.auth.dependencies import scoped
 from api.auth.principal import Principal
 from api.deps import get_session, get_write_session
 from api.problems import FieldError, ProblemError
-from api.routes.common import json_response, parse_model, read_json, run_post
+from api.routes.common import Config, Paged, json_response, parse_model, read_json, run_post
 from api.services import directory
 from api.services.times import timestamp
 from api.storage.models import Client, Organisation
@@ -53,9 +52,7 @@ class ClientRequest(BaseModel):
     organisation_id: str = Field(alias="organisationId", min_length=1, max_length=128)
     name: str = Field(min_length=1, max_length=300)
     scopes: list[str] = Field(min_length=1)
-    auth_method: Literal["client_secret_basic", "private_key_jwt"] = Field(
-        alias="authMethod", default="client_secret_basic"
-    )
+    auth_method: Literal["client_secret_basic", "private_key_jwt"] = Field(alias="authMethod")
     jwks: dict[str, Any] | None = None
 
 
@@ -90,11 +87,10 @@ async def create_organisation(request: Request, principal: Admin) -> Response:
 
 
 @router.get("/organisations")
-def list_organisations(principal: Admin, session: Db) -> Response:
-    found = session.scalars(select(Organisation).order_by(Organisation.id))
-    return json_response(
-        200, {"items": [directory.organisation_dict(o) for o in found], "nextPageToken": None}
-    )
+def list_organisations(principal: Admin, session: Db, settings: Config, paged: Paged) -> Response:
+    page = directory.list_organisations(session, paged.size(settings), paged.token)
+    items = [directory.organisation_dict(organisation) for organisation in page.items]
+    return json_response(200, {"items": items, "nextPageToken": page.next_token})
 
 
 @router.post("/clients")
@@ -121,9 +117,10 @@ def _without_secret(body: Any) -> Any:
 
 
 @router.get("/clients")
-def list_clients(principal: Admin, session: Db) -> Response:
-    found = clients.list_clients(session)
-    return json_response(200, {"items": [client_dict(c) for c in found], "nextPageToken": None})
+def list_clients(principal: Admin, session: Db, settings: Config, paged: Paged) -> Response:
+    page = clients.page_clients(session, paged.size(settings), paged.token)
+    items = [client_dict(client) for client in page.items]
+    return json_response(200, {"items": items, "nextPageToken": page.next_token})
 
 
 @router.delete("/clients/{client_id}", status_code=204)

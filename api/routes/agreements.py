@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from api.auth.dependencies import current_principal
 from api.auth.principal import Principal
 from api.deps import get_session
-from api.routes.common import json_response, parse_model, read_json, run_post
+from api.routes.common import Config, Paged, json_response, parse_model, read_json, run_post
 from api.services import agreements
 from api.services.agreements import AgreementTerms
 
@@ -31,7 +31,8 @@ class AgreementRequest(BaseModel):
     provider_id: str | None = Field(alias="providerId", default=None, max_length=128)
     subscriber_id: str | None = Field(alias="subscriberId", default=None, max_length=128)
     record_types: list[str] = Field(alias="recordTypes", min_length=1)
-    service_ids: list[str] | None = Field(alias="serviceIds", default=None, min_length=1)
+    # Required, though it may be null: every service, present and future, is asked for by name.
+    service_ids: list[str] | None = Field(alias="serviceIds", min_length=1)
     purpose: str = Field(min_length=1, max_length=2000)
     legal_basis: str = Field(alias="legalBasis", min_length=1, max_length=2000)
     end_date: date | None = Field(alias="endDate", default=None)
@@ -60,12 +61,15 @@ async def create(request: Request, principal: Caller) -> Response:
 
 @router.get("/agreements")
 def list_agreements(
-    principal: Caller, session: Db, status: Annotated[Status | None, Query()] = None
+    principal: Caller,
+    session: Db,
+    settings: Config,
+    paged: Paged,
+    status: Annotated[Status | None, Query()] = None,
 ) -> Response:
-    found = agreements.list_for(session, principal, status)
-    return json_response(
-        200, {"items": [agreements.agreement_dict(a) for a in found], "nextPageToken": None}
-    )
+    page = agreements.list_for(session, principal, status, paged.size(settings), paged.token)
+    items = [agreements.agreement_dict(agreement) for agreement in page.items]
+    return json_response(200, {"items": items, "nextPageToken": page.next_token})
 
 
 @router.get("/agreements/{agreement_id}")

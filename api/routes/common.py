@@ -6,9 +6,9 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,56 +16,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth.dependencies import authenticate
 from api.auth.principal import Principal
+from api.contract import read_json as read_json
+from api.deps import get_settings
 from api.problems import FieldError, ProblemError
 from api.services import idempotency
 from api.settings import Settings
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 Model = TypeVar("Model", bound=BaseModel)
-
-
-async def read_json(request: Request) -> Any:
-    """The decoded body; 415 for another media type, 400 for malformed JSON."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise ProblemError(415, "unsupported_media_type", "Send the body as application/json.")
-    raw = await request.body()
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        where = (
-            f" at line {error.lineno}, column {error.colno}"
-            if isinstance(error, json.JSONDecodeError)
-            else ""
-        )
-        raise ProblemError(400, "invalid_json", f"The body is not valid JSON{where}.") from None
-    # JSON can only spell U+0000 as an escape, so most bodies need no walk at all.
-    nul = _nul_at(data, "") if b"\\u0000" in raw else None
-    if nul is not None:
-        raise ProblemError(
-            422,
-            "validation_failed",
-            "Text must not contain the NUL character (U+0000).",
-            [FieldError(nul, "contains U+0000, which no text may hold.", "pattern")],
-        )
-    return data
-
-
-def _nul_at(value: Any, pointer: str) -> str | None:
-    """The pointer to the first string or member name holding U+0000, which databases refuse."""
-    if isinstance(value, str):
-        return pointer if "\x00" in value else None
-    items: list[tuple[str, Any]] = []
-    if isinstance(value, list):
-        items = [(str(index), item) for index, item in enumerate(value)]
-    elif isinstance(value, dict):
-        items = [(str(name), item) for name, item in value.items()]
-    for name, item in items:
-        here = pointer + "/" + name.replace("~", "~0").replace("/", "~1")
-        found = here if "\x00" in name else _nul_at(item, here)
-        if found is not None:
-            return found
-    return None
 
 
 def parse_model(model: type[Model], data: Any) -> Model:
@@ -115,18 +73,7 @@ async def run_post(
     never be stored, such as a client secret that is shown once. The database work runs in the
     threadpool: it blocks, and the event loop must keep serving other requests meanwhile.
     """
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is not None and not 1 <= len(key) <= 255:
-        raise ProblemError(
-            400,
-            "invalid_query",
-            "Idempotency-Key must be 1 to 255 characters.",
-            [
-                FieldError.of_parameter(
-                    "Idempotency-Key", "must be 1 to 255 characters.", "maxLength"
-                )
-            ],
-        )
+    key = request.headers.get(IDEMPOTENCY_HEADER)  # its form is checked by api.contract
     post = _Post(
         sessions=request.app.state.sessions,
         organisation=principal.organisation_id,
@@ -152,31 +99,38 @@ class _Post:
     for_replay: Callable[[Any], Any] | None
 
     def run(self) -> Response:
+        """The work, under the key's claim when a key was sent (see api.services.idempotency).
+
+        A 4xx rolls the work back, so it is stored in a second transaction, under the claim
+        only if it is still this request's: otherwise the request that took the claim over
+        stores its own answer.
+        """
         if self.key is None:
             with self.sessions() as session, session.begin():
                 status, body, headers = self.handler(session)
             return json_response(status, body, headers)
-        stored = idempotency.claim(self.sessions, self.organisation, self.key, self.request_hash)
-        if stored is not None:
-            headers = {**stored.headers, "Idempotent-Replayed": "true"}
-            return Response(
-                stored.body, status_code=stored.status, headers=headers, media_type=None
-            )
+        claim = idempotency.claim(self.sessions, self.organisation, self.key, self.request_hash)
+        if isinstance(claim, idempotency.StoredResponse):
+            headers = {**claim.headers, "Idempotent-Replayed": "true"}
+            return Response(claim.body, status_code=claim.status, headers=headers, media_type=None)
         try:
             with self.sessions() as session, session.begin():
+                if not idempotency.hold(session, claim):
+                    return idempotency.in_progress().response(self.request_id)
                 status, body, headers = self.handler(session)
                 response = json_response(status, body, headers)
                 kept = body if self.for_replay is None else self.for_replay(body)
                 replay = _stored(json_response(status, kept, headers))
-                idempotency.store(session, self.organisation, self.key, replay)
+                idempotency.store(session, claim, replay)
             return response
         except ProblemError as problem:
             response = problem.response(self.request_id)
             with self.sessions() as session, session.begin():
-                idempotency.store(session, self.organisation, self.key, _stored(response))
+                if idempotency.hold(session, claim):
+                    idempotency.store(session, claim, _stored(response))
             return response
         except BaseException:
-            idempotency.release(self.sessions, self.organisation, self.key)
+            idempotency.release(self.sessions, claim)
             raise
 
 
@@ -219,6 +173,28 @@ def _stored(response: Response) -> idempotency.StoredResponse:
         if name.lower() not in ("content-length", "x-request-id")
     }
     return idempotency.StoredResponse(response.status_code, bytes(response.body).decode(), headers)
+
+
+@dataclass(frozen=True)
+class Paging:
+    """A list operation's `page_size` and `page_token` query parameters."""
+
+    page_size: int | None = None
+    token: str | None = None
+
+    def size(self, settings: Settings) -> int:
+        return page_size_of(settings, self.page_size)
+
+
+def paging(
+    page_size: Annotated[int | None, Query()] = None,
+    page_token: Annotated[str | None, Query()] = None,
+) -> Paging:
+    return Paging(page_size, page_token)
+
+
+Paged = Annotated[Paging, Depends(paging)]
+Config = Annotated[Settings, Depends(get_settings)]
 
 
 def page_size_of(settings: Settings, page_size: int | None) -> int:

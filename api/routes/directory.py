@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 from api.auth.dependencies import current_principal
 from api.auth.principal import Principal
 from api.deps import get_session, get_write_session
-from api.routes.common import in_transaction, json_response, parse_model, read_json, run_post
+from api.routes.common import (
+    Config,
+    Paged,
+    in_transaction,
+    json_response,
+    parse_model,
+    read_json,
+    run_post,
+)
 from api.services import directory
 from api.storage.models import Organisation
 
@@ -28,7 +36,8 @@ class DelegationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     vendor_id: str = Field(alias="vendorId", min_length=1, max_length=128)
-    service_ids: list[str] | None = Field(alias="serviceIds", default=None, min_length=1)
+    # Required, though it may be null: every service, present and future, is asked for by name.
+    service_ids: list[str] | None = Field(alias="serviceIds", min_length=1)
 
 
 @router.get("/organisations/me")
@@ -38,9 +47,10 @@ def me(principal: Caller, session: Db) -> Response:
 
 
 @router.get("/services")
-def services(principal: Caller, session: Db) -> Response:
-    found = directory.managed_services(session, principal)
-    return json_response(200, {"items": [s.document for s in found], "nextPageToken": None})
+def services(principal: Caller, session: Db, settings: Config, paged: Paged) -> Response:
+    page = directory.managed_services(session, principal, paged.size(settings), paged.token)
+    items = [service.document for service in page.items]
+    return json_response(200, {"items": items, "nextPageToken": page.next_token})
 
 
 @router.post("/services")
@@ -84,11 +94,10 @@ async def delegate(request: Request, principal: Caller) -> Response:
 
 
 @router.get("/delegations")
-def delegations(principal: Caller, session: Db) -> Response:
-    found = directory.list_delegations(session, principal)
-    return json_response(
-        200, {"items": [directory.delegation_dict(d) for d in found], "nextPageToken": None}
-    )
+def delegations(principal: Caller, session: Db, settings: Config, paged: Paged) -> Response:
+    page = directory.list_delegations(session, principal, paged.size(settings), paged.token)
+    items = [directory.delegation_dict(delegation) for delegation in page.items]
+    return json_response(200, {"items": items, "nextPageToken": page.next_token})
 
 
 @router.delete("/delegations/{delegation_id}", status_code=204)

@@ -62,6 +62,7 @@ def capabilities(settings: Annotated[Settings, Depends(get_settings)]) -> dict[s
             "secretOverlapHours": settings.webhook_secret_overlap_hours,
             "eventRetentionDays": settings.event_retention_days,
             "signatureSchemes": ["v1"],
+            "webhookUrlSchemes": ["https", "http"] if settings.webhook_allowed_hosts else ["https"],
         },
         "features": {"subscriptions": True, "feed": True, "feedback": True},
     }

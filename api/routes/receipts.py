@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,7 +14,7 @@ from api.auth.principal import Principal
 from api.deps import get_session, get_settings
 from api.problems import FieldError, ProblemError
 from api.routes.common import json_response, page_size_of
-from api.services import receipts, records
+from api.services import paging, receipts
 from api.services.receipt_book import ReceiptBook
 from api.services.receipts import ReceiptFilter
 from api.settings import Settings
@@ -41,7 +41,22 @@ def _filter(
                 f"`{name}` needs a time zone offset (RFC 3339).",
                 [FieldError.of_parameter(name, "must carry a time zone offset.", "format")],
             )
-    return ReceiptFilter(service_id, subscriber_id, since, until)
+    return ReceiptFilter(service_id, subscriber_id, _in_utc(since), _in_utc(until))
+
+
+def _in_utc(moment: datetime | None) -> datetime | None:
+    """The instant in UTC; one past the ends of the calendar is the calendar's end.
+
+    `9999-12-31T23:59:59-23:59` and `0001-01-01T00:00:00+01:00` are valid RFC 3339 but fall
+    outside the years Python can hold once moved to UTC; as bounds they mean "no bound".
+    """
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        edge = datetime.max if moment.year == datetime.max.year else datetime.min
+        return edge.replace(tzinfo=UTC)
 
 
 def _flushed(request: Request) -> None:
@@ -72,10 +87,10 @@ def list_receipts(
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
     }
-    before = records.decode_token(page_token, query_key) if page_token else None
+    before = paging.decode_token(page_token, query_key) if page_token else None
     size = page_size_of(settings, page_size)
     items, more = receipts.list_for(session, principal, chosen, size, before)
-    token = records.encode_token({"after": more, **query_key}) if more is not None else None
+    token = paging.encode_token({"after": more, **query_key}) if more is not None else None
     body = {"items": [receipts.receipt_dict(item) for item in items], "nextPageToken": token}
     return json_response(200, body)
 

@@ -113,11 +113,20 @@ def retract(
 
 
 @router.get("/records/{record_type}/{record_id}/versions")
-def versions(record_type: str, record_id: str, principal: Caller, session: Db) -> Response:
+def versions(
+    record_type: str,
+    record_id: str,
+    principal: Caller,
+    session: Db,
+    settings: Annotated[Settings, Depends(get_settings)],
+    page_size: Annotated[int | None, Query()] = None,
+    page_token: Annotated[str | None, Query()] = None,
+) -> Response:
     records.known_type(record_type)
-    record, found = records.versions(session, principal, record_type, record_id)
-    items = [records.envelope(record_type, version, record) for version in found]
-    return json_response(200, {"items": items, "nextPageToken": None})
+    size = page_size_of(settings, page_size)
+    record, page = records.versions(session, principal, record_type, record_id, size, page_token)
+    items = [records.envelope(record_type, version, record) for version in page.items]
+    return json_response(200, {"items": items, "nextPageToken": page.next_token})
 
 
 @router.get("/records/{record_type}")

@@ -233,6 +233,7 @@ async def list_events(
     def work(session: Session, principal: Principal) -> Response:
         size = page_size_of(settings, page_size)
         found = subscriptions.owned(session, principal, subscription_id)
+        subscriptions.require_reader_of_events(principal, found)
         stored = event_bodies.after(session, found, after, size)
         # Sequences have no gaps and only the oldest are pruned: a page that does not start
         # right after `after`, while later events exist, starts where the kept events do.

@@ -36,11 +36,13 @@ class Grant:
             self.service_ids is None or service_id in self.service_ids
         )
 
-    def condition(self) -> ColumnElement[bool]:
-        """The same test as `covers`, on `Record` rows."""
-        condition = Record.provider_id == self.provider_id
+    def condition(
+        self, provider: Any = Record.provider_id, service: Any = Record.service_id
+    ) -> ColumnElement[bool]:
+        """The same test as `covers`, on `Record` rows (or on the columns given)."""
+        condition: ColumnElement[bool] = provider == self.provider_id
         if self.service_ids is not None:
-            condition = and_(condition, Record.service_id.in_(sorted(self.service_ids)))
+            condition = and_(condition, service.in_(sorted(self.service_ids)))
         return condition
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, and_, not_, or_, select
 from sqlalchemy.orm import Session
 
 from api.auth.dependencies import require_scope
@@ -18,6 +18,7 @@ from api.problems import FieldError, ProblemError
 from api.services import feed
 from api.services.access import is_active
 from api.services.ids import new_id
+from api.services.paging import Page, keyset
 from api.services.times import timestamp
 from api.storage.models import Agreement, Organisation, Service
 from api.storage.types import utcnow
@@ -206,7 +207,10 @@ def revoke(session: Session, principal: Principal, agreement_id: str) -> Agreeme
     return agreement
 
 
-def list_for(session: Session, principal: Principal, status: str | None) -> list[Agreement]:
+def list_for(
+    session: Session, principal: Principal, status: str | None, size: int, token: str | None
+) -> Page[Agreement]:
+    """The caller's agreements (every one, for an administrator), by id."""
     require_scope(principal, "agreements")
     query = select(Agreement)
     if not principal.is_admin:
@@ -216,8 +220,21 @@ def list_for(session: Session, principal: Principal, status: str | None) -> list
                 Agreement.subscriber_id == principal.organisation_id,
             )
         )
-    rows = list(session.scalars(query.order_by(Agreement.created_at, Agreement.id)))
-    return [row for row in rows if status is None or shown_status(row) == status]
+    if status is not None:
+        query = query.where(_shown_as(status, date.today()))
+    return keyset(
+        session, query, Agreement.id, size, token, {"list": "agreements", "status": status}
+    )
+
+
+def _shown_as(status: str, today: date) -> ColumnElement[bool]:
+    """`shown_status` as a condition: `active` and `expired` are told apart by the end date."""
+    lapsed = and_(Agreement.end_date.is_not(None), Agreement.end_date < today)
+    if status == "expired":
+        return and_(Agreement.status == "active", lapsed)
+    if status == "active":
+        return and_(Agreement.status == "active", not_(lapsed))
+    return Agreement.status == status
 
 
 def shown_status(agreement: Agreement) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from api.auth.dependencies import require_scope
@@ -15,6 +15,7 @@ from api.services import feed
 from api.services.access import delegated_grants
 from api.services.conformance import conforming
 from api.services.ids import new_id
+from api.services.paging import Page, keyset
 from api.services.times import timestamp
 from api.storage.models import Delegation, Organisation, Service
 from api.storage.types import utcnow
@@ -39,6 +40,11 @@ def create_organisation(
     session.add(organisation)
     session.flush()
     return organisation
+
+
+def list_organisations(session: Session, size: int, token: str | None) -> Page[Organisation]:
+    query = select(Organisation)
+    return keyset(session, query, Organisation.id, size, token, {"list": "organisations"})
 
 
 def organisation_dict(organisation: Organisation) -> dict[str, Any]:
@@ -72,31 +78,27 @@ def register_service(session: Session, principal: Principal, document: Any) -> S
     return service
 
 
-def managed_services(session: Session, principal: Principal) -> list[Service]:
+def _managed(session: Session, principal: Principal) -> ColumnElement[bool]:
     """The caller's own services and those delegated to it."""
     require_scope(principal, "services")
     grants = delegated_grants(session, principal.organisation_id)
-    providers = {grant.provider_id for grant in grants}
-    candidates = session.scalars(
-        select(Service)
-        .where(
-            or_(
-                Service.provider_id == principal.organisation_id,
-                Service.provider_id.in_(providers),
-            )
-        )
-        .order_by(Service.id)
+    return or_(
+        Service.provider_id == principal.organisation_id,
+        *(grant.condition(Service.provider_id, Service.id) for grant in grants),
     )
-    return [
-        service
-        for service in candidates
-        if service.provider_id == principal.organisation_id
-        or any(grant.covers(service.provider_id, service.id) for grant in grants)
-    ]
+
+
+def managed_services(
+    session: Session, principal: Principal, size: int, token: str | None
+) -> Page[Service]:
+    query = select(Service).where(_managed(session, principal))
+    return keyset(session, query, Service.id, size, token, {"list": "services"})
 
 
 def get_managed_service(session: Session, principal: Principal, service_id: str) -> Service:
-    for service in managed_services(session, principal):
+    for service in session.scalars(
+        select(Service).where(_managed(session, principal), Service.id == service_id)
+    ):
         if service.id == service_id:
             return service
     raise ProblemError(404, "not_found", f"No service '{service_id}' that you manage.")
@@ -167,19 +169,18 @@ def delegate(
     return delegation
 
 
-def list_delegations(session: Session, principal: Principal) -> list[Delegation]:
+def list_delegations(
+    session: Session, principal: Principal, size: int, token: str | None
+) -> Page[Delegation]:
+    """Delegations the caller gave or received, by id (random, so in no meaningful order)."""
     require_scope(principal, "services")
-    rows = session.scalars(
-        select(Delegation)
-        .where(
-            or_(
-                Delegation.provider_id == principal.organisation_id,
-                Delegation.vendor_id == principal.organisation_id,
-            )
+    query = select(Delegation).where(
+        or_(
+            Delegation.provider_id == principal.organisation_id,
+            Delegation.vendor_id == principal.organisation_id,
         )
-        .order_by(Delegation.created_at, Delegation.id)
     )
-    return list(rows)
+    return keyset(session, query, Delegation.id, size, token, {"list": "delegations"})
 
 
 def revoke_delegation(session: Session, principal: Principal, delegation_id: str) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from api.auth.dependencies import require_scope
 from api.auth.principal import Principal
 from api.problems import FieldError, ProblemError
-from api.services import events, feed, records
+from api.services import events, feed, paging, records
 from api.services.access import Grant, in_force, services_of
 from api.services.agreements import SUBSCRIBER_KINDS
 from api.services.ids import new_id
@@ -144,7 +144,6 @@ def list_for(
     """Feedback received (providers) or sent (subscribers), newest first, by keyset."""
     require_scope(principal, SCOPE)
     query_key = {"list": "feedback", "serviceId": service_id, "kind": kind}
-    before = records.decode_token(page_token, query_key) if page_token else None
     mine = (Feedback.provider_id == principal.organisation_id) | (
         Feedback.subscriber_id == principal.organisation_id
     )
@@ -153,13 +152,10 @@ def list_for(
         query = query.where(Feedback.service_id == service_id)
     if kind is not None:
         query = query.where(Feedback.kind == kind)
-    if before is not None:
-        query = query.where(Feedback.pk < before)
-    rows = list(session.scalars(query.order_by(Feedback.pk.desc()).limit(page_size + 1)))
-    items = rows[:page_size]
-    more = len(rows) > page_size
-    token = records.encode_token({"after": items[-1].pk, **query_key}) if more else None
-    return items, token
+    page = paging.keyset(
+        session, query, Feedback.pk, page_size, page_token, query_key, newest_first=True
+    )
+    return page.items, page.next_token
 
 
 def feedback_dicts(session: Session, items: Sequence[Feedback]) -> list[dict[str, Any]]:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from dataclasses import replace as replace_fields
 from datetime import date
 from typing import Any
@@ -20,7 +16,7 @@ from api.auth.principal import Principal
 from api.auth.tokens import CALLER_CHECK, caller_parameters, principal_from_row
 from api.problems import FieldError, ProblemError
 from api.scopes import publish_scope, read_scope
-from api.services import feed
+from api.services import feed, paging
 from api.services.access import (
     Grant,
     agreement_grant,
@@ -40,14 +36,6 @@ from api.storage.types import utcnow
 from schemas import load_standard
 
 ACTIVE, RETRACTED = "active", "retracted"
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a listing and the opaque token for the next (None on the last page)."""
-
-    items: list[StoredRecord]
-    next_token: str | None
 
 
 def known_type(record_type: str) -> str:
@@ -71,7 +59,8 @@ def _matches(if_match: str | None, version: int) -> bool:
         raise ProblemError(
             428, "precondition_required", "Send If-Match with the ETag of the version you read."
         )
-    candidates = [part.strip().removeprefix("W/") for part in if_match.split(",")]
+    # RFC 9110 section 13.1.1: If-Match compares strongly, so a weak tag never matches.
+    candidates = [part.strip() for part in if_match.split(",")]
     return "*" in candidates or etag(version) in candidates
 
 
@@ -453,45 +442,19 @@ def retract(
 
 
 def versions(
-    session: Session, principal: Principal, record_type: str, record_id: str
-) -> tuple[StoredRecord, list[RecordVersion]]:
-    """The record and every version of it, oldest first."""
+    session: Session,
+    principal: Principal,
+    record_type: str,
+    record_id: str,
+    size: int,
+    token: str | None,
+) -> tuple[StoredRecord, paging.Page[RecordVersion]]:
+    """The record and a page of its versions, oldest first."""
     require_reader(principal, record_type)
     record = _visible(session, principal, record_type, record_id)
-    rows = session.scalars(
-        select(RecordVersion)
-        .where(RecordVersion.record_pk == record.pk)
-        .order_by(RecordVersion.version)
-    )
-    return record, list(rows)
-
-
-def encode_token(payload: dict[str, Any]) -> str:
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_token(token: str, expected: dict[str, Any]) -> int:
-    """The position a page token continues from; tokens only work with the query they came from."""
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        position = payload.pop("after")
-        if (
-            payload != expected
-            or not isinstance(position, int)
-            or isinstance(position, bool)
-            or not 0 <= position < 2**63
-        ):
-            raise ValueError
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError, AttributeError):
-        raise ProblemError(
-            400,
-            "invalid_query",
-            "page_token is not a token this listing issued.",
-            [FieldError.of_parameter("page_token", "not a valid page token.")],
-        ) from None
-    return position
+    query = select(RecordVersion).where(RecordVersion.record_pk == record.pk)
+    query_key = {"versions": record_type, "id": record_id}
+    return record, paging.keyset(session, query, RecordVersion.version, size, token, query_key)
 
 
 def list_records(
@@ -501,11 +464,11 @@ def list_records(
     service_id: str | None,
     page_size: int,
     page_token: str | None,
-) -> Page:
+) -> paging.Page[StoredRecord]:
     """Latest active versions the caller may see, in publication order, by keyset."""
     require_reader(principal, record_type)
     query_key = {"type": record_type, "serviceId": service_id}
-    after = decode_token(page_token, query_key) if page_token else 0
+    after = paging.decode_token(page_token, query_key) if page_token else 0
     query = select(*_STORED).where(
         visible_records(session, principal, record_type, date.today()),
         Record.state == ACTIVE,
@@ -519,8 +482,8 @@ def list_records(
     ]
     more = len(rows) > page_size
     items = rows[:page_size]
-    token = encode_token({"after": items[-1].pk, **query_key}) if more else None
-    return Page(items=items, next_token=token)
+    token = paging.encode_token({"after": items[-1].pk, **query_key}) if more else None
+    return paging.Page(items=items, next_token=token)
 
 
 def envelope(

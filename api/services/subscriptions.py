@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from api.auth.dependencies import require_scope
 from api.auth.principal import Principal
 from api.problems import FieldError, ProblemError
-from api.services import feed, records, signatures, webhook_urls
+from api.services import feed, paging, records, signatures, webhook_urls
 from api.services.events import FEEDBACK_TYPE
 from api.services.ids import new_id
 from api.services.times import timestamp
@@ -138,6 +138,16 @@ def create(
     return made, secret
 
 
+def require_reader_of_events(principal: Principal, subscription: Subscription) -> None:
+    """Reading events is reading what they carry, whoever of the organisation made the
+    subscription: the reading token needs the scopes that making it needed."""
+    for kind in subscription.types:
+        if kind == FEEDBACK_TYPE:
+            require_scope(principal, "feedback")
+        else:
+            records.require_reader(principal, kind)
+
+
 def owned(session: Session, principal: Principal, subscription_id: str) -> Subscription:
     """One of the caller's subscriptions; anyone else's is not found, not forbidden."""
     require_scope(principal, SCOPE)
@@ -227,12 +237,8 @@ def list_for(
 ) -> tuple[list[Subscription], str | None]:
     require_scope(principal, SCOPE)
     query = select(Subscription).where(Subscription.organisation_id == principal.organisation_id)
-    if page_token is not None:
-        query = query.where(Subscription.pk > records.decode_token(page_token, {"of": SCOPE}))
-    rows = list(session.scalars(query.order_by(Subscription.pk).limit(size + 1)))
-    items = rows[:size]
-    more = len(rows) > size
-    return items, records.encode_token({"after": items[-1].pk, "of": SCOPE}) if more else None
+    page = paging.keyset(session, query, Subscription.pk, size, page_token, {"of": SCOPE})
+    return page.items, page.next_token
 
 
 def subscription_dict(subscription: Subscription) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,7 +38,7 @@ def make_engine(database_url: str, *, reading: bool = False) -> Engine:
         return engine
     engine = create_engine(url, isolation_level="AUTOCOMMIT") if reading else create_engine(url)
     event.listen(engine, "checkin", _mark_idle)
-    event.listen(engine, "checkout", _ping_if_idle)
+    event.listen(engine, "checkout", _ping_if_doubtful)
     return engine
 
 
@@ -45,15 +46,18 @@ def _mark_idle(_dbapi_connection: Any, record: Any) -> None:
     record.info["idle_since"] = time.monotonic()
 
 
-def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-    """Check a connection that sat idle before handing it out, as HikariCP does.
+def _ping_if_doubtful(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Check a connection before handing it out, with a round trip only when there is a reason.
 
-    SQLAlchemy's `pool_pre_ping` pings on every checkout: a round trip per request. A server
-    restart or a dropped connection shows up in idle connections; one checked in a moment ago by
-    a busy pool has just worked. Raising DisconnectionError makes the pool connect afresh.
+    SQLAlchemy's `pool_pre_ping` pings on every checkout: a round trip per request. A connection
+    the server ended (terminated, restarted, crashed) has the server's farewell or end of file
+    waiting on its socket, which one non-blocking poll sees at no cost; one that sat idle may have
+    been dropped silently on the way, and gets a ping, as HikariCP does. Raising
+    DisconnectionError makes the pool connect afresh: the request never sees the dead connection.
     """
     idle_since = record.info.get("idle_since")
-    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+    idle = idle_since is not None and time.monotonic() - idle_since >= PING_AFTER_IDLE_SECONDS
+    if not idle and not _has_unread_input(dbapi_connection):
         return
     try:
         cursor = dbapi_connection.cursor()
@@ -63,7 +67,20 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
             cursor.close()
         dbapi_connection.rollback()
     except Exception as error:
-        raise exc.DisconnectionError("an idle pooled connection no longer answers") from error
+        raise exc.DisconnectionError("a pooled connection no longer answers") from error
+
+
+def _has_unread_input(dbapi_connection: Any) -> bool:
+    """Whether the server sent something to a connection nobody is using: usually its end."""
+    try:
+        descriptor = dbapi_connection.fileno()
+    except Exception:
+        return True  # already closed
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(descriptor, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([descriptor], [], [], 0)[0])
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

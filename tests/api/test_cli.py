@@ -58,8 +58,10 @@ def test_admin_commands_print_json_and_show_a_secret_once(env: str) -> None:
         row = session.get_one(Client, made["clientId"])
         assert row.secret_hash and secret not in row.secret_hash
     engine.dispose()
-    cli("admin", "client-disable", made["clientId"])
-    assert cli("admin", "client-list")[0]["disabledAt"] is not None
+    disabled = cli("admin", "client-disable", made["clientId"])
+    assert disabled["clientId"] == made["clientId"]
+    assert disabled["disabledAt"] is not None
+    assert cli("admin", "client-list") == [disabled]
 
 
 def test_admin_mistakes_are_one_line_errors(env: str) -> None:

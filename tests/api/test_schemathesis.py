@@ -37,6 +37,7 @@ from schemathesis.generation.jsonschema.strategy import from_schema as canonical
 from schemathesis.specs.openapi import _hypothesis as openapi_hypothesis
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     positive_data_acceptance,
     response_schema_conformance,
     status_code_conformance,
@@ -421,6 +422,50 @@ def test_server_conforms_to_the_spec(case: Case[Any], live: Live) -> None:
     use_current_etag(case, live)
     response = send(case, live.world.client, headers)
     case.validate_response(response, checks=CHECKS, headers=headers)
+
+
+# Negative generation: data that breaks the spec's schemas, which every operation must refuse
+# with a 4xx (never accept, never fail). Bounded by example count: the record bodies' nine-way
+# `oneOf` makes "not valid" data slow to draw, so a few examples per operation.
+NEGATIVE_CONFIG = schemathesis.Config.from_dict(
+    {
+        "phases": {"coverage": {"enabled": False}},
+        "generation": {"mode": "negative"},
+    }
+)
+# Left out: operations with nothing to get wrong (no parameters, no body), and the two whose
+# body is a record: Hypothesis cannot draw "not any of nine record schemas" in reasonable time.
+# Hostile record bodies are sent by tests/api/test_hostile_requests.py instead.
+WITHOUT_INPUTS = ["getRoot", "getCapabilities", "getAuthorizationServerMetadata", "getJwks"]
+RECORD_BODIES = ["publishRecord", "replaceRecord"]
+NEGATIVE_SCHEMA = (
+    schemathesis.openapi.from_path(SPEC, config=NEGATIVE_CONFIG)
+    .exclude(operation_id=[*WITHOUT_INPUTS, "getOpenApiDocument", "getMyOrganisation"])
+    .exclude(operation_id=RECORD_BODIES)
+)
+NEGATIVE_CHECKS: list[CheckFunction] = [
+    cast(CheckFunction, check)
+    for check in (not_a_server_error, negative_data_rejection, content_type_conformance)
+]
+
+
+@NEGATIVE_SCHEMA.parametrize()
+@settings(
+    max_examples=8,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_server_refuses_what_the_spec_does_not_allow(case: Case[Any], live: Live) -> None:
+    party = party_for(case)
+    headers = dict(live.world[party].auth) if party else {}
+    if case.operation.path in OAUTH_PATHS:
+        provider = live.world["provider"]
+        basic = base64.b64encode(f"{provider.client_id}:{provider.secret}".encode()).decode()
+        headers["Authorization"] = f"Basic {basic}"
+    response = send(case, live.world.client, headers)
+    case.validate_response(response, checks=NEGATIVE_CHECKS, headers=headers)
 
 
 # The server bugs the test above found, each kept as its smallest reproduction now that it is

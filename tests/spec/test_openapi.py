@@ -424,3 +424,40 @@ def test_every_example_matches_its_schema(
                     problems.append(f"{label} example {name!r} at {where}: {error.message}")
     assert checked, "no examples found"
     fail_on(problems)
+
+
+def test_an_idempotency_key_brings_its_errors_into_the_documented_answers(
+    operations: list[Operation],
+) -> None:
+    """A bad key is 400 `invalid_header`, a reused one 422: every operation taking one says so."""
+    fail_on(
+        [
+            f"{op}: takes an Idempotency-Key but does not document {status}"
+            for op in operations
+            if op.parameter("Idempotency-Key", "header") is not None
+            for status in ("400", "422")
+            if status not in op.responses()
+        ]
+    )
+
+
+def test_every_declared_scope_is_used_and_described_as_used(
+    operations: list[Operation], declared_scopes: set[str], spec: dict[str, JSON]
+) -> None:
+    used = {
+        scope
+        for op in operations
+        for requirement in op.node.get("security", [])
+        for scope in requirement.get("oauth2", [])
+    }
+    assert declared_scopes == used
+    flows = spec["components"]["securitySchemes"]["oauth2"]["flows"]
+    descriptions = [text for flow in flows.values() for text in flow["scopes"].values()]
+    assert not [text for text in descriptions if "no operation uses it" in text]
+
+
+def test_the_webhook_url_rule_is_a_schema_not_only_prose(spec: dict[str, JSON]) -> None:
+    webhook = spec["components"]["schemas"]["SubscriptionChannel"]["oneOf"][0]
+    assert webhook["properties"]["url"]["pattern"] == "^[Hh][Tt][Tt][Pp][Ss]?://"
+    capability = spec["components"]["schemas"]["CapabilityDocument"]["properties"]
+    assert "webhookUrlSchemes" in capability["subscriptions"]["required"]

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import base64
+import time
+from typing import Any
 
+import pytest
+from authlib.integrations.httpx_client import (  # type: ignore[import-untyped]
+    OAuth2Client,
+    OAuthError,
+)
+from authlib.oauth2.rfc7523 import PrivateKeyJWT  # type: ignore[import-untyped]
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -262,3 +270,44 @@ def test_metadata_names_this_issuer(client: TestClient, settings: Settings) -> N
     ]
     assert metadata["token_endpoint_auth_signing_alg_values_supported"] == ["RS256", "ES256"]
     assert "admin" in metadata["scopes_supported"]
+
+
+class ShortLivedPrivateKeyJWT(PrivateKeyJWT):  # type: ignore[misc]
+    """The subclass docs/authentication.md gives vendors: a fresh, short `exp` per assertion."""
+
+    def sign(self, auth: Any, token_endpoint: str) -> Any:
+        self.claims = {"exp": int(time.time()) + 300}
+        return super().sign(auth, token_endpoint)
+
+
+def _authlib_client(client: TestClient, registered: Any, method: Any) -> OAuth2Client:
+    assert registered.key is not None
+    return OAuth2Client(
+        client_id=registered.client_id,
+        client_secret=registered.key.as_dict(private=True),
+        token_endpoint_auth_method=method,
+        transport=client._transport,
+        base_url=str(client.base_url),
+    )
+
+
+def test_authlibs_stock_assertion_is_refused_with_the_fix_named(
+    client: TestClient, make_client: MakeClient, settings: Settings
+) -> None:
+    registered = make_client(jwt_auth=True)
+    stock = _authlib_client(client, registered, PrivateKeyJWT(settings.token_endpoint))
+    with pytest.raises(OAuthError) as refused:
+        stock.fetch_token(settings.token_endpoint, grant_type="client_credentials")
+    assert refused.value.error == "invalid_client"
+    assert "at most 300 seconds" in str(refused.value.description)
+    assert "docs/authentication.md" in str(refused.value.description)
+
+
+def test_the_documented_authlib_client_gets_tokens_again_and_again(
+    client: TestClient, make_client: MakeClient, settings: Settings
+) -> None:
+    registered = make_client(jwt_auth=True)
+    fixed = _authlib_client(client, registered, ShortLivedPrivateKeyJWT(settings.token_endpoint))
+    for _ in range(2):  # a fresh jti each time, so the second is not a replay
+        token = fixed.fetch_token(settings.token_endpoint, grant_type="client_credentials")
+        assert token["token_type"].lower() == "bearer"

@@ -111,7 +111,69 @@ def test_invalid_terms_are_field_errors(world: World) -> None:
     )
     response = world.call("provider", "POST", "/v1/agreements", json=body)
     assert response.status_code == 422
-    assert {e["pointer"] for e in response.json()["errors"]} == {"/recordTypes/0", "/serviceIds/0"}
+    assert {e["pointer"] for e in response.json()["errors"]} == {"/recordTypes/0"}
+    body["recordTypes"] = ["capacity-snapshot"]
+    response = world.call("provider", "POST", "/v1/agreements", json=body)
+    assert response.status_code == 422
+    assert {e["pointer"] for e in response.json()["errors"]} == {"/serviceIds/0"}
     unknown_field = world.call("provider", "POST", "/v1/agreements", json={**body, "colour": "red"})
     assert unknown_field.status_code == 422
     assert "/colour" in {e["pointer"] for e in unknown_field.json()["errors"]}
+
+
+def missing_services(**parties: str) -> dict[str, Any]:
+    return {name: value for name, value in terms(**parties).items() if name != "serviceIds"}
+
+
+def test_a_missing_service_list_never_grants_every_service(world: World) -> None:
+    """`serviceIds: null` (every service, present and future) is granted only when asked for."""
+    record = example_record(TYPE, "svc-p1")
+    assert world.call("provider", "POST", f"/v1/records/{TYPE}", json=record).status_code == 201
+    path = f"/v1/records/{TYPE}/{record['id']}"
+    before = world.call("other_subscriber", "GET", "/v1/agreements").json()["items"]
+    for party, body in (
+        ("provider", missing_services(subscriberId="org-other_subscriber")),
+        ("other_subscriber", missing_services(providerId="org-provider")),
+        (
+            "admin",
+            {
+                **missing_services(providerId="org-provider", subscriberId="org-other_subscriber"),
+                "statutory": True,
+            },
+        ),
+    ):
+        refused = world.call(party, "POST", "/v1/agreements", json=body)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"] == [
+            {"pointer": "/serviceIds", "keyword": "required", "message": "is required."}
+        ]
+    assert world.call("other_subscriber", "GET", "/v1/agreements").json()["items"] == before
+    assert world.call("other_subscriber", "GET", path).status_code == 404
+    asked = terms(subscriberId="org-other_subscriber")
+    granted = world.call("provider", "POST", "/v1/agreements", json=asked)
+    assert (granted.status_code, granted.json()["serviceIds"]) == (201, None)
+    assert world.call("other_subscriber", "GET", path).status_code == 200
+
+
+def test_agreements_page_and_filter_by_status_in_the_database(world: World) -> None:
+    for subscriber in ("org-other_subscriber", "org-no_scope"):
+        made = world.call("provider", "POST", "/v1/agreements", json=terms(subscriberId=subscriber))
+        assert made.status_code == 201, made.text
+    everything = world.call("provider", "GET", "/v1/agreements").json()["items"]
+    assert len(everything) >= 3
+    seen: list[str] = []
+    url = "/v1/agreements?page_size=1"
+    while url:
+        page = world.call("provider", "GET", url).json()
+        assert len(page["items"]) <= 1
+        seen += [item["id"] for item in page["items"]]
+        token = page["nextPageToken"]
+        url = f"/v1/agreements?page_size=1&page_token={token}" if token else ""
+    assert seen == [item["id"] for item in everything]
+    active = world.call("provider", "GET", "/v1/agreements?status=active&page_size=1").json()
+    token = active["nextPageToken"]
+    assert token
+    other_filter = world.call(
+        "provider", "GET", f"/v1/agreements?status=revoked&page_token={token}"
+    )
+    assert (other_filter.status_code, other_filter.json()["code"]) == (400, "invalid_query")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tests.api.world import World, service_document
+from typing import Any
+
+import pytest
+
+from api.services import paging
+from tests.api.world import World, example_record, service_document
 
 
 def test_me_names_the_callers_organisation(world: World) -> None:
@@ -92,6 +97,7 @@ def test_admin_creates_organisations_and_clients_whose_secret_is_shown_once(worl
         "organisationId": org.json()["id"],
         "name": "reader",
         "scopes": ["capacity-snapshot:read"],
+        "authMethod": "client_secret_basic",
     }
     key = {"Idempotency-Key": "client-1"}
     made = world.call("admin", "POST", "/v1/admin/clients", json=body, headers=key)
@@ -122,3 +128,47 @@ def test_admin_creates_organisations_and_clients_whose_secret_is_shown_once(worl
 def test_admin_routes_need_an_administrator(world: World) -> None:
     assert world.call("provider", "GET", "/v1/admin/organisations").status_code == 403
     assert world.call(None, "GET", "/v1/admin/organisations").status_code == 401
+
+
+def test_a_delegation_without_its_service_list_is_refused(world: World) -> None:
+    before = world.call("provider", "GET", "/v1/delegations").json()["items"]
+    refused = world.call(
+        "provider", "POST", "/v1/delegations", json={"vendorId": "org-other_vendor"}
+    )
+    assert refused.status_code == 422, refused.text
+    assert [error["pointer"] for error in refused.json()["errors"]] == ["/serviceIds"]
+    assert world.call("provider", "GET", "/v1/delegations").json()["items"] == before
+    record = example_record("capacity-snapshot", "svc-p1")
+    published = world.call("other_vendor", "POST", "/v1/records/capacity-snapshot", json=record)
+    assert published.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("party", "path"),
+    [
+        ("provider", "/v1/services"),
+        ("provider", "/v1/delegations"),
+        ("admin", "/v1/admin/organisations"),
+        ("admin", "/v1/admin/clients"),
+    ],
+)
+def test_directory_lists_page_by_token(world: World, party: str, path: str) -> None:
+    another = {"vendorId": "org-other_vendor", "serviceIds": ["svc-p2"]}
+    assert world.call("provider", "POST", "/v1/delegations", json=another).status_code == 201
+    everything = world.call(party, "GET", path).json()
+    assert everything["nextPageToken"] is None and len(everything["items"]) >= 2
+    walked: list[Any] = []
+    url = f"{path}?page_size=1"
+    while url:
+        page = world.call(party, "GET", url).json()
+        assert len(page["items"]) == 1
+        walked += page["items"]
+        url = (
+            f"{path}?page_size=1&page_token={page['nextPageToken']}"
+            if page["nextPageToken"]
+            else ""
+        )
+    assert walked == everything["items"]
+    foreign = paging.encode_token({"after": "a", "list": "another"})
+    refused = world.call(party, "GET", f"{path}?page_token={foreign}")
+    assert (refused.status_code, refused.json()["code"]) == (400, "invalid_query")

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api.auth.clients import disable_client
 from api.services import records
 from api.storage.db import transaction
-from tests.api.world import World, example_record
+from tests.api.world import World, example_record, published_example
 
 TYPE = "capacity-snapshot"
 BASE = f"/v1/records/{TYPE}"
@@ -343,3 +343,50 @@ def test_reading_a_record_refuses_revoked_disabled_and_forged_tokens(
     assert forged.status_code == 401
     missing = world.client.get(path)
     assert missing.headers["www-authenticate"] == 'Bearer realm="care-exchange"'
+
+
+def test_if_match_compares_strongly(world: World) -> None:
+    record = published_example(world)
+    path = f"/v1/records/capacity-snapshot/{record['id']}"
+    for weak in ('W/"1"', 'W/"1", W/"2"'):
+        stale = world.call("provider", "PUT", path, json=record, headers={"If-Match": weak})
+        assert (stale.status_code, stale.json()["code"]) == (412, "precondition_failed")
+    current = world.call("provider", "PUT", path, json=record, headers={"If-Match": '"1"'})
+    assert current.status_code == 200
+
+
+def test_a_taken_id_says_the_same_whoever_took_it(world: World) -> None:
+    """The oracle is bounded: a taken id is 409 with the same words for every owner."""
+    mine = published_example(world, "svc-p1")
+    theirs = published_example(world, "svc-q1", party="other_provider")
+    answers = []
+    for taken in (mine, theirs):
+        again = {**example_record("capacity-snapshot", "svc-p1"), "id": taken["id"]}
+        answer = world.call("provider", "POST", "/v1/records/capacity-snapshot", json=again)
+        body = answer.json()
+        answers.append((answer.status_code, {k: v for k, v in body.items() if k != "requestId"}))
+    assert answers[0][0] == 409
+    assert answers[0][1]["detail"].replace(mine["id"], "ID") == answers[1][1]["detail"].replace(
+        theirs["id"], "ID"
+    )
+    assert answers[0][1]["errors"] == answers[1][1]["errors"]
+
+
+def test_versions_page_oldest_first(world: World) -> None:
+    record = published_example(world)
+    path = f"/v1/records/capacity-snapshot/{record['id']}"
+    for version in (1, 2):
+        changed = world.call(
+            "provider", "PUT", path, json=record, headers={"If-Match": f'"{version}"'}
+        )
+        assert changed.status_code == 200
+    walked: list[int] = []
+    url = f"{path}/versions?page_size=2"
+    while url:
+        page = world.call("subscriber", "GET", url).json()
+        walked += [item["version"] for item in page["items"]]
+        token = page["nextPageToken"]
+        url = f"{path}/versions?page_size=2&page_token={token}" if token else ""
+    assert walked == [1, 2, 3]
+    bad = world.call("subscriber", "GET", f"{path}/versions?page_size=abc&page_token=garbage")
+    assert (bad.status_code, bad.json()["code"]) == (400, "invalid_query")

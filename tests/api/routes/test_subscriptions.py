@@ -7,17 +7,21 @@ Delivery to webhooks is tested in tests/api/test_worker.py; here events are read
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from api.app import create_app, dispose
 from api.services import events as events_service
-from api.services import records
+from api.services import paging
 from api.services.receipt_book import ReceiptBook
 from api.settings import Settings
 from api.storage.db import transaction
+from api.storage.migrate import upgrade
 from api.storage.models import SubscriptionEvent
 from api.storage.types import utcnow
 from tests.api.world import World, example_record, published_example
@@ -353,11 +357,25 @@ def test_the_capability_document_states_how_events_are_delivered(
     found = world.call(None, "GET", "/.well-known/care-exchange").json()["subscriptions"]
     assert found["retryDelaysSeconds"] == settings.webhook_retry_delays_seconds
     assert found["channels"] == ["webhook", "pull"] and found["signatureSchemes"] == ["v1"]
+    # The tests allow a loopback receiver, so plain http is offered for it.
+    assert settings.webhook_allowed_hosts and found["webhookUrlSchemes"] == ["https", "http"]
+
+
+def test_without_allowed_hosts_webhooks_are_https_only(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+    upgrade(url)
+    app = create_app(Settings(database_url=url))
+    try:
+        with TestClient(app) as client:
+            found = client.get("/.well-known/care-exchange").json()["subscriptions"]
+    finally:
+        dispose(app)
+    assert found["webhookUrlSchemes"] == ["https"]
 
 
 @pytest.mark.parametrize("position", [2**64, -1])
 def test_a_page_token_out_of_range_is_a_bad_query(world: World, position: int) -> None:
-    forged = records.encode_token({"after": position, "of": "subscriptions"})
+    forged = paging.encode_token({"after": position, "of": "subscriptions"})
     answer = world.call("subscriber", "GET", "/v1/subscriptions", params={"page_token": forged})
     assert answer.status_code == 400, answer.text
     assert answer.json()["errors"][0]["parameter"] == "page_token"
@@ -396,3 +414,36 @@ def test_delivered_events_past_retention_are_pruned_and_replay_says_so(
     }
     kept = world.call("subscriber", "GET", path, params={"after": 2}).json()
     assert [item["sequence"] for item in kept["items"]] == ["0000000000000000003"]
+
+
+def test_reading_events_needs_the_scopes_of_what_they_carry(world: World) -> None:
+    """A client of the same organisation without a type's read scope reads none of its events,
+    though another client with the scope made the subscription."""
+    made = world.call(
+        "subscriber",
+        "POST",
+        "/v1/subscriptions",
+        json={"types": ["capacity-snapshot"], "channel": {"type": "pull"}, "content": "full"},
+    ).json()
+    published_example(world)
+    registered = world.call(
+        "admin",
+        "POST",
+        "/v1/admin/clients",
+        json={
+            "organisationId": "org-subscriber",
+            "name": "events only",
+            "scopes": ["subscriptions"],
+            "authMethod": "client_secret_basic",
+        },
+    ).json()
+    token = world.client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(registered["clientId"], registered["clientSecret"]),
+    ).json()["access_token"]
+    path = f"/v1/subscriptions/{made['id']}/events"
+    refused = world.client.get(path, headers={"Authorization": f"Bearer {token}"})
+    assert (refused.status_code, refused.json()["code"]) == (403, "insufficient_scope")
+    allowed = world.call("subscriber", "GET", path).json()["items"]
+    assert allowed and "data" in allowed[0]

@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import exc, text
+from sqlalchemy import text
 
 from api.storage import db
 from tests.api.conftest import POSTGRES_ADMIN_URL, fresh_postgres_database
@@ -21,7 +21,7 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
 
 def _kill_pooled_connection(engine_pid: int) -> None:
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (engine_pid,))
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (engine_pid,))
 
 
 @pytest.mark.parametrize("reading", [False, True])
@@ -41,22 +41,47 @@ def test_an_idle_connection_killed_by_the_server_is_replaced(
         engine.dispose()
 
 
-def test_a_connection_used_a_moment_ago_is_not_pinged(
+def test_a_connection_killed_a_moment_ago_is_replaced_without_a_ping(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The other side of the trade: a busy pool pays no round trip per checkout."""
+    """The server's goodbye waits on the socket: seen at checkout, however busy the pool."""
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
     engine = db.make_engine(postgres_url)
     try:
         with engine.connect() as connection:
             pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
         _kill_pooled_connection(pid)
-        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
-        with pytest.raises(exc.OperationalError), engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT 1")).scalar_one() == 1
+            fresh = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert fresh != pid
     finally:
         engine.dispose()
+
+
+def test_a_healthy_connection_used_a_moment_ago_costs_no_round_trip(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other side of the trade: a busy pool pays no ping per checkout."""
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    engine = db.make_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        before = _last_statement_start(pid)
+        with engine.connect() as connection:
+            assert _last_statement_start(pid) == before
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid
+    finally:
+        engine.dispose()
+
+
+def _last_statement_start(pid: int) -> object:
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT query_start FROM pg_stat_activity WHERE pid = %s", (pid,)
+        ).fetchone()
+    assert row is not None
+    return row[0]
 
 
 def _in_transaction(dbapi_connection: Any) -> bool:
