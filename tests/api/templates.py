@@ -14,15 +14,19 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 
 import psycopg
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app, dispose
 from api.settings import Settings
+from api.storage.db import transaction
 from api.storage.migrate import upgrade
-from tests.api.world import Party, build_world
+from tests.api.postgres import fresh_database
+from tests.api.world import Party, World, build_world, renew_end_dates
 
 # The template's tokens must outlive the longest test run that copies it.
 TOKEN_LIFETIME_SECONDS = 86_400
@@ -41,8 +45,10 @@ class Template:
         return {name: replace(party) for name, party in self.parties.items()}
 
 
-def populate(backend: str, url: str, issuer: str, admin_url: str = "") -> Template:
-    """Migrate the empty database at `url` and build the world in it."""
+def populate(
+    backend: str, url: str, issuer: str, admin_url: str = "", entitlement: bool = False
+) -> Template:
+    """Migrate the empty database at `url` and build the world in it (`build_world`)."""
     upgrade(url)
     settings = Settings(
         database_url=url, issuer=issuer, access_token_lifetime_seconds=TOKEN_LIFETIME_SECONDS
@@ -50,7 +56,7 @@ def populate(backend: str, url: str, issuer: str, admin_url: str = "") -> Templa
     application = create_app(settings)
     try:
         with TestClient(application, base_url=issuer) as client:
-            parties = build_world(application, client).parties
+            parties = build_world(application, client, entitlement).parties
     finally:
         dispose(application)
     return Template(backend, url, parties, admin_url)
@@ -80,3 +86,30 @@ def copy(template: Template, folder: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(template.admin_url, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def built(
+    backend: str, folder: Path, issuer: str, admin_url: str, entitlement: bool = False
+) -> Iterator[Template]:
+    """A template on `backend` (for a module's own, module-scoped template fixture)."""
+    if backend == "sqlite":
+        yield populate("sqlite", f"sqlite:///{folder / 'world.sqlite3'}", issuer, "", entitlement)
+        return
+    for url in fresh_database(admin_url):
+        yield populate("postgresql", url, issuer, admin_url, entitlement)
+
+
+def copied_world(template: Template, folder: Path, issuer: str) -> Iterator[tuple[World, FastAPI]]:
+    """A fresh copy of the template's world, served by its own app, and that app.
+
+    The agreements of the entitlement world that end relative to today are renewed first.
+    """
+    for url in copy(template, folder):
+        application = create_app(Settings(database_url=url, issuer=issuer))
+        try:
+            with transaction(application.state.sessions) as session:
+                renew_end_dates(session, date.today())
+            with TestClient(application, base_url=issuer) as client:
+                yield World(client, template.fresh_parties()), application
+        finally:
+            dispose(application)

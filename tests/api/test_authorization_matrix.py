@@ -10,6 +10,12 @@ or a row without an operation, fails `test_the_matrix_covers_exactly_the_spec`.
 
 Every cell runs on a fresh world on SQLite and on PostgreSQL: a copy of a world built once per
 backend (tests/api/templates.py), so nothing a cell changes is seen by another cell.
+
+The operations that hand out record data also have `entitled` cells: subscribers that each lack
+one dimension of entitlement to the row's record (capacity snapshots of svc-p1): the read scope
+for its type, an agreement for its type, an agreement for its service, an agreement in force
+(see `ENTITLEMENT_PARTIES` in tests/api/world.py). tests/api/test_entitlement_paths.py checks the
+same dimensions on every path in depth, with a positive control each.
 """
 
 from __future__ import annotations
@@ -22,12 +28,9 @@ from typing import Any, TypedDict
 import httpx
 import pytest
 import yaml
-from fastapi.testclient import TestClient
 
-from api.app import create_app, dispose
-from api.settings import Settings
 from tests.api import templates
-from tests.api.conftest import ISSUER, fresh_postgres_database
+from tests.api.conftest import ISSUER
 from tests.api.templates import Template
 from tests.api.world import (
     World,
@@ -54,6 +57,10 @@ PRINCIPALS = (
 )
 
 
+# The entitlement columns, for the rows that hand out record data (`Row.entitled`).
+ENTITLED = ("narrow_subscriber", "typed_subscriber", "service_subscriber", "lapsed_subscriber")
+
+
 class Cells(TypedDict):
     """The expected status for every principal (mypy insists that none is left out)."""
 
@@ -78,6 +85,15 @@ class Call:
     subject: str = ""
 
 
+class EntitledCells(TypedDict):
+    """The expected status for each subscriber lacking one dimension of entitlement."""
+
+    narrow_subscriber: int  # no read scope for the type (its agreement covers every type)
+    typed_subscriber: int  # its agreement covers another type only
+    service_subscriber: int  # its agreement covers another service only
+    lapsed_subscriber: int  # its agreement ended yesterday
+
+
 Build = Callable[[World], Call]
 Probe = Callable[[httpx.Response, Call], object]
 
@@ -99,6 +115,8 @@ class Row:
     with_client_credentials: int | None = None
     # principal -> why the server's answer disagrees with the design (a strict xfail).
     disagreements: Mapping[str, str] = field(default_factory=dict)
+    # The entitlement columns, for the rows that hand out record data; `probed` may name them.
+    entitled: EntitledCells | None = None
 
 
 def public(status: int) -> Cells:
@@ -293,6 +311,7 @@ def requested_agreement(world: World) -> Call:
     terms = {
         "providerId": "org-provider",
         "recordTypes": [TYPE],
+        "serviceIds": None,
         "purpose": "Hospital discharge planning.",
         "legalBasis": "UK GDPR Article 6(1)(e) public task.",
     }
@@ -381,6 +400,17 @@ READ_RECORD = Cells(
     other_subscriber=404,
     admin=403,
 )
+
+
+# Reads of that record by the entitlement columns: 403 without the read scope, otherwise the
+# record is not theirs to see, so 404; listings answer 200 without it (ENTITLED_SEE).
+ENTITLED_READ = EntitledCells(
+    narrow_subscriber=403, typed_subscriber=404, service_subscriber=404, lapsed_subscriber=404
+)
+ENTITLED_LISTING = EntitledCells(
+    narrow_subscriber=403, typed_subscriber=200, service_subscriber=200, lapsed_subscriber=200
+)
+ENTITLED_SEE = {"typed_subscriber": False, "service_subscriber": False, "lapsed_subscriber": False}
 
 
 def change_record(status: int) -> Cells:
@@ -517,16 +547,34 @@ MATRIX: dict[str, Row] = {
         ),
     ),
     "listRecords": Row(
-        "GET", "/v1/records/{type}", listed_record, LISTING, probe=lists_subject, probed=SEES
+        "GET",
+        "/v1/records/{type}",
+        listed_record,
+        LISTING,
+        probe=lists_subject,
+        probed={**SEES, **ENTITLED_SEE},
+        entitled=ENTITLED_LISTING,
     ),
     "getFeed": Row(
-        "GET", "/v1/feed/{type}", listed_record, LISTING, probe=lists_subject, probed=SEES
+        "GET",
+        "/v1/feed/{type}",
+        listed_record,
+        LISTING,
+        probe=lists_subject,
+        probed={**SEES, **ENTITLED_SEE},
+        entitled=ENTITLED_LISTING,
     ),
-    "getRecord": Row("GET", "/v1/records/{type}/{id}", existing_record, READ_RECORD),
+    "getRecord": Row(
+        "GET", "/v1/records/{type}/{id}", existing_record, READ_RECORD, entitled=ENTITLED_READ
+    ),
     "replaceRecord": Row("PUT", "/v1/records/{type}/{id}", replaced_record, change_record(200)),
     "retractRecord": Row("DELETE", "/v1/records/{type}/{id}", retracted_record, change_record(204)),
     "listRecordVersions": Row(
-        "GET", "/v1/records/{type}/{id}/versions", existing_record, READ_RECORD
+        "GET",
+        "/v1/records/{type}/{id}/versions",
+        existing_record,
+        READ_RECORD,
+        entitled=ENTITLED_READ,
     ),
     "publishBulk": Row(
         "POST",
@@ -756,6 +804,13 @@ MATRIX: dict[str, Row] = {
             other_subscriber=422,
             admin=403,
         ),
+        # Feedback names only records the sender may read (otherwise a field error).
+        entitled=EntitledCells(
+            narrow_subscriber=422,
+            typed_subscriber=422,
+            service_subscriber=422,
+            lapsed_subscriber=422,
+        ),
     ),
     "listFeedback": Row(
         "GET",
@@ -840,6 +895,13 @@ MATRIX: dict[str, Row] = {
             other_subscriber=201,
             admin=403,
         ),
+        # The types of a subscription need the read scope; agreements only narrow what it hears.
+        entitled=EntitledCells(
+            narrow_subscriber=403,
+            typed_subscriber=201,
+            service_subscriber=201,
+            lapsed_subscriber=201,
+        ),
     ),
     "listSubscriptions": Row(
         "GET",
@@ -919,7 +981,22 @@ def test_each_row_matches_its_operation_and_names_every_principal(operation: str
     row = MATRIX[operation]
     assert SPEC.get(operation) == (row.method, row.path)
     assert tuple(row.expect) == PRINCIPALS
-    assert set(row.probed) <= set(PRINCIPALS) and set(row.disagreements) <= set(PRINCIPALS)
+    assert set(row.probed) <= {*PRINCIPALS, *ENTITLED}
+    assert set(row.disagreements) <= set(PRINCIPALS)
+    assert row.entitled is None or tuple(row.entitled) == ENTITLED
+
+
+def hands_out_record_data(row: Row) -> bool:
+    """Reads of records (a record, its versions, listings, the feed) and what takes a record
+    type or a record on the subscriber's side (subscriptions, feedback)."""
+    reads = row.method == "GET" and row.path.startswith(("/v1/records/", "/v1/feed/"))
+    return reads or (row.path in ("/v1/subscriptions", "/v1/feedback") and row.method == "POST")
+
+
+def test_every_row_that_hands_out_record_data_has_entitlement_cells() -> None:
+    wanted = sorted(operation for operation, row in MATRIX.items() if hands_out_record_data(row))
+    assert len(wanted) == 6, wanted
+    assert [operation for operation in wanted if MATRIX[operation].entitled is None] == []
 
 
 # --------------------------------------------------------------------------------------------
@@ -931,25 +1008,17 @@ def test_each_row_matches_its_operation_and_names_every_principal(operation: str
 def template(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Template]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'world.sqlite3'}"
-        yield templates.populate("sqlite", url, ISSUER)
-        return
-    admin_url: str = request.getfixturevalue("postgres_server")
-    for url in fresh_postgres_database(admin_url):
-        yield templates.populate("postgresql", url, ISSUER, admin_url)
+    """The entitlement world of `tests.api.world`, built once per backend for this module."""
+    admin_url = "" if request.param == "sqlite" else request.getfixturevalue("postgres_server")
+    folder = tmp_path_factory.mktemp("template")
+    yield from templates.built(request.param, folder, ISSUER, admin_url, entitlement=True)
 
 
 @pytest.fixture
 def cell_world(template: Template, tmp_path: Path) -> Iterator[World]:
-    """The world of `tests.api.world`, fresh for this test, with the parties' real tokens."""
-    for url in templates.copy(template, tmp_path):
-        application = create_app(Settings(database_url=url, issuer=ISSUER))
-        try:
-            with TestClient(application, base_url=ISSUER) as client:
-                yield World(client, template.fresh_parties())
-        finally:
-            dispose(application)
+    """That world, fresh for this test, with the parties' real tokens."""
+    for world, _ in templates.copied_world(template, tmp_path, ISSUER):
+        yield world
 
 
 # --------------------------------------------------------------------------------------------
@@ -986,16 +1055,11 @@ def _check_error_shape(row: Row, response: httpx.Response) -> None:
         assert code == "not_found", response.text
 
 
-@pytest.mark.parametrize(("operation", "principal"), _cells())
-def test_cell(cell_world: World, operation: str, principal: str) -> None:
-    row = MATRIX.get(operation)
-    if row is None:
-        pytest.fail(f"{operation} is in the spec but has no row in MATRIX")
-    call = row.build(cell_world)
+def _check_cell(world: World, row: Row, principal: str, expected: int) -> None:
+    call = row.build(world)
     path = row.path.format(**call.params)
     caller = None if principal == "anonymous" else principal
-    response = cell_world.call(caller, row.method, path, **call.kwargs)
-    expected: int = row.expect[principal]  # type: ignore[literal-required]
+    response = world.call(caller, row.method, path, **call.kwargs)
     assert response.status_code == expected, (
         f"{row.method} {path} as {principal}: expected {expected}, got "
         f"{response.status_code}: {response.text[:500]}"
@@ -1004,6 +1068,31 @@ def test_cell(cell_world: World, operation: str, principal: str) -> None:
         _check_error_shape(row, response)
     if row.probe is not None and principal in row.probed:
         assert row.probe(response, call) == row.probed[principal], response.text[:500]
+
+
+@pytest.mark.parametrize(("operation", "principal"), _cells())
+def test_cell(cell_world: World, operation: str, principal: str) -> None:
+    row = MATRIX.get(operation)
+    if row is None:
+        pytest.fail(f"{operation} is in the spec but has no row in MATRIX")
+    expected: int = row.expect[principal]  # type: ignore[literal-required]
+    _check_cell(cell_world, row, principal, expected)
+
+
+@pytest.mark.parametrize(
+    ("operation", "principal"),
+    [
+        pytest.param(operation, principal, id=f"{operation}-{principal}")
+        for operation, row in sorted(MATRIX.items())
+        if row.entitled is not None
+        for principal in ENTITLED
+    ],
+)
+def test_entitlement_cell(cell_world: World, operation: str, principal: str) -> None:
+    row = MATRIX[operation]
+    assert row.entitled is not None
+    expected: int = row.entitled[principal]  # type: ignore[literal-required]
+    _check_cell(cell_world, row, principal, expected)
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from api.auth import clients
 from api.services import directory
@@ -34,6 +37,71 @@ PARTIES: dict[str, tuple[str, list[str]]] = {
     "admin": ("administrator", ["admin", "agreements"]),
     "no_scope": ("commissioner", ["agreements"]),
 }
+
+# The entitlement world (`build_world(..., entitlement=True)`): subscribers that each differ from
+# `subscriber` in one dimension of entitlement, for tests/api/test_entitlement_paths.py and the
+# matrix's entitlement cells. Only the worlds of those two modules hold them, so no other test
+# sees more agreements or fan-out than it expects.
+CAPACITY, WORKFORCE = "capacity-snapshot", "workforce-snapshot"
+SUBSCRIBING = ["agreements", "feedback", SUBS]
+ENTITLEMENT_PARTIES: dict[str, tuple[str, list[str]]] = {
+    # Scope per record type: reads workforce snapshots only, under an agreement for every type.
+    "narrow_subscriber": ("commissioner", [f"{WORKFORCE}:read", *SUBSCRIBING]),
+    # Agreement per record type: every read scope, an agreement for workforce snapshots only.
+    "typed_subscriber": ("commissioner", [*READ, *SUBSCRIBING]),
+    # Agreement per service: every read scope, an agreement for svc-p2 only.
+    "service_subscriber": ("commissioner", [*READ, *SUBSCRIBING]),
+    # End date: an agreement that ended yesterday, and one that ends today (still in force).
+    "lapsed_subscriber": ("commissioner", [*READ, *SUBSCRIBING]),
+    "ending_subscriber": ("commissioner", [*READ, *SUBSCRIBING]),
+}
+
+
+@dataclass(frozen=True)
+class AgreementTerms:
+    """An agreement of the entitlement world, between two parties."""
+
+    id: str
+    provider: str
+    subscriber: str
+    record_types: list[str]
+    service_ids: list[str] | None = None
+    # Days from today to the end date (None: no end date); see `renew_end_dates`.
+    ends_in_days: int | None = None
+
+
+# Decoys come first (agreements are read back in insertion order when no order is asked for), so
+# a path that ignored the type, the provider or the service would name the decoy in receipts.
+ENTITLEMENT_AGREEMENTS = (
+    AgreementTerms("agr-narrow", "provider", "narrow_subscriber", RECORD_TYPES),
+    AgreementTerms("agr-typed-decoy", "provider", "typed_subscriber", ["achievement"]),
+    AgreementTerms("agr-typed", "provider", "typed_subscriber", [WORKFORCE]),
+    AgreementTerms(
+        "agr-service-decoy", "other_provider", "service_subscriber", RECORD_TYPES, ["svc-q1"]
+    ),
+    AgreementTerms("agr-service", "provider", "service_subscriber", RECORD_TYPES, ["svc-p2"]),
+    AgreementTerms("agr-lapsed", "provider", "lapsed_subscriber", RECORD_TYPES, ends_in_days=-1),
+    AgreementTerms("agr-ending", "provider", "ending_subscriber", RECORD_TYPES, ends_in_days=0),
+)
+
+
+def _end_date(terms: AgreementTerms, today: date) -> date | None:
+    return None if terms.ends_in_days is None else today + timedelta(days=terms.ends_in_days)
+
+
+def renew_end_dates(session: Session, today: date) -> None:
+    """Set the entitlement agreements' end dates relative to `today` again.
+
+    The world is built once per run; a run that passes midnight would otherwise see the
+    agreement that ends today as lapsed.
+    """
+    for terms in ENTITLEMENT_AGREEMENTS:
+        if terms.ends_in_days is not None:
+            session.execute(
+                update(Agreement)
+                .where(Agreement.id == terms.id)
+                .values(end_date=_end_date(terms, today), status="active")
+            )
 
 
 @dataclass
@@ -108,10 +176,29 @@ def published_example(
     return record
 
 
-def build_world(app: FastAPI, client: TestClient) -> World:
+def _agreement(terms: AgreementTerms, today: date) -> Agreement:
+    return Agreement(
+        id=terms.id,
+        provider_id=f"org-{terms.provider}",
+        subscriber_id=f"org-{terms.subscriber}",
+        record_types=terms.record_types,
+        service_ids=terms.service_ids,
+        purpose="Contract monitoring.",
+        legal_basis="Public task.",
+        end_date=_end_date(terms, today),
+        statutory=False,
+        status="active",
+        decided_at=utcnow(),
+    )
+
+
+def build_world(app: FastAPI, client: TestClient, entitlement: bool = False) -> World:
+    """The world's parties, services, delegation and agreement; with `entitlement`, also the
+    parties and agreements of `ENTITLEMENT_PARTIES` and `ENTITLEMENT_AGREEMENTS`."""
     world = World(client)
+    parties = {**PARTIES, **(ENTITLEMENT_PARTIES if entitlement else {})}
     with transaction(app.state.sessions) as session:
-        for name, (kind, scopes) in PARTIES.items():
+        for name, (kind, scopes) in parties.items():
             organisation = directory.create_organisation(session, name, kind, f"org-{name}")
             made, secret = clients.create_client(
                 session, organisation.id, name, scopes, "client_secret_basic"
@@ -152,6 +239,11 @@ def build_world(app: FastAPI, client: TestClient) -> World:
                 decided_at=utcnow(),
             )
         )
+        if entitlement:
+            session.flush()
+            for terms in ENTITLEMENT_AGREEMENTS:
+                session.add(_agreement(terms, date.today()))
+                session.flush()
     for party in world.parties.values():
         response = client.post(
             "/oauth/token",
@@ -161,3 +253,31 @@ def build_world(app: FastAPI, client: TestClient) -> World:
         assert response.status_code == 200, response.text
         party.token = response.json()["access_token"]
     return world
+
+
+def walk_feed(
+    world: World, party: str | None, url: str, max_pages: int = 200
+) -> tuple[list[dict[str, Any]], str]:
+    """Every feed item from `url` on, following `next` until a page is empty; and that last URL.
+
+    A cursor that repeats a page fails here at once, rather than looping until the time limit:
+    each page must start after the last change the one before ended with, and a page with items
+    must not point at itself.
+    """
+    items: list[dict[str, Any]] = []
+    last_change = -1
+    for _ in range(max_pages):
+        response = world.call(party, "GET", url)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        if not page["items"]:
+            assert page["next"] == str(response.url), "the last page must point at itself"
+            return items, page["next"]
+        modified = [item["modified"] for item in page["items"]]
+        assert modified == sorted(set(modified)), f"{url}: changes out of order: {modified}"
+        assert modified[0] > last_change, f"{url} repeats changes up to {last_change}"
+        assert page["next"] != str(response.url), f"{url} has items but points at itself"
+        last_change = modified[-1]
+        items += page["items"]
+        url = page["next"]
+    raise AssertionError(f"the feed did not end within {max_pages} pages")

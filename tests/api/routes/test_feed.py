@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from api.storage.db import transaction
 from api.storage.models import Agreement
-from tests.api.world import World, published_example
+from tests.api.world import World, published_example, walk_feed
 
 TYPE = "capacity-snapshot"
 FEED = f"/v1/feed/{TYPE}"
@@ -20,18 +20,7 @@ FEED = f"/v1/feed/{TYPE}"
 
 def read_all(world: World, party: str, url: str = FEED) -> tuple[list[dict[str, Any]], str]:
     """Every item from `url` on, following `next` until a page is empty; and that last URL."""
-    items: list[dict[str, Any]] = []
-    while True:
-        response = world.call(party, "GET", url)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        if not page["items"]:
-            assert page["next"] == str(response.url)
-            return items, page["next"]
-        modified = [item["modified"] for item in page["items"]]
-        assert modified == sorted(modified) and len(set(modified)) == len(modified)
-        items += page["items"]
-        url = page["next"]
+    return walk_feed(world, party, url)
 
 
 def states(items: list[dict[str, Any]]) -> dict[str, str]:
@@ -115,6 +104,7 @@ def test_a_new_agreement_brings_earlier_records_into_the_feed(world: World) -> N
         json={
             "subscriberId": "org-other_subscriber",
             "recordTypes": [TYPE],
+            "serviceIds": None,
             "purpose": "Market oversight.",
             "legalBasis": "Public task.",
         },
