@@ -35,7 +35,8 @@ SPEC_URI = "https://care-exchange.org/spec/v1/openapi.yaml"
 # Bodies the spec declares as a document of the standard (a record of any type, or a directory
 # entry) are validated by the services with the standard's own validators.
 RECORD_BODY = "#/components/schemas/Record"
-# A path parameter that fails its schema names nothing that exists.
+# A path parameter that fails its schema names nothing: `not_found`, or for a record type the
+# code the spec gives an unknown one.
 PATH_CODES = {"type": "unknown_record_type"}
 _INTEGER = re.compile(r"^-?(0|[1-9][0-9]*)$")
 _PLACEHOLDER = re.compile(r"\{([^}]+)\}")
@@ -76,7 +77,6 @@ class Operation:
     body: jsonschema_rs.Validator | None = None
     body_declared: bool = False
     body_required: bool = False
-    json_body: bool = False
     query_names: frozenset[str] = field(default_factory=frozenset)
 
     def check_parameters(
@@ -97,6 +97,11 @@ class Operation:
             else:
                 seen.add(name)
                 problems += self._judge(self.parameters["query", name], raw)
+        problems += [
+            FieldError.of_parameter(name, "is required.", "required")
+            for (location, name), parameter in self.parameters.items()
+            if location == "query" and parameter.required and name not in seen
+        ]
         if problems:
             raise ProblemError(
                 400, "invalid_query", "The query parameters are not valid.", problems
@@ -260,10 +265,8 @@ class Contract:
             parameters[parameter.location, parameter.name] = parameter
         request_body = operation.get("requestBody")
         body = None
-        json_body = False
         if request_body is not None:
             content = request_body["content"]
-            json_body = "application/json" in content
             schema = content.get("application/json", {}).get("schema")
             if schema is not None and not _of_the_standard(schema):
                 body = self._compile(schema)
@@ -275,7 +278,6 @@ class Contract:
             body=body,
             body_declared=request_body is not None,
             body_required=bool(request_body and request_body.get("required")),
-            json_body=json_body,
             query_names=frozenset(name for location, name in parameters if location == "query"),
         )
 

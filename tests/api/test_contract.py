@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from api.contract import load_contract
+from api.contract import Contract, load_contract
+from api.problems import ProblemError
 from tests.api.world import World, published_example
 
 RECEIPTS = "/v1/access-receipts"
@@ -211,3 +214,46 @@ def test_405_names_every_method_the_path_allows(world: World) -> None:
     assert refused.status_code == 405
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.headers["allow"] == "GET, POST"
+
+
+def test_a_spec_that_requires_a_query_parameter_gets_it_required(tmp_path: Path) -> None:
+    """No operation of v1 requires one yet; a later one that does is held to it by the same code."""
+    spec = {
+        "openapi": "3.1.0",
+        "paths": {
+            "/v1/things/{thingId}": {
+                "get": {
+                    "operationId": "getThing",
+                    "security": [{"oauth2": []}],
+                    "parameters": [
+                        {
+                            "name": "thingId",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": "^t-"},
+                        },
+                        {
+                            "name": "at",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "format": "date"},
+                        },
+                    ],
+                }
+            }
+        },
+    }
+    document = tmp_path / "openapi.yaml"
+    document.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    operation = Contract(document).operation("GET", "/v1/things/{thing_id}")
+    assert operation is not None and operation.secured
+    with pytest.raises(ProblemError) as missing:
+        operation.check_parameters([], {"thing_id": "t-1"}, {})
+    assert (missing.value.status, missing.value.errors[0].parameter) == (400, "at")
+    with pytest.raises(ProblemError) as not_a_date:
+        operation.check_parameters([("at", "2026-02-30")], {"thing_id": "t-1"}, {})
+    assert not_a_date.value.errors[0].parameter == "at"
+    with pytest.raises(ProblemError) as no_thing:
+        operation.check_parameters([("at", "2026-02-28")], {"thing_id": "x"}, {})
+    assert (no_thing.value.status, no_thing.value.code) == (404, "not_found")
+    operation.check_parameters([("at", "2026-02-28")], {"thing_id": "t-1"}, {})

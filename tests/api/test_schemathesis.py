@@ -400,6 +400,17 @@ def use_current_etag(case: Case[Any], live: Live) -> None:
         case.headers["If-Match"] = current.headers["etag"]
 
 
+def credentials_for(case: Case[Any], live: Live) -> dict[str, str]:
+    """The bearer token of the party the operation names, or HTTP Basic for the OAuth endpoints."""
+    party = party_for(case)
+    headers = dict(live.world[party].auth) if party else {}
+    if case.operation.path in OAUTH_PATHS:
+        provider = live.world["provider"]
+        basic = base64.b64encode(f"{provider.client_id}:{provider.secret}".encode()).decode()
+        headers["Authorization"] = f"Basic {basic}"
+    return headers
+
+
 @SCHEMA.parametrize()
 @settings(
     max_examples=25,
@@ -413,12 +424,7 @@ def test_server_conforms_to_the_spec(case: Case[Any], live: Live) -> None:
     use_feedback_references(case, live)
     use_own_subscription(case, live)
     use_ordered_period(case)
-    party = party_for(case)
-    headers = dict(live.world[party].auth) if party else {}
-    if case.operation.path in OAUTH_PATHS:
-        provider = live.world["provider"]
-        basic = base64.b64encode(f"{provider.client_id}:{provider.secret}".encode()).decode()
-        headers["Authorization"] = f"Basic {basic}"
+    headers = credentials_for(case, live)
     use_current_etag(case, live)
     response = send(case, live.world.client, headers)
     case.validate_response(response, checks=CHECKS, headers=headers)
@@ -458,12 +464,7 @@ NEGATIVE_CHECKS: list[CheckFunction] = [
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_server_refuses_what_the_spec_does_not_allow(case: Case[Any], live: Live) -> None:
-    party = party_for(case)
-    headers = dict(live.world[party].auth) if party else {}
-    if case.operation.path in OAUTH_PATHS:
-        provider = live.world["provider"]
-        basic = base64.b64encode(f"{provider.client_id}:{provider.secret}".encode()).decode()
-        headers["Authorization"] = f"Basic {basic}"
+    headers = credentials_for(case, live)
     response = send(case, live.world.client, headers)
     case.validate_response(response, checks=NEGATIVE_CHECKS, headers=headers)
 
