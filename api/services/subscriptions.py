@@ -139,8 +139,10 @@ def create(
 
 
 def require_reader_of_events(principal: Principal, subscription: Subscription) -> None:
-    """Reading events is reading what they carry, whoever of the organisation made the
-    subscription: the reading token needs the scopes that making it needed."""
+    """Reading events is reading what they carry: the scopes making the subscription needed.
+
+    Whoever of the organisation made it, the token that reads its events needs them too.
+    """
     for kind in subscription.types:
         if kind == FEEDBACK_TYPE:
             require_scope(principal, "feedback")
