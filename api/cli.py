@@ -17,7 +17,7 @@ from api.app import create_app
 from api.auth import clients, keys
 from api.demo import seed, walkthrough
 from api.middleware import configure_logging
-from api.routes.admin import client_dict
+from api.problems import ProblemError
 from api.services import directory, events, idempotency
 from api.settings import Settings
 from api.storage.db import make_engine, session_factory, transaction
@@ -135,8 +135,9 @@ def org_create(
         with _transaction(Settings()) as session:
             made = directory.create_organisation(session, name, kind, org_id)
             _print(directory.organisation_dict(made))
-    except ValueError as error:
-        typer.echo(f"care-exchange admin: {error}", err=True)
+    except (ValueError, ProblemError) as error:
+        said = error.detail if isinstance(error, ProblemError) else error
+        typer.echo(f"care-exchange admin: {said}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -156,7 +157,7 @@ def client_create(
     try:
         with _transaction(Settings()) as session:
             made, secret = clients.create_client(session, org_id, name, scope, method, jwks)
-            _print(client_dict(made, secret))
+            _print(clients.client_dict(made, secret))
     except ValueError as error:
         typer.echo(f"care-exchange admin: {error}", err=True)
         raise typer.Exit(2) from None
@@ -166,7 +167,7 @@ def client_create(
 def client_list() -> None:
     """List every client (never their secrets)."""
     with _transaction(Settings()) as session:
-        _print([client_dict(client) for client in clients.list_clients(session)])
+        _print([clients.client_dict(client) for client in clients.list_clients(session)])
 
 
 @admin_app.command("client-disable")
@@ -177,7 +178,7 @@ def client_disable(client_id: str) -> None:
         if disabled is None:
             typer.echo(f"care-exchange admin: no client {client_id}", err=True)
             raise typer.Exit(2)
-        _print(client_dict(disabled))
+        _print(clients.client_dict(disabled))
 
 
 @keys_app.command("rotate")

@@ -13,12 +13,22 @@ from sqlalchemy import exc as database
 from starlette.exceptions import HTTPException
 
 from api.contract import load_contract
-from api.problems import FieldError, ProblemError
+from api.problems import PROBLEM_MEDIA_TYPE, FieldError, ProblemError
 
 log = logging.getLogger("care_exchange.api")
 
 RETRY_AFTER_SECONDS = 1
 _STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def problem_response(problem: ProblemError, request_id: str | None) -> JSONResponse:
+    """The problem as an `application/problem+json` response."""
+    return JSONResponse(
+        problem.printable_body(request_id),
+        status_code=problem.status,
+        headers=dict(problem.headers),
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
 
 
 def request_id(request: Request) -> str | None:
@@ -39,7 +49,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def problem(request: Request, error: ProblemError) -> JSONResponse:
-        return error.response(request_id(request))
+        return problem_response(error, request_id(request))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -47,7 +57,7 @@ def install_error_handlers(app: FastAPI) -> None:
         in_body = any(item["loc"] and item["loc"][0] == "body" for item in error.errors())
         code, status = ("validation_failed", 422) if in_body else ("invalid_query", 400)
         detail = "The request has parameters or fields that are not valid."
-        return ProblemError(status, code, detail, errors).response(request_id(request))
+        return problem_response(ProblemError(status, code, detail, errors), request_id(request))
 
     @app.exception_handler(HTTPException)
     async def http(request: Request, error: HTTPException) -> Response:
@@ -56,16 +66,16 @@ def install_error_handlers(app: FastAPI) -> None:
         if error.status_code == 405:
             # Starlette names only the first route's method; the spec knows them all.
             headers["Allow"] = ", ".join(load_contract().methods_at(request.url.path))
-        return ProblemError(error.status_code, code, str(error.detail), headers=headers).response(
-            request_id(request)
-        )
+        refused = ProblemError(error.status_code, code, str(error.detail), headers=headers)
+        return problem_response(refused, request_id(request))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"request_id": request_id(request)})
-        return ProblemError(
+        failed = ProblemError(
             500, "internal_error", "The server failed; the request id identifies the log entry."
-        ).response(request_id(request))
+        )
+        return problem_response(failed, request_id(request))
 
     async def unavailable(request: Request, error: Exception) -> JSONResponse:
         """A database that dropped the connection, is restarting or is locked will be back.
@@ -82,12 +92,13 @@ def install_error_handlers(app: FastAPI) -> None:
             str(cause).strip(),
             extra={"request_id": request_id(request)},
         )
-        return ProblemError(
+        retry_later = ProblemError(
             503,
             "service_unavailable",
             "The database is unavailable for a moment; retry after the time in Retry-After.",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        ).response(request_id(request))
+        )
+        return problem_response(retry_later, request_id(request))
 
     for transient in (database.DBAPIError, database.DisconnectionError, database.TimeoutError):
         app.add_exception_handler(transient, unavailable)

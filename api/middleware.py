@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import problem_response
 from api.problems import ProblemError
 from api.settings import Settings
 
@@ -85,7 +86,7 @@ class RequestContext:
                 "payload_too_large",
                 f"Request bodies are limited to {self.max_body_bytes} bytes.",
             )
-            await problem.response(request_id)(scope, receive, send_with_id)
+            await problem_response(problem, request_id)(scope, receive, send_with_id)
         finally:
             log.info(
                 "request",

@@ -7,8 +7,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi.responses import JSONResponse
-
 PROBLEM_BASE = "https://care-exchange.org/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -87,13 +85,10 @@ class ProblemError(Exception):
             body["errors"] = [error.as_dict() for error in self.errors]
         return body
 
-    def response(self, request_id: str | None = None) -> JSONResponse:
-        return JSONResponse(
-            _printable(self.body(request_id)),
-            status_code=self.status,
-            headers=dict(self.headers),
-            media_type=PROBLEM_MEDIA_TYPE,
-        )
+    def printable_body(self, request_id: str | None = None) -> dict[str, Any]:
+        """The body as sent: any lone surrogate echoed from the request shown as U+FFFD."""
+        printable: dict[str, Any] = _printable(self.body(request_id))
+        return printable
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

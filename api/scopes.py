@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from api.auth.principal import Principal
+from api.problems import ProblemError
 from schemas import load_standard
 
 AREA_SCOPES = ("services", "agreements", "subscriptions", "feedback", "admin")
@@ -23,3 +25,15 @@ def all_scopes() -> list[str]:
         for scope in (read_scope(name), publish_scope(name))
     ]
     return [*per_type, *AREA_SCOPES]
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    """403 `insufficient_scope` naming the scope needed, unless the token carries it."""
+    if principal.has(scope):
+        return
+    raise ProblemError(
+        403,
+        "insufficient_scope",
+        f"This operation needs the scope '{scope}'.",
+        headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+    )

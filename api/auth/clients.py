@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from api.auth.secrets import generate_secret, hash_secret
 from api.scopes import all_scopes
 from api.services.paging import Page, keyset
+from api.services.times import timestamp
 from api.storage.models import Client, Organisation
 from api.storage.types import utcnow
 
@@ -131,3 +132,18 @@ def list_clients(
     if not include_disabled:
         query = query.where(Client.disabled_at.is_(None))
     return list(session.scalars(query))
+
+
+def client_dict(client: Client, secret: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "clientId": client.client_id,
+        "organisationId": client.organisation_id,
+        "name": client.name,
+        "authMethod": client.auth_method,
+        "scopes": client_scopes(client),
+        "createdAt": timestamp(client.created_at),
+        "disabledAt": timestamp(client.disabled_at),
+    }
+    if secret is not None:
+        body["clientSecret"] = secret
+    return body

@@ -17,6 +17,7 @@ from api.auth.principal import Principal
 from api.auth.tokens import InvalidTokenError, verify_access_token
 from api.deps import get_read_sessions, get_settings
 from api.problems import ProblemError
+from api.scopes import require_scope
 from api.settings import Settings
 
 REALM = "care-exchange"
@@ -97,18 +98,6 @@ async def current_principal(
             return authenticate(request, session, settings, token)
 
     return await run_in_threadpool(verify)
-
-
-def require_scope(principal: Principal, scope: str) -> None:
-    """403 `insufficient_scope` naming the scope needed, unless the token carries it."""
-    if principal.has(scope):
-        return
-    raise ProblemError(
-        403,
-        "insufficient_scope",
-        f"This operation needs the scope '{scope}'.",
-        headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
-    )
 
 
 def scoped(scope: str) -> Callable[[Principal], Principal]:

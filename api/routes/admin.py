@@ -16,8 +16,6 @@ from api.deps import get_session, get_write_session
 from api.problems import FieldError, ProblemError
 from api.routes.common import Config, Paged, json_response, parse_model, read_json, run_post
 from api.services import directory
-from api.services.times import timestamp
-from api.storage.models import Client, Organisation
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Db = Annotated[Session, Depends(get_session)]
@@ -56,30 +54,11 @@ class ClientRequest(BaseModel):
     jwks: dict[str, Any] | None = None
 
 
-def client_dict(client: Client, secret: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "clientId": client.client_id,
-        "organisationId": client.organisation_id,
-        "name": client.name,
-        "authMethod": client.auth_method,
-        "scopes": clients.client_scopes(client),
-        "createdAt": timestamp(client.created_at),
-        "disabledAt": timestamp(client.disabled_at),
-    }
-    if secret is not None:
-        body["clientSecret"] = secret
-    return body
-
-
 @router.post("/organisations")
 async def create_organisation(request: Request, principal: Admin) -> Response:
     form = parse_model(OrganisationRequest, await read_json(request))
 
     def work(session: Session) -> tuple[int, object, dict[str, str]]:
-        if form.id is not None and session.get(Organisation, form.id) is not None:
-            raise ProblemError(
-                409, "conflict", f"Organisation '{form.id}' exists.", [FieldError("/id", "taken.")]
-            )
         made = directory.create_organisation(session, form.name, form.kind, form.id)
         return 201, directory.organisation_dict(made), {}
 
@@ -106,7 +85,7 @@ async def create_client(request: Request, principal: Admin) -> Response:
             raise ProblemError(
                 422, "validation_failed", str(error), [FieldError("", str(error))]
             ) from None
-        return 201, client_dict(made, secret), {"Cache-Control": "no-store"}
+        return 201, clients.client_dict(made, secret), {"Cache-Control": "no-store"}
 
     return await run_post(request, principal, work, for_replay=_without_secret)
 
@@ -119,7 +98,7 @@ def _without_secret(body: Any) -> Any:
 @router.get("/clients")
 def list_clients(principal: Admin, session: Db, settings: Config, paged: Paged) -> Response:
     page = clients.page_clients(session, paged.size(settings), paged.token)
-    items = [client_dict(client) for client in page.items]
+    items = [clients.client_dict(client) for client in page.items]
     return json_response(200, {"items": items, "nextPageToken": page.next_token})
 
 

@@ -18,6 +18,7 @@ from api.auth.dependencies import authenticate
 from api.auth.principal import Principal
 from api.contract import read_json as read_json
 from api.deps import get_settings
+from api.errors import problem_response
 from api.problems import FieldError, ProblemError
 from api.services import idempotency
 from api.settings import Settings
@@ -116,7 +117,7 @@ class _Post:
         try:
             with self.sessions() as session, session.begin():
                 if not idempotency.hold(session, claim):
-                    return idempotency.in_progress().response(self.request_id)
+                    return problem_response(idempotency.in_progress(), self.request_id)
                 status, body, headers = self.handler(session)
                 response = json_response(status, body, headers)
                 kept = body if self.for_replay is None else self.for_replay(body)
@@ -124,7 +125,7 @@ class _Post:
                 idempotency.store(session, claim, replay)
             return response
         except ProblemError as problem:
-            response = problem.response(self.request_id)
+            response = problem_response(problem, self.request_id)
             with self.sessions() as session, session.begin():
                 if idempotency.hold(session, claim):
                     idempotency.store(session, claim, _stored(response))

@@ -22,7 +22,6 @@ from api.routes.common import (
     run_post,
 )
 from api.services import directory
-from api.storage.models import Organisation
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -42,7 +41,7 @@ class DelegationRequest(BaseModel):
 
 @router.get("/organisations/me")
 def me(principal: Caller, session: Db) -> Response:
-    organisation = session.get_one(Organisation, principal.organisation_id)
+    organisation = directory.organisation_of(session, principal)
     return json_response(200, directory.organisation_dict(organisation))
 
 

@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from api.auth.dependencies import bearer_token, current_principal
@@ -32,7 +31,6 @@ from api.services.receipt_book import ReceiptBook
 from api.services.subscriptions import PULL, WEBHOOK, Terms
 from api.settings import Settings
 from api.storage.db import transaction
-from api.storage.models import Subscription
 from api.storage.types import utcnow
 
 router = APIRouter(prefix="/v1", tags=["subscriptions"])
@@ -259,7 +257,8 @@ async def list_events(
             ]
         )
         if found.channel == PULL and items and items[-1].sequence > found.delivered_sequence:
-            _mark_read(request, found.pk, items[-1].sequence)
+            with transaction(request.app.state.sessions) as writing:
+                subscriptions.mark_read(writing, found.pk, items[-1].sequence)
         latest = max([found.last_sequence, *(item.sequence for item in items)])
         body = {
             "items": [item.body for item in items],
@@ -269,13 +268,3 @@ async def list_events(
         return json_response(200, body)
 
     return await as_reader(request, token, work)
-
-
-def _mark_read(request: Request, subscription_pk: int, sequence: int) -> None:
-    """A pull subscription's delivered sequence is the highest it has read."""
-    with transaction(request.app.state.sessions) as writing:
-        writing.execute(
-            update(Subscription)
-            .where(Subscription.pk == subscription_pk, Subscription.delivered_sequence < sequence)
-            .values(delivered_sequence=sequence, last_delivered_at=utcnow())
-        )

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, not_, or_, select
 from sqlalchemy.orm import Session
 
-from api.auth.dependencies import require_scope
 from api.auth.principal import Principal
 from api.problems import FieldError, ProblemError
+from api.scopes import require_scope
 from api.services import feed
 from api.services.access import is_active
 from api.services.ids import new_id

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from api.auth.dependencies import require_scope
 from api.auth.principal import Principal
 from api.problems import FieldError, ProblemError
+from api.scopes import require_scope
 from api.services import feed
 from api.services.access import delegated_grants
 from api.services.conformance import conforming
@@ -36,10 +36,21 @@ def create_organisation(
 ) -> Organisation:
     if kind not in ORGANISATION_KINDS:
         raise ValueError(f"kind must be one of {', '.join(ORGANISATION_KINDS)}")
+    if organisation_id is not None and session.get(Organisation, organisation_id) is not None:
+        raise ProblemError(
+            409,
+            "conflict",
+            f"Organisation '{organisation_id}' exists.",
+            [FieldError("/id", "taken.", "unique")],
+        )
     organisation = Organisation(id=organisation_id or new_id("org"), name=name, kind=kind)
     session.add(organisation)
     session.flush()
     return organisation
+
+
+def organisation_of(session: Session, principal: Principal) -> Organisation:
+    return session.get_one(Organisation, principal.organisation_id)
 
 
 def list_organisations(session: Session, size: int, token: str | None) -> Page[Organisation]:

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.auth.dependencies import require_scope
 from api.auth.principal import Principal
 from api.problems import FieldError, ProblemError
+from api.scopes import require_scope
 from api.services import events, feed, paging, records
 from api.services.access import Grant, in_force, services_of
 from api.services.agreements import SUBSCRIBER_KINDS

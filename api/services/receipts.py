@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from api.auth.dependencies import require_scope
 from api.auth.principal import Principal
 from api.problems import FieldError, ProblemError
+from api.scopes import require_scope
 from api.services.access import Grant, agreed_grants
 from api.services.stored import StoredRecord
 from api.services.times import timestamp

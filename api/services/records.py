@@ -11,11 +11,10 @@ from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.auth.dependencies import require_scope
 from api.auth.principal import Principal
 from api.auth.tokens import CALLER_CHECK, caller_parameters, principal_from_row
 from api.problems import FieldError, ProblemError
-from api.scopes import publish_scope, read_scope
+from api.scopes import publish_scope, read_scope, require_scope
 from api.services import feed, paging
 from api.services.access import (
     Grant,

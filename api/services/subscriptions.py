@@ -14,11 +14,12 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
-from api.auth.dependencies import require_scope
 from api.auth.principal import Principal
 from api.problems import FieldError, ProblemError
+from api.scopes import require_scope
 from api.services import feed, paging, records, signatures, webhook_urls
 from api.services.events import FEEDBACK_TYPE
 from api.services.ids import new_id
@@ -148,6 +149,15 @@ def require_reader_of_events(principal: Principal, subscription: Subscription) -
             require_scope(principal, "feedback")
         else:
             records.require_reader(principal, kind)
+
+
+def mark_read(session: Session, subscription_pk: int, sequence: int) -> None:
+    """A pull subscription's delivered sequence is the highest it has read."""
+    session.execute(
+        sql_update(Subscription)
+        .where(Subscription.pk == subscription_pk, Subscription.delivered_sequence < sequence)
+        .values(delivered_sequence=sequence, last_delivered_at=utcnow())
+    )
 
 
 def owned(session: Session, principal: Principal, subscription_id: str) -> Subscription:

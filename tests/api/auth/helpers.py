@@ -13,8 +13,9 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth.dependencies import current_principal, require_scope, scoped
+from api.auth.dependencies import current_principal, scoped
 from api.auth.principal import Principal
+from api.scopes import require_scope
 from api.settings import Settings
 from api.storage.models import Client, Organisation
 
