@@ -103,15 +103,12 @@ class Operation:
             if location == "query" and parameter.required and name not in seen
         ]
         if problems:
-            raise ProblemError(
-                400, "invalid_query", "The query parameters are not valid.", problems
-            )
+            raise ProblemError("invalid_query", "The query parameters are not valid.", problems)
         for name, raw in zip(self.path_names, path.values(), strict=False):
             parameter = self.parameters.get(("path", name))
             found = self._judge(parameter, str(raw)) if parameter else []
             if found:
                 raise ProblemError(
-                    404,
                     PATH_CODES.get(name, "not_found"),
                     f"Nothing is found at this path: {name} {found[0].message}",
                 )
@@ -119,7 +116,7 @@ class Operation:
             raw_header = headers.get(name) if location == "header" else None
             found = self._judge(parameter, raw_header) if raw_header is not None else []
             if found:
-                raise ProblemError(400, "invalid_header", f"The {name} header is not valid.", found)
+                raise ProblemError("invalid_header", f"The {name} header is not valid.", found)
 
     @staticmethod
     def _judge(parameter: Parameter, raw: str) -> list[FieldError]:
@@ -140,7 +137,7 @@ class Operation:
         errors = [found for error in self.body.iter_errors(data) for found in _field_errors(error)]
         if errors:
             raise ProblemError(
-                422, "validation_failed", "The request body is not valid.", sorted(errors, key=str)
+                "validation_failed", "The request body is not valid.", sorted(errors, key=str)
             )
 
 
@@ -360,7 +357,7 @@ async def conform(request: Request) -> None:
             request.query_params.multi_items(), request.path_params, request.headers
         )
         if not operation.body_declared and await _has_body(request):
-            raise ProblemError(415, "unsupported_media_type", "This operation takes no body.")
+            raise ProblemError("unsupported_media_type", "This operation takes no body.")
     except ProblemError:
         if operation.secured:
             await _caller_or_refused(request)
@@ -399,10 +396,10 @@ async def read_json(request: Request) -> Any:
         return None
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
-        raise ProblemError(415, "unsupported_media_type", "Send the body as application/json.")
+        raise ProblemError("unsupported_media_type", "Send the body as application/json.")
     charset = _charset(request.headers.get("content-type", ""))
     if charset not in (None, "utf-8", "utf8"):
-        raise ProblemError(415, "unsupported_media_type", "Send the body in UTF-8.")
+        raise ProblemError("unsupported_media_type", "Send the body in UTF-8.")
     try:
         data = loads(raw)
     except JsonError as error:
@@ -413,9 +410,9 @@ async def read_json(request: Request) -> Any:
         )
         if error.in_text:
             raise ProblemError(
-                422, "validation_failed", "Text in the body is not valid.", errors
+                "validation_failed", "Text in the body is not valid.", errors
             ) from None
-        raise ProblemError(400, "invalid_json", error.message, errors) from None
+        raise ProblemError("invalid_json", error.message, errors) from None
     if operation is not None:
         operation.check_body(data)
     return data

@@ -18,7 +18,8 @@ from api.problems import PROBLEM_MEDIA_TYPE, FieldError, ProblemError
 log = logging.getLogger("care_exchange.api")
 
 RETRY_AFTER_SECONDS = 1
-_STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+# The statuses the framework answers with itself, as problems of the catalogue.
+_FRAMEWORK_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
 def problem_response(problem: ProblemError, request_id: str | None) -> JSONResponse:
@@ -55,25 +56,25 @@ def install_error_handlers(app: FastAPI) -> None:
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         errors = [_field_error(item) for item in error.errors()]
         in_body = any(item["loc"] and item["loc"][0] == "body" for item in error.errors())
-        code, status = ("validation_failed", 422) if in_body else ("invalid_query", 400)
+        code = "validation_failed" if in_body else "invalid_query"
         detail = "The request has parameters or fields that are not valid."
-        return problem_response(ProblemError(status, code, detail, errors), request_id(request))
+        return problem_response(ProblemError(code, detail, errors), request_id(request))
 
     @app.exception_handler(HTTPException)
     async def http(request: Request, error: HTTPException) -> Response:
-        code = _STATUS_CODES.get(error.status_code, "not_found")
+        code = _FRAMEWORK_CODES.get(error.status_code, "bad_request")
         headers = dict(error.headers or {})
         if error.status_code == 405:
             # Starlette names only the first route's method; the spec knows them all.
             headers["Allow"] = ", ".join(load_contract().methods_at(request.url.path))
-        refused = ProblemError(error.status_code, code, str(error.detail), headers=headers)
+        refused = ProblemError(code, str(error.detail), headers=headers)
         return problem_response(refused, request_id(request))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"request_id": request_id(request)})
         failed = ProblemError(
-            500, "internal_error", "The server failed; the request id identifies the log entry."
+            "internal_error", "The server failed; the request id identifies the log entry."
         )
         return problem_response(failed, request_id(request))
 
@@ -93,7 +94,6 @@ def install_error_handlers(app: FastAPI) -> None:
             extra={"request_id": request_id(request)},
         )
         retry_later = ProblemError(
-            503,
             "service_unavailable",
             "The database is unavailable for a moment; retry after the time in Retry-After.",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},

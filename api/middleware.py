@@ -82,7 +82,6 @@ class RequestContext:
             await self.app(scope, self._limited(receive), send_with_id)
         except _TooLargeError:
             problem = ProblemError(
-                413,
                 "payload_too_large",
                 f"Request bodies are limited to {self.max_body_bytes} bytes.",
             )

@@ -32,7 +32,6 @@ def require_scope(principal: Principal, scope: str) -> None:
     if principal.has(scope):
         return
     raise ProblemError(
-        403,
         "insufficient_scope",
         f"This operation needs the scope '{scope}'.",
         headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},

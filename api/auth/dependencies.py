@@ -43,7 +43,6 @@ async def bearer_token(request: Request) -> str:
     token = _bearer_token(request)
     if token is None:
         raise ProblemError(
-            401,
             "invalid_token",
             "This operation needs an access token (Authorization: Bearer).",
             headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
@@ -71,9 +70,7 @@ def refusal(error: InvalidTokenError) -> ProblemError:
         f'Bearer realm="{REALM}", error="invalid_token", '
         f'error_description="{_quoted(error.description)}"'
     )
-    return ProblemError(
-        401, "invalid_token", error.description, headers={"WWW-Authenticate": challenge}
-    )
+    return ProblemError("invalid_token", error.description, headers={"WWW-Authenticate": challenge})
 
 
 def identified(request: Request, principal: Principal) -> None:

@@ -25,7 +25,7 @@ WriteDb = Annotated[Session, Depends(get_write_session)]
 def administrator(principal: Annotated[Principal, Depends(scoped("admin"))]) -> Principal:
     """Both the scope and an administrator organisation: a scope alone is not enough."""
     if not principal.is_admin:
-        raise ProblemError(403, "forbidden", "Only an administrator organisation may do this.")
+        raise ProblemError("forbidden", "Only an administrator organisation may do this.")
     return principal
 
 
@@ -83,7 +83,7 @@ async def create_client(request: Request, principal: Admin) -> Response:
             )
         except ValueError as error:
             raise ProblemError(
-                422, "validation_failed", str(error), [FieldError("", str(error))]
+                "validation_failed", str(error), [FieldError("", str(error))]
             ) from None
         return 201, clients.client_dict(made, secret), {"Cache-Control": "no-store"}
 
@@ -105,6 +105,6 @@ def list_clients(principal: Admin, session: Db, settings: Config, paged: Paged) 
 @router.delete("/clients/{client_id}", status_code=204)
 def disable_client(client_id: str, principal: Admin, session: WriteDb) -> Response:
     if clients.disable_client(session, client_id) is None:
-        raise ProblemError(404, "not_found", f"No client '{client_id}'.")
+        raise ProblemError("not_found", f"No client '{client_id}'.")
     session.commit()
     return Response(status_code=204)

@@ -40,9 +40,7 @@ def parse_model(model: type[Model], data: Any) -> Model:
             )
             for item in error.errors()
         ]
-        raise ProblemError(
-            422, "validation_failed", "The request body is not valid.", errors
-        ) from None
+        raise ProblemError("validation_failed", "The request body is not valid.", errors) from None
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -204,7 +202,6 @@ def page_size_of(settings: Settings, page_size: int | None) -> int:
         return settings.page_size_default
     if not 1 <= page_size <= settings.page_size_max:
         raise ProblemError(
-            400,
             "invalid_query",
             f"page_size must be between 1 and {settings.page_size_max}.",
             [

@@ -81,7 +81,7 @@ def _terms(form: FeedbackRequest) -> FeedbackTerms:
         if form.period is not None and form.period.start > form.period.end:
             errors.append(FieldError("/period/end", "must not be before start.", "minimum"))
     if errors:
-        raise ProblemError(422, "validation_failed", "The request body is not valid.", errors)
+        raise ProblemError("validation_failed", "The request body is not valid.", errors)
     return FeedbackTerms(
         kind=form.kind,
         text=form.text,

@@ -36,7 +36,6 @@ def _filter(
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise ProblemError(
-                400,
                 "invalid_query",
                 f"`{name}` needs a time zone offset (RFC 3339).",
                 [FieldError.of_parameter(name, "must carry a time zone offset.", "format")],

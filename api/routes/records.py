@@ -185,14 +185,12 @@ async def bulk(
     items = body.get("records") if isinstance(body, dict) else None
     if not isinstance(items, list) or set(body) != {"records"}:
         raise ProblemError(
-            422,
             "validation_failed",
             'The body must be {"records": [...]}.',
             [FieldError("/records", "must be an array of records.", "type")],
         )
     if not any(scope.endswith(":publish") for scope in principal.scopes):
         raise ProblemError(
-            403,
             "insufficient_scope",
             "Bulk publishing needs the publish scope of at least one record type.",
             headers={
@@ -201,14 +199,12 @@ async def bulk(
         )
     if not items:
         raise ProblemError(
-            422,
             "validation_failed",
             "Send at least one record.",
             [FieldError("/records", "must not be empty.", "minItems")],
         )
     if len(items) > settings.bulk_max_items:
         raise ProblemError(
-            413,
             "too_many_items",
             f"At most {settings.bulk_max_items} records in one request; split the batch.",
             [FieldError("/records", f"has {len(items)} items.", "maxItems")],

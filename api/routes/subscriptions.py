@@ -83,7 +83,7 @@ class SubscriptionUpdate(BaseModel):
 
 
 def _invalid(errors: list[FieldError]) -> ProblemError:
-    return ProblemError(422, "validation_failed", "The request body is not valid.", errors)
+    return ProblemError("validation_failed", "The request body is not valid.", errors)
 
 
 def _members(
@@ -238,7 +238,6 @@ async def list_events(
         kept = stored[0].sequence if stored else found.last_sequence + 1
         if after < found.last_sequence and after + 1 < kept:
             raise ProblemError(
-                410,
                 "events_pruned",
                 f"Events before {kept} were delivered and are no longer kept; read the feed to "
                 f"catch up, then continue with after={kept - 1}.",

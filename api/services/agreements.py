@@ -61,14 +61,13 @@ def _check_terms(session: Session, provider_id: str, terms: AgreementTerms) -> N
     if terms.end_date is not None and terms.end_date < date.today():
         errors.append(FieldError("/endDate", "must not be in the past.", "minimum"))
     if errors:
-        raise ProblemError(422, "validation_failed", "The agreement's terms are not valid.", errors)
+        raise ProblemError("validation_failed", "The agreement's terms are not valid.", errors)
 
 
 def _organisation(session: Session, organisation_id: str, kinds: set[str], pointer: str) -> None:
     found = session.get(Organisation, organisation_id)
     if found is None or found.kind not in kinds:
         raise ProblemError(
-            422,
             "validation_failed",
             f"'{organisation_id}' is not an organisation of a kind that can be party to this.",
             [FieldError(pointer, f"must be the id of a {' or '.join(sorted(kinds))}.", "exists")],
@@ -77,7 +76,7 @@ def _organisation(session: Session, organisation_id: str, kinds: set[str], point
 
 def _missing(pointer: str, detail: str) -> ProblemError:
     return ProblemError(
-        422, "validation_failed", detail, [FieldError(pointer, "required here.", "required")]
+        "validation_failed", detail, [FieldError(pointer, "required here.", "required")]
     )
 
 
@@ -85,7 +84,6 @@ def _caller_is(principal: Principal, named: str | None, pointer: str) -> None:
     """Tenancy comes from the token: a party named in the body must be the caller."""
     if named is not None and named != principal.organisation_id:
         raise ProblemError(
-            403,
             "forbidden",
             "You may make agreements only on your own organisation's behalf.",
             [FieldError(pointer, "must be your organisation's id or left out.", "const")],
@@ -105,10 +103,9 @@ def create(
     if statutory:
         require_scope(principal, "admin")
         if not principal.is_admin:
-            raise ProblemError(403, "forbidden", "Only administrators record statutory agreements.")
+            raise ProblemError("forbidden", "Only administrators record statutory agreements.")
         if provider_id is None or subscriber_id is None:
             raise ProblemError(
-                422,
                 "validation_failed",
                 "A statutory agreement names both parties.",
                 [
@@ -133,7 +130,7 @@ def create(
                 raise _missing("/providerId", "Name the provider you request access from.")
             subscriber_id, status = principal.organisation_id, "requested"
         else:
-            raise ProblemError(403, "forbidden", "Only providers and subscribers make agreements.")
+            raise ProblemError("forbidden", "Only providers and subscribers make agreements.")
     assert provider_id is not None and subscriber_id is not None
     _organisation(session, provider_id, {"provider"}, "/providerId")
     _organisation(session, subscriber_id, SUBSCRIBER_KINDS, "/subscriberId")
@@ -162,7 +159,7 @@ def visible(session: Session, principal: Principal, agreement_id: str) -> Agreem
     agreement = session.get(Agreement, agreement_id)
     parties = {agreement.provider_id, agreement.subscriber_id} if agreement else set()
     if agreement is None or not (principal.organisation_id in parties or principal.is_admin):
-        raise ProblemError(404, "not_found", f"No agreement '{agreement_id}' of yours.")
+        raise ProblemError("not_found", f"No agreement '{agreement_id}' of yours.")
     return agreement
 
 
@@ -176,9 +173,9 @@ def decide(session: Session, principal: Principal, agreement_id: str, accept: bo
     require_scope(principal, "agreements")
     agreement = visible(session, principal, agreement_id)
     if agreement.provider_id != principal.organisation_id:
-        raise ProblemError(403, "forbidden", "Only the provider decides on a request.")
+        raise ProblemError("forbidden", "Only the provider decides on a request.")
     if agreement.status != "requested":
-        raise ProblemError(409, "conflict", f"The agreement is {agreement.status}, not requested.")
+        raise ProblemError("conflict", f"The agreement is {agreement.status}, not requested.")
     agreement.status = "active" if accept else "declined"
     agreement.decided_at = utcnow()
     session.flush()
@@ -193,13 +190,11 @@ def revoke(session: Session, principal: Principal, agreement_id: str) -> Agreeme
     agreement = visible(session, principal, agreement_id)
     if not principal.is_admin:
         if agreement.provider_id != principal.organisation_id:
-            raise ProblemError(403, "forbidden", "Only the provider revokes an agreement.")
+            raise ProblemError("forbidden", "Only the provider revokes an agreement.")
         if agreement.statutory:
-            raise ProblemError(
-                403, "forbidden", "A statutory agreement is revoked by an administrator."
-            )
+            raise ProblemError("forbidden", "A statutory agreement is revoked by an administrator.")
     if agreement.status not in ("active", "requested"):
-        raise ProblemError(409, "conflict", f"The agreement is already {agreement.status}.")
+        raise ProblemError("conflict", f"The agreement is already {agreement.status}.")
     agreement.status = "revoked"
     agreement.revoked_at = utcnow()
     session.flush()

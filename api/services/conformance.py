@@ -22,7 +22,6 @@ def conforming(type_name: str, document: Any) -> dict[str, Any]:
         if i.severity is Severity.ERROR
     ]
     raise ProblemError(
-        422,
         "validation_failed",
         f"The document does not conform to the {type_name} schema.",
         errors or [FieldError("", "must be a JSON object.", "type")],

@@ -38,7 +38,6 @@ def create_organisation(
         raise ValueError(f"kind must be one of {', '.join(ORGANISATION_KINDS)}")
     if organisation_id is not None and session.get(Organisation, organisation_id) is not None:
         raise ProblemError(
-            409,
             "conflict",
             f"Organisation '{organisation_id}' exists.",
             [FieldError("/id", "taken.", "unique")],
@@ -65,7 +64,6 @@ def organisation_dict(organisation: Organisation) -> dict[str, Any]:
 def _own_provider(principal: Principal, document: dict[str, Any]) -> None:
     if document["providerId"] != principal.organisation_id:
         raise ProblemError(
-            403,
             "forbidden",
             "A provider registers only its own services: providerId must be your organisation.",
             [FieldError("/providerId", "must be your organisation's id.", "const")],
@@ -78,7 +76,6 @@ def register_service(session: Session, principal: Principal, document: Any) -> S
     _own_provider(principal, data)
     if session.get(Service, data["id"]) is not None:
         raise ProblemError(
-            409,
             "conflict",
             f"Service '{data['id']}' already exists; PUT to change it.",
             [FieldError("/id", "this id is already registered.", "unique")],
@@ -112,7 +109,7 @@ def get_managed_service(session: Session, principal: Principal, service_id: str)
     ):
         if service.id == service_id:
             return service
-    raise ProblemError(404, "not_found", f"No service '{service_id}' that you manage.")
+    raise ProblemError("not_found", f"No service '{service_id}' that you manage.")
 
 
 def replace_service(
@@ -120,12 +117,11 @@ def replace_service(
 ) -> Service:
     service = get_managed_service(session, principal, service_id)
     if service.provider_id != principal.organisation_id:
-        raise ProblemError(403, "forbidden", "Only the provider changes its directory entry.")
+        raise ProblemError("forbidden", "Only the provider changes its directory entry.")
     data = conforming("service", document)
     _own_provider(principal, data)
     if data["id"] != service_id:
         raise ProblemError(
-            422,
             "validation_failed",
             "The id in the document must match the URL.",
             [FieldError("/id", f"must be '{service_id}'.", "const")],
@@ -142,11 +138,10 @@ def delegate(
     """Let a vendor publish for some or (None) all of the caller's services, now and future."""
     require_scope(principal, "services")
     if principal.organisation_kind != "provider":
-        raise ProblemError(403, "forbidden", "Only a provider delegates publishing.")
+        raise ProblemError("forbidden", "Only a provider delegates publishing.")
     vendor = session.get(Organisation, vendor_id)
     if vendor is None or vendor.kind != "vendor":
         raise ProblemError(
-            422,
             "validation_failed",
             f"'{vendor_id}' is not a vendor organisation.",
             [FieldError("/vendorId", "must be the id of a vendor organisation.", "exists")],
@@ -165,9 +160,7 @@ def delegate(
             if service_id not in owned
         ]
         if errors:
-            raise ProblemError(
-                403, "forbidden", "A provider delegates only its own services.", errors
-            )
+            raise ProblemError("forbidden", "A provider delegates only its own services.", errors)
     delegation = Delegation(
         id=new_id("dlg"),
         provider_id=principal.organisation_id,
@@ -200,9 +193,9 @@ def revoke_delegation(session: Session, principal: Principal, delegation_id: str
     delegation = session.get(Delegation, delegation_id)
     parties = {delegation.provider_id, delegation.vendor_id} if delegation else set()
     if delegation is None or principal.organisation_id not in parties:
-        raise ProblemError(404, "not_found", f"No delegation '{delegation_id}' of yours.")
+        raise ProblemError("not_found", f"No delegation '{delegation_id}' of yours.")
     if delegation.provider_id != principal.organisation_id:
-        raise ProblemError(403, "forbidden", "Only the provider revokes a delegation.")
+        raise ProblemError("forbidden", "Only the provider revokes a delegation.")
     if delegation.revoked_at is None:
         delegation.revoked_at = utcnow()
         session.flush()

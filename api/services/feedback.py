@@ -42,7 +42,6 @@ class FeedbackTerms:
 
 def _not_yours(pointer: str, detail: str) -> ProblemError:
     return ProblemError(
-        422,
         "validation_failed",
         detail,
         [FieldError(pointer, "not something you may send feedback about.", "exists")],
@@ -72,7 +71,7 @@ def _covered_service(session: Session, principal: Principal, service_id: str) ->
 def create(session: Session, principal: Principal, terms: FeedbackTerms) -> Feedback:
     require_scope(principal, SCOPE)
     if principal.organisation_kind not in SUBSCRIBER_KINDS:
-        raise ProblemError(403, "forbidden", "Feedback is sent by subscribers to providers.")
+        raise ProblemError("forbidden", "Feedback is sent by subscribers to providers.")
     feedback = Feedback(
         id=new_id("fbk"),
         kind=terms.kind,
@@ -93,7 +92,7 @@ def create(session: Session, principal: Principal, terms: FeedbackTerms) -> Feed
         feedback.record_pk, feedback.record_version = record.pk, record.version
     else:
         if terms.service_id is None or terms.period is None:
-            raise ProblemError(422, "validation_failed", "Name a record, or a service and period.")
+            raise ProblemError("validation_failed", "Name a record, or a service and period.")
         service = _covered_service(session, principal, terms.service_id)
         feedback.provider_id, feedback.service_id = service.provider_id, service.id
         feedback.period_start, feedback.period_end = terms.period
@@ -109,7 +108,7 @@ def _visible(session: Session, principal: Principal, feedback_id: str) -> Feedba
     found = session.scalar(select(Feedback).where(Feedback.id == feedback_id))
     parties = {found.provider_id, found.subscriber_id} if found is not None else set()
     if found is None or principal.organisation_id not in parties:
-        raise ProblemError(404, "not_found", f"No feedback '{feedback_id}' of yours.")
+        raise ProblemError("not_found", f"No feedback '{feedback_id}' of yours.")
     return found
 
 
@@ -120,7 +119,7 @@ def get(session: Session, principal: Principal, feedback_id: str) -> Feedback:
 def reply(session: Session, principal: Principal, feedback_id: str, text: str) -> Feedback:
     feedback = _visible(session, principal, feedback_id)
     if feedback.provider_id != principal.organisation_id:
-        raise ProblemError(403, "forbidden", "Only the provider replies to feedback.")
+        raise ProblemError("forbidden", "Only the provider replies to feedback.")
     session.add(
         FeedbackReply(
             feedback_pk=feedback.pk,

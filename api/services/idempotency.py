@@ -55,7 +55,6 @@ class Claim:
 
 def in_progress() -> ProblemError:
     return ProblemError(
-        409,
         "idempotency_in_progress",
         "A request with this Idempotency-Key is still being processed; retry later.",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
@@ -206,7 +205,6 @@ def _read(sessions: sessionmaker[Session], organisation_id: str, key: str) -> Id
 def _check(row: IdempotencyKey, request_hash: str) -> None:
     if row.request_hash != request_hash:
         raise ProblemError(
-            422,
             "idempotency_key_reused",
             "This Idempotency-Key was first used with a different request.",
         )

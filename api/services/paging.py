@@ -47,7 +47,6 @@ def decode_token(token: str, expected: dict[str, Any], kind: type[Position] = in
             raise ValueError
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError, AttributeError):
         raise ProblemError(
-            400,
             "invalid_query",
             "page_token is not a token this listing issued.",
             [FieldError.of_parameter("page_token", "not a valid page token.")],

@@ -97,7 +97,6 @@ def _check_period(receipt_filter: ReceiptFilter) -> None:
     since, until = receipt_filter.since, receipt_filter.until
     if since is not None and until is not None and since > until:
         raise ProblemError(
-            400,
             "invalid_query",
             "`until` is before `since`.",
             [FieldError.of_parameter("until", "must not be before since.", "minimum")],
@@ -107,7 +106,7 @@ def _check_period(receipt_filter: ReceiptFilter) -> None:
 def _provider(principal: Principal) -> None:
     require_scope(principal, SCOPE)
     if principal.organisation_kind != "provider":
-        raise ProblemError(403, "forbidden", "Access receipts are shown to the provider.")
+        raise ProblemError("forbidden", "Access receipts are shown to the provider.")
 
 
 def _conditions(principal: Principal, receipt_filter: ReceiptFilter) -> list[Any]:

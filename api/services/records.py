@@ -39,7 +39,7 @@ ACTIVE, RETRACTED = "active", "retracted"
 
 def known_type(record_type: str) -> str:
     if record_type not in load_standard().record_types:
-        raise ProblemError(404, "unknown_record_type", f"'{record_type}' is not a record type.")
+        raise ProblemError("unknown_record_type", f"'{record_type}' is not a record type.")
     return record_type
 
 
@@ -56,7 +56,7 @@ def etag(version: int) -> str:
 def _matches(if_match: str | None, version: int) -> bool:
     if if_match is None:
         raise ProblemError(
-            428, "precondition_required", "Send If-Match with the ETag of the version you read."
+            "precondition_required", "Send If-Match with the ETag of the version you read."
         )
     # RFC 9110 section 13.1.1: If-Match compares strongly, so a weak tag never matches.
     candidates = [part.strip() for part in if_match.split(",")]
@@ -97,7 +97,6 @@ _BY_ID_AS_CALLER = CALLER_CHECK.add_columns(*_RECORD_COLUMNS).outerjoin(
 def _document(principal: Principal, record_type: object, body: Any) -> tuple[str, dict[str, Any]]:
     if not isinstance(record_type, str):
         raise ProblemError(
-            422,
             "validation_failed",
             "Each item must be a record naming its recordType.",
             [FieldError("/recordType", "required.", "required")],
@@ -133,7 +132,6 @@ def _existing(session: Session, documents: Sequence[object]) -> set[tuple[str, s
 
 def _conflict(record_type: str, record_id: str) -> ProblemError:
     return ProblemError(
-        409,
         "conflict",
         f"A {record_type} with id '{record_id}' already exists; PUT a new version instead.",
         [FieldError("/id", "this id is already used for this record type.", "unique")],
@@ -216,9 +214,7 @@ def publish_many(
             delegated = delegated_grants(session, principal.organisation_id)
         if not can_publish_with(delegated or [], principal, provider_id, data["serviceId"]):
             outcomes.append(
-                ProblemError(
-                    403, "forbidden", f"You may not publish for service '{data['serviceId']}'."
-                )
+                ProblemError("forbidden", f"You may not publish for service '{data['serviceId']}'.")
             )
             continue
         if (record_type, data["id"]) in taken:
@@ -254,7 +250,6 @@ def publish_many(
 
 def _unknown_service(service_id: str) -> ProblemError:
     return ProblemError(
-        422,
         "validation_failed",
         f"There is no service '{service_id}' in the directory.",
         [FieldError("/serviceId", "no service with this id is registered.", "exists")],
@@ -301,7 +296,7 @@ def _entitled(
     Also the caller's agreement grants for it, which say under which agreement it is read.
     """
     if not rows:
-        raise ProblemError(404, "not_found", f"No {record_type} '{record_id}' that you may see.")
+        raise ProblemError("not_found", f"No {record_type} '{record_id}' that you may see.")
     record = StoredRecord(*(rows[0][-len(_RECORD_COLUMNS) :][: len(_STORED)]))
     agreed = [
         agreement_grant(
@@ -317,7 +312,7 @@ def _entitled(
     if not may_read(
         session, principal, record_type, record.provider_id, record.service_id, today, grants
     ):
-        raise ProblemError(404, "not_found", f"No {record_type} '{record_id}' that you may see.")
+        raise ProblemError("not_found", f"No {record_type} '{record_id}' that you may see.")
     return record, grants
 
 
@@ -346,7 +341,7 @@ def read_found(
     require_reader(principal, record_type)
     record, grants = _entitled(session, principal, record_type, record_id, rows, date.today())
     if record.state == RETRACTED:
-        raise ProblemError(410, "gone", f"{record_type} '{record_id}' has been retracted.")
+        raise ProblemError("gone", f"{record_type} '{record_id}' has been retracted.")
     return record, grants
 
 
@@ -362,12 +357,11 @@ def _for_change(
     require_scope(principal, publish_scope(record_type))
     record = _visible(session, principal, record_type, record_id)
     if not can_publish(session, principal, record.provider_id, record.service_id):
-        raise ProblemError(403, "forbidden", f"You may not change {record_type} '{record_id}'.")
+        raise ProblemError("forbidden", f"You may not change {record_type} '{record_id}'.")
     if record.state == RETRACTED:
-        raise ProblemError(410, "gone", f"{record_type} '{record_id}' has been retracted.")
+        raise ProblemError("gone", f"{record_type} '{record_id}' has been retracted.")
     if not _matches(if_match, record.version):
         raise ProblemError(
-            412,
             "precondition_failed",
             f"The current version is {record.version}; read it again before changing it.",
             headers={"ETag": etag(record.version)},
@@ -404,7 +398,7 @@ def _next_version(
     )
     if getattr(changed, "rowcount", 0) != 1:
         raise ProblemError(
-            412, "precondition_failed", "The record changed while this request was in flight."
+            "precondition_failed", "The record changed while this request was in flight."
         )
     session.execute(insert(_VERSIONS).values(_version_row(fresh)))
     feed.records_changed(session, [fresh], date.today())
@@ -427,9 +421,7 @@ def replace(
         if data[name] != current
     ]
     if mismatched:
-        raise ProblemError(
-            422, "validation_failed", "A new version cannot move the record.", mismatched
-        )
+        raise ProblemError("validation_failed", "A new version cannot move the record.", mismatched)
     return _next_version(session, record, principal, ACTIVE, data)
 
 

@@ -48,7 +48,7 @@ class Terms:
 
 def _invalid(pointer: str, message: str, keyword: str = "invalid") -> ProblemError:
     return ProblemError(
-        422, "validation_failed", f"{pointer}: {message}", [FieldError(pointer, message, keyword)]
+        "validation_failed", f"{pointer}: {message}", [FieldError(pointer, message, keyword)]
     )
 
 
@@ -170,7 +170,7 @@ def owned(session: Session, principal: Principal, subscription_id: str) -> Subsc
         )
     )
     if found is None:
-        raise ProblemError(404, "not_found", f"No subscription '{subscription_id}' of yours.")
+        raise ProblemError("not_found", f"No subscription '{subscription_id}' of yours.")
     return found
 
 
@@ -231,7 +231,7 @@ def rotate_secret(
     """A new secret; the current one keeps signing alongside it for the overlap."""
     found = owned(session, principal, subscription_id)
     if found.secret is None:
-        raise ProblemError(409, "conflict", "A pull subscription has no secret to rotate.")
+        raise ProblemError("conflict", "A pull subscription has no secret to rotate.")
     now = utcnow()
     found.previous_secret = found.secret
     found.previous_secret_expires_at = now + timedelta(hours=settings.webhook_secret_overlap_hours)
