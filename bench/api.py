@@ -51,9 +51,9 @@ from api.storage.models import (
     Service,
 )
 from api.storage.types import utcnow
+from care_exchange_testing import postgres
+from care_exchange_testing.live_server import live_server
 from schemas import SCHEMA_DIR
-from tests.api import postgres
-from tests.api.live_server import live_server
 
 TARGET_RATIO = 0.5
 BATCH = 500

@@ -28,7 +28,7 @@ from api.storage.models import Subscription
 from api.worker import start_in_thread
 from bench.api import ISSUER, fresh_database, reachable_backends
 from bench.fanout import publish, seed
-from tests.api.receiver import Answer, Receiver
+from care_exchange_testing.receiver import Answer, Receiver
 
 DRAIN_SECONDS = 120.0
 

@@ -35,7 +35,7 @@ from bench.api import (
     record_rows,
     service_of,
 )
-from tests.api.live_server import live_server
+from care_exchange_testing.live_server import live_server
 
 TARGET_RATIO = 1.5
 PROVIDER = "org-feed-provider"

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app, dispose
 from api.settings import Settings
 from api.storage.migrate import upgrade
-from tests.api import postgres, templates
+from care_exchange_testing import postgres
+from tests.api import templates
 from tests.api.templates import Template
 from tests.api.world import World
 

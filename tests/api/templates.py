@@ -25,7 +25,7 @@ from api.app import create_app, dispose
 from api.settings import Settings
 from api.storage.db import transaction
 from api.storage.migrate import upgrade
-from tests.api.postgres import fresh_database
+from care_exchange_testing.postgres import fresh_database
 from tests.api.world import Party, World, build_world, renew_end_dates
 
 # The template's tokens must outlive the longest test run that copies it.

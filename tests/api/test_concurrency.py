@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from api.storage.models import Record, RecordVersion
-from tests.api.live_server import live_server
+from care_exchange_testing.live_server import live_server
 from tests.api.world import World, example_record
 
 TYPE = "capacity-snapshot"

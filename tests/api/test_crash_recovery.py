@@ -27,8 +27,8 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from api.settings import Settings
+from care_exchange_testing.live_server import live_server
 from tests.api.conftest import POSTGRES_ADMIN_URL
-from tests.api.live_server import live_server
 from tests.api.stalling_server import STALLED
 from tests.api.test_concurrency import stored_counts
 from tests.api.world import World, example_record, published_example

@@ -29,7 +29,7 @@ from api.services.delivery import Failure
 from api.settings import Settings
 from api.storage.models import Subscription
 from api.worker import Worker
-from tests.api.receiver import Answer, Receiver
+from care_exchange_testing.receiver import Answer, Receiver
 from tests.api.test_worker import sequences, status, subscribe
 from tests.api.world import World, published_example
 

@@ -26,7 +26,7 @@ from api.settings import Settings
 from api.storage.db import transaction
 from api.storage.models import Agreement, Subscription
 from api.worker import Worker, retry_after, start_in_thread
-from tests.api.receiver import Answer, Receiver, verify
+from care_exchange_testing.receiver import Answer, Receiver, verify
 from tests.api.world import World, published_example
 
 TYPE = "capacity-snapshot"

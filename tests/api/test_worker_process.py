@@ -24,7 +24,7 @@ import pytest
 
 from api.settings import Settings
 from api.storage.migrate import upgrade
-from tests.api.receiver import Answer, Receiver, verify
+from care_exchange_testing.receiver import Answer, Receiver, verify
 from tests.api.world import World, published_example
 
 SUBSCRIPTIONS, EVENTS = 3, 20

@@ -29,6 +29,8 @@ class Answer:
 
 @dataclass(frozen=True)
 class Received:
+    """One request as it arrived, with the monotonic time it arrived at."""
+
     headers: dict[str, str]
     body: bytes
     at: float
