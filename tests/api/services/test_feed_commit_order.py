@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from api.app import create_app, dispose
@@ -23,6 +24,7 @@ from api.services import agreements, feed, records
 from api.services.agreements import AgreementTerms
 from api.settings import Settings
 from api.storage.migrate import upgrade
+from api.storage.models import Agreement
 from tests.api.conftest import ISSUER, fresh_postgres_database
 from tests.api.world import build_world, example_record
 
@@ -35,6 +37,8 @@ PROVIDER = Principal(
     jti="jti",
     expires_at=datetime.now(UTC) + timedelta(hours=1),
 )
+
+TERMS = AgreementTerms([TYPE], None, "Oversight.", "Public task.", None)
 
 
 @pytest.fixture
@@ -151,3 +155,73 @@ def test_a_publish_and_a_new_agreement_at_the_same_time_both_reach_the_feed(
     granting.join(10)
     assert not failures and done.is_set()
     assert _feed_of(postgres_app, "org-other_subscriber") == ["rec-racing"]
+
+
+# The mirror images: the lock held by an entitlement change, which publishing and closing a
+# lapse must wait for (found missing by mutation testing).
+def _feed_states(app: FastAPI, organisation_id: str) -> list[tuple[str, str]]:
+    with app.state.read_sessions() as session:
+        rows = feed.page(session, organisation_id, TYPE, 0, 100)
+    return [(record.record_id, state) for _, state, record in rows]
+
+
+def _in_thread(work: object) -> tuple[threading.Thread, threading.Event, list[BaseException]]:
+    done, failures = threading.Event(), []
+
+    def run() -> None:
+        try:
+            assert callable(work)
+            work()
+        except BaseException as error:
+            failures.append(error)
+        done.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, done, failures
+
+
+def test_a_new_agreement_and_then_a_publish_at_the_same_time_both_reach_the_feed(
+    postgres_app: FastAPI,
+) -> None:
+    """The agreement's transaction holds the lock: the publish decides who sees its record only
+    once the agreement has committed, so the new subscriber gets it."""
+
+    def publish() -> None:
+        with postgres_app.state.sessions() as session, session.begin():
+            records.publish(session, PROVIDER, TYPE, example_record(TYPE, "svc-p1", "rec-racing"))
+
+    with postgres_app.state.sessions() as session, session.begin():
+        agreements.create(session, PROVIDER, TERMS, None, "org-other_subscriber", False)
+        thread, done, failures = _in_thread(publish)
+        assert not done.wait(0.5), "the publish took numbers before the agreement committed"
+    thread.join(10)
+    assert not failures and done.is_set()
+    assert _feed_states(postgres_app, "org-other_subscriber") == [("rec-racing", "updated")]
+
+
+def test_closing_a_lapsed_agreement_waits_for_a_new_agreement_to_commit(
+    postgres_app: FastAPI,
+) -> None:
+    """org-subscriber's agreement has lapsed while a second one with the same provider is being
+    made. Closing the first must decide what the subscriber lost only after the second commits:
+    the record stays in its feed."""
+    with postgres_app.state.sessions() as session, session.begin():
+        records.publish(session, PROVIDER, TYPE, example_record(TYPE, "svc-p1", "rec-kept"))
+        session.execute(
+            update(Agreement)
+            .where(Agreement.id == "agr-subscriber")
+            .values(end_date=date.today() - timedelta(days=1))
+        )
+
+    def close() -> None:
+        with postgres_app.state.sessions() as session, session.begin():
+            feed.close_lapsed(session, date.today(), "org-subscriber")
+
+    with postgres_app.state.sessions() as session, session.begin():
+        agreements.create(session, PROVIDER, TERMS, None, "org-subscriber", False)
+        thread, done, failures = _in_thread(close)
+        assert not done.wait(0.5), "the lapse was closed before the new agreement committed"
+    thread.join(10)
+    assert not failures and done.is_set()
+    assert _feed_states(postgres_app, "org-subscriber") == [("rec-kept", "updated")]
