@@ -24,7 +24,7 @@ from api.services import agreements, feed, records
 from api.services.agreements import AgreementTerms
 from api.settings import Settings
 from api.storage.migrate import upgrade
-from api.storage.models import Agreement
+from api.storage.models import AccessReceipt, Agreement
 from tests.api.conftest import ISSUER, fresh_postgres_database
 from tests.api.world import build_world, example_record
 
@@ -225,3 +225,43 @@ def test_closing_a_lapsed_agreement_waits_for_a_new_agreement_to_commit(
     thread.join(10)
     assert not failures and done.is_set()
     assert _feed_states(postgres_app, "org-subscriber") == [("rec-kept", "updated")]
+
+
+def test_closing_a_lapse_leaves_the_agreement_free_for_receipts_that_name_it(
+    postgres_app: FastAPI,
+) -> None:
+    """`FOR NO KEY UPDATE`, not `FOR UPDATE`: a receipt written under the agreement while its
+    lapse is being closed checks its foreign key without waiting for the closing to commit."""
+    with postgres_app.state.sessions() as session, session.begin():
+        stored = records.publish(
+            session, PROVIDER, TYPE, example_record(TYPE, "svc-p1", "rec-receipted")
+        )
+        session.execute(
+            update(Agreement)
+            .where(Agreement.id == "agr-subscriber")
+            .values(end_date=date.today() - timedelta(days=1))
+        )
+
+    def write_receipt() -> None:
+        with postgres_app.state.sessions() as session, session.begin():
+            session.add(
+                AccessReceipt(
+                    provider_id="org-provider",
+                    subscriber_id="org-subscriber",
+                    service_id="svc-p1",
+                    agreement_id="agr-subscriber",
+                    record_pk=stored.pk,
+                    record_type=TYPE,
+                    record_id="rec-receipted",
+                    version=1,
+                    channel="read",
+                    read_at=datetime.now(UTC),
+                )
+            )
+
+    with postgres_app.state.sessions() as session, session.begin():
+        feed.close_lapsed(session, date.today(), "org-subscriber")
+        thread, done, failures = _in_thread(write_receipt)
+        assert done.wait(5), "the receipt waited for the lapse to be closed"
+    thread.join(10)
+    assert not failures
