@@ -107,12 +107,12 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_leaves_no_gap(
     assert len(receiver.received) > SUBSCRIPTIONS * EVENTS, "nothing was delivered twice"
 
 
+# PostgreSQL only: SQLite has no witness of a worker's life, so there its leases run out.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_killed_workers_leases_are_taken_over_at_once_on_postgresql(
     world: World, settings: Settings
 ) -> None:
     """Its advisory lock died with its connection: no waiting for a minute-long lease."""
-    if settings.database_url.startswith("sqlite"):
-        pytest.skip("SQLite has no witness of a worker's life: there its leases run out")
     lease = 60.0
     receiver = Receiver()
     receiver.start()
