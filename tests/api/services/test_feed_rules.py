@@ -16,14 +16,14 @@ TYPE = "capacity-snapshot"
 FEED = f"/v1/feed/{TYPE}"
 
 
-def other_provider_grants_subscriber(world: World) -> str:
-    """A second provider's agreement with `subscriber` for every service; its id."""
+def grant(world: World, provider: str, subscriber: str) -> str:
+    """An agreement of `provider`'s with `subscriber` for every service; its id."""
     granted = world.call(
-        "other_provider",
+        provider,
         "POST",
         "/v1/agreements",
         json={
-            "subscriberId": "org-subscriber",
+            "subscriberId": f"org-{subscriber}",
             "recordTypes": [TYPE],
             "serviceIds": None,
             "purpose": "Market oversight.",
@@ -67,7 +67,7 @@ def test_one_lapsed_agreement_leaves_the_subscribers_others_in_force(
 ) -> None:
     """Closing org-subscriber's lapsed agreement with org-provider must not touch the one it
     holds with org-other_provider (nor what that one lets it see)."""
-    other = other_provider_grants_subscriber(world)
+    other = grant(world, "other_provider", "subscriber")
     lapsing = published_example(world)
     kept = published_example(world, "svc-q1", "other_provider")
     _lapse(app, "agr-subscriber")
@@ -135,19 +135,7 @@ def test_a_new_agreement_leaves_retracted_records_out_of_the_feed(world: World) 
         headers={"If-Match": '"1"'},
     )
     assert gone.status_code == 204, gone.text
-    granted = world.call(
-        "provider",
-        "POST",
-        "/v1/agreements",
-        json={
-            "subscriberId": "org-other_subscriber",
-            "recordTypes": [TYPE],
-            "serviceIds": None,
-            "purpose": "Market oversight.",
-            "legalBasis": "Public task.",
-        },
-    )
-    assert granted.status_code == 201, granted.text
+    grant(world, "provider", "other_subscriber")
     items, _ = walk_feed(world, "other_subscriber", FEED)
     assert [(item["id"], item["state"]) for item in items] == [(kept["id"], "updated")]
 
@@ -159,19 +147,7 @@ def test_a_record_lost_and_regained_comes_back_to_the_feed(world: World) -> None
     assert revoked.status_code == 200, revoked.text
     lost, last = walk_feed(world, "subscriber", last)
     assert [(item["id"], item["state"]) for item in lost] == [(record["id"], "deleted")]
-    granted = world.call(
-        "provider",
-        "POST",
-        "/v1/agreements",
-        json={
-            "subscriberId": "org-subscriber",
-            "recordTypes": [TYPE],
-            "serviceIds": None,
-            "purpose": "Contract monitoring.",
-            "legalBasis": "Public task.",
-        },
-    )
-    assert granted.status_code == 201, granted.text
+    grant(world, "provider", "subscriber")
     regained, _ = walk_feed(world, "subscriber", last)
     assert [(item["id"], item["state"]) for item in regained] == [(record["id"], "updated")]
 
@@ -181,7 +157,7 @@ def test_a_new_agreement_sends_only_what_it_adds(world: World) -> None:
     published_example(world)
     _, last = walk_feed(world, "subscriber", FEED)
     added = published_example(world, "svc-q1", "other_provider")
-    other_provider_grants_subscriber(world)
+    grant(world, "other_provider", "subscriber")
     later, _ = walk_feed(world, "subscriber", last)
     assert [(item["id"], item["state"]) for item in later] == [(added["id"], "updated")]
 
@@ -194,7 +170,7 @@ def test_a_lost_record_is_deleted_from_the_feed_once(world: World) -> None:
     assert revoked.status_code == 200, revoked.text
     _, last = walk_feed(world, "subscriber", last)
     added = published_example(world, "svc-q1", "other_provider")
-    other_provider_grants_subscriber(world)
+    grant(world, "other_provider", "subscriber")
     later, _ = walk_feed(world, "subscriber", last)
     assert [(item["id"], item["state"]) for item in later] == [(added["id"], "updated")]
 
