@@ -62,6 +62,17 @@ def backlog(world: World, subscriptions: list[dict[str, Any]]) -> int:
     )
 
 
+def webhook_subscription(world: World, url: str) -> dict[str, Any]:
+    """The subscriber's subscription to capacity snapshots, POSTed to `url`."""
+    made: dict[str, Any] = world.call(
+        "subscriber",
+        "POST",
+        "/v1/subscriptions",
+        json={"types": ["capacity-snapshot"], "channel": {"type": "webhook", "url": url}},
+    ).json()
+    return made
+
+
 def test_a_worker_killed_mid_batch_loses_nothing_and_leaves_no_gap(
     world: World, settings: Settings
 ) -> None:
@@ -69,18 +80,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_leaves_no_gap(
     receiver.start()
     receiver.answer(*[Answer(204, delay=0.05)] * (SUBSCRIPTIONS * EVENTS * 2))
     try:
-        made = [
-            world.call(
-                "subscriber",
-                "POST",
-                "/v1/subscriptions",
-                json={
-                    "types": ["capacity-snapshot"],
-                    "channel": {"type": "webhook", "url": receiver.url},
-                },
-            ).json()
-            for _ in range(SUBSCRIPTIONS)
-        ]
+        made = [webhook_subscription(world, receiver.url) for _ in range(SUBSCRIPTIONS)]
         for _ in range(EVENTS):
             published_example(world)
         with worker_process(settings) as first:
@@ -118,15 +118,7 @@ def test_a_killed_workers_leases_are_taken_over_at_once_on_postgresql(
     receiver.start()
     receiver.answer(*[Answer(204, delay=0.05)] * (EVENTS * 2))
     try:
-        made = world.call(
-            "subscriber",
-            "POST",
-            "/v1/subscriptions",
-            json={
-                "types": ["capacity-snapshot"],
-                "channel": {"type": "webhook", "url": receiver.url},
-            },
-        ).json()
+        made = webhook_subscription(world, receiver.url)
         for _ in range(EVENTS):
             published_example(world)
         with worker_process(settings, lease_seconds=lease) as first:
