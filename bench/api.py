@@ -36,13 +36,13 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from sqlalchemy import Engine, insert, update
 
-from api.app import create_app, dispose
-from api.auth import clients
-from api.services import directory
-from api.settings import Settings
-from api.storage.db import make_engine, transaction
-from api.storage.migrate import upgrade
-from api.storage.models import (
+from care_exchange_server.app import create_app, dispose
+from care_exchange_server.auth import clients
+from care_exchange_server.services import directory
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.db import make_engine, transaction
+from care_exchange_server.storage.migrate import upgrade
+from care_exchange_server.storage.models import (
     Agreement,
     ChangeCounter,
     FeedEntry,
@@ -50,10 +50,10 @@ from api.storage.models import (
     RecordVersion,
     Service,
 )
-from api.storage.types import utcnow
+from care_exchange_server.storage.types import utcnow
+from care_exchange_standard import SCHEMA_DIR
 from care_exchange_testing import postgres
 from care_exchange_testing.live_server import live_server
-from schemas import SCHEMA_DIR
 
 TARGET_RATIO = 0.5
 BATCH = 500

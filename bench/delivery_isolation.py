@@ -22,12 +22,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import update
 
-from api.settings import Settings
-from api.storage.db import make_engine, session_factory, transaction
-from api.storage.models import Subscription
-from api.worker import start_in_thread
 from bench.api import ISSUER, fresh_database, reachable_backends
 from bench.fanout import publish, seed
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.db import make_engine, session_factory, transaction
+from care_exchange_server.storage.models import Subscription
+from care_exchange_server.worker import start_in_thread
 from care_exchange_testing.receiver import Answer, Receiver
 
 DRAIN_SECONDS = 120.0

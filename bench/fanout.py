@@ -31,13 +31,6 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth.principal import Principal
-from api.services import directory, event_bodies, records, signatures
-from api.settings import Settings
-from api.storage.db import make_engine, session_factory, transaction
-from api.storage.models import Agreement, Subscription, SubscriptionEvent
-from api.storage.types import utcnow
-from api.worker import Worker
 from bench.api import (
     ISSUER,
     ORGANISATION,
@@ -49,6 +42,13 @@ from bench.api import (
     report,
     service_of,
 )
+from care_exchange_server.auth.principal import Principal
+from care_exchange_server.services import directory, event_bodies, records, signatures
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.db import make_engine, session_factory, transaction
+from care_exchange_server.storage.models import Agreement, Subscription, SubscriptionEvent
+from care_exchange_server.storage.types import utcnow
+from care_exchange_server.worker import Worker
 
 STARTUP_SECONDS = 15.0
 

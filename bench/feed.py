@@ -19,13 +19,6 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import Engine, insert, select, update
 
-from api.app import create_app, dispose
-from api.auth import clients
-from api.services import directory
-from api.settings import Settings
-from api.storage.db import make_engine, transaction
-from api.storage.models import ChangeCounter, FeedEntry, Record
-from api.storage.types import utcnow
 from bench.api import (
     ISSUER,
     RECORD_TYPE,
@@ -35,6 +28,13 @@ from bench.api import (
     record_rows,
     service_of,
 )
+from care_exchange_server.app import create_app, dispose
+from care_exchange_server.auth import clients
+from care_exchange_server.services import directory
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.db import make_engine, transaction
+from care_exchange_server.storage.models import ChangeCounter, FeedEntry, Record
+from care_exchange_server.storage.types import utcnow
 from care_exchange_testing.live_server import live_server
 
 TARGET_RATIO = 1.5

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from schemas import SCHEMA_DIR, Standard, load_standard
+from care_exchange_standard import SCHEMA_DIR, Standard, load_standard
 
 TARGET_RATIO = 50.0
 

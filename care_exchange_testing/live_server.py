@@ -32,6 +32,13 @@ def _bound_socket() -> socket.socket:
     return sock
 
 
+def free_port() -> int:
+    """A port free a moment ago, for a server started in another process."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @contextmanager
 def live_server(app: ASGIApp, loops: int = 1) -> Iterator[str]:
     """Serve `app` over real HTTP; yields the base URL and stops every server on exit."""

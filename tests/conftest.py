@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from schemas import SCHEMA_DIR, Standard, load_standard
+from care_exchange_standard import SCHEMA_DIR, Standard, load_standard
 
 EXAMPLES = SCHEMA_DIR / "examples"
 

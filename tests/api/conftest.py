@@ -9,9 +9,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app, dispose
-from api.settings import Settings
-from api.storage.migrate import upgrade
+from care_exchange_server.app import create_app, dispose
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.migrate import upgrade
 from care_exchange_testing import postgres
 from tests.api import templates
 from tests.api.templates import Template

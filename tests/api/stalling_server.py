@@ -18,8 +18,8 @@ from typing import Any
 import uvicorn
 from sqlalchemy import event
 
-from api.app import create_app
-from api.settings import Settings
+from care_exchange_server.app import create_app
+from care_exchange_server.settings import Settings
 
 STALLED = "stalled"
 

@@ -21,10 +21,10 @@ import psycopg
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app, dispose
-from api.settings import Settings
-from api.storage.db import transaction
-from api.storage.migrate import upgrade
+from care_exchange_server.app import create_app, dispose
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.db import transaction
+from care_exchange_server.storage.migrate import upgrade
 from care_exchange_testing.postgres import fresh_database
 from tests.api.world import Party, World, build_world, renew_end_dates
 

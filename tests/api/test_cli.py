@@ -10,11 +10,13 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from api.demo import COMMISSIONER, OTHER, PROVIDER, seed, walkthrough
-from api.storage.db import make_engine, session_factory, transaction
-from api.storage.models import Client, IdempotencyKey
-from api.storage.types import utcnow
-from care_exchange.cli import app
+from care_exchange_server.demo import COMMISSIONER, OTHER, PROVIDER, seed, walkthrough
+from care_exchange_server.storage.db import make_engine, session_factory, transaction
+from care_exchange_server.storage.models import Client, IdempotencyKey
+from care_exchange_server.storage.types import utcnow
+from care_exchange_standard.command import build
+
+app = build()
 
 runner = CliRunner()
 

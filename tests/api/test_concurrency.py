@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from api.storage.models import Record, RecordVersion
+from care_exchange_server.storage.models import Record, RecordVersion
 from care_exchange_testing.live_server import live_server
 from tests.api.world import World, example_record
 

@@ -15,8 +15,8 @@ import yaml
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from api.contract import Contract, load_contract
-from api.problems import ProblemError
+from care_exchange_server.contract import Contract, load_contract
+from care_exchange_server.problems import ProblemError
 from tests.api.world import World, published_example
 
 RECEIPTS = "/v1/access-receipts"

@@ -26,7 +26,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from api.settings import Settings
+from care_exchange_server.settings import Settings
 from care_exchange_testing.live_server import live_server
 from tests.api.conftest import POSTGRES_ADMIN_URL
 from tests.api.stalling_server import STALLED

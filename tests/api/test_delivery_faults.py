@@ -24,11 +24,11 @@ import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from api.services import delivery
-from api.services.delivery import Failure
-from api.settings import Settings
-from api.storage.models import Subscription
-from api.worker import Worker
+from care_exchange_server.services import delivery
+from care_exchange_server.services.delivery import Failure
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.models import Subscription
+from care_exchange_server.worker import Worker
 from care_exchange_testing.receiver import Answer, Receiver
 from tests.api.test_worker import sequences, status, subscribe
 from tests.api.world import World, published_example
@@ -197,7 +197,7 @@ def test_the_worker_refuses_to_start_with_a_lease_not_longer_than_the_timeout() 
     """The issue's case: a 10 s lease with the 15 s default timeout delivered nothing, busily."""
     env = {**os.environ, "CARE_EXCHANGE_WORKER_LEASE_SECONDS": "10"}
     done = subprocess.run(
-        [sys.executable, "-m", "care_exchange", "worker"],
+        [sys.executable, "-m", "care_exchange_standard", "worker"],
         env=env,
         capture_output=True,
         timeout=60,

@@ -7,8 +7,8 @@ import json
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.demo import seed
-from api.storage.db import transaction
+from care_exchange_server.demo import seed
+from care_exchange_server.storage.db import transaction
 from tests.conftest import EXAMPLES
 
 

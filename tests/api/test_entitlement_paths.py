@@ -24,8 +24,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from api.storage.db import transaction
-from api.storage.models import Agreement
+from care_exchange_server.storage.db import transaction
+from care_exchange_server.storage.models import Agreement
 from tests.api import templates
 from tests.api.conftest import ISSUER
 from tests.api.templates import Template

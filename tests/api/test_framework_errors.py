@@ -20,8 +20,8 @@ from fastapi import Header, Query
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from api.app import create_app, dispose
-from api.settings import Settings
+from care_exchange_server.app import create_app, dispose
+from care_exchange_server.settings import Settings
 from tests.api import templates
 from tests.api.conftest import ISSUER
 from tests.api.templates import Template

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from api.storage.models import Base
+from care_exchange_server.storage.models import Base
 from tests.api.world import World, published_example
 
 SPEC = yaml.safe_load(

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from api.middleware import JsonFormatter
+from care_exchange_server.middleware import JsonFormatter
 from tests.api.world import World, example_record
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from api.problems import CATALOGUE, ProblemError
+from care_exchange_server.problems import CATALOGUE, ProblemError
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = yaml.safe_load((ROOT / "spec" / "openapi.yaml").read_text(encoding="utf-8"))
@@ -32,7 +32,7 @@ def test_the_spec_lists_exactly_the_catalogue_with_the_same_statuses() -> None:
 def test_every_code_the_server_raises_is_in_the_catalogue() -> None:
     raised = {
         code
-        for path in (ROOT / "api").rglob("*.py")
+        for path in (ROOT / "api" / "care_exchange_server").rglob("*.py")
         for code in re.findall(r'ProblemError\(\s*"(\w+)"', path.read_text(encoding="utf-8"))
     }
     assert raised and raised <= set(CATALOGUE)

@@ -43,9 +43,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.app import create_app, dispose
-from api.settings import Settings
-from api.storage.migrate import upgrade
+from care_exchange_server.app import create_app, dispose
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.migrate import upgrade
 from tests.api.conftest import ISSUER, fresh_postgres_database
 from tests.api.world import RECORD_TYPES, World, build_world, example_record
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.strict_json import MAX_DEPTH, JsonError, loads
+from care_exchange_server.strict_json import MAX_DEPTH, JsonError, loads
 
 # JSON values the reader must accept: finite numbers, text without lone surrogates or NUL, and
 # nesting well within the limit.

@@ -21,11 +21,11 @@ from fastapi import FastAPI
 from sqlalchemy import update
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from api.services import signatures
-from api.settings import Settings
-from api.storage.db import transaction
-from api.storage.models import Agreement, Subscription
-from api.worker import Worker, retry_after, start_in_thread
+from care_exchange_server.services import signatures
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.db import transaction
+from care_exchange_server.storage.models import Agreement, Subscription
+from care_exchange_server.worker import Worker, retry_after, start_in_thread
 from care_exchange_testing.receiver import Answer, Receiver, verify
 from tests.api.world import World, published_example
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from api.settings import Settings
-from api.storage.migrate import upgrade
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.migrate import upgrade
 from care_exchange_testing.receiver import Answer, Receiver, verify
 from tests.api.world import World, published_example
 
@@ -45,7 +45,7 @@ def worker_process(
         "CARE_EXCHANGE_WORKER_POLL_SECONDS": "0.05",
         "CARE_EXCHANGE_LOG_LEVEL": log_level,
     }
-    command = [sys.executable, "-m", "care_exchange", "worker"]
+    command = [sys.executable, "-m", "care_exchange_standard", "worker"]
     with subprocess.Popen(command, env=env, stderr=subprocess.PIPE) as process:
         try:
             yield process

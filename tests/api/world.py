@@ -12,13 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from api.auth import clients
-from api.services import directory
-from api.services.ids import new_id
-from api.storage.db import transaction
-from api.storage.models import Agreement, Delegation, Service
-from api.storage.types import utcnow
-from schemas import load_standard
+from care_exchange_server.auth import clients
+from care_exchange_server.services import directory
+from care_exchange_server.services.ids import new_id
+from care_exchange_server.storage.db import transaction
+from care_exchange_server.storage.models import Agreement, Delegation, Service
+from care_exchange_server.storage.types import utcnow
+from care_exchange_standard import load_standard
 from tests.conftest import EXAMPLES
 
 RECORD_TYPES = load_standard().record_types

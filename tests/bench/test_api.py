@@ -25,7 +25,7 @@ def test_api_benchmark_prints_both_rates_and_the_ratios(
 
 
 def test_payloads_are_valid_records_with_distinct_ids() -> None:
-    from schemas import load_standard
+    from care_exchange_standard import load_standard
 
     records = api.payloads(7, "smoke")
     assert len({record["id"] for record in records}) == 7

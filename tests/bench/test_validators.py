@@ -16,7 +16,7 @@ def test_benchmark_prints_both_rates_and_the_ratio(capsys: pytest.CaptureFixture
 
 
 def test_sample_cycles_through_every_example_type() -> None:
-    from schemas import load_standard
+    from care_exchange_standard import load_standard
 
     standard = load_standard()
     records = validators.sample(standard, 500)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.codelists import load_codelists, read_codelist
+from care_exchange_standard.codelists import load_codelists, read_codelist
 
 
 def write(tmp_path: Path, text: str, name: str = "things.csv") -> Path:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas import Severity, Standard
+from care_exchange_standard import Severity, Standard
 from tests.conftest import INVALID_EXAMPLES, VALID_EXAMPLES, Example
 
 

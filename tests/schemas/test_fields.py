@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from schemas import Standard
-from schemas.fields import field_path
+from care_exchange_standard import Standard
+from care_exchange_standard.fields import field_path
 
 
 def test_index_follows_refs_and_array_items(standard: Standard) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from schemas import SCHEMA_DIR, STANDARD_VERSION, Standard
-from schemas.standard import BASE_URI, schema_uri
+from care_exchange_standard import SCHEMA_DIR, STANDARD_VERSION, Standard
+from care_exchange_standard.standard import BASE_URI, schema_uri
 from tests.conftest import EXAMPLES
 
 LOWER_CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from schemas import Standard
-from schemas.reference_docs import DOCS_DIR, documented_fields, render_all
+from care_exchange_standard import Standard
+from care_exchange_standard.reference_docs import DOCS_DIR, documented_fields, render_all
 
 
 def test_committed_docs_are_current(standard: Standard) -> None:
@@ -11,7 +11,9 @@ def test_committed_docs_are_current(standard: Standard) -> None:
     on_disk = {path.name: path.read_text(encoding="utf-8") for path in DOCS_DIR.glob("*.md")}
     stale = sorted(name for name in pages if on_disk.get(name) != pages[name])
     extra = sorted(set(on_disk) - set(pages))
-    assert (stale, extra) == ([], []), "run: .venv/bin/python -m schemas.reference_docs"
+    assert (stale, extra) == ([], []), (
+        "run: .venv/bin/python -m care_exchange_standard.reference_docs"
+    )
 
 
 def test_every_field_has_an_anchor_that_error_links_use(standard: Standard) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from schemas import SCHEMA_DIR, Issue, Severity, Standard
+from care_exchange_standard import SCHEMA_DIR, Issue, Severity, Standard
 from tests.conftest import EXAMPLES
 
 

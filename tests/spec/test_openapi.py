@@ -22,7 +22,7 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from schemas import SCHEMA_DIR, Standard
+from care_exchange_standard import SCHEMA_DIR, Standard
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "spec" / "openapi.yaml"
 SPEC_URI = SPEC_PATH.as_uri()

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from joserfc.jwk import RSAKey
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth.clients import create_client
+from care_exchange_server.auth.clients import create_client
 from tests.api.auth.helpers import Registered, add_organisation, add_probe_routes
 from tests.api.conftest import ISSUER
 

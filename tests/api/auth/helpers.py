@@ -13,11 +13,11 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth.dependencies import current_principal, scoped
-from api.auth.principal import Principal
-from api.scopes import require_scope
-from api.settings import Settings
-from api.storage.models import Client, Organisation
+from care_exchange_server.auth.dependencies import current_principal, scoped
+from care_exchange_server.auth.principal import Principal
+from care_exchange_server.scopes import require_scope
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.models import Client, Organisation
 
 
 @dataclass

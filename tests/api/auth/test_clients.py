@@ -7,9 +7,9 @@ from joserfc.jwk import OctKey, RSAKey
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth.clients import create_client, disable_client, list_clients
-from api.auth.secrets import generate_secret, hash_secret, verify_secret
-from api.storage.models import Client
+from care_exchange_server.auth.clients import create_client, disable_client, list_clients
+from care_exchange_server.auth.secrets import generate_secret, hash_secret, verify_secret
+from care_exchange_server.storage.models import Client
 from tests.api.auth.helpers import add_organisation
 
 

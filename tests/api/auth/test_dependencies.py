@@ -8,7 +8,7 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from api.middleware import JsonFormatter
+from care_exchange_server.middleware import JsonFormatter
 from tests.api.auth.conftest import MakeClient
 from tests.api.auth.helpers import PROBE_ADMIN_PATH, PROBE_PATH, get_token
 

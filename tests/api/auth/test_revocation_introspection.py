@@ -6,8 +6,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.settings import Settings
-from api.storage.models import RevokedToken
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.models import RevokedToken
 from tests.api.auth.conftest import MakeClient
 from tests.api.auth.helpers import PROBE_PATH, assertion, assertion_form, get_token
 

@@ -17,8 +17,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth.clients import disable_client
-from api.settings import Settings
+from care_exchange_server.auth.clients import disable_client
+from care_exchange_server.settings import Settings
 from tests.api.auth.conftest import MakeClient
 from tests.api.auth.helpers import assertion, assertion_form
 

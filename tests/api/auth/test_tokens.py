@@ -18,13 +18,17 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth import keys
-from api.auth.clients import disable_client
-from api.auth.keys import current_key, public_jwks, rotate_keys
-from api.auth.tokens import InvalidTokenError, issue_access_token, verify_access_token
-from api.settings import Settings
-from api.storage.models import Client, RevokedToken, SigningKey
-from api.storage.types import utcnow
+from care_exchange_server.auth import keys
+from care_exchange_server.auth.clients import disable_client
+from care_exchange_server.auth.keys import current_key, public_jwks, rotate_keys
+from care_exchange_server.auth.tokens import (
+    InvalidTokenError,
+    issue_access_token,
+    verify_access_token,
+)
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.models import Client, RevokedToken, SigningKey
+from care_exchange_server.storage.types import utcnow
 from tests.api.auth.conftest import MakeClient
 from tests.api.auth.helpers import Registered, get_token
 
@@ -246,7 +250,7 @@ def test_long_retired_keys_leave_the_jwks(session: Session, settings: Settings) 
 def test_keys_survive_a_restart(
     sessions: sessionmaker[Session], settings: Settings, registered: Registered
 ) -> None:
-    from api.app import create_app, dispose
+    from care_exchange_server.app import create_app, dispose
 
     with sessions() as session:
         token = issue_access_token(session, settings, _client(session, registered))

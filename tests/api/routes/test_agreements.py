@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api.storage.db import transaction
-from api.storage.models import Agreement
+from care_exchange_server.storage.db import transaction
+from care_exchange_server.storage.models import Agreement
 from tests.api.world import World, example_record
 
 TYPE = "capacity-snapshot"

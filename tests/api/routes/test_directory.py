@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from api.services import paging
+from care_exchange_server.services import paging
 from tests.api.world import World, example_record, service_document
 
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from api.auth.clients import disable_client
-from api.services import records
-from api.storage.db import transaction
+from care_exchange_server.auth.clients import disable_client
+from care_exchange_server.services import records
+from care_exchange_server.storage.db import transaction
 from tests.api.world import World, example_record, published_example
 
 TYPE = "capacity-snapshot"

@@ -15,15 +15,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from api.app import create_app, dispose
-from api.services import events as events_service
-from api.services import paging
-from api.services.receipt_book import ReceiptBook
-from api.settings import Settings
-from api.storage.db import transaction
-from api.storage.migrate import upgrade
-from api.storage.models import SubscriptionEvent
-from api.storage.types import utcnow
+from care_exchange_server.app import create_app, dispose
+from care_exchange_server.services import events as events_service
+from care_exchange_server.services import paging
+from care_exchange_server.services.receipt_book import ReceiptBook
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.db import transaction
+from care_exchange_server.storage.migrate import upgrade
+from care_exchange_server.storage.models import SubscriptionEvent
+from care_exchange_server.storage.types import utcnow
 from tests.api.world import World, example_record, published_example
 
 TYPE = "capacity-snapshot"

@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from api.auth.principal import Principal
-from api.problems import ProblemError
-from api.services import records
-from api.services.access import may_read, visible_records
-from api.storage.db import transaction
-from api.storage.models import Agreement, Delegation, Record
+from care_exchange_server.auth.principal import Principal
+from care_exchange_server.problems import ProblemError
+from care_exchange_server.services import records
+from care_exchange_server.services.access import may_read, visible_records
+from care_exchange_server.storage.db import transaction
+from care_exchange_server.storage.models import Agreement, Delegation, Record
 from tests.api.world import World, example_record
 
 TYPES = ("capacity-snapshot", "achievement")

@@ -1,4 +1,4 @@
-"""Entitlement rules of `api.services.access` that the mutation run found no test for."""
+"""Entitlement rules of `services.access` that the mutation run found no test for."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from fastapi import FastAPI
 
-from api.auth.principal import Principal
-from api.services.access import may_read
+from care_exchange_server.auth.principal import Principal
+from care_exchange_server.services.access import may_read
 from tests.api.world import World
 
 TYPE = "capacity-snapshot"

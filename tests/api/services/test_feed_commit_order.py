@@ -18,13 +18,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from api.app import create_app, dispose
-from api.auth.principal import Principal
-from api.services import agreements, feed, records
-from api.services.agreements import AgreementTerms
-from api.settings import Settings
-from api.storage.migrate import upgrade
-from api.storage.models import AccessReceipt, Agreement
+from care_exchange_server.app import create_app, dispose
+from care_exchange_server.auth.principal import Principal
+from care_exchange_server.services import agreements, feed, records
+from care_exchange_server.services.agreements import AgreementTerms
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.migrate import upgrade
+from care_exchange_server.storage.models import AccessReceipt, Agreement
 from tests.api.conftest import ISSUER, fresh_postgres_database
 from tests.api.world import build_world, example_record
 

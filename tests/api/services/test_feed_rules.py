@@ -1,4 +1,4 @@
-"""Rules of the change feed (`api.services.feed`) that the mutation run found no test for."""
+"""Rules of the change feed (`services.feed`) that the mutation run found no test for."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import date, timedelta
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from api.services import feed
-from api.storage.db import transaction
-from api.storage.models import Agreement
+from care_exchange_server.services import feed
+from care_exchange_server.storage.db import transaction
+from care_exchange_server.storage.models import Agreement
 from tests.api.world import World, published_example, walk_feed
 
 TYPE = "capacity-snapshot"

@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.problems import ProblemError
-from api.services import idempotency
-from api.services.idempotency import Claim, StoredResponse
-from api.storage import db
-from api.storage.models import IdempotencyKey
+from care_exchange_server.problems import ProblemError
+from care_exchange_server.services import idempotency
+from care_exchange_server.services.idempotency import Claim, StoredResponse
+from care_exchange_server.storage import db
+from care_exchange_server.storage.models import IdempotencyKey
 from tests.api.conftest import POSTGRES_ADMIN_URL
 
 ORG, KEY, HASH = "org-1", "key-1", "a" * 64

@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from api.services.receipt_book import ReceiptBook
-from api.storage.db import make_engine, session_factory
-from api.storage.models import AccessReceipt, Record
-from api.storage.types import utcnow
+from care_exchange_server.services.receipt_book import ReceiptBook
+from care_exchange_server.storage.db import make_engine, session_factory
+from care_exchange_server.storage.models import AccessReceipt, Record
+from care_exchange_server.storage.types import utcnow
 from tests.api.world import World, example_record
 
 TYPE = "capacity-snapshot"

@@ -6,9 +6,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete
 
-from api.auth import clients
-from api.storage.db import transaction
-from api.storage.models import Client
+from care_exchange_server.auth import clients
+from care_exchange_server.storage.db import transaction
+from care_exchange_server.storage.models import Client
 from tests.api.world import World, published_example
 
 TYPE = "capacity-snapshot"

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from api.services.webhook_urls import REFUSED_ADDRESS, RefusedURLError, check, target
+from care_exchange_server.services.webhook_urls import (
+    REFUSED_ADDRESS,
+    RefusedURLError,
+    check,
+    target,
+)
 
 LOOPBACK = ["127.0.0.1/32"]
 

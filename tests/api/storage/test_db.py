@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from api.storage import db
+from care_exchange_server.storage import db
 from tests.api.conftest import POSTGRES_ADMIN_URL, fresh_postgres_database
 
 

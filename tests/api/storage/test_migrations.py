@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, select
 
-from api.storage.models import Base, ChangeCounter
+from care_exchange_server.storage.models import Base, ChangeCounter
 
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:

@@ -1,0 +1,81 @@
+"""The application factory: one FastAPI app per settings, its own engine and session factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from care_exchange_server.contract import conform, load_contract
+from care_exchange_server.errors import install_error_handlers
+from care_exchange_server.middleware import install_middleware
+from care_exchange_server.routes import (
+    admin,
+    agreements,
+    directory,
+    discovery,
+    feed,
+    feedback,
+    oauth,
+    receipts,
+    records,
+    subscriptions,
+)
+from care_exchange_server.services.receipt_book import ReceiptBook
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.db import make_engine, session_factory
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.receipt_book.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the server.
+
+    The normative OpenAPI document is served as written, so FastAPI's own generated document is
+    switched off rather than left to disagree with it.
+    """
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Care Exchange reference server",
+        lifespan=_lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(conform)],
+    )
+    load_contract()
+    engine = make_engine(settings.database_url)
+    read_engine = make_engine(settings.database_url, reading=True)
+    app.state.settings = settings
+    app.state.engines = (engine, read_engine)
+    app.state.sessions = session_factory(engine)
+    app.state.read_sessions = session_factory(read_engine)
+    app.state.receipt_book = ReceiptBook(app.state.sessions)
+    install_middleware(app, settings)
+    install_error_handlers(app)
+    for module in (
+        discovery,
+        oauth,
+        records,
+        feed,
+        feedback,
+        receipts,
+        subscriptions,
+        directory,
+        agreements,
+        admin,
+    ):
+        app.include_router(module.router)
+    return app
+
+
+def dispose(app: FastAPI) -> None:
+    """Write the receipts still pending, then close the app's connection pools."""
+    app.state.receipt_book.close()
+    for engine in app.state.engines:
+        engine.dispose()

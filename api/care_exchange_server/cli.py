@@ -1,0 +1,215 @@
+"""`care-exchange` subcommands of the server: database, serving, the demo, administration."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from care_exchange_server.app import create_app
+from care_exchange_server.auth import clients, keys
+from care_exchange_server.demo import seed, walkthrough
+from care_exchange_server.middleware import configure_logging
+from care_exchange_server.problems import ProblemError
+from care_exchange_server.services import directory, events, idempotency
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.db import make_engine, session_factory, transaction
+from care_exchange_server.storage.migrate import upgrade
+from care_exchange_server.worker import run_until_signalled, start_in_thread
+
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+admin_app = typer.Typer(help="Organisations and OAuth clients (prints JSON).", no_args_is_help=True)
+keys_app = typer.Typer(help="Token-signing keys.", no_args_is_help=True)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment.
+
+    Settings that cannot work together are an operator's mistake, told in one line per rule.
+    """
+    try:
+        return Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            typer.echo(f"care-exchange: bad settings: {message}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _print(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+@contextmanager
+def _transaction(settings: Settings) -> Iterator[Session]:
+    """One transaction on a short-lived engine: commands run once and exit."""
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration to the configured database."""
+    upgrade(load_settings().database_url)
+
+
+def _settings_for(host: str, port: int) -> Settings:
+    """Settings from the environment; without CARE_EXCHANGE_ISSUER the issuer is this address."""
+    settings = load_settings()
+    if "issuer" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"issuer": f"http://{host}:{port}"})
+    return settings
+
+
+@db_app.command("prune")
+def db_prune() -> None:
+    """Delete idempotency keys and delivered events past retention (run it daily from cron).
+
+    Events not yet delivered (or read, for pull subscriptions) are kept however old.
+    """
+    settings = load_settings()
+    with _transaction(settings) as session:
+        keys = idempotency.prune(session, timedelta(hours=settings.idempotency_retention_hours))
+        gone = events.prune(session, timedelta(days=settings.event_retention_days))
+    _print({"idempotencyKeysDeleted": keys, "subscriptionEventsDeleted": gone})
+
+
+def _serve(settings: Settings, host: str, port: int, with_worker: bool) -> None:
+    configure_logging(settings.log_level)
+    halt = start_in_thread(settings) if with_worker else None
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    finally:
+        if halt is not None:
+            halt()
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    with_worker: Annotated[
+        bool, typer.Option(help="Also deliver webhooks from this process.")
+    ] = False,
+) -> None:
+    """Serve the API; the embedded SQLite database is migrated first, PostgreSQL is not."""
+    settings = _settings_for(host, port)
+    if settings.database_url.startswith("sqlite"):
+        upgrade(settings.database_url)
+    _serve(settings, host, port, with_worker)
+
+
+def worker() -> None:
+    """Deliver webhooks until stopped (SIGTERM); run as many as needed, they share the work."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    run_until_signalled(settings)
+
+
+def run(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Migrate the embedded database, seed the demo, print its credentials, and serve.
+
+    A delivery worker runs in the same process, so webhooks work without a second command.
+    """
+    settings = _settings_for(host, port)
+    upgrade(settings.database_url)
+    with _transaction(settings) as session:
+        made = seed(session)
+    if made is None:
+        typer.echo("The demo is already seeded; its secrets were shown when it was created.")
+    else:
+        typer.echo(walkthrough(settings.issuer, made))
+    _serve(settings, host, port, with_worker=True)
+
+
+@admin_app.command("org-create")
+def org_create(
+    name: Annotated[str, typer.Option(help="The organisation's name.")],
+    kind: Annotated[str, typer.Option(help=f"One of: {', '.join(directory.ORGANISATION_KINDS)}.")],
+    org_id: Annotated[
+        str | None, typer.Option("--id", help="Its id (generated if absent).")
+    ] = None,
+) -> None:
+    """Create an organisation."""
+    try:
+        with _transaction(load_settings()) as session:
+            made = directory.create_organisation(session, name, kind, org_id)
+            _print(directory.organisation_dict(made))
+    except (ValueError, ProblemError) as error:
+        said = error.detail if isinstance(error, ProblemError) else error
+        typer.echo(f"care-exchange admin: {said}", err=True)
+        raise typer.Exit(2) from None
+
+
+@admin_app.command("client-create")
+def client_create(
+    org_id: Annotated[str, typer.Option("--org", help="The organisation the client belongs to.")],
+    name: Annotated[str, typer.Option(help="A name people will recognise.")],
+    scope: Annotated[list[str], typer.Option(help="A scope it may ask for (repeat the option).")],
+    jwks_file: Annotated[
+        typer.FileText | None,
+        typer.Option(help="Public JWKS for private_key_jwt; without it the client gets a secret."),
+    ] = None,
+) -> None:
+    """Create a client; a new secret is printed once and never stored in plain text."""
+    jwks = json.load(jwks_file) if jwks_file else None
+    method = "private_key_jwt" if jwks else "client_secret_basic"
+    try:
+        with _transaction(load_settings()) as session:
+            made, secret = clients.create_client(session, org_id, name, scope, method, jwks)
+            _print(clients.client_dict(made, secret))
+    except ValueError as error:
+        typer.echo(f"care-exchange admin: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+@admin_app.command("client-list")
+def client_list() -> None:
+    """List every client (never their secrets)."""
+    with _transaction(load_settings()) as session:
+        _print([clients.client_dict(client) for client in clients.list_clients(session)])
+
+
+@admin_app.command("client-disable")
+def client_disable(client_id: str) -> None:
+    """Disable a client at once: its tokens stop working. Prints the client, as client-list does."""
+    with _transaction(load_settings()) as session:
+        disabled = clients.disable_client(session, client_id)
+        if disabled is None:
+            typer.echo(f"care-exchange admin: no client {client_id}", err=True)
+            raise typer.Exit(2)
+        _print(clients.client_dict(disabled))
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Start signing with a new key; the old one stays published until its tokens expire."""
+    settings = load_settings()
+    with _transaction(settings) as session:
+        keys.rotate_keys(session, settings)
+        _print(keys.public_jwks(session, settings))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the server's commands to the project's one console command."""
+    app.add_typer(db_app, name="db")
+    app.add_typer(admin_app, name="admin")
+    app.add_typer(keys_app, name="keys")
+    app.command("serve")(serve)
+    app.command("run")(run)
+    app.command("worker")(worker)

@@ -1,0 +1,147 @@
+"""The demo: one provider with two care homes, one commissioner with an agreement, one without.
+
+It lets a newcomer see the whole exchange in five curl commands: a token, a publish, a read by
+the entitled commissioner, and the other commissioner refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from care_exchange_server.auth import clients
+from care_exchange_server.services import directory
+from care_exchange_server.services.ids import new_id
+from care_exchange_server.storage.models import Agreement, Organisation, Service
+from care_exchange_server.storage.types import utcnow
+from care_exchange_standard import SCHEMA_DIR, load_standard
+
+PROVIDER, COMMISSIONER, OTHER = "org-thistle-care", "org-lothian-hscp", "org-fife-hscp"
+SERVICES = ("svc-thistle-court", "svc-rowan-lodge")
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    """A client the demo created, with the secret that is shown only now."""
+
+    organisation: str
+    client_id: str
+    secret: str
+
+
+def _service(service_id: str, name: str, number: str, postcode: str) -> dict[str, Any]:
+    return {
+        "directoryType": "service",
+        "schemaVersion": "1.0",
+        "id": service_id,
+        "providerId": PROVIDER,
+        "name": name,
+        "identifiers": [{"scheme": "care-inspectorate-service", "value": number}],
+        "serviceType": "care-home-with-nursing",
+        "clientGroups": ["older-people"],
+        "geography": {
+            "country": "scotland",
+            "councilArea": "S12000036",
+            "healthAndSocialCarePartnership": "S37000012",
+            "healthBoard": "S08000024",
+            "postcode": postcode,
+        },
+        "registeredPlaces": 60,
+        "status": "active",
+    }
+
+
+SHARED_SCOPES = ["agreements", "feedback", "subscriptions"]
+
+
+def seed(session: Session) -> list[DemoClient] | None:
+    """Create the demo once; None when it is already there (its secrets cannot be shown again)."""
+    if session.get(Organisation, PROVIDER) is not None:
+        return None
+    directory.create_organisation(session, "Thistle Care Ltd", "provider", PROVIDER)
+    directory.create_organisation(session, "Edinburgh HSCP (demo)", "commissioner", COMMISSIONER)
+    directory.create_organisation(session, "Fife HSCP (demo)", "commissioner", OTHER)
+    for service_id, name, number, postcode in (
+        (SERVICES[0], "Thistle Court Care Home", "CS2003001025", "EH10 5AB"),
+        (SERVICES[1], "Rowan Lodge Care Home", "CS2003001026", "EH12 7CD"),
+    ):
+        document = _service(service_id, name, number, postcode)
+        issues = load_standard().validator("service").validate(document)
+        assert not issues, issues
+        session.add(Service(id=service_id, provider_id=PROVIDER, document=document))
+    record_types = load_standard().record_types
+    session.add(
+        Agreement(
+            id=new_id("agr"),
+            provider_id=PROVIDER,
+            subscriber_id=COMMISSIONER,
+            record_types=record_types,
+            service_ids=None,
+            purpose="Contract monitoring under the National Care Home Contract.",
+            legal_basis="Public task (UK GDPR article 6(1)(e)); contract with the provider.",
+            end_date=None,
+            statutory=False,
+            status="active",
+            decided_at=utcnow(),
+        )
+    )
+    made = []
+    for organisation, scopes in (
+        (
+            PROVIDER,
+            [f"{t}:publish" for t in record_types] + [*SHARED_SCOPES, "services"],
+        ),
+        (COMMISSIONER, [f"{t}:read" for t in record_types] + SHARED_SCOPES),
+        (OTHER, [f"{t}:read" for t in record_types] + SHARED_SCOPES),
+    ):
+        client, secret = clients.create_client(
+            session, organisation, f"{organisation} demo client", scopes, "client_secret_basic"
+        )
+        assert secret is not None
+        made.append(DemoClient(organisation, client.client_id, secret))
+    session.flush()
+    return made
+
+
+def walkthrough(base_url: str, made: list[DemoClient]) -> str:
+    """The curl commands the README repeats, filled in with this demo's credentials."""
+    provider, commissioner, other = made
+    record = SCHEMA_DIR / "examples" / "valid" / "capacity-snapshot" / "nursing-home-open.json"
+    pick = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
+    token = (
+        "curl -s -u {id}:{secret} -d grant_type=client_credentials "
+        f"{base_url}/oauth/token | {pick}"
+    )
+    lines = [
+        "Demo credentials (shown once; delete var/ to start again):",
+        *(f"  {c.organisation}: client_id={c.client_id} client_secret={c.secret}" for c in made),
+        "",
+        "Walkthrough:",
+        f"  P=$({token.format(id=provider.client_id, secret=provider.secret)})",
+        f"  C=$({token.format(id=commissioner.client_id, secret=commissioner.secret)})",
+        f"  O=$({token.format(id=other.client_id, secret=other.secret)})",
+        f"""  S=$(curl -s -H "Authorization: Bearer $C" -H 'Content-Type: application/json' """
+        """--data '{"types": ["capacity-snapshot"], "channel": {"type": "pull"}}' """
+        f"""{base_url}/v1/subscriptions | python3 -c 'import json,sys; """
+        """print(json.load(sys.stdin)["id"])')   # the commissioner subscribes""",
+        f"  curl -s -H \"Authorization: Bearer $P\" -H 'Content-Type: application/json' "
+        f"--data @{record} {base_url}/v1/records/capacity-snapshot",
+        f'  curl -s -H "Authorization: Bearer $C" '
+        f"{base_url}/v1/records/capacity-snapshot/2f0c6a52-8d0e-4b7e-9a51-0c7f3c1e9b01",
+        f'  curl -s -H "Authorization: Bearer $O" '
+        f"{base_url}/v1/records/capacity-snapshot/2f0c6a52-8d0e-4b7e-9a51-0c7f3c1e9b01"
+        "   # 404: no agreement",
+        f'  curl -s -H "Authorization: Bearer $C" {base_url}/v1/feed/capacity-snapshot'
+        "   # the feed: every record it may see",
+        f'  curl -s -H "Authorization: Bearer $C" {base_url}/v1/subscriptions/$S/events'
+        "   # its subscription's numbered events",
+        f"""  curl -s -H "Authorization: Bearer $C" -H 'Content-Type: application/json' """
+        """--data '{"kind": "impact", "text": "Two people went home from hospital.", """
+        """"recordType": "capacity-snapshot", "recordId": """
+        f""""2f0c6a52-8d0e-4b7e-9a51-0c7f3c1e9b01"}}' {base_url}/v1/feedback""",
+        f'  curl -s -H "Authorization: Bearer $P" {base_url}/v1/feedback'
+        "   # the provider sees what its data changed",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""HTTP routes: parse, authorise, shape responses; the rules live in `services`."""

@@ -1,0 +1,266 @@
+"""Each organisation's change feed: every record it may see, once, at its latest state.
+
+Entries are written when something changes (fan-out on write), so reading a page is one keyset
+query on (organisation, type, change number) however long the history. Three kinds of change
+write entries: a record's new version (for every organisation entitled to it), an organisation
+gaining or losing entitlements (an agreement or delegation starting, ending or being revoked),
+and an agreement reaching its end date (found when its subscriber next reads the feed).
+
+Change numbers come from one counter row, locked before a writing transaction decides who sees
+its change and held until it commits. A transaction that takes numbers after another therefore
+also commits after it: numbers follow commit order, which closes the commit-order trap. The price
+is that feed-writing transactions queue for that row from fan-out to commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+from sqlalchemy import ColumnElement, and_, false, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from care_exchange_server.services import events
+from care_exchange_server.services.access import (
+    Grant,
+    agreement_grant,
+    delegated_grants,
+    in_force,
+    services_of,
+)
+from care_exchange_server.services.changes import DELETED, UPDATED, Change
+from care_exchange_server.services.stored import STORED_COLUMNS, StoredRecord
+from care_exchange_server.storage.models import (
+    Agreement,
+    ChangeCounter,
+    Delegation,
+    FeedEntry,
+    Record,
+)
+
+_RETRACTED = "retracted"
+
+
+def lock(session: Session) -> None:
+    """Take the counter's lock before deciding who sees what; it is held until commit.
+
+    Without it, a publish and a new agreement committing at the same time could each miss the
+    other (each decides from what was committed when it looked). With it, the second waits for
+    the first to commit and then sees its work. SQLite has one writer at a time anyway.
+    """
+    session.execute(select(ChangeCounter.value).where(ChangeCounter.id == 1).with_for_update())
+
+
+def take_numbers(session: Session, count: int) -> int:
+    """The first of `count` new change numbers; the counter stays locked until commit."""
+    last = session.execute(
+        update(ChangeCounter)
+        .where(ChangeCounter.id == 1)
+        .values(value=ChangeCounter.value + count)
+        .returning(ChangeCounter.value)
+    ).scalar_one()
+    return int(last) - count + 1
+
+
+def write(session: Session, changes: Sequence[Change]) -> None:
+    """Upsert the entries, numbering them in order, and write the subscriptions' events.
+
+    Call it last in the transaction, holding the lock.
+    """
+    if not changes:
+        return
+    first = take_numbers(session, len(changes))
+    rows = [
+        {
+            "organisation_id": change.organisation_id,
+            "record_pk": change.record_pk,
+            "record_type": change.record_type,
+            "state": change.state,
+            "change_number": first + offset,
+        }
+        for offset, change in enumerate(changes)
+    ]
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    statement = dialect.insert(FeedEntry)
+    statement = statement.on_conflict_do_update(
+        index_elements=[FeedEntry.organisation_id, FeedEntry.record_pk],
+        set_={
+            "change_number": statement.excluded.change_number,
+            "state": statement.excluded.state,
+        },
+    )
+    session.execute(statement, rows)
+    events.record_changes(session, changes)
+
+
+def _entitled(
+    session: Session, provider_id: str, service_id: str, record_type: str, today: date
+) -> list[str]:
+    """Every organisation that may see this record: its provider, delegates and subscribers."""
+    vendors = session.execute(
+        select(Delegation.vendor_id, Delegation.service_ids).where(
+            Delegation.provider_id == provider_id, Delegation.revoked_at.is_(None)
+        )
+    )
+    subscribers = session.execute(
+        select(
+            Agreement.id, Agreement.subscriber_id, Agreement.service_ids, Agreement.record_types
+        ).where(Agreement.provider_id == provider_id, in_force(Agreement.subscriber_id, today))
+    )
+    organisations = [provider_id]
+    organisations += [
+        row.vendor_id
+        for row in vendors
+        if Grant(provider_id, services_of(row.service_ids)).covers(provider_id, service_id)
+    ]
+    for row in subscribers:
+        grant = agreement_grant(row.id, provider_id, row.service_ids, row.record_types, record_type)
+        if grant is not None and grant.covers(provider_id, service_id):
+            organisations.append(row.subscriber_id)
+    return list(dict.fromkeys(organisations))
+
+
+def records_changed(session: Session, records: Iterable[StoredRecord], today: date) -> None:
+    """Every entitled organisation's feed shows each record's new state."""
+    lock(session)
+    entitled: dict[tuple[str, str, str], list[str]] = {}
+    changes: list[Change] = []
+    for record in records:
+        key = (record.provider_id, record.service_id, record.record_type)
+        if key not in entitled:
+            entitled[key] = _entitled(session, *key, today)
+        state = DELETED if record.state == _RETRACTED else UPDATED
+        changes += [
+            Change(
+                organisation,
+                record.pk,
+                record.record_type,
+                record.service_id,
+                record.version,
+                state,
+            )
+            for organisation in entitled[key]
+        ]
+    write(session, changes)
+
+
+def _entitlement(session: Session, organisation_id: str, today: date) -> ColumnElement[bool]:
+    """A condition on `Record` for everything the organisation may see, of any type."""
+    conditions: list[ColumnElement[bool]] = [Record.provider_id == organisation_id]
+    conditions += [grant.condition() for grant in delegated_grants(session, organisation_id)]
+    agreements = session.execute(
+        select(Agreement.provider_id, Agreement.service_ids, Agreement.record_types).where(
+            in_force(organisation_id, today)
+        )
+    )
+    conditions += [
+        and_(
+            Grant(row.provider_id, services_of(row.service_ids)).condition(),
+            Record.record_type.in_(row.record_types),
+        )
+        for row in agreements
+    ]
+    return or_(false(), *conditions)
+
+
+def entitlements_changed(session: Session, organisation_id: str, today: date) -> None:
+    """Bring the organisation's feed in line with what it may see now.
+
+    Records it has gained appear as updated (retracted ones are left out: there is nothing to
+    remove); records it has lost appear as deleted.
+    """
+    lock(session)
+    write(session, _entitlement_changes(session, organisation_id, today))
+
+
+def _entitlement_changes(session: Session, organisation_id: str, today: date) -> list[Change]:
+    now_seen = {
+        row.pk: row
+        for row in session.execute(
+            select(
+                Record.pk, Record.record_type, Record.service_id, Record.version, Record.state
+            ).where(_entitlement(session, organisation_id, today))
+        )
+    }
+    shown = {
+        row.record_pk: row.state
+        for row in session.execute(
+            select(FeedEntry.record_pk, FeedEntry.state).where(
+                FeedEntry.organisation_id == organisation_id
+            )
+        )
+    }
+    changes: list[Change] = []
+    for pk, row in sorted(now_seen.items()):
+        state = DELETED if row.state == _RETRACTED else UPDATED
+        if (pk in shown and shown[pk] != state) or (pk not in shown and state == UPDATED):
+            changes.append(
+                Change(organisation_id, pk, row.record_type, row.service_id, row.version, state)
+            )
+    lost = sorted(pk for pk, state in shown.items() if pk not in now_seen and state != DELETED)
+    changes += [
+        Change(organisation_id, row.pk, row.record_type, row.service_id, row.version, DELETED)
+        for row in session.execute(
+            select(Record.pk, Record.record_type, Record.service_id, Record.version)
+            .where(Record.pk.in_(lost))
+            .order_by(Record.pk)
+        )
+    ]
+    return changes
+
+
+def _lapsed(today: date) -> ColumnElement[bool]:
+    """Agreements still marked active whose end date has passed."""
+    return and_(Agreement.status == "active", Agreement.end_date < today)
+
+
+def has_lapsed(session: Session, subscriber_id: str, today: date) -> bool:
+    """Whether the subscriber holds an agreement still marked active past its end date."""
+    query = select(Agreement.id).where(_lapsed(today), Agreement.subscriber_id == subscriber_id)
+    return session.execute(query.limit(1)).first() is not None
+
+
+def close_lapsed(session: Session, today: date, subscriber_id: str | None = None) -> None:
+    """Mark agreements past their end date `expired` and remove their records from feeds.
+
+    The changes of every subscriber go out in one write, so subscription rows are locked once,
+    in one order, as every other writer locks them. `FOR NO KEY UPDATE` leaves the agreements
+    free for rows that only reference them (access receipts) meanwhile.
+    """
+    query = select(Agreement).where(_lapsed(today))
+    if subscriber_id is not None:
+        query = query.where(Agreement.subscriber_id == subscriber_id)
+    lapsed = list(session.scalars(query.with_for_update(key_share=True)))
+    if not lapsed:
+        return
+    for agreement in lapsed:
+        agreement.status = "expired"
+    session.flush()
+    lock(session)
+    write(
+        session,
+        [
+            change
+            for organisation in sorted({agreement.subscriber_id for agreement in lapsed})
+            for change in _entitlement_changes(session, organisation, today)
+        ],
+    )
+
+
+def page(
+    session: Session, organisation_id: str, record_type: str, after: int, size: int
+) -> list[tuple[int, str, StoredRecord]]:
+    """Entries after `after`, in change order, each with its record's latest version."""
+    rows = session.execute(
+        select(FeedEntry.change_number, FeedEntry.state, *STORED_COLUMNS)
+        .join(Record, Record.pk == FeedEntry.record_pk)
+        .where(
+            FeedEntry.organisation_id == organisation_id,
+            FeedEntry.record_type == record_type,
+            FeedEntry.change_number > after,
+        )
+        .order_by(FeedEntry.change_number)
+        .limit(size)
+    )
+    return [(row[0], row[1], StoredRecord(*row[2:])) for row in rows]

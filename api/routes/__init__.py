@@ -1,1 +1,0 @@
-"""HTTP routes: parse, authorise, shape responses; the rules live in `api.services`."""

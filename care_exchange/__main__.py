@@ -1,3 +1,0 @@
-from care_exchange.cli import main
-
-main()

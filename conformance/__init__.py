@@ -1,1 +1,0 @@
-"""The conformance suite and the offline data validator: checking others' data and servers."""

@@ -1,0 +1,3 @@
+from care_exchange_standard.command import main
+
+main()

@@ -1,0 +1,151 @@
+"""The standard as one loaded object: documents, registry, codelists and a validator per type.
+
+Loading compiles every type's validator once; callers share the result through `load_standard`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema_rs
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from care_exchange_standard.codelists import Codelist, load_codelists
+from care_exchange_standard.fields import Field, FieldPath, index_fields
+from care_exchange_standard.files import SCHEMA_DIR
+from care_exchange_standard.messages import show
+from care_exchange_standard.validation import Issue, TypeValidator, docs_link
+
+BASE_URI = "https://care-exchange.org/schemas/v1/"
+STANDARD_VERSION = (SCHEMA_DIR / "VERSION").read_text(encoding="utf-8").strip()
+SCHEMA_FOLDERS = ("common", "records", "directory")
+TYPE_FOLDERS: Mapping[str, Literal["record", "directory"]] = {
+    "records": "record",
+    "directory": "directory",
+}
+DISCRIMINATORS = {"record": "recordType", "directory": "directoryType"}
+
+
+@dataclass(frozen=True)
+class TypeInfo:
+    """A type of the standard: a record type (publishable fact) or a directory type."""
+
+    name: str
+    kind: Literal["record", "directory"]
+    uri: str
+    path: Path
+    schema: Mapping[str, Any]
+    fields: Mapping[FieldPath, Field]
+
+    @property
+    def discriminator(self) -> str:
+        """The property that names the type inside each document of it."""
+        return DISCRIMINATORS[self.kind]
+
+
+def schema_uri(directory: Path, path: Path) -> str:
+    """The `$id` a schema file must have: the base URI followed by its path below `directory`."""
+    return BASE_URI + path.relative_to(directory).as_posix()
+
+
+class Standard:
+    """Everything the standard defines, loaded from one folder and never from the network."""
+
+    def __init__(self, directory: Path = SCHEMA_DIR) -> None:
+        self.directory = directory
+        self.documents: dict[str, dict[str, Any]] = {}
+        self.paths: dict[str, Path] = {}
+        for folder in SCHEMA_FOLDERS:
+            for path in sorted((directory / folder).glob("*.json")):
+                document = json.loads(path.read_text(encoding="utf-8"))
+                uri = str(document.get("$id", ""))
+                if uri in self.documents:
+                    raise ValueError(f"{path}: $id {uri!r} is already used by {self.paths[uri]}")
+                self.documents[uri] = document
+                self.paths[uri] = path
+        self.registry: Registry[Any] = Registry().with_resources(
+            (uri, Resource.from_contents(doc, default_specification=DRAFT202012))
+            for uri, doc in self.documents.items()
+        )
+        self._rs_registry = jsonschema_rs.Registry(list(self.documents.items()))
+        self.codelists: dict[str, Codelist] = load_codelists(directory / "codelists")
+        self.types: dict[str, TypeInfo] = {}
+        self._validators: dict[str, TypeValidator] = {}
+        for folder, kind in TYPE_FOLDERS.items():
+            for path in sorted((directory / folder).glob("*.json")):
+                self._add_type(path.stem, kind, schema_uri(directory, path))
+
+    def _add_type(self, name: str, kind: Literal["record", "directory"], uri: str) -> None:
+        schema = self.documents[uri]
+        fields = index_fields(schema, self.registry.resolver(base_uri=uri))
+        self.types[name] = TypeInfo(
+            name=name, kind=kind, uri=uri, path=self.paths[uri], schema=schema, fields=fields
+        )
+        compiled = jsonschema_rs.validator_for(
+            schema, registry=self._rs_registry, validate_formats=True
+        )
+        self._validators[name] = TypeValidator(name, compiled, fields, self.codelists)
+
+    @property
+    def record_types(self) -> list[str]:
+        return [name for name, info in self.types.items() if info.kind == "record"]
+
+    def validator(self, type_name: str) -> TypeValidator:
+        """The compiled validator of a type (KeyError for a type the standard does not define)."""
+        return self._validators[type_name]
+
+    def reference_validator(self, type_name: str) -> Draft202012Validator:
+        """The pure-Python `jsonschema` validator: the yardstick the fast one is held to."""
+        return Draft202012Validator(
+            self.types[type_name].schema,
+            registry=self.registry,
+            format_checker=Draft202012Validator.FORMAT_CHECKER,
+        )
+
+    def type_of(self, document: Any) -> str | Issue:
+        """The type a document declares, or the error that stops it being validated at all."""
+        if not isinstance(document, dict):
+            return Issue(pointer="", keyword="type", message="a record must be a JSON object.")
+        for kind, key in DISCRIMINATORS.items():
+            if key not in document:
+                continue
+            name = document[key]
+            names = [n for n, info in self.types.items() if info.kind == kind]
+            if isinstance(name, str) and name in names:
+                return name
+            close = difflib.get_close_matches(str(name), names, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            return Issue(
+                pointer=f"/{key}",
+                keyword="enum",
+                message=f"{show(name)} is not a {kind} type of the standard.{hint} "
+                f"Known types: {', '.join(names)}.",
+                docs=docs_link("index", None),
+            )
+        return Issue(
+            pointer="/recordType",
+            keyword="required",
+            message="'recordType' is required: it says which schema the record follows.",
+            docs=docs_link("index", None),
+        )
+
+    def validate(self, document: Any) -> tuple[str | None, list[Issue]]:
+        """The document's type (None when it names none) and every issue found in it."""
+        found = self.type_of(document)
+        if isinstance(found, Issue):
+            return None, [found]
+        return found, self.validator(found).validate(document)
+
+
+@cache
+def load_standard() -> Standard:
+    """The standard shipped with this package, loaded and compiled once per process."""
+    return Standard()

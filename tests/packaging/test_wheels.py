@@ -1,0 +1,218 @@
+"""Each installable part, built as a wheel and installed into a fresh virtual environment, works
+on its own: what a vendor gets from `pip install`, not what the editable checkout happens to see.
+
+Slow (two virtual environments, dependencies from the package index or pip's cache), so marked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from care_exchange_testing.live_server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+PARTS = {"standard": ROOT / "schemas", "server": ROOT / "api"}
+# The issue's list; pydantic is not on it (typer itself depends on it).
+SERVER_LIBRARIES = {"fastapi", "starlette", "sqlalchemy", "alembic", "uvicorn", "psycopg"}
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Venv:
+    """A fresh virtual environment with one part installed from its wheel."""
+
+    path: Path
+
+    def bin(self, name: str) -> str:
+        return str(self.path / "bin" / name)
+
+    def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            args, capture_output=True, text=True, check=False, cwd=cwd, timeout=600
+        )
+
+    def distributions(self) -> set[str]:
+        listed = self.run(self.bin("python"), "-m", "pip", "list", "--format=freeze")
+        assert listed.returncode == 0, listed.stderr
+        return {line.split("==")[0].lower() for line in listed.stdout.split()}
+
+
+@pytest.fixture(scope="module")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every part's wheel, built from this checkout."""
+    folder = tmp_path_factory.mktemp("wheels")
+    for source in PARTS.values():
+        built = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", folder, source],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert built.returncode == 0, built.stderr
+    return folder
+
+
+def make_venv(wheelhouse: Path, where: Path, distribution: str) -> Venv:
+    """A new environment with `distribution` from the wheelhouse and its declared dependencies."""
+    subprocess.run([sys.executable, "-m", "venv", where], check=True, timeout=120)
+    venv = Venv(where)
+    installed = venv.run(
+        venv.bin("python"),
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+        "--find-links",
+        str(wheelhouse),
+        distribution,
+    )
+    assert installed.returncode == 0, installed.stderr
+    return venv
+
+
+def test_the_wheels_carry_the_schemas_and_the_spec(wheelhouse: Path) -> None:
+    (standard,) = wheelhouse.glob("care_exchange_standard-*.whl")
+    names = set(
+        subprocess.run(
+            [sys.executable, "-m", "zipfile", "-l", standard],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    )
+    data = "care_exchange_standard/data/"
+    assert f"{data}spec/openapi.yaml" in names
+    assert f"{data}schemas/records/capacity-snapshot.json" in names
+    assert f"{data}schemas/codelists/bed-types.json" in names or any(
+        name.startswith(f"{data}schemas/codelists/") for name in names
+    )
+    assert f"{data}schemas/VERSION" in names
+    (server,) = wheelhouse.glob("care_exchange_server-*.whl")
+    listing = subprocess.run(
+        [sys.executable, "-m", "zipfile", "-l", server], capture_output=True, text=True, check=True
+    ).stdout
+    assert "care_exchange_server/storage/migrations/script.py.mako" in listing
+    assert not re.search(r"^(api|schemas|conformance)/", listing, re.MULTILINE)
+
+
+@pytest.mark.timeout(600)
+def test_the_standard_alone_validates_and_pulls_no_server_library(
+    wheelhouse: Path, tmp_path: Path
+) -> None:
+    venv = make_venv(wheelhouse, tmp_path / "venv", "care-exchange-standard")
+    assert venv.distributions() & SERVER_LIBRARIES == set()
+    examples = ROOT / "schemas" / "examples"
+    valid = venv.run(
+        venv.bin("care-exchange"), "validate", str(next((examples / "valid").rglob("*.json")))
+    )
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    invalid = venv.run(
+        venv.bin("care-exchange"), "validate", str(next((examples / "invalid").rglob("*.json")))
+    )
+    assert invalid.returncode == 1, invalid.stdout + invalid.stderr
+    missing = venv.run(venv.bin("care-exchange"), "serve")
+    assert missing.returncode == 2
+    assert "pip install care-exchange-server" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+@dataclass(frozen=True)
+class Running:
+    """The installed server: its address and the demo clients it printed, in order."""
+
+    base_url: str
+    clients: list[tuple[str, str]]
+
+    def token(self, index: int) -> str:
+        client_id, secret = self.clients[index]
+        answer = httpx.post(
+            f"{self.base_url}/oauth/token",
+            auth=(client_id, secret),
+            data={"grant_type": "client_credentials"},
+        )
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["access_token"])
+
+
+@pytest.fixture
+def installed_server(wheelhouse: Path, tmp_path: Path) -> Iterator[Running]:
+    """`care-exchange run` from the server's wheel alone, in an empty folder."""
+    venv = make_venv(wheelhouse, tmp_path / "venv", "care-exchange-server")
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "CARE_EXCHANGE_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    process = subprocess.Popen(
+        [venv.bin("care-exchange"), "run", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    clients: list[tuple[str, str]] = []
+    try:
+        for line in process.stdout:
+            found = re.search(r"client_id=(\S+) client_secret=(\S+)", line)
+            if found:
+                clients.append((found[1], found[2]))
+            if "the provider sees what its data changed" in line:
+                break
+        assert process.poll() is None and len(clients) == 3, clients
+        base_url = f"http://127.0.0.1:{port}"
+        _wait_until_up(base_url)
+        yield Running(base_url, clients)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+
+
+def _wait_until_up(base_url: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{base_url}/.well-known/care-exchange", timeout=1)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.mark.timeout(600)
+def test_the_server_wheel_serves_its_spec_and_takes_a_publish(installed_server: Running) -> None:
+    base_url = installed_server.base_url
+    spec = httpx.get(f"{base_url}/openapi.yaml")
+    assert spec.status_code == 200
+    assert spec.text == (ROOT / "spec" / "openapi.yaml").read_text(encoding="utf-8")
+    record = ROOT / "schemas/examples/valid/capacity-snapshot/nursing-home-open.json"
+    published = httpx.post(
+        f"{base_url}/v1/records/capacity-snapshot",
+        content=record.read_bytes(),
+        headers={
+            "Authorization": f"Bearer {installed_server.token(0)}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert published.status_code == 201, published.text
+    read = httpx.get(
+        f"{base_url}/v1/records/capacity-snapshot/{published.json()['id']}",
+        headers={"Authorization": f"Bearer {installed_server.token(1)}"},
+    )
+    assert read.status_code == 200, read.text
