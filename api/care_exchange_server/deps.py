@@ -21,15 +21,12 @@ async def get_read_sessions(request: Request) -> sessionmaker[Session]:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """A reading session for the request, closed afterwards.
+    """The read session of a route that only reads: autocommit, closed after the response.
 
-    Writes go through `get_write_session` or the threadpool helpers in `routes.common`.
+    Every write runs through `routes.common.in_transaction` (or `run_post`, which adds
+    idempotency keys to it): one transaction per request, committed on success and rolled back
+    on error, defined once in `storage.db.transaction`. The hottest read fuses authentication
+    and the read in one threadpool hop (`routes.common.as_reader`).
     """
     with request.app.state.read_sessions() as session:
-        yield session
-
-
-def get_write_session(request: Request) -> Iterator[Session]:
-    """A session for a route that writes; the route commits."""
-    with request.app.state.sessions() as session:
         yield session

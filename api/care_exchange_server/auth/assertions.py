@@ -2,8 +2,9 @@
 
 Additions to Authlib: the signature may use only the algorithms we advertise, `exp` may lie at
 most `client_assertion_max_lifetime_seconds` ahead (a long-lived assertion is a bearer credential),
-and each `jti` is recorded in `used_assertions`, committed at once, so a captured assertion is
-refused on replay even by another server process.
+and each `jti` is recorded in `used_assertions` in the token request's transaction, so a captured
+assertion is refused on replay even by another server process (a concurrent replay waits for the
+first request's commit, then finds the jti taken).
 """
 
 from __future__ import annotations
@@ -91,10 +92,11 @@ class PrivateKeyJWTAuthentication(JWTBearerClientAssertion):  # type: ignore[mis
             seconds=CLOCK_SKEW_SECONDS
         )
         self.session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < now))
-        self.session.add(UsedAssertion(client_id=claims["sub"], jti=jti, expires_at=expires_at))
         try:
-            self.session.commit()
+            with self.session.begin_nested():
+                self.session.add(
+                    UsedAssertion(client_id=claims["sub"], jti=jti, expires_at=expires_at)
+                )
         except IntegrityError:
-            self.session.rollback()
             return False
         return True

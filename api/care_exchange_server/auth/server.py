@@ -197,7 +197,6 @@ class CareExchangeAuthorizationServer(AuthorizationServer):  # type: ignore[misc
     ) -> dict[str, Any]:
         granted = scope_to_list(scope) or client.scopes
         access_token = issue_access_token(self.session, self.settings, client.row, granted)
-        self.session.commit()  # the first signing key may just have been created
         log.info("token issued", extra={"client_id": client.client_id})
         return {
             "access_token": access_token,

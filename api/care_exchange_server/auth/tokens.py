@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -203,16 +204,15 @@ def principal_from_claims(session: Session, claims: dict[str, Any]) -> Principal
 
 
 def revoke_access_token(session: Session, claims: dict[str, Any]) -> None:
-    """Add the token's jti to the deny list and commit; expired entries are pruned on the way."""
+    """Add the token's jti to the deny list; expired entries are pruned on the way.
+
+    The caller's transaction commits it. A savepoint absorbs the same token revoked concurrently
+    by another request, whose outcome is the same.
+    """
     now = utcnow()
     session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
     expires_at = datetime.fromtimestamp(claims["exp"], UTC)
     if expires_at <= now or is_revoked(session, claims["jti"]):
-        session.commit()
         return
-    session.add(RevokedToken(jti=claims["jti"], expires_at=expires_at))
-    try:
-        session.commit()
-    except IntegrityError:
-        # Revoked concurrently by another request: the outcome is the same.
-        session.rollback()
+    with suppress(IntegrityError), session.begin_nested():
+        session.add(RevokedToken(jti=claims["jti"], expires_at=expires_at))

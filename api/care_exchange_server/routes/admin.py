@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 from care_exchange_server.auth import clients
 from care_exchange_server.auth.dependencies import scoped
 from care_exchange_server.auth.principal import Principal
-from care_exchange_server.deps import get_session, get_write_session
+from care_exchange_server.deps import get_session
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.routes.common import (
     Config,
     Paged,
+    in_transaction,
     json_response,
     parse_model,
     read_json,
@@ -26,7 +27,6 @@ from care_exchange_server.services import directory
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Db = Annotated[Session, Depends(get_session)]
-WriteDb = Annotated[Session, Depends(get_write_session)]
 
 
 def administrator(principal: Annotated[Principal, Depends(scoped("admin"))]) -> Principal:
@@ -110,8 +110,10 @@ def list_clients(principal: Admin, session: Db, settings: Config, paged: Paged) 
 
 
 @router.delete("/clients/{client_id}", status_code=204)
-def disable_client(client_id: str, principal: Admin, session: WriteDb) -> Response:
-    if clients.disable_client(session, client_id) is None:
-        raise ProblemError("not_found", f"No client '{client_id}'.")
-    session.commit()
-    return Response(status_code=204)
+async def disable_client(request: Request, client_id: str, principal: Admin) -> Response:
+    def work(session: Session) -> Response:
+        if clients.disable_client(session, client_id) is None:
+            raise ProblemError("not_found", f"No client '{client_id}'.")
+        return Response(status_code=204)
+
+    return await in_transaction(request, work)

@@ -22,6 +22,7 @@ from care_exchange_server.errors import problem_response
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.services import idempotency
 from care_exchange_server.settings import Settings
+from care_exchange_server.storage.db import transaction
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 Model = TypeVar("Model", bound=BaseModel)
@@ -72,9 +73,7 @@ async def run_post(
     never be stored, such as a client secret that is shown once. The database work runs in the
     threadpool: it blocks, and the event loop must keep serving other requests meanwhile.
     """
-    key = request.headers.get(
-        IDEMPOTENCY_HEADER
-    )  # its form is checked by care_exchange_server.contract
+    key = request.headers.get(IDEMPOTENCY_HEADER)  # its form is checked by contract.py
     post = _Post(
         sessions=request.app.state.sessions,
         organisation=principal.organisation_id,
@@ -107,7 +106,7 @@ class _Post:
         stores its own answer.
         """
         if self.key is None:
-            with self.sessions() as session, session.begin():
+            with transaction(self.sessions) as session:
                 status, body, headers = self.handler(session)
             return json_response(status, body, headers)
         claim = idempotency.claim(self.sessions, self.organisation, self.key, self.request_hash)
@@ -115,7 +114,7 @@ class _Post:
             headers = {**claim.headers, "Idempotent-Replayed": "true"}
             return Response(claim.body, status_code=claim.status, headers=headers, media_type=None)
         try:
-            with self.sessions() as session, session.begin():
+            with transaction(self.sessions) as session:
                 if not idempotency.hold(session, claim):
                     return problem_response(idempotency.in_progress(), self.request_id)
                 status, body, headers = self.handler(session)
@@ -126,7 +125,7 @@ class _Post:
             return response
         except ProblemError as problem:
             response = problem_response(problem, self.request_id)
-            with self.sessions() as session, session.begin():
+            with transaction(self.sessions) as session:
                 if idempotency.hold(session, claim):
                     idempotency.store(session, claim, _stored(response))
             return response
@@ -140,14 +139,18 @@ async def in_transaction(request: Request, work: Callable[[Session], Response]) 
     sessions: sessionmaker[Session] = request.app.state.sessions
 
     def run() -> Response:
-        with sessions() as session, session.begin():
+        with transaction(sessions) as session:
             return work(session)
 
     return await run_in_threadpool(run)
 
 
 async def in_read_session(request: Request, work: Callable[[Session], Response]) -> Response:
-    """Run read-only database work in the threadpool: one hop, one connection."""
+    """Run read-only database work in the threadpool: one hop, one connection.
+
+    The fused form of the hot read paths (`as_reader`, the record read), which authenticate
+    inside the same session; other reads take the `get_session` dependency.
+    """
     sessions: sessionmaker[Session] = request.app.state.read_sessions
 
     def run() -> Response:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from care_exchange_server.auth.dependencies import current_principal
 from care_exchange_server.auth.principal import Principal
-from care_exchange_server.deps import get_session, get_write_session
+from care_exchange_server.deps import get_session
 from care_exchange_server.routes.common import (
     Config,
     Paged,
@@ -26,7 +26,6 @@ from care_exchange_server.services import directory
 router = APIRouter(prefix="/v1", tags=["directory"])
 Caller = Annotated[Principal, Depends(current_principal)]
 Db = Annotated[Session, Depends(get_session)]
-WriteDb = Annotated[Session, Depends(get_write_session)]
 
 
 class DelegationRequest(BaseModel):
@@ -100,7 +99,9 @@ def delegations(principal: Caller, session: Db, settings: Config, paged: Paged) 
 
 
 @router.delete("/delegations/{delegation_id}", status_code=204)
-def revoke(delegation_id: str, principal: Caller, session: WriteDb) -> Response:
-    directory.revoke_delegation(session, principal, delegation_id)
-    session.commit()
-    return Response(status_code=204)
+async def revoke(request: Request, delegation_id: str, principal: Caller) -> Response:
+    def work(session: Session) -> Response:
+        directory.revoke_delegation(session, principal, delegation_id)
+        return Response(status_code=204)
+
+    return await in_transaction(request, work)

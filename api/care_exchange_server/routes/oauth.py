@@ -14,7 +14,6 @@ from authlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from care_exchange_server.auth.keys import public_jwks
 from care_exchange_server.auth.metadata import authorization_server_metadata
@@ -25,45 +24,51 @@ from care_exchange_server.auth.server import (
     revocation_response,
     token_response,
 )
-from care_exchange_server.deps import get_settings, get_write_session
+from care_exchange_server.deps import get_settings
+from care_exchange_server.routes.common import in_transaction
 from care_exchange_server.settings import Settings
 
 router = APIRouter(tags=["oauth"])
 
-SessionDep = Annotated[Session, Depends(get_write_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Handler = Callable[[Session, Settings, FormRequest | OAuth2Error], Response]
 
 
-async def _handle(
-    request: Request, session: Session, settings: Settings, handler: Handler
-) -> Response:
+async def _handle(request: Request, settings: Settings, handler: Handler) -> Response:
+    """One transaction per OAuth request, committed whenever a response is sent.
+
+    An RFC 6749 error is a response too, so a client assertion's jti stays spent even when the
+    request it came with is refused.
+    """
     form = await request.form()
     parsed = parse_form(request.method, str(request.url), request.headers, form.multi_items())
-    response: Response = await run_in_threadpool(handler, session, settings, parsed)
-    return response
+    return await in_transaction(request, lambda session: handler(session, settings, parsed))
 
 
 @router.post("/oauth/token")
-async def token(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    return await _handle(request, session, settings, token_response)
+async def token(request: Request, settings: SettingsDep) -> Response:
+    return await _handle(request, settings, token_response)
 
 
 @router.post("/oauth/revoke")
-async def revoke(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    return await _handle(request, session, settings, revocation_response)
+async def revoke(request: Request, settings: SettingsDep) -> Response:
+    return await _handle(request, settings, revocation_response)
 
 
 @router.post("/oauth/introspect")
-async def introspect(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    return await _handle(request, session, settings, introspection_response)
+async def introspect(request: Request, settings: SettingsDep) -> Response:
+    return await _handle(request, settings, introspection_response)
 
 
 @router.get("/jwks.json")
-def jwks(session: SessionDep, settings: SettingsDep) -> JSONResponse:
-    document = public_jwks(session, settings)
-    session.commit()  # the first key may have been created just now
-    return JSONResponse(document, media_type="application/jwk-set+json")
+async def jwks(request: Request, settings: SettingsDep) -> Response:
+    """A write as well as a read: the first signing key is created on first use."""
+
+    def work(session: Session) -> Response:
+        document = public_jwks(session, settings)
+        return JSONResponse(document, media_type="application/jwk-set+json")
+
+    return await in_transaction(request, work)
 
 
 @router.get("/.well-known/oauth-authorization-server")

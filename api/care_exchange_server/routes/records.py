@@ -16,7 +16,7 @@ from care_exchange_server.auth.dependencies import (
 )
 from care_exchange_server.auth.principal import Principal
 from care_exchange_server.auth.tokens import InvalidTokenError, decode_access_token
-from care_exchange_server.deps import get_session, get_settings, get_write_session
+from care_exchange_server.deps import get_session, get_settings
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.routes.common import (
     in_read_session,
@@ -35,7 +35,6 @@ router = APIRouter(prefix="/v1", tags=["records"])
 Caller = Annotated[Principal, Depends(current_principal)]
 Token = Annotated[str, Depends(bearer_token)]
 Db = Annotated[Session, Depends(get_session)]
-WriteDb = Annotated[Session, Depends(get_write_session)]
 
 
 def _location(record_type: str, record_id: str) -> str:
@@ -104,17 +103,20 @@ async def replace(
 
 
 @router.delete("/records/{record_type}/{record_id}", status_code=204)
-def retract(
+async def retract(
+    request: Request,
     record_type: str,
     record_id: str,
     principal: Caller,
-    session: WriteDb,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     records.known_type(record_type)
-    record = records.retract(session, principal, record_type, record_id, if_match)
-    session.commit()
-    return Response(status_code=204, headers={"ETag": records.etag(record.version)})
+
+    def work(session: Session) -> Response:
+        record = records.retract(session, principal, record_type, record_id, if_match)
+        return Response(status_code=204, headers={"ETag": records.etag(record.version)})
+
+    return await in_transaction(request, work)
 
 
 @router.get("/records/{record_type}/{record_id}/versions")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 from authlib.integrations.httpx_client import (  # type: ignore[import-untyped]
     OAuth2Client,
     OAuthError,
 )
 from authlib.oauth2.rfc7523 import PrivateKeyJWT  # type: ignore[import-untyped]
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from care_exchange_server.auth.clients import disable_client
 from care_exchange_server.settings import Settings
+from care_exchange_testing.live_server import live_server
 from tests.api.auth.conftest import MakeClient
 from tests.api.auth.helpers import assertion, assertion_form
 
@@ -87,6 +91,33 @@ def test_replayed_assertion_is_refused(
     replay = client.post("/oauth/token", data=assertion_form(signed, **GRANT))
     assert replay.status_code == 401
     assert replay.json()["error"] == "invalid_client"
+
+
+def test_an_assertion_spent_on_a_refused_request_stays_spent(
+    client: TestClient, make_client: MakeClient, settings: Settings
+) -> None:
+    """The jti is written in the request's own transaction, which commits an OAuth error too."""
+    registered = make_client(jwt_auth=True)
+    signed = assertion(registered, settings.token_endpoint)
+    refused = client.post("/oauth/token", data=assertion_form(signed, **GRANT, scope="admin"))
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_scope"
+    replay = client.post("/oauth/token", data=assertion_form(signed, **GRANT))
+    assert replay.status_code == 401
+    assert replay.json()["error"] == "invalid_client"
+
+
+def test_a_concurrent_replay_gets_no_second_token(
+    app: FastAPI, make_client: MakeClient, settings: Settings
+) -> None:
+    """Two servers' worth of concurrency on one assertion: one token, the rest refused."""
+    registered = make_client(jwt_auth=True)
+    form = assertion_form(assertion(registered, settings.token_endpoint), **GRANT)
+    with live_server(app, loops=2) as url, ThreadPoolExecutor(6) as pool:
+        statuses = sorted(
+            pool.map(lambda _: httpx.post(f"{url}/oauth/token", data=form).status_code, range(6))
+        )
+    assert statuses == [200, 401, 401, 401, 401, 401]
 
 
 def test_assertion_with_wrong_audience_is_refused(
