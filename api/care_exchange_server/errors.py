@@ -22,7 +22,7 @@ RETRY_AFTER_SECONDS = 1
 _FRAMEWORK_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
-def problem_response(problem: ProblemError, request_id: str | None) -> JSONResponse:
+def problem_response(problem: ProblemError, request_id: str) -> JSONResponse:
     """The problem as an `application/problem+json` response."""
     return JSONResponse(
         problem.printable_body(request_id),
@@ -32,8 +32,9 @@ def problem_response(problem: ProblemError, request_id: str | None) -> JSONRespo
     )
 
 
-def request_id(request: Request) -> str | None:
-    found: str | None = getattr(request.state, "request_id", None)
+def request_id(request: Request) -> str:
+    """The id the request middleware gives every request before anything else runs."""
+    found: str = request.state.request_id
     return found
 
 

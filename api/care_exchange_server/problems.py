@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from care_exchange_server.bodies import ProblemBody, ProblemErrorBody
+
 PROBLEM_BASE = "https://care-exchange.org/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -163,9 +165,12 @@ class FieldError:
     def of_parameter(cls, name: str, message: str, keyword: str = "invalid") -> FieldError:
         return cls(pointer="", message=message, keyword=keyword, parameter=name)
 
-    def as_dict(self) -> dict[str, str]:
-        place = {"parameter": self.parameter} if self.parameter else {"pointer": self.pointer}
-        found = {**place, "keyword": self.keyword, "message": self.message}
+    def as_dict(self) -> ProblemErrorBody:
+        found = ProblemErrorBody(keyword=self.keyword, message=self.message)
+        if self.parameter:
+            found["parameter"] = self.parameter
+        else:
+            found["pointer"] = self.pointer
         if self.docs:
             found["docs"] = self.docs
         return found
@@ -191,23 +196,22 @@ class ProblemError(Exception):
     def status(self) -> int:
         return CATALOGUE[self.code].status
 
-    def body(self, request_id: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": PROBLEM_BASE + self.code,
-            "title": CATALOGUE[self.code].title,
-            "status": self.status,
-            "detail": self.detail,
-            "code": self.code,
-        }
-        if request_id:
-            body["requestId"] = request_id
+    def body(self, request_id: str) -> ProblemBody:
+        body = ProblemBody(
+            type=PROBLEM_BASE + self.code,
+            title=CATALOGUE[self.code].title,
+            status=self.status,
+            detail=self.detail,
+            code=self.code,
+            requestId=request_id,
+        )
         if self.errors:
             body["errors"] = [error.as_dict() for error in self.errors]
         return body
 
-    def printable_body(self, request_id: str | None = None) -> dict[str, Any]:
+    def printable_body(self, request_id: str) -> ProblemBody:
         """The body as sent: any lone surrogate echoed from the request shown as U+FFFD."""
-        printable: dict[str, Any] = _printable(self.body(request_id))
+        printable: ProblemBody = _printable(self.body(request_id))
         return printable
 
 

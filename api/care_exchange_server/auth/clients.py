@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from care_exchange_server.auth.secrets import generate_secret, hash_secret
+from care_exchange_server.bodies import ClientCreatedBody
 from care_exchange_server.scopes import all_scopes
 from care_exchange_server.services.paging import Page, keyset
 from care_exchange_server.services.times import timestamp
@@ -134,16 +135,16 @@ def list_clients(
     return list(session.scalars(query))
 
 
-def client_dict(client: Client, secret: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "clientId": client.client_id,
-        "organisationId": client.organisation_id,
-        "name": client.name,
-        "authMethod": client.auth_method,
-        "scopes": client_scopes(client),
-        "createdAt": timestamp(client.created_at),
-        "disabledAt": timestamp(client.disabled_at),
-    }
+def client_dict(client: Client, secret: str | None = None) -> ClientCreatedBody:
+    body = ClientCreatedBody(
+        clientId=client.client_id,
+        organisationId=client.organisation_id,
+        name=client.name,
+        authMethod=client.auth_method,
+        scopes=client_scopes(client),
+        createdAt=timestamp(client.created_at),
+        disabledAt=timestamp(client.disabled_at),
+    )
     if secret is not None:
         body["clientSecret"] = secret
     return body

@@ -14,6 +14,7 @@ from joserfc.jwk import ECKey, Key, RSAKey, import_key
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from care_exchange_server.bodies import JwksBody
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.models import SigningKey
 from care_exchange_server.storage.types import utcnow
@@ -99,11 +100,11 @@ def _published_rows(session: Session, settings: Settings) -> list[SigningKey]:
     return list(session.scalars(query))
 
 
-def public_jwks(session: Session, settings: Settings) -> dict[str, Any]:
+def public_jwks(session: Session, settings: Settings) -> JwksBody:
     """`{"keys": [...]}`: the current key and every retired key whose tokens may still be valid."""
     current_key(session)
     keys = [dict(_as_key(row).as_dict(private=False)) for row in _published_rows(session, settings)]
-    return {"keys": keys}
+    return JwksBody(keys=keys)
 
 
 def rotate_keys(

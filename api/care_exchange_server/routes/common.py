@@ -18,7 +18,7 @@ from care_exchange_server.auth.dependencies import authenticate
 from care_exchange_server.auth.principal import Principal
 from care_exchange_server.contract import read_json as read_json
 from care_exchange_server.deps import get_settings
-from care_exchange_server.errors import problem_response
+from care_exchange_server.errors import problem_response, request_id
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.services import idempotency
 from care_exchange_server.settings import Settings
@@ -79,7 +79,7 @@ async def run_post(
         organisation=principal.organisation_id,
         key=key,
         request_hash="" if key is None else _request_hash(request, await request.body()),
-        request_id=getattr(request.state, "request_id", None),
+        request_id=request_id(request),
         handler=handler,
         for_replay=for_replay,
     )
@@ -94,7 +94,7 @@ class _Post:
     organisation: str
     key: str | None
     request_hash: str
-    request_id: str | None
+    request_id: str
     handler: Handler
     for_replay: Callable[[Any], Any] | None
 

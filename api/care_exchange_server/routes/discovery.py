@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
 
+from care_exchange_server.bodies import (
+    AuthCapabilityBody,
+    CapabilityDocumentBody,
+    FeaturesBody,
+    IdempotencyCapabilityBody,
+    LimitsBody,
+    RootDocumentBody,
+    RootLinksBody,
+    SubscriptionsCapabilityBody,
+)
 from care_exchange_server.deps import get_settings
 from care_exchange_server.scopes import all_scopes
 from care_exchange_server.settings import Settings
@@ -17,54 +27,53 @@ router = APIRouter(tags=["discovery"])
 
 
 @router.get("/")
-def root() -> dict[str, Any]:
-    return {
-        "name": "Care Exchange reference server",
-        "standardVersion": STANDARD_VERSION,
-        "links": {
-            "capabilities": "/.well-known/care-exchange",
-            "oauthMetadata": "/.well-known/oauth-authorization-server",
-            "jwks": "/jwks.json",
-            "openapi": "/openapi.yaml",
-        },
-    }
+def root() -> RootDocumentBody:
+    return RootDocumentBody(
+        name="Care Exchange reference server",
+        standardVersion=STANDARD_VERSION,
+        links=RootLinksBody(
+            capabilities="/.well-known/care-exchange",
+            oauthMetadata="/.well-known/oauth-authorization-server",
+            jwks="/jwks.json",
+            openapi="/openapi.yaml",
+        ),
+    )
 
 
 @router.get("/.well-known/care-exchange")
-def capabilities(settings: Annotated[Settings, Depends(get_settings)]) -> dict[str, Any]:
-    return {
-        "standardVersion": STANDARD_VERSION,
-        "apiVersion": "v1",
-        "recordTypes": load_standard().record_types,
-        "scopes": all_scopes(),
-        "idempotency": {
-            "header": "Idempotency-Key",
-            "retentionHours": settings.idempotency_retention_hours,
-        },
-        "limits": {
-            "maxBodyBytes": settings.max_body_bytes,
-            "pageSizeDefault": settings.page_size_default,
-            "pageSizeMax": settings.page_size_max,
-            "bulkMaxItems": settings.bulk_max_items,
-        },
-        "auth": {
-            "issuer": settings.issuer,
-            "tokenEndpoint": settings.token_endpoint,
-            "tokenEndpointAuthMethods": ["client_secret_basic", "private_key_jwt"],
-            "accessTokenLifetimeSeconds": settings.access_token_lifetime_seconds,
-        },
-        "subscriptions": {
-            "channels": ["webhook", "pull"],
-            "contents": ["id-only", "full"],
-            "retryDelaysSeconds": settings.webhook_retry_delays_seconds,
-            "heartbeatSeconds": settings.webhook_heartbeat_seconds,
-            "secretOverlapHours": settings.webhook_secret_overlap_hours,
-            "eventRetentionDays": settings.event_retention_days,
-            "signatureSchemes": ["v1"],
-            "webhookUrlSchemes": ["https", "http"] if settings.webhook_allowed_hosts else ["https"],
-        },
-        "features": {"subscriptions": True, "feed": True, "feedback": True},
-    }
+def capabilities(settings: Annotated[Settings, Depends(get_settings)]) -> CapabilityDocumentBody:
+    return CapabilityDocumentBody(
+        standardVersion=STANDARD_VERSION,
+        apiVersion="v1",
+        recordTypes=load_standard().record_types,
+        scopes=all_scopes(),
+        idempotency=IdempotencyCapabilityBody(
+            header="Idempotency-Key", retentionHours=settings.idempotency_retention_hours
+        ),
+        limits=LimitsBody(
+            maxBodyBytes=settings.max_body_bytes,
+            pageSizeDefault=settings.page_size_default,
+            pageSizeMax=settings.page_size_max,
+            bulkMaxItems=settings.bulk_max_items,
+        ),
+        auth=AuthCapabilityBody(
+            issuer=settings.issuer,
+            tokenEndpoint=settings.token_endpoint,
+            tokenEndpointAuthMethods=["client_secret_basic", "private_key_jwt"],
+            accessTokenLifetimeSeconds=settings.access_token_lifetime_seconds,
+        ),
+        subscriptions=SubscriptionsCapabilityBody(
+            channels=["webhook", "pull"],
+            contents=["id-only", "full"],
+            retryDelaysSeconds=settings.webhook_retry_delays_seconds,
+            heartbeatSeconds=settings.webhook_heartbeat_seconds,
+            secretOverlapHours=settings.webhook_secret_overlap_hours,
+            eventRetentionDays=settings.event_retention_days,
+            signatureSchemes=["v1"],
+            webhookUrlSchemes=["https", "http"] if settings.webhook_allowed_hosts else ["https"],
+        ),
+        features=FeaturesBody(subscriptions=True, feed=True, feedback=True),
+    )
 
 
 @router.get("/openapi.yaml", response_class=FileResponse)

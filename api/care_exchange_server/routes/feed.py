@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from care_exchange_server.auth.dependencies import bearer_token
 from care_exchange_server.auth.principal import Principal
+from care_exchange_server.bodies import FeedItemBody, FeedPageBody
 from care_exchange_server.routes.common import as_reader, json_response, next_link, page_size_of
 from care_exchange_server.services import feed, receipts, records
 from care_exchange_server.services.changes import UPDATED
@@ -22,13 +23,8 @@ router = APIRouter(prefix="/v1", tags=["feed"])
 MAX_CHANGE = 2**63 - 1  # change numbers are 64-bit
 
 
-def _item(record_type: str, change: int, state: str, record: Any) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "id": record.record_id,
-        "kind": record_type,
-        "state": state,
-        "modified": change,
-    }
+def _item(record_type: str, change: int, state: str, record: Any) -> FeedItemBody:
+    item = FeedItemBody(id=record.record_id, kind=record_type, state=state, modified=change)
     if state == UPDATED:
         item["data"] = records.envelope(record_type, record)
     return item
@@ -59,6 +55,7 @@ async def read_feed(
         book.add(receipts.rows_for(principal, sent, receipts.FEED, agreed))
         items = [_item(record_type, change, state, record) for change, state, record in rows]
         last = items[-1]["modified"] if items else None
-        return json_response(200, {"items": items, "next": next_link(request, last, page_size)})
+        body = FeedPageBody(items=items, next=next_link(request, last, page_size))
+        return json_response(200, body)
 
     return await as_reader(request, token, work)

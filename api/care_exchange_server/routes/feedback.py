@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from care_exchange_server.auth.dependencies import current_principal
 from care_exchange_server.auth.principal import Principal
+from care_exchange_server.bodies import PageBody
 from care_exchange_server.deps import get_session, get_settings
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.routes.common import (
@@ -121,8 +122,8 @@ def list_feedback(
 ) -> Response:
     size = page_size_of(settings, page_size)
     items, token = feedback.list_for(session, principal, service_id, kind, size, page_token)
-    body = {"items": feedback.feedback_dicts(session, items)}
-    return json_response(200, {**body, "nextPageToken": token})
+    body = PageBody(items=feedback.feedback_dicts(session, items), nextPageToken=token)
+    return json_response(200, body)
 
 
 @router.get("/feedback/{feedback_id}")

@@ -8,7 +8,7 @@ in a threadpool so the event loop never waits on the database or on scrypt.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from authlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
 from fastapi import APIRouter, Depends, Request
@@ -24,6 +24,7 @@ from care_exchange_server.auth.server import (
     revocation_response,
     token_response,
 )
+from care_exchange_server.bodies import AuthorizationServerMetadataBody
 from care_exchange_server.deps import get_settings
 from care_exchange_server.routes.common import in_transaction
 from care_exchange_server.settings import Settings
@@ -72,5 +73,5 @@ async def jwks(request: Request, settings: SettingsDep) -> Response:
 
 
 @router.get("/.well-known/oauth-authorization-server")
-def oauth_metadata(settings: SettingsDep) -> dict[str, Any]:
+def oauth_metadata(settings: SettingsDep) -> AuthorizationServerMetadataBody:
     return authorization_server_metadata(settings)

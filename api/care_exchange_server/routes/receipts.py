@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from care_exchange_server.auth.dependencies import current_principal
 from care_exchange_server.auth.principal import Principal
+from care_exchange_server.bodies import PageBody
 from care_exchange_server.deps import get_session, get_settings
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.routes.common import json_response, page_size_of
@@ -90,7 +91,7 @@ def list_receipts(
     size = page_size_of(settings, page_size)
     items, more = receipts.list_for(session, principal, chosen, size, before)
     token = paging.encode_token({"after": more, **query_key}) if more is not None else None
-    body = {"items": [receipts.receipt_dict(item) for item in items], "nextPageToken": token}
+    body = PageBody(items=[receipts.receipt_dict(item) for item in items], nextPageToken=token)
     return json_response(200, body)
 
 
@@ -106,4 +107,4 @@ def summary(
 ) -> Response:
     chosen = _filter(service_id, subscriber_id, since, until)
     _flushed(request)
-    return json_response(200, {"subscribers": receipts.summary(session, principal, chosen)})
+    return json_response(200, receipts.summary(session, principal, chosen))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from care_exchange_server import errors
 from care_exchange_server.auth.dependencies import (
     bearer_token,
     current_principal,
@@ -16,6 +17,12 @@ from care_exchange_server.auth.dependencies import (
 )
 from care_exchange_server.auth.principal import Principal
 from care_exchange_server.auth.tokens import InvalidTokenError, decode_access_token
+from care_exchange_server.bodies import (
+    BulkItemFailedBody,
+    BulkItemPublishedBody,
+    BulkResultBody,
+    PageBody,
+)
 from care_exchange_server.deps import get_session, get_settings
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.routes.common import (
@@ -133,7 +140,7 @@ def versions(
     size = page_size_of(settings, page_size)
     record, page = records.versions(session, principal, record_type, record_id, size, page_token)
     items = [records.envelope(record_type, version, record) for version in page.items]
-    return json_response(200, {"items": items, "nextPageToken": page.next_token})
+    return json_response(200, PageBody(items=items, nextPageToken=page.next_token))
 
 
 @router.get("/records/{record_type}")
@@ -155,32 +162,34 @@ def list_records(
     book: ReceiptBook = request.app.state.receipt_book
     book.add(receipts.rows_for(principal, page.items, receipts.LISTED, agreed))
     items = [records.envelope(record_type, record) for record in page.items]
-    return json_response(200, {"items": items, "nextPageToken": page.next_token})
+    return json_response(200, PageBody(items=items, nextPageToken=page.next_token))
 
 
 def _bulk_result(
-    index: int, outcome: StoredRecord | ProblemError, request_id: str | None
-) -> dict[str, Any]:
+    index: int, outcome: StoredRecord | ProblemError, request_id: str
+) -> BulkItemPublishedBody | BulkItemFailedBody:
     if isinstance(outcome, ProblemError):
-        return {"index": index, "status": outcome.status, "problem": outcome.body(request_id)}
-    return {
-        "index": index,
-        "status": 201,
-        "recordType": outcome.record_type,
-        "id": outcome.record_id,
-        "version": outcome.version,
-    }
+        return BulkItemFailedBody(
+            index=index, status=outcome.status, problem=outcome.body(request_id)
+        )
+    return BulkItemPublishedBody(
+        index=index,
+        status=201,
+        recordType=outcome.record_type,
+        id=outcome.record_id,
+        version=outcome.version,
+    )
 
 
 def _bulk_results(
-    session: Session, principal: Principal, items: list[Any], request_id: str | None
-) -> tuple[int, Any, dict[str, str]]:
+    session: Session, principal: Principal, items: list[Any], request_id: str
+) -> tuple[int, BulkResultBody, dict[str, str]]:
     submissions = [
         (item.get("recordType") if isinstance(item, dict) else None, item) for item in items
     ]
     outcomes = records.publish_many(session, principal, submissions)
     results = [_bulk_result(i, outcome, request_id) for i, outcome in enumerate(outcomes)]
-    return 200, {"results": results}, {}
+    return 200, BulkResultBody(results=results), {}
 
 
 @router.post("/bulk")
@@ -216,7 +225,7 @@ async def bulk(
             f"At most {settings.bulk_max_items} records in one request; split the batch.",
             [FieldError("/records", f"has {len(items)} items.", "maxItems")],
         )
-    request_id = getattr(request.state, "request_id", None)
+    request_id = errors.request_id(request)
     return await run_post(
         request, principal, lambda session: _bulk_results(session, principal, items, request_id)
     )

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from care_exchange_server.auth.principal import Principal
+from care_exchange_server.bodies import FeedbackBody, FeedbackPeriodBody, FeedbackReplyBody
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.scopes import require_scope
 from care_exchange_server.services import events, feed, paging, records
@@ -157,7 +157,7 @@ def list_for(
     return page.items, page.next_token
 
 
-def feedback_dicts(session: Session, items: Sequence[Feedback]) -> list[dict[str, Any]]:
+def feedback_dicts(session: Session, items: Sequence[Feedback]) -> list[FeedbackBody]:
     """The response shape of each, with its record and replies loaded for the page at once."""
     record_pks = {item.record_pk for item in items if item.record_pk is not None}
     named = {
@@ -166,45 +166,47 @@ def feedback_dicts(session: Session, items: Sequence[Feedback]) -> list[dict[str
             select(Record.pk, Record.record_type, Record.record_id).where(Record.pk.in_(record_pks))
         )
     }
-    replies: dict[int, list[dict[str, Any]]] = {item.pk: [] for item in items}
+    replies: dict[int, list[FeedbackReplyBody]] = {item.pk: [] for item in items}
     for reply_row in session.scalars(
         select(FeedbackReply)
         .where(FeedbackReply.feedback_pk.in_(list(replies)))
         .order_by(FeedbackReply.pk)
     ):
         replies[reply_row.feedback_pk].append(
-            {
-                "text": reply_row.text,
-                "providerId": reply_row.provider_id,
-                "createdAt": timestamp(reply_row.created_at),
-            }
+            FeedbackReplyBody(
+                text=reply_row.text,
+                providerId=reply_row.provider_id,
+                createdAt=timestamp(reply_row.created_at),
+            )
         )
     return [_shape(item, named.get(item.record_pk or -1), replies[item.pk]) for item in items]
 
 
-def feedback_dict(session: Session, feedback: Feedback) -> dict[str, Any]:
+def feedback_dict(session: Session, feedback: Feedback) -> FeedbackBody:
     return feedback_dicts(session, [feedback])[0]
 
 
 def _shape(
-    feedback: Feedback, record: tuple[str, str] | None, replies: list[dict[str, Any]]
-) -> dict[str, Any]:
+    feedback: Feedback, record: tuple[str, str] | None, replies: list[FeedbackReplyBody]
+) -> FeedbackBody:
     period = (
-        {"start": feedback.period_start.isoformat(), "end": feedback.period_end.isoformat()}
+        FeedbackPeriodBody(
+            start=feedback.period_start.isoformat(), end=feedback.period_end.isoformat()
+        )
         if feedback.period_start is not None and feedback.period_end is not None
         else None
     )
-    return {
-        "id": feedback.id,
-        "kind": feedback.kind,
-        "text": feedback.text,
-        "providerId": feedback.provider_id,
-        "serviceId": feedback.service_id,
-        "subscriberId": feedback.subscriber_id,
-        "recordType": record[0] if record is not None else None,
-        "recordId": record[1] if record is not None else None,
-        "recordVersion": feedback.record_version,
-        "period": period,
-        "createdAt": timestamp(feedback.created_at),
-        "replies": replies,
-    }
+    return FeedbackBody(
+        id=feedback.id,
+        kind=feedback.kind,
+        text=feedback.text,
+        providerId=feedback.provider_id,
+        serviceId=feedback.service_id,
+        subscriberId=feedback.subscriber_id,
+        recordType=record[0] if record is not None else None,
+        recordId=record[1] if record is not None else None,
+        recordVersion=feedback.record_version,
+        period=period,
+        createdAt=timestamp(feedback.created_at),
+        replies=replies,
+    )

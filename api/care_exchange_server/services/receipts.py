@@ -16,6 +16,11 @@ from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from care_exchange_server.auth.principal import Principal
+from care_exchange_server.bodies import (
+    AccessReceiptBody,
+    AccessReceiptSummaryBody,
+    SubscriberSummaryBody,
+)
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.scopes import require_scope
 from care_exchange_server.services.access import Grant, agreed_grants
@@ -142,7 +147,7 @@ def list_for(
 
 def summary(
     session: Session, principal: Principal, receipt_filter: ReceiptFilter
-) -> list[dict[str, Any]]:
+) -> AccessReceiptSummaryBody:
     """Per subscriber: distinct records received (feed and listings), read one by one, last read."""
     _provider(principal)
     _check_period(receipt_filter)
@@ -162,26 +167,28 @@ def summary(
         .group_by(AccessReceipt.subscriber_id)
         .order_by(AccessReceipt.subscriber_id)
     )
-    return [
-        {
-            "subscriberId": row.subscriber_id,
-            "recordsReceived": row.received,
-            "recordsRead": row.read,
-            "lastReadAt": timestamp(row.last),
-        }
-        for row in rows
-    ]
+    return AccessReceiptSummaryBody(
+        subscribers=[
+            SubscriberSummaryBody(
+                subscriberId=row.subscriber_id,
+                recordsReceived=row.received,
+                recordsRead=row.read,
+                lastReadAt=timestamp(row.last),
+            )
+            for row in rows
+        ]
+    )
 
 
-def receipt_dict(receipt: AccessReceipt) -> dict[str, Any]:
-    return {
-        "subscriberId": receipt.subscriber_id,
-        "providerId": receipt.provider_id,
-        "serviceId": receipt.service_id,
-        "agreementId": receipt.agreement_id,
-        "recordType": receipt.record_type,
-        "recordId": receipt.record_id,
-        "version": receipt.version,
-        "channel": receipt.channel,
-        "readAt": timestamp(receipt.read_at),
-    }
+def receipt_dict(receipt: AccessReceipt) -> AccessReceiptBody:
+    return AccessReceiptBody(
+        subscriberId=receipt.subscriber_id,
+        providerId=receipt.provider_id,
+        serviceId=receipt.service_id,
+        agreementId=receipt.agreement_id,
+        recordType=receipt.record_type,
+        recordId=receipt.record_id,
+        version=receipt.version,
+        channel=receipt.channel,
+        readAt=timestamp(receipt.read_at),
+    )

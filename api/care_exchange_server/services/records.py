@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from care_exchange_server.auth.principal import Principal
 from care_exchange_server.auth.tokens import CALLER_CHECK, caller_parameters, principal_from_row
+from care_exchange_server.bodies import RecordEnvelopeBody
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.scopes import publish_scope, read_scope, require_scope
 from care_exchange_server.services import feed, paging
@@ -479,20 +480,20 @@ def list_records(
 
 def envelope(
     record_type: str, item: StoredRecord | RecordVersion, record: StoredRecord | None = None
-) -> dict[str, Any]:
+) -> RecordEnvelopeBody:
     """The response shape of one record version: its data plus who published it, when."""
     source = record if record is not None else item
     assert isinstance(source, StoredRecord)
-    body: dict[str, Any] = {
-        "recordType": record_type,
-        "id": source.record_id,
-        "version": item.version,
-        "state": item.state,
-        "serviceId": source.service_id,
-        "providerId": source.provider_id,
-        "submittedBy": item.submitted_by,
-        "publishedAt": timestamp(item.published_at),
-    }
+    body = RecordEnvelopeBody(
+        recordType=record_type,
+        id=source.record_id,
+        version=item.version,
+        state=item.state,
+        serviceId=source.service_id,
+        providerId=source.provider_id,
+        submittedBy=item.submitted_by,
+        publishedAt=timestamp(item.published_at),
+    )
     if item.state == ACTIVE:
         body["data"] = item.data
     return body

@@ -1,0 +1,228 @@
+"""The JSON bodies the server sends, as types mypy checks where they are built.
+
+Each `XBody` mirrors the component `X` of `spec/openapi.yaml`, member for member, required for
+required (`tests/api/test_bodies.py` holds them together); schemathesis checks the values on the
+wire. Member names are the wire's, hence camelCase.
+"""
+
+from typing import Any, Generic, TypeVar
+
+# pydantic needs this TypedDict on Python 3.11 for the routes that return a body as it is.
+from typing_extensions import NotRequired, TypedDict  # noqa: UP035
+
+Item = TypeVar("Item")
+
+
+class PageBody(TypedDict, Generic[Item]):
+    """Every list's page: the spec's `...Page` components with a `nextPageToken`."""
+
+    items: list[Item]
+    nextPageToken: str | None
+
+
+class ProblemErrorBody(TypedDict):
+    pointer: NotRequired[str]
+    parameter: NotRequired[str]
+    keyword: str
+    message: str
+    docs: NotRequired[str]
+
+
+class ProblemBody(TypedDict):
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: NotRequired[str]
+    requestId: str
+    errors: NotRequired[list[ProblemErrorBody]]
+
+
+class RecordEnvelopeBody(TypedDict):
+    recordType: str
+    id: str
+    version: int
+    state: str
+    serviceId: str
+    providerId: str
+    submittedBy: str
+    publishedAt: str
+    data: NotRequired[Any]
+
+
+class BulkItemPublishedBody(TypedDict):
+    index: int
+    status: int
+    recordType: str
+    id: str
+    version: int
+
+
+class BulkItemFailedBody(TypedDict):
+    index: int
+    status: int
+    problem: ProblemBody
+
+
+class BulkResultBody(TypedDict):
+    results: list[BulkItemPublishedBody | BulkItemFailedBody]
+
+
+class FeedItemBody(TypedDict):
+    id: str
+    kind: str
+    state: str
+    modified: int
+    data: NotRequired[RecordEnvelopeBody]
+
+
+class FeedPageBody(TypedDict):
+    items: list[FeedItemBody]
+    next: str
+
+
+class FeedbackPeriodBody(TypedDict):
+    start: str
+    end: str
+
+
+class FeedbackReplyBody(TypedDict):
+    text: str
+    providerId: str
+    createdAt: str
+
+
+class FeedbackBody(TypedDict):
+    id: str
+    kind: str
+    text: str
+    providerId: str
+    serviceId: str
+    subscriberId: str
+    recordType: str | None
+    recordId: str | None
+    recordVersion: int | None
+    period: FeedbackPeriodBody | None
+    createdAt: str
+    replies: list[FeedbackReplyBody]
+
+
+class AccessReceiptBody(TypedDict):
+    subscriberId: str
+    providerId: str
+    serviceId: str
+    agreementId: str | None
+    recordType: str
+    recordId: str
+    version: int
+    channel: str
+    readAt: str
+
+
+class SubscriberSummaryBody(TypedDict):
+    subscriberId: str
+    recordsReceived: int
+    recordsRead: int
+    lastReadAt: str | None
+
+
+class AccessReceiptSummaryBody(TypedDict):
+    subscribers: list[SubscriberSummaryBody]
+
+
+class ClientBody(TypedDict):
+    clientId: str
+    organisationId: str
+    name: str
+    scopes: list[str]
+    authMethod: str
+    jwks: NotRequired[dict[str, Any]]
+    createdAt: str
+    disabledAt: str | None
+
+
+class ClientCreatedBody(ClientBody):
+    clientSecret: NotRequired[str]
+
+
+class RootLinksBody(TypedDict):
+    capabilities: str
+    oauthMetadata: str
+    jwks: str
+    openapi: str
+
+
+class RootDocumentBody(TypedDict):
+    name: str
+    standardVersion: str
+    links: RootLinksBody
+
+
+class IdempotencyCapabilityBody(TypedDict):
+    header: str
+    retentionHours: int
+
+
+class LimitsBody(TypedDict):
+    maxBodyBytes: int
+    pageSizeDefault: int
+    pageSizeMax: int
+    bulkMaxItems: int
+
+
+class AuthCapabilityBody(TypedDict):
+    issuer: str
+    tokenEndpoint: str
+    tokenEndpointAuthMethods: list[str]
+    accessTokenLifetimeSeconds: int
+
+
+class SubscriptionsCapabilityBody(TypedDict):
+    channels: list[str]
+    contents: list[str]
+    retryDelaysSeconds: list[float]
+    heartbeatSeconds: float
+    secretOverlapHours: float
+    eventRetentionDays: int
+    signatureSchemes: list[str]
+    webhookUrlSchemes: list[str]
+
+
+class FeaturesBody(TypedDict):
+    subscriptions: bool
+    feed: bool
+    feedback: bool
+
+
+class CapabilityDocumentBody(TypedDict):
+    standardVersion: str
+    apiVersion: str
+    recordTypes: list[str]
+    scopes: list[str]
+    idempotency: IdempotencyCapabilityBody
+    limits: LimitsBody
+    auth: AuthCapabilityBody
+    subscriptions: NotRequired[SubscriptionsCapabilityBody]
+    features: FeaturesBody
+
+
+class AuthorizationServerMetadataBody(TypedDict):
+    issuer: str
+    token_endpoint: str
+    revocation_endpoint: str
+    introspection_endpoint: str
+    jwks_uri: str
+    grant_types_supported: list[str]
+    response_types_supported: NotRequired[list[str]]
+    token_endpoint_auth_methods_supported: list[str]
+    token_endpoint_auth_signing_alg_values_supported: list[str]
+    scopes_supported: list[str]
+    revocation_endpoint_auth_methods_supported: list[str]
+    revocation_endpoint_auth_signing_alg_values_supported: NotRequired[list[str]]
+    introspection_endpoint_auth_methods_supported: list[str]
+    introspection_endpoint_auth_signing_alg_values_supported: NotRequired[list[str]]
+
+
+class JwksBody(TypedDict):
+    keys: list[dict[str, Any]]
