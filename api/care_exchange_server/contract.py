@@ -16,22 +16,18 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
-import yaml
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from care_exchange_server.auth.dependencies import authenticate, bearer_token
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.strict_json import JsonError, loads
-from care_exchange_standard import load_standard
-from care_exchange_standard.files import SPEC_FILE
+from care_exchange_standard.spec import SPEC_URI, Spec, SpecOperation, load_spec
 from care_exchange_standard.standard import BASE_URI
 
-SPEC_URI = "https://care-exchange.org/spec/v1/openapi.yaml"
 # Bodies the spec declares as a document of the standard (a record of any type, or a directory
 # entry) are validated by the services with the standard's own validators.
 RECORD_BODY = "#/components/schemas/Record"
@@ -227,19 +223,12 @@ def _field_error(error: jsonschema_rs.ValidationError) -> FieldError:
 class Contract:
     """Every operation of the spec, keyed by method and path template."""
 
-    def __init__(self, spec_file: Path = SPEC_FILE) -> None:
-        with spec_file.open(encoding="utf-8") as handle:
-            spec = _absolute(yaml.load(handle, Loader=yaml.CSafeLoader))
-        standard = load_standard()
-        self.registry = jsonschema_rs.Registry([*standard.documents.items(), (SPEC_URI, spec)])
+    def __init__(self, spec: Spec) -> None:
         self._spec = spec
         self.operations: dict[tuple[str, str], Operation] = {}
-        for path, item in spec["paths"].items():
-            shared = item.get("parameters", [])
-            for method in _METHODS:
-                if method in item:
-                    key = (method.upper(), _template(path))
-                    self.operations[key] = self._operation(path, method, item[method], shared)
+        for declared in spec.operations():
+            key = (declared.method, _template(declared.path))
+            self.operations[key] = self._operation(declared)
 
     def methods_at(self, path: str) -> list[str]:
         """The methods the spec defines for a concrete request path, for an `Allow` header."""
@@ -253,12 +242,11 @@ class Contract:
         """The operation of a route, whatever its path parameters are called in the code."""
         return self.operations.get((method, _template(path)))
 
-    def _operation(
-        self, path: str, method: str, operation: Mapping[str, Any], shared: list[Any]
-    ) -> Operation:
+    def _operation(self, declared: SpecOperation) -> Operation:
+        operation = declared.declaration
         parameters: dict[tuple[str, str], Parameter] = {}
-        for declared in [*shared, *operation.get("parameters", [])]:
-            parameter = self._parameter(declared)
+        for given in [*declared.shared_parameters, *operation.get("parameters", [])]:
+            parameter = self._parameter(given)
             parameters[parameter.location, parameter.name] = parameter
         request_body = operation.get("requestBody")
         body = None
@@ -266,11 +254,11 @@ class Contract:
             content = request_body["content"]
             schema = content.get("application/json", {}).get("schema")
             if schema is not None and not _of_the_standard(schema):
-                body = self._compile(schema)
+                body = self._spec.compile(schema)
         return Operation(
-            operation_id=operation["operationId"],
-            secured=bool(operation.get("security", self._spec.get("security"))),
-            path_names=tuple(_PLACEHOLDER.findall(path)),
+            operation_id=declared.operation_id,
+            secured=bool(operation.get("security", self._spec.document.get("security"))),
+            path_names=tuple(_PLACEHOLDER.findall(declared.path)),
             parameters=parameters,
             body=body,
             body_declared=request_body is not None,
@@ -280,32 +268,20 @@ class Contract:
 
     def _parameter(self, declared: Mapping[str, Any]) -> Parameter:
         if "$ref" in declared:
-            declared = self._resolve(declared["$ref"])
+            declared = self._spec.resolve(declared["$ref"])
         schema = declared["schema"]
         return Parameter(
             name=declared["name"],
             location=declared["in"],
             required=bool(declared.get("required")),
             integer=self._type_of(schema) == "integer",
-            validator=self._compile(schema),
-        )
-
-    def _compile(self, schema: Mapping[str, Any]) -> jsonschema_rs.Validator:
-        return jsonschema_rs.validator_for(
-            dict(schema), registry=self.registry, validate_formats=True
+            validator=self._spec.compile(schema),
         )
 
     def _type_of(self, schema: Mapping[str, Any]) -> Any:
         while "$ref" in schema and "type" not in schema:
-            schema = self._resolve(schema["$ref"])
+            schema = self._spec.resolve(schema["$ref"])
         return schema.get("type")
-
-    def _resolve(self, reference: str) -> Any:
-        uri, _, fragment = reference.partition("#")
-        document: Any = self._spec if uri == SPEC_URI else load_standard().documents[uri]
-        for part in fragment.strip("/").split("/") if fragment.strip("/") else []:
-            document = document[part.replace("~1", "/").replace("~0", "~")]
-        return document
 
 
 def _of_the_standard(schema: Mapping[str, Any]) -> bool:
@@ -318,26 +294,10 @@ def _template(path: str) -> str:
     return _PLACEHOLDER.sub("{}", path)
 
 
-def _absolute(node: Any) -> Any:
-    """The spec with every `$ref` absolute: into the standard by `$id`, or into itself."""
-    if isinstance(node, dict):
-        found = {name: _absolute(value) for name, value in node.items()}
-        reference = found.get("$ref")
-        if isinstance(reference, str):
-            if reference.startswith("../schemas/"):
-                found["$ref"] = BASE_URI + reference.removeprefix("../schemas/")
-            elif reference.startswith("#"):
-                found["$ref"] = SPEC_URI + reference
-        return found
-    if isinstance(node, list):
-        return [_absolute(value) for value in node]
-    return node
-
-
 @cache
 def load_contract() -> Contract:
-    """The contract of the spec shipped with the server, compiled once per process."""
-    return Contract()
+    """The contract of the spec shipped with the standard, compiled once per process."""
+    return Contract(load_spec())
 
 
 async def conform(request: Request) -> None:

@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 
 from care_exchange_server.contract import Contract, load_contract
 from care_exchange_server.problems import ProblemError
+from care_exchange_standard.spec import Spec
 from tests.api.world import World, published_example
 
 RECEIPTS = "/v1/access-receipts"
@@ -245,7 +246,7 @@ def test_a_spec_that_requires_a_query_parameter_gets_it_required(tmp_path: Path)
     }
     document = tmp_path / "openapi.yaml"
     document.write_text(yaml.safe_dump(spec), encoding="utf-8")
-    operation = Contract(document).operation("GET", "/v1/things/{thing_id}")
+    operation = Contract(Spec(document)).operation("GET", "/v1/things/{thing_id}")
     assert operation is not None and operation.secured
     with pytest.raises(ProblemError) as missing:
         operation.check_parameters([], {"thing_id": "t-1"}, {})
