@@ -136,7 +136,7 @@ def walkthrough(base_url: str, made: list[DemoClient]) -> str:
         f'  curl -s -H "Authorization: Bearer $C" {base_url}/v1/feed/capacity-snapshot'
         "   # the feed: every record it may see",
         f'  curl -s -H "Authorization: Bearer $C" {base_url}/v1/subscriptions/$S/events'
-        "   # its subscription's numbered events",
+        "   # its subscription's numbered events (?after=N replays; pages by nextPageToken)",
         f"""  curl -s -H "Authorization: Bearer $C" -H 'Content-Type: application/json' """
         """--data '{"kind": "impact", "text": "Two people went home from hospital.", """
         """"recordType": "capacity-snapshot", "recordId": """

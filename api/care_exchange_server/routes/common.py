@@ -219,7 +219,7 @@ def page_size_of(settings: Settings, page_size: int | None) -> int:
 
 
 def next_link(request: Request, last: int | None, page_size: int | None) -> str:
-    """The absolute URL of the page after position `last` of a keyset-paged list (feed, events).
+    """The absolute URL of the feed page after change `last`: RPDE's `next`, not a page token.
 
     With nothing after it (`last` None) the next page is the one just read: a client polls it.
     """

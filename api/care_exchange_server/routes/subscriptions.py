@@ -16,10 +16,10 @@ from care_exchange_server.auth.principal import Principal
 from care_exchange_server.deps import get_session, get_settings
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.routes.common import (
+    Paged,
     as_reader,
     in_transaction,
     json_response,
-    next_link,
     page_size_of,
     parse_model,
     read_json,
@@ -222,28 +222,18 @@ async def list_events(
     request: Request,
     subscription_id: str,
     token: Annotated[str, Depends(bearer_token)],
+    paged: Paged,
     after: Annotated[int, Query(ge=0, le=MAX_CHANGE)] = 0,
-    page_size: Annotated[int | None, Query()] = None,
 ) -> Response:
     settings: Settings = request.app.state.settings
     book: ReceiptBook = request.app.state.receipt_book
 
     def work(session: Session, principal: Principal) -> Response:
-        size = page_size_of(settings, page_size)
+        size = paged.size(settings)
         found = subscriptions.owned(session, principal, subscription_id)
         subscriptions.require_reader_of_events(principal, found)
-        stored = event_bodies.after(session, found, after, size)
-        # Sequences have no gaps and only the oldest are pruned: a page that does not start
-        # right after `after`, while later events exist, starts where the kept events do.
-        kept = stored[0].sequence if stored else found.last_sequence + 1
-        if after < found.last_sequence and after + 1 < kept:
-            raise ProblemError(
-                "events_pruned",
-                f"Events before {kept} were delivered and are no longer kept; read the feed to "
-                f"catch up, then continue with after={kept - 1}.",
-                [FieldError.of_parameter("after", f"must be at least {kept - 1}.", "minimum")],
-            )
-        rendered = event_bodies.render(session, settings.issuer, {found: stored}, date.today())
+        page = subscriptions.events_page(session, found, after, size, paged.token)
+        rendered = event_bodies.render(session, settings.issuer, {found: page.items}, date.today())
         items = rendered[found.pk]
         now = utcnow()
         book.add(
@@ -262,7 +252,7 @@ async def list_events(
         body = {
             "items": [item.body for item in items],
             "latestSequence": latest,
-            "next": next_link(request, items[-1].sequence if items else None, page_size),
+            "nextPageToken": page.next_token,
         }
         return json_response(200, body)
 

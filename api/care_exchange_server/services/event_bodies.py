@@ -222,20 +222,3 @@ def render(
         ]
         for subscription, events in batch.items()
     }
-
-
-def after(
-    session: Session, subscription: Subscription, sequence: int, limit: int
-) -> list[SubscriptionEvent]:
-    """The subscription's events after `sequence`, in order."""
-    return list(
-        session.scalars(
-            select(SubscriptionEvent)
-            .where(
-                SubscriptionEvent.subscription_pk == subscription.pk,
-                SubscriptionEvent.sequence > sequence,
-            )
-            .order_by(SubscriptionEvent.sequence)
-            .limit(limit)
-        )
-    )

@@ -160,6 +160,48 @@ def mark_read(session: Session, subscription_pk: int, sequence: int) -> None:
     )
 
 
+def events_page(
+    session: Session, subscription: Subscription, after: int, size: int, token: str | None
+) -> paging.Page[SubscriptionEvent]:
+    """The subscription's events after `after`, the replay's start, paged like every list.
+
+    `after` is part of the token's query, so that a token continues only the replay it came
+    from. The position is decoded here rather than by `keyset` because the pruning check needs
+    it: sequences have no gaps and only the oldest are pruned, so a page that does not continue
+    right after its position, while later events exist, starts where the kept events do.
+    """
+    query_key = {"events": subscription.id, "start": after}
+    position = after if token is None else paging.decode_token(token, query_key)
+    query = select(SubscriptionEvent).where(
+        SubscriptionEvent.subscription_pk == subscription.pk,
+        SubscriptionEvent.sequence > position,
+    )
+    page = paging.keyset(session, query, SubscriptionEvent.sequence, size, None, query_key)
+    kept = page.items[0].sequence if page.items else subscription.last_sequence + 1
+    if position < subscription.last_sequence and position + 1 < kept:
+        raise _pruned(kept, from_token=token is not None)
+    return page
+
+
+def _pruned(kept: int, *, from_token: bool) -> ProblemError:
+    restart = kept - 1
+    place = (
+        FieldError.of_parameter(
+            "page_token",
+            f"continues from before event {kept}, the oldest kept; "
+            f"start again with after={restart}.",
+        )
+        if from_token
+        else FieldError.of_parameter("after", f"must be at least {restart}.", "minimum")
+    )
+    return ProblemError(
+        "events_pruned",
+        f"Events before {kept} were delivered and are no longer kept; read the feed to catch "
+        f"up, then continue with after={restart}.",
+        [place],
+    )
+
+
 def owned(session: Session, principal: Principal, subscription_id: str) -> Subscription:
     """One of the caller's subscriptions; anyone else's is not found, not forbidden."""
     require_scope(principal, SCOPE)

@@ -45,6 +45,32 @@ def events(world: World, subscription: dict[str, Any], party: str = "subscriber"
     return page.json()
 
 
+def events_path(subscription: dict[str, Any]) -> str:
+    return f"/v1/subscriptions/{subscription['id']}/events"
+
+
+def pages(world: World, path: str, **params: Any) -> list[dict[str, Any]]:
+    """Every page of a list from `params` on, passing each `nextPageToken` back until null."""
+    found: list[dict[str, Any]] = []
+    while True:
+        answer = world.call("subscriber", "GET", path, params=params)
+        assert answer.status_code == 200, answer.text
+        found.append(answer.json())
+        if found[-1]["nextPageToken"] is None:
+            return found
+        assert len(found) < 100, f"{path} did not end"
+        params = {**params, "page_token": found[-1]["nextPageToken"]}
+
+
+def sequences(items: list[dict[str, Any]]) -> list[int]:
+    return [int(item["sequence"]) for item in items]
+
+
+def refused_query(answer: Any, parameter: str) -> None:
+    assert (answer.status_code, answer.json()["code"]) == (400, "invalid_query"), answer.text
+    assert [error["parameter"] for error in answer.json()["errors"]] == [parameter]
+
+
 def record_ids(page: dict[str, Any]) -> list[tuple[str, str]]:
     return [(item["type"].rsplit(".", 1)[1], item["data"]["id"]) for item in page["items"]]
 
@@ -97,25 +123,65 @@ def test_every_change_the_feed_takes_is_an_event_numbered_from_one(world: World)
     )
     assert event["data"]["href"] == f"https://care-exchange.test/v1/records/{TYPE}/{first['id']}"
     assert "record" not in event["data"]
-    assert page["latestSequence"] == 3
-    assert page["next"] == (
-        f"https://care-exchange.test/v1/subscriptions/{subscription['id']}/events?after=3"
-    )
-    last = world.call("subscriber", "GET", page["next"])
-    assert last.json()["items"] == [] and last.json()["next"] == page["next"]
+    assert (page["latestSequence"], page["nextPageToken"]) == (3, None)
+    polled = pages(world, events_path(subscription), after=3)
+    assert [(p["items"], p["latestSequence"]) for p in polled] == [([], 3)]
 
 
-def test_replay_resumes_after_any_sequence(world: World) -> None:
+def test_every_event_is_read_once_through_page_tokens(world: World) -> None:
+    subscription = subscribe(world)
+    for _ in range(7):
+        published_example(world)
+    walked = pages(world, events_path(subscription), page_size=3)
+    assert [len(page["items"]) for page in walked] == [3, 3, 1]
+    assert sequences([item for page in walked for item in page["items"]]) == list(range(1, 8))
+
+
+def test_after_is_where_a_replay_starts(world: World) -> None:
     subscription = subscribe(world)
     published = [published_example(world)["id"] for _ in range(5)]
-    page = world.call(
-        "subscriber",
-        "GET",
-        f"/v1/subscriptions/{subscription['id']}/events",
-        params={"after": 2, "page_size": 2},
-    ).json()
-    assert [item["data"]["id"] for item in page["items"]] == published[2:4]
-    assert page["next"].endswith("after=4&page_size=2")
+    walked = pages(world, events_path(subscription), after=2, page_size=2)
+    assert [[item["data"]["id"] for item in page["items"]] for page in walked] == [
+        published[2:4],
+        published[4:],
+    ]
+
+
+def test_a_page_token_continues_only_the_replay_it_came_from(world: World) -> None:
+    ours, another = subscribe(world), subscribe(world)
+    for _ in range(3):
+        published_example(world)
+    first = world.call("subscriber", "GET", events_path(ours), params={"page_size": 1}).json()
+    token = first["nextPageToken"]
+    assert sequences(first["items"]) == [1] and token is not None
+    for path, params in (
+        (events_path(another), {"page_token": token}),
+        (events_path(ours), {"page_token": token, "after": 1}),
+        ("/v1/subscriptions", {"page_token": token}),
+    ):
+        refused_query(world.call("subscriber", "GET", path, params=params), "page_token")
+    listing = world.call("subscriber", "GET", "/v1/subscriptions", params={"page_size": 1})
+    foreign = listing.json()["nextPageToken"]
+    assert foreign is not None
+    refused = world.call("subscriber", "GET", events_path(ours), params={"page_token": foreign})
+    refused_query(refused, "page_token")
+    same = world.call("subscriber", "GET", events_path(ours), params={"page_token": token})
+    assert sequences(same.json()["items"]) == [2, 3]
+
+
+def test_an_events_page_size_outside_the_bounds_is_a_bad_query(
+    world: World, settings: Settings
+) -> None:
+    subscription = subscribe(world)
+    published_example(world)
+    path = events_path(subscription)
+    for size in (0, settings.page_size_max + 1):
+        refused_query(
+            world.call("subscriber", "GET", path, params={"page_size": size}), "page_size"
+        )
+    for size in (1, settings.page_size_max):
+        page = world.call("subscriber", "GET", path, params={"page_size": size}).json()
+        assert (sequences(page["items"]), page["nextPageToken"]) == ([1], None)
 
 
 def test_filters_narrow_what_a_subscription_hears(world: World) -> None:
@@ -383,15 +449,8 @@ def test_a_page_token_out_of_range_is_a_bad_query(world: World, position: int) -
 
 def test_subscriptions_are_listed_page_by_page(world: World) -> None:
     made = [subscribe(world)["id"] for _ in range(3)]
-    seen: list[str] = []
-    params: dict[str, Any] = {"page_size": 2}
-    while True:
-        page = world.call("subscriber", "GET", "/v1/subscriptions", params=params).json()
-        seen += [item["id"] for item in page["items"]]
-        if page["nextPageToken"] is None:
-            break
-        params["page_token"] = page["nextPageToken"]
-    assert seen == made
+    walked = pages(world, "/v1/subscriptions", page_size=2)
+    assert [item["id"] for page in walked for item in page["items"]] == made
 
 
 def test_delivered_events_past_retention_are_pruned_and_replay_says_so(
@@ -400,8 +459,10 @@ def test_delivered_events_past_retention_are_pruned_and_replay_says_so(
     subscription = subscribe(world)
     for _ in range(3):
         published_example(world)
-    path = f"/v1/subscriptions/{subscription['id']}/events"
-    world.call("subscriber", "GET", path, params={"page_size": 2})  # reads 1 and 2
+    path = events_path(subscription)
+    paused = world.call("subscriber", "GET", path, params={"page_size": 1}).json()["nextPageToken"]
+    read = world.call("subscriber", "GET", path, params={"page_size": 2}).json()
+    assert sequences(read["items"]) == [1, 2]
     with transaction(app.state.sessions) as session:
         session.execute(update(SubscriptionEvent).values(created_at=utcnow() - timedelta(days=31)))
         assert events_service.prune(session, timedelta(days=30)) == 2
@@ -412,8 +473,17 @@ def test_delivered_events_past_retention_are_pruned_and_replay_says_so(
         "keyword": "minimum",
         "message": "must be at least 2.",
     }
+    continued = world.call("subscriber", "GET", path, params={"page_token": paused})
+    assert (continued.status_code, continued.json()["code"]) == (410, "events_pruned")
+    assert continued.json()["errors"][0] == {
+        "parameter": "page_token",
+        "keyword": "invalid",
+        "message": "continues from before event 3, the oldest kept; start again with after=2.",
+    }
     kept = world.call("subscriber", "GET", path, params={"after": 2}).json()
-    assert [item["sequence"] for item in kept["items"]] == ["0000000000000000003"]
+    assert (sequences(kept["items"]), kept["nextPageToken"]) == ([3], None)
+    rest = world.call("subscriber", "GET", path, params={"page_token": read["nextPageToken"]})
+    assert sequences(rest.json()["items"]) == [3], "a token past the pruned events goes on"
 
 
 def test_reading_events_needs_the_scopes_of_what_they_carry(world: World) -> None:
