@@ -21,7 +21,8 @@ from starlette.types import ASGIApp
 STARTUP_TIMEOUT_SECONDS = 15.0
 
 
-def _bound_socket() -> socket.socket:
+def bound_socket() -> socket.socket:
+    """A listening socket on a free loopback port, for a server whose settings need its URL."""
     # IPPROTO_TCP spelled out: asyncio only sets TCP_NODELAY on accepted sockets whose proto
     # says TCP, and without it Nagle plus delayed ACKs cost ~40 ms a request.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -40,9 +41,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(app: ASGIApp, loops: int = 1) -> Iterator[str]:
+def live_server(
+    app: ASGIApp, loops: int = 1, listener: socket.socket | None = None
+) -> Iterator[str]:
     """Serve `app` over real HTTP; yields the base URL and stops every server on exit."""
-    listener = _bound_socket()
+    listener = listener or bound_socket()
     port = listener.getsockname()[1]
     sockets = [listener.dup() for _ in range(loops)]
     servers = [

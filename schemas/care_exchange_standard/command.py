@@ -25,6 +25,7 @@ PROVIDED_BY = {
     "db": "care-exchange-server",
     "admin": "care-exchange-server",
     "keys": "care-exchange-server",
+    "conformance": "care-exchange-conformance",
 }
 EXIT_USAGE = 2
 

@@ -22,7 +22,7 @@ import pytest
 from care_exchange_testing.live_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-PARTS = {"standard": ROOT / "schemas", "server": ROOT / "api"}
+PARTS = {"standard": ROOT / "schemas", "server": ROOT / "api", "suite": ROOT / "conformance"}
 # The list; pydantic is not on it (typer itself depends on it).
 SERVER_LIBRARIES = {"fastapi", "starlette", "sqlalchemy", "alembic", "uvicorn", "psycopg"}
 
@@ -216,3 +216,23 @@ def test_the_server_wheel_serves_its_spec_and_takes_a_publish(installed_server: 
         headers={"Authorization": f"Bearer {installed_server.token(1)}"},
     )
     assert read.status_code == 200, read.text
+
+
+@pytest.mark.timeout(600)
+def test_the_suite_alone_checks_the_installed_server(
+    wheelhouse: Path, installed_server: Running, tmp_path: Path
+) -> None:
+    venv = make_venv(wheelhouse, tmp_path / "suite-venv", "care-exchange-conformance")
+    assert venv.distributions() & SERVER_LIBRARIES == set()
+    assert "care-exchange-server" not in venv.distributions()
+    checked = venv.run(
+        venv.bin("care-exchange"),
+        "conformance",
+        "run",
+        "--base-url",
+        installed_server.base_url,
+        "--only",
+        "CX-DISC-*",
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "Verdict: conforms" in checked.stdout

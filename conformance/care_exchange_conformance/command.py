@@ -1,0 +1,77 @@
+"""`care-exchange conformance`: the suite's subcommands, added to the one console command."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from importlib.metadata import version
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from care_exchange_conformance import checks, config
+from care_exchange_conformance.registry import REGISTRY, Level, select
+from care_exchange_conformance.reports import console as console_report
+from care_exchange_conformance.reports import json_report, junit
+from care_exchange_conformance.runner import run
+
+EXIT_CONFORMS, EXIT_FAILS, EXIT_USAGE = 0, 1, 2
+
+app = typer.Typer(
+    help="Check an implementation of the Care Exchange API against the standard.",
+    no_args_is_help=True,
+)
+
+
+@app.command("run")
+def run_command(
+    base_url: Annotated[
+        str | None, typer.Option(help="The implementation's base URL (overrides the file).")
+    ] = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="A TOML file: address and clients.")
+    ] = None,
+    only: Annotated[
+        list[str] | None, typer.Option(help="Run only checks whose id matches (CX-AUTH-*).")
+    ] = None,
+    skip: Annotated[
+        list[str] | None, typer.Option(help="Leave out checks whose id matches.")
+    ] = None,
+    level: Annotated[
+        int, typer.Option(min=1, max=2, help="1: required checks only; 2: recommended too.")
+    ] = 2,
+    seed: Annotated[int | None, typer.Option(help="Repeat an earlier run's choices.")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the JSON report.")] = None,
+    junit_file: Annotated[
+        Path | None, typer.Option("--junit", help="Write a JUnit XML report.")
+    ] = None,
+) -> None:
+    """Run the checks; exit 0 only when every selected level-1 check passes."""
+    out = Console(highlight=False)
+    try:
+        settings = config.load(config_file, os.environ, {"base_url": base_url})
+    except config.ConfigError as error:
+        Console(stderr=True).print(f"care-exchange conformance: {error}", markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    assert checks.AREAS
+    chosen = select(REGISTRY.values(), only or (), skip or (), Level(level))
+    if not chosen:
+        Console(stderr=True).print("care-exchange conformance: no check matches the selection.")
+        raise typer.Exit(EXIT_USAGE)
+    used_seed = seed if seed is not None else secrets.randbelow(2**31)
+    out.print(f"Checking {settings.base_url}: {len(chosen)} checks, seed {used_seed}")
+    report = run(settings, chosen, used_seed, lambda result: console_report.progress(out, result))
+    console_report.summary(out, report)
+    suite_version = version("care-exchange-conformance")
+    if json_file is not None:
+        json_report.write(report, suite_version, json_file)
+    if junit_file is not None:
+        junit.write(report, junit_file)
+    raise typer.Exit(EXIT_CONFORMS if report.conforms else EXIT_FAILS)
+
+
+def register(root: typer.Typer) -> None:
+    """Add `conformance` to the project's one console command."""
+    root.add_typer(app, name="conformance")

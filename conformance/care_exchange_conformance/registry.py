@@ -1,0 +1,109 @@
+"""Checks, each with a stable id, the clause it enforces and a level; and how a run picks them.
+
+Ids never change meaning once published (`CX-<AREA>-NNN`): reports are compared across runs and
+vendors, and `--only`/`--skip` patterns in CI pipelines name them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
+
+from care_exchange_conformance.evidence import Exchange
+
+if TYPE_CHECKING:
+    from care_exchange_conformance.context import Context
+
+CHECK_ID = re.compile(r"^CX-([A-Z]+)-(\d{3})$")
+
+
+class Level(IntEnum):
+    """1: an implementation that fails it does not conform. 2: it should, and usually must."""
+
+    REQUIRED = 1
+    RECOMMENDED = 2
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a check failed, in words a developer can act on, with what it saw."""
+
+    message: str
+    expected: str
+    exchange: Exchange | None = None
+
+
+class CheckFailedError(Exception):
+    """Raised by a check at its first failure."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+class NotApplicableError(Exception):
+    """Raised by a check whose subject the implementation does not offer, or the run lacks."""
+
+
+Run = Callable[["Context"], None]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of the suite."""
+
+    id: str
+    title: str
+    clause: str
+    level: Level
+    run: Run
+
+    @property
+    def area(self) -> str:
+        found = CHECK_ID.match(self.id)
+        assert found is not None
+        return found[1]
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def check(
+    check_id: str, title: str, *, clause: str, level: Level = Level.REQUIRED
+) -> Callable[[Run], Run]:
+    """Register the decorated function as a check."""
+    if not CHECK_ID.match(check_id):
+        raise ValueError(f"{check_id!r} is not a check id (CX-<AREA>-NNN)")
+    if check_id in REGISTRY:
+        raise ValueError(f"{check_id} is registered twice")
+
+    def register(run: Run) -> Run:
+        REGISTRY[check_id] = Check(check_id, title, clause, level, run)
+        return run
+
+    return register
+
+
+def select(
+    checks: Iterable[Check],
+    only: Sequence[str] = (),
+    skip: Sequence[str] = (),
+    level: Level = Level.RECOMMENDED,
+) -> list[Check]:
+    """The checks a run performs, in id order: `only` and `skip` are id patterns (`CX-AUTH-*`)."""
+
+    def named(found: Check, patterns: Sequence[str]) -> bool:
+        return any(fnmatchcase(found.id, pattern.upper()) for pattern in patterns)
+
+    return sorted(
+        (
+            found
+            for found in checks
+            if found.level <= level and (not only or named(found, only)) and not named(found, skip)
+        ),
+        key=lambda found: found.id,
+    )

@@ -1,0 +1,1 @@
+"""Reports of a run: for people (console), for programs (JSON) and for CI (JUnit XML)."""

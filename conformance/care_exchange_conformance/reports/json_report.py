@@ -1,0 +1,62 @@
+"""The JSON report: every result with its evidence, valid against `report.schema.json`."""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from care_exchange_conformance.registry import Failure
+from care_exchange_conformance.runner import Report, Result, Status
+
+FORMAT = "care-exchange-conformance-report/1"
+
+
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema every JSON report is valid against, shipped with the suite."""
+    text = files("care_exchange_conformance").joinpath("report.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _failure(failure: Failure) -> dict[str, Any]:
+    return {
+        "message": failure.message,
+        "expected": failure.expected,
+        "exchange": failure.exchange.as_dict() if failure.exchange is not None else None,
+    }
+
+
+def _result(result: Result) -> dict[str, Any]:
+    return {
+        "id": result.check.id,
+        "title": result.check.title,
+        "area": result.check.area,
+        "level": int(result.check.level),
+        "clause": result.check.clause,
+        "status": str(result.status),
+        "seconds": round(result.seconds, 3),
+        "note": result.note,
+        "failures": [_failure(failure) for failure in result.failures],
+    }
+
+
+def as_dict(report: Report, suite_version: str) -> dict[str, Any]:
+    assert report.finished_at is not None
+    return {
+        "format": FORMAT,
+        "suite": {"name": "care-exchange-conformance", "version": suite_version},
+        "target": report.base_url,
+        "seed": report.seed,
+        "startedAt": report.started_at.isoformat().replace("+00:00", "Z"),
+        "finishedAt": report.finished_at.isoformat().replace("+00:00", "Z"),
+        "conforms": report.conforms,
+        "summary": {status.value: report.count(status) for status in Status},
+        "results": [_result(result) for result in report.results],
+    }
+
+
+def write(report: Report, suite_version: str, path: Path) -> None:
+    text = json.dumps(as_dict(report, suite_version), indent=2, ensure_ascii=False)
+    path.write_text(text + "\n", encoding="utf-8")

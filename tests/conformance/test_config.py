@@ -1,0 +1,63 @@
+"""Configuration from a file, the environment and options, each overriding the one before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from care_exchange_conformance.config import ConfigError, Party, load
+
+FILE = """
+base_url = "https://file.example.org/"
+[publisher]
+client_id = "pub"
+client_secret = "pub-secret"
+service_id = "svc-1"
+[subscriber]
+client_id = "sub"
+client_secret = "sub-secret"
+"""
+
+
+def test_options_override_the_environment_which_overrides_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "conformance.toml"
+    path.write_text(FILE, encoding="utf-8")
+    from_file = load(path)
+    assert from_file.base_url == "https://file.example.org"
+    assert from_file.publisher == Party("pub", "pub-secret")
+    assert from_file.service_id == "svc-1"
+    assert from_file.outsider is None
+    environ = {
+        "CARE_EXCHANGE_CONFORMANCE_BASE_URL": "https://env.example.org",
+        "CARE_EXCHANGE_CONFORMANCE_SUBSCRIBER_CLIENT_SECRET": "env-secret",
+        "UNRELATED": "x",
+    }
+    from_env = load(path, environ)
+    assert from_env.base_url == "https://env.example.org"
+    assert from_env.subscriber == Party("sub", "env-secret")
+    assert load(path, environ, {"base_url": "http://127.0.0.1:9"}).base_url == "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "Say where the implementation is"),
+        ('base_url = "ftp://x"', "Say where the implementation is"),
+        ('base_url = "https://x"\n[outsider]\nclient_id = "o"', "needs both"),
+        ("base_url = ", "not valid TOML"),
+        ('base_url = "https://x"\ntimeout_seconds = "soon"', "must be a number"),
+    ],
+)
+def test_a_configuration_that_cannot_work_says_what_to_change(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "conformance.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load(path)
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load(tmp_path / "absent.toml")
