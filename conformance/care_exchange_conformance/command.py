@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from care_exchange_conformance import checks, config
-from care_exchange_conformance.registry import REGISTRY, Level, select
+from care_exchange_conformance.registry import Level, select
 from care_exchange_conformance.reports import console as console_report
 from care_exchange_conformance.reports import json_report, junit
 from care_exchange_conformance.runner import run
@@ -47,6 +47,9 @@ def run_command(
     junit_file: Annotated[
         Path | None, typer.Option("--junit", help="Write a JUnit XML report.")
     ] = None,
+    keep_data: Annotated[
+        bool, typer.Option(help="Leave the records the run published instead of retracting them.")
+    ] = False,
 ) -> None:
     """Run the checks; exit 0 only when every selected level-1 check passes."""
     out = Console(highlight=False)
@@ -55,14 +58,19 @@ def run_command(
     except config.ConfigError as error:
         Console(stderr=True).print(f"care-exchange conformance: {error}", markup=False)
         raise typer.Exit(EXIT_USAGE) from None
-    assert checks.AREAS
-    chosen = select(REGISTRY.values(), only or (), skip or (), Level(level))
+    chosen = select(checks.all_checks(), only or (), skip or (), Level(level))
     if not chosen:
         Console(stderr=True).print("care-exchange conformance: no check matches the selection.")
         raise typer.Exit(EXIT_USAGE)
     used_seed = seed if seed is not None else secrets.randbelow(2**31)
     out.print(f"Checking {settings.base_url}: {len(chosen)} checks, seed {used_seed}")
-    report = run(settings, chosen, used_seed, lambda result: console_report.progress(out, result))
+    report = run(
+        settings,
+        chosen,
+        used_seed,
+        lambda result: console_report.progress(out, result),
+        keep_data=keep_data,
+    )
     console_report.summary(out, report)
     suite_version = version("care-exchange-conformance")
     if json_file is not None:

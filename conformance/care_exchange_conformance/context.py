@@ -14,6 +14,7 @@ import httpx
 from care_exchange_conformance.config import Config
 from care_exchange_conformance.evidence import Exchange
 from care_exchange_conformance.registry import CheckFailedError, Failure, NotApplicableError
+from care_exchange_conformance.testdata import example_record, has_examples
 from care_exchange_standard.spec import load_spec
 
 CAPABILITIES_PATH = "/.well-known/care-exchange"
@@ -37,9 +38,61 @@ class Context:
         )
         self._tokens: dict[str, str] = {}
         self._capabilities: dict[str, Any] | None = None
+        self.published: dict[tuple[str, str], None] = {}
 
     def close(self) -> None:
         self.http.close()
+
+    def record_type(self) -> str:
+        """The type the checks publish: `capacity-snapshot` if declared, else the first one."""
+        declared = [name for name in self.capabilities()["recordTypes"] if has_examples(name)]
+        if not declared:
+            raise NotApplicableError("the implementation declares no record type")
+        return "capacity-snapshot" if "capacity-snapshot" in declared else declared[0]
+
+    def new_record(self, record_type: str | None = None) -> dict[str, Any]:
+        """A valid record the publisher may publish, never published before."""
+        if self.config.service_id is None:
+            raise NotApplicableError("no publisher service_id is configured")
+        chosen = record_type or self.record_type()
+        return example_record(chosen, self.config.service_id, self.random)
+
+    def publish(self, record: dict[str, Any]) -> httpx.Response:
+        """POST `record` as the publisher; a published record is retracted when the run ends."""
+        answer = self.request(
+            "POST", f"/v1/records/{record['recordType']}", party="publisher", json=record
+        )
+        if answer.status_code == 201:
+            self.published[record["recordType"], record["id"]] = None
+        return answer
+
+    def published_record(self) -> tuple[dict[str, Any], httpx.Response]:
+        """A record published for this check, and the answer to its publication."""
+        record = self.new_record()
+        answer = self.publish(record)
+        self.expect_status(answer, 201, "the publisher could not publish a valid record")
+        return record, answer
+
+    def clean_up(self) -> list[str]:
+        """Retract what the run published; the records that could not be, with the reason."""
+        left: list[str] = []
+        for record_type, record_id in self.published:
+            path = f"/v1/records/{record_type}/{record_id}"
+            try:
+                current = self.get(path, party="publisher")
+                if current.status_code != 200:
+                    continue
+                gone = self.request(
+                    "DELETE",
+                    path,
+                    party="publisher",
+                    headers={"If-Match": current.headers.get("ETag", "")},
+                )
+                if gone.status_code != 204:
+                    left.append(f"{path}: {gone.status_code}")
+            except (CheckFailedError, NotApplicableError) as error:
+                left.append(f"{path}: {error}")
+        return left
 
     def request(
         self, method: str, path: str, *, party: str | None = None, **options: Any
@@ -113,6 +166,26 @@ class Context:
             return json.loads(response.content)
         except ValueError:
             self.fail("The body is not JSON.", "a JSON body", response)
+
+    def expect_problem(self, response: httpx.Response, status: int, code: str | None) -> Any:
+        """An RFC 9457 problem document with the status and, when given, the spec's code."""
+        self.expect_status(response, status, "the refusal had the wrong status")
+        media = response.headers.get("content-type", "").split(";")[0].strip()
+        self.expect(
+            media == "application/problem+json",
+            f"The refusal is {media or 'without a media type'}, not a problem document.",
+            "Content-Type: application/problem+json (RFC 9457)",
+            response,
+        )
+        body = self.expect_schema(response, "Problem")
+        if code is not None:
+            self.expect(
+                body["code"] == code,
+                f"The problem's code is {body['code']!r}.",
+                f"code {code!r}",
+                response,
+            )
+        return body
 
     def expect_schema(self, response: httpx.Response, component: str) -> Any:
         """The JSON body, which must be valid against the spec's component of that name."""

@@ -51,6 +51,7 @@ class Report:
     started_at: datetime
     finished_at: datetime | None = None
     results: list[Result] = field(default_factory=list)
+    not_cleaned_up: list[str] = field(default_factory=list)
 
     @property
     def conforms(self) -> bool:
@@ -89,8 +90,9 @@ def run(
     seed: int,
     on_result: Callable[[Result], None] = lambda result: None,
     transport: httpx.BaseTransport | None = None,
+    keep_data: bool = False,
 ) -> Report:
-    """Run `checks` against the configured implementation."""
+    """Run `checks` against the configured implementation, then retract what they published."""
     report = Report(config.base_url, seed, datetime.now(UTC))
     context = Context(config, seed, transport)
     try:
@@ -98,6 +100,8 @@ def run(
             result = run_check(found, context)
             report.results.append(result)
             on_result(result)
+        if not keep_data:
+            report.not_cleaned_up = context.clean_up()
     finally:
         context.close()
     report.finished_at = datetime.now(UTC)

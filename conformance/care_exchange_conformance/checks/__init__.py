@@ -1,5 +1,11 @@
 """The checks, one module per area; importing this package registers them all."""
 
-from care_exchange_conformance.checks import discovery
+from care_exchange_conformance.checks import discovery, records
+from care_exchange_conformance.registry import REGISTRY, Check
 
-AREAS = (discovery,)
+AREAS = (discovery, records)
+
+
+def all_checks() -> list[Check]:
+    """Every registered check; importing this package registered them."""
+    return list(REGISTRY.values())

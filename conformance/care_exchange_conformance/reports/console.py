@@ -42,6 +42,8 @@ def summary(console: Console, report: Report) -> None:
                 if exchange.response_body:
                     body = exchange.response_body[:500]
                     console.print(f"  response: {body}", markup=False, highlight=False)
+    for left in report.not_cleaned_up:
+        console.print(f"[yellow]not retracted[/]: {left}", highlight=False)
     table = Table(title=f"Conformance of {report.base_url}", show_edge=False)
     for status in Status:
         table.add_column(status.value, justify="right")

@@ -54,6 +54,7 @@ def as_dict(report: Report, suite_version: str) -> dict[str, Any]:
         "conforms": report.conforms,
         "summary": {status.value: report.count(status) for status in Status},
         "results": [_result(result) for result in report.results],
+        "notCleanedUp": report.not_cleaned_up,
     }
 
 
