@@ -1,9 +1,9 @@
 """The checks, one module per area; importing this package registers them all."""
 
-from care_exchange_conformance.checks import discovery, errors, records
+from care_exchange_conformance.checks import discovery, errors, isolation, records
 from care_exchange_conformance.registry import REGISTRY, Check
 
-AREAS = (discovery, records, errors)
+AREAS = (discovery, records, errors, isolation)
 
 
 def all_checks() -> list[Check]:

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from care_exchange_conformance.context import Context
-from care_exchange_conformance.registry import Level, check
+from care_exchange_conformance.registry import check
 from care_exchange_standard import Severity, load_standard
 
 RECORDS = "/v1/records/{type}"
@@ -227,15 +227,3 @@ def bulk(context: Context) -> None:
     context.published[good["recordType"], good["id"]] = None
     read = context.get(_path(good), party="subscriber")
     context.expect_status(read, 200, "the record published in bulk could not be read")
-
-
-@check(
-    "CX-REC-008",
-    "An organisation without an agreement cannot read a record: 404, as if it did not exist",
-    clause=_operation(RECORD, "get"),
-    level=Level.REQUIRED,
-)
-def outsider_read(context: Context) -> None:
-    record, _ = context.published_record()
-    answer = context.get(_path(record), party="outsider")
-    context.expect_problem(answer, 404, "not_found")

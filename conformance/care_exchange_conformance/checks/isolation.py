@@ -1,0 +1,120 @@
+"""Isolation: an organisation with no agreement neither sees nor changes a provider's records.
+
+Every path is tried: a read, a list, the feed, the history, a new version and a retraction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from care_exchange_conformance.context import Context
+from care_exchange_conformance.registry import check
+
+FEED_PAGES_LIMIT = 200
+
+
+def _operation(path: str, method: str) -> str:
+    return f"spec/openapi.yaml#/paths/{path.replace('/', '~1')}/{method}"
+
+
+def _path(record: dict[str, Any]) -> str:
+    return f"/v1/records/{record['recordType']}/{record['id']}"
+
+
+@check(
+    "CX-ISO-001",
+    "Without an agreement a record cannot be read: 404, as if it did not exist",
+    clause=_operation("/v1/records/{type}/{id}", "get"),
+)
+def read(context: Context) -> None:
+    record, _ = context.published_record()
+    context.expect_problem(context.get(_path(record), party="outsider"), 404, "not_found")
+
+
+@check(
+    "CX-ISO-002",
+    "Without an agreement a record's history cannot be read",
+    clause=_operation("/v1/records/{type}/{id}/versions", "get"),
+)
+def history(context: Context) -> None:
+    record, _ = context.published_record()
+    answer = context.get(f"{_path(record)}/versions", party="outsider")
+    context.expect_problem(answer, 404, "not_found")
+
+
+@check(
+    "CX-ISO-003",
+    "Without an agreement a provider's records are absent from lists",
+    clause=_operation("/v1/records/{type}", "get"),
+)
+def listing(context: Context) -> None:
+    record, _ = context.published_record()
+    for params in ({}, {"serviceId": context.config.service_id}):
+        answer = context.get(f"/v1/records/{record['recordType']}", party="outsider", params=params)
+        context.expect_status(answer, 200, "the outsider's list could not be read")
+        page = context.expect_schema(answer, "RecordPage")
+        leaked = [item["id"] for item in page["items"] if item["id"] == record["id"]]
+        context.expect(
+            not leaked,
+            f"A list shows the outsider a record it has no agreement for ({record['id']}).",
+            "only records the caller's agreements cover",
+            answer,
+        )
+
+
+@check(
+    "CX-ISO-004",
+    "Without an agreement a provider's records are absent from the change feed",
+    clause=_operation("/v1/feed/{type}", "get"),
+)
+def feed(context: Context) -> None:
+    record, _ = context.published_record()
+    path: str | None = f"/v1/feed/{record['recordType']}"
+    for _ in range(FEED_PAGES_LIMIT):
+        assert path is not None
+        answer = context.get(path, party="outsider")
+        context.expect_status(answer, 200, "the outsider's feed could not be read")
+        page = context.expect_schema(answer, "FeedPage")
+        context.expect(
+            all(item["id"] != record["id"] for item in page["items"]),
+            f"The feed shows the outsider a record it has no agreement for ({record['id']}).",
+            "only records the caller's agreements cover",
+            answer,
+        )
+        if not page["items"]:
+            return
+        path = page["next"]
+    context.fail(
+        f"The outsider's feed did not end within {FEED_PAGES_LIMIT} pages.",
+        "a last page with no items",
+    )
+
+
+@check(
+    "CX-ISO-005",
+    "Without a right to publish for a service, its records cannot be replaced or retracted",
+    clause=_operation("/v1/records/{type}/{id}", "put"),
+)
+def change(context: Context) -> None:
+    record, published = context.published_record()
+    path = _path(record)
+    etag = {"If-Match": published.headers.get("ETag", "")}
+    altered = {**record, "notes": "changed by an organisation with no right to"}
+    for answer in (
+        context.request("PUT", path, party="outsider", json=altered, headers=etag),
+        context.request("DELETE", path, party="outsider", headers=etag),
+    ):
+        context.expect(
+            answer.status_code in (403, 404),
+            f"An outsider's {answer.request.method} was answered {answer.status_code}.",
+            "403 or 404, and the record unchanged",
+            answer,
+        )
+    current = context.get(path, party="publisher")
+    context.expect_status(current, 200, "the record could not be read after the attempts")
+    context.expect(
+        current.headers.get("ETag") == published.headers.get("ETag"),
+        "The record changed after an outsider's request was refused.",
+        "the record still at version 1",
+        current,
+    )
