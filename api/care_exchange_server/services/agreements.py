@@ -20,11 +20,19 @@ from care_exchange_server.services.access import is_active
 from care_exchange_server.services.ids import new_id
 from care_exchange_server.services.paging import Page, keyset
 from care_exchange_server.services.times import timestamp
+from care_exchange_server.storage.enums import AgreementStatus, OrganisationKind
 from care_exchange_server.storage.models import Agreement, Organisation, Service
 from care_exchange_server.storage.types import utcnow
 from care_exchange_standard import load_standard
 
-SUBSCRIBER_KINDS = {"commissioner", "regulator", "public-health", "workforce-body"}
+SUBSCRIBER_KINDS = frozenset(
+    {
+        OrganisationKind.COMMISSIONER,
+        OrganisationKind.REGULATOR,
+        OrganisationKind.PUBLIC_HEALTH,
+        OrganisationKind.WORKFORCE_BODY,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,9 @@ def _check_terms(session: Session, provider_id: str, terms: AgreementTerms) -> N
         raise ProblemError("validation_failed", "The agreement's terms are not valid.", errors)
 
 
-def _organisation(session: Session, organisation_id: str, kinds: set[str], pointer: str) -> None:
+def _organisation(
+    session: Session, organisation_id: str, kinds: frozenset[OrganisationKind], pointer: str
+) -> None:
     found = session.get(Organisation, organisation_id)
     if found is None or found.kind not in kinds:
         raise ProblemError(
@@ -117,22 +127,22 @@ def create(
                     if value is None
                 ],
             )
-        status = "active"
+        status = AgreementStatus.ACTIVE
     else:
-        if principal.organisation_kind == "provider":
+        if principal.organisation_kind == OrganisationKind.PROVIDER:
             _caller_is(principal, provider_id, "/providerId")
             if subscriber_id is None:
                 raise _missing("/subscriberId", "Name the subscriber you grant access to.")
-            provider_id, status = principal.organisation_id, "active"
+            provider_id, status = principal.organisation_id, AgreementStatus.ACTIVE
         elif principal.organisation_kind in SUBSCRIBER_KINDS:
             _caller_is(principal, subscriber_id, "/subscriberId")
             if provider_id is None:
                 raise _missing("/providerId", "Name the provider you request access from.")
-            subscriber_id, status = principal.organisation_id, "requested"
+            subscriber_id, status = principal.organisation_id, AgreementStatus.REQUESTED
         else:
             raise ProblemError("forbidden", "Only providers and subscribers make agreements.")
     assert provider_id is not None and subscriber_id is not None
-    _organisation(session, provider_id, {"provider"}, "/providerId")
+    _organisation(session, provider_id, frozenset({OrganisationKind.PROVIDER}), "/providerId")
     _organisation(session, subscriber_id, SUBSCRIBER_KINDS, "/subscriberId")
     _check_terms(session, provider_id, terms)
     agreement = Agreement(
@@ -146,11 +156,11 @@ def create(
         end_date=terms.end_date,
         statutory=statutory,
         status=status,
-        decided_at=utcnow() if status == "active" else None,
+        decided_at=utcnow() if status == AgreementStatus.ACTIVE else None,
     )
     session.add(agreement)
     session.flush()
-    if status == "active":
+    if status == AgreementStatus.ACTIVE:
         feed.entitlements_changed(session, subscriber_id, date.today())
     return agreement
 
@@ -174,9 +184,9 @@ def decide(session: Session, principal: Principal, agreement_id: str, accept: bo
     agreement = visible(session, principal, agreement_id)
     if agreement.provider_id != principal.organisation_id:
         raise ProblemError("forbidden", "Only the provider decides on a request.")
-    if agreement.status != "requested":
+    if agreement.status != AgreementStatus.REQUESTED:
         raise ProblemError("conflict", f"The agreement is {agreement.status}, not requested.")
-    agreement.status = "active" if accept else "declined"
+    agreement.status = AgreementStatus.ACTIVE if accept else AgreementStatus.DECLINED
     agreement.decided_at = utcnow()
     session.flush()
     if accept:
@@ -193,9 +203,9 @@ def revoke(session: Session, principal: Principal, agreement_id: str) -> Agreeme
             raise ProblemError("forbidden", "Only the provider revokes an agreement.")
         if agreement.statutory:
             raise ProblemError("forbidden", "A statutory agreement is revoked by an administrator.")
-    if agreement.status not in ("active", "requested"):
+    if agreement.status not in (AgreementStatus.ACTIVE, AgreementStatus.REQUESTED):
         raise ProblemError("conflict", f"The agreement is already {agreement.status}.")
-    agreement.status = "revoked"
+    agreement.status = AgreementStatus.REVOKED
     agreement.revoked_at = utcnow()
     session.flush()
     feed.entitlements_changed(session, agreement.subscriber_id, date.today())
@@ -225,17 +235,17 @@ def list_for(
 def _shown_as(status: str, today: date) -> ColumnElement[bool]:
     """`shown_status` as a condition: `active` and `expired` are told apart by the end date."""
     lapsed = and_(Agreement.end_date.is_not(None), Agreement.end_date < today)
-    if status == "expired":
-        return and_(Agreement.status == "active", lapsed)
-    if status == "active":
-        return and_(Agreement.status == "active", not_(lapsed))
+    if status == AgreementStatus.EXPIRED:
+        return and_(Agreement.status == AgreementStatus.ACTIVE, lapsed)
+    if status == AgreementStatus.ACTIVE:
+        return and_(Agreement.status == AgreementStatus.ACTIVE, not_(lapsed))
     return Agreement.status == status
 
 
-def shown_status(agreement: Agreement) -> str:
+def shown_status(agreement: Agreement) -> AgreementStatus:
     """`expired` is derived from the end date, so it never needs a job to set it."""
-    if agreement.status == "active" and not is_active(agreement, date.today()):
-        return "expired"
+    if agreement.status == AgreementStatus.ACTIVE and not is_active(agreement, date.today()):
+        return AgreementStatus.EXPIRED
     return agreement.status
 
 

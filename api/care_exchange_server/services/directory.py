@@ -17,18 +17,11 @@ from care_exchange_server.services.conformance import conforming
 from care_exchange_server.services.ids import new_id
 from care_exchange_server.services.paging import Page, keyset
 from care_exchange_server.services.times import timestamp
+from care_exchange_server.storage.enums import OrganisationKind
 from care_exchange_server.storage.models import Delegation, Organisation, Service
 from care_exchange_server.storage.types import utcnow
 
-ORGANISATION_KINDS = (
-    "provider",
-    "commissioner",
-    "regulator",
-    "public-health",
-    "workforce-body",
-    "vendor",
-    "administrator",
-)
+ORGANISATION_KINDS = tuple(kind.value for kind in OrganisationKind)
 
 
 def create_organisation(
@@ -42,7 +35,9 @@ def create_organisation(
             f"Organisation '{organisation_id}' exists.",
             [FieldError("/id", "taken.", "unique")],
         )
-    organisation = Organisation(id=organisation_id or new_id("org"), name=name, kind=kind)
+    organisation = Organisation(
+        id=organisation_id or new_id("org"), name=name, kind=OrganisationKind(kind)
+    )
     session.add(organisation)
     session.flush()
     return organisation
@@ -137,10 +132,10 @@ def delegate(
 ) -> Delegation:
     """Let a vendor publish for some or (None) all of the caller's services, now and future."""
     require_scope(principal, "services")
-    if principal.organisation_kind != "provider":
+    if principal.organisation_kind != OrganisationKind.PROVIDER:
         raise ProblemError("forbidden", "Only a provider delegates publishing.")
     vendor = session.get(Organisation, vendor_id)
-    if vendor is None or vendor.kind != "vendor":
+    if vendor is None or vendor.kind != OrganisationKind.VENDOR:
         raise ProblemError(
             "validation_failed",
             f"'{vendor_id}' is not a vendor organisation.",

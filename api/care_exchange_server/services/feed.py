@@ -29,8 +29,9 @@ from care_exchange_server.services.access import (
     in_force,
     services_of,
 )
-from care_exchange_server.services.changes import DELETED, UPDATED, Change
+from care_exchange_server.services.changes import Change
 from care_exchange_server.services.stored import STORED_COLUMNS, StoredRecord
+from care_exchange_server.storage.enums import AgreementStatus, FeedState, RecordState
 from care_exchange_server.storage.models import (
     Agreement,
     ChangeCounter,
@@ -38,8 +39,6 @@ from care_exchange_server.storage.models import (
     FeedEntry,
     Record,
 )
-
-_RETRACTED = "retracted"
 
 
 def lock(session: Session) -> None:
@@ -50,6 +49,11 @@ def lock(session: Session) -> None:
     the first to commit and then sees its work. SQLite has one writer at a time anyway.
     """
     session.execute(select(ChangeCounter.value).where(ChangeCounter.id == 1).with_for_update())
+
+
+def _shown(state: RecordState) -> FeedState:
+    """A retracted record is shown as deleted: what it said is gone, though the record is not."""
+    return FeedState.DELETED if state == RecordState.RETRACTED else FeedState.UPDATED
 
 
 def take_numbers(session: Session, count: int) -> int:
@@ -130,7 +134,7 @@ def records_changed(session: Session, records: Iterable[StoredRecord], today: da
         key = (record.provider_id, record.service_id, record.record_type)
         if key not in entitled:
             entitled[key] = _entitled(session, *key, today)
-        state = DELETED if record.state == _RETRACTED else UPDATED
+        state = _shown(record.state)
         changes += [
             Change(
                 organisation,
@@ -193,14 +197,18 @@ def _entitlement_changes(session: Session, organisation_id: str, today: date) ->
     }
     changes: list[Change] = []
     for pk, row in sorted(now_seen.items()):
-        state = DELETED if row.state == _RETRACTED else UPDATED
-        if (pk in shown and shown[pk] != state) or (pk not in shown and state == UPDATED):
+        state = _shown(row.state)
+        if (pk in shown and shown[pk] != state) or (pk not in shown and state == FeedState.UPDATED):
             changes.append(
                 Change(organisation_id, pk, row.record_type, row.service_id, row.version, state)
             )
-    lost = sorted(pk for pk, state in shown.items() if pk not in now_seen and state != DELETED)
+    lost = sorted(
+        pk for pk, state in shown.items() if pk not in now_seen and state != FeedState.DELETED
+    )
     changes += [
-        Change(organisation_id, row.pk, row.record_type, row.service_id, row.version, DELETED)
+        Change(
+            organisation_id, row.pk, row.record_type, row.service_id, row.version, FeedState.DELETED
+        )
         for row in session.execute(
             select(Record.pk, Record.record_type, Record.service_id, Record.version)
             .where(Record.pk.in_(lost))
@@ -212,7 +220,7 @@ def _entitlement_changes(session: Session, organisation_id: str, today: date) ->
 
 def _lapsed(today: date) -> ColumnElement[bool]:
     """Agreements still marked active whose end date has passed."""
-    return and_(Agreement.status == "active", Agreement.end_date < today)
+    return and_(Agreement.status == AgreementStatus.ACTIVE, Agreement.end_date < today)
 
 
 def has_lapsed(session: Session, subscriber_id: str, today: date) -> bool:
@@ -235,7 +243,7 @@ def close_lapsed(session: Session, today: date, subscriber_id: str | None = None
     if not lapsed:
         return
     for agreement in lapsed:
-        agreement.status = "expired"
+        agreement.status = AgreementStatus.EXPIRED
     session.flush()
     lock(session)
     write(
@@ -250,7 +258,7 @@ def close_lapsed(session: Session, today: date, subscriber_id: str | None = None
 
 def page(
     session: Session, organisation_id: str, record_type: str, after: int, size: int
-) -> list[tuple[int, str, StoredRecord]]:
+) -> list[tuple[int, FeedState, StoredRecord]]:
     """Entries after `after`, in change order, each with its record's latest version."""
     rows = session.execute(
         select(FeedEntry.change_number, FeedEntry.state, *STORED_COLUMNS)
