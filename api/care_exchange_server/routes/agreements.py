@@ -22,7 +22,7 @@ from care_exchange_server.routes.common import (
     run_post,
 )
 from care_exchange_server.services import agreements
-from care_exchange_server.services.agreements import AgreementTerms
+from care_exchange_server.services.entitlements import AgreementTerms
 from care_exchange_server.storage.enums import AgreementStatus
 
 router = APIRouter(prefix="/v1", tags=["agreements"])

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from care_exchange_server.auth.dependencies import bearer_token
 from care_exchange_server.auth.principal import Principal
 from care_exchange_server.routes.common import as_reader, json_response, next_link, page_size_of
-from care_exchange_server.services import feed, receipts, records
+from care_exchange_server.services import entitlements, feed, receipts, records
 from care_exchange_server.services.receipt_book import ReceiptBook
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import transaction
@@ -50,9 +50,9 @@ async def read_feed(
         records.known_type(record_type)
         records.require_reader(principal, record_type)
         today = date.today()
-        if feed.has_lapsed(session, principal.organisation_id, today):
+        if entitlements.has_lapsed(session, principal.organisation_id, today):
             with transaction(request.app.state.sessions) as writing:
-                feed.close_lapsed(writing, today, principal.organisation_id)
+                entitlements.close_lapsed(writing, today, principal.organisation_id)
         rows = feed.page(session, principal.organisation_id, record_type, after, size)
         sent = [record for _, state, record in rows if state == FeedState.UPDATED]
         agreed = receipts.agreed_for(session, principal, sent)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select
@@ -11,7 +10,7 @@ from sqlalchemy.orm import Session
 from care_exchange_server.auth.principal import Principal
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.scopes import require_scope
-from care_exchange_server.services import feed
+from care_exchange_server.services import entitlements
 from care_exchange_server.services.access import delegated_grants
 from care_exchange_server.services.conformance import conforming
 from care_exchange_server.services.ids import new_id
@@ -156,16 +155,7 @@ def delegate(
         ]
         if errors:
             raise ProblemError("forbidden", "A provider delegates only its own services.", errors)
-    delegation = Delegation(
-        id=new_id("dlg"),
-        provider_id=principal.organisation_id,
-        vendor_id=vendor_id,
-        service_ids=service_ids,
-    )
-    session.add(delegation)
-    session.flush()
-    feed.entitlements_changed(session, vendor_id, date.today())
-    return delegation
+    return entitlements.delegate(session, principal.organisation_id, vendor_id, service_ids)
 
 
 def list_delegations(
@@ -191,10 +181,7 @@ def revoke_delegation(session: Session, principal: Principal, delegation_id: str
         raise ProblemError("not_found", f"No delegation '{delegation_id}' of yours.")
     if delegation.provider_id != principal.organisation_id:
         raise ProblemError("forbidden", "Only the provider revokes a delegation.")
-    if delegation.revoked_at is None:
-        delegation.revoked_at = utcnow()
-        session.flush()
-        feed.entitlements_changed(session, delegation.vendor_id, date.today())
+    entitlements.revoke_delegation(session, delegation)
 
 
 def delegation_dict(delegation: Delegation) -> dict[str, Any]:
