@@ -38,12 +38,13 @@ from sqlalchemy import Engine, insert, update
 
 from care_exchange_server.app import create_app, dispose
 from care_exchange_server.auth import clients
-from care_exchange_server.services import directory
+from care_exchange_server.services import directory, entitlements
+from care_exchange_server.services.entitlements import AgreementTerms
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import make_engine, transaction
+from care_exchange_server.storage.enums import AuthMethod, FeedState, OrganisationKind, RecordState
 from care_exchange_server.storage.migrate import upgrade
 from care_exchange_server.storage.models import (
-    Agreement,
     ChangeCounter,
     FeedEntry,
     Record,
@@ -112,36 +113,32 @@ def service_of(provider_id: str) -> Service:
 def seed(app: FastAPI) -> tuple[tuple[str, str], tuple[str, str]]:
     """A provider with one service and a commissioner with an agreement: credentials for each."""
     with transaction(app.state.sessions) as session:
-        directory.create_organisation(session, "Bench provider", "provider", ORGANISATION)
-        directory.create_organisation(session, "Bench commissioner", "commissioner", READER)
+        directory.create_organisation(
+            session, "Bench provider", OrganisationKind.PROVIDER, ORGANISATION
+        )
+        directory.create_organisation(
+            session, "Bench commissioner", OrganisationKind.COMMISSIONER, READER
+        )
         made, secret = clients.create_client(
             session,
             ORGANISATION,
             "bench",
             [f"{RECORD_TYPE}:publish", f"{RECORD_TYPE}:read"],
-            "client_secret_basic",
+            AuthMethod.CLIENT_SECRET_BASIC,
         )
         reader, reader_secret = clients.create_client(
-            session, READER, "bench-reader", [f"{RECORD_TYPE}:read"], "client_secret_basic"
+            session, READER, "bench-reader", [f"{RECORD_TYPE}:read"], AuthMethod.CLIENT_SECRET_BASIC
         )
         session.add(service_of(ORGANISATION))
         session.flush()
-        session.add(
-            Agreement(
-                id="agr-bench",
-                provider_id=ORGANISATION,
-                subscriber_id=READER,
-                record_types=[RECORD_TYPE],
-                service_ids=None,
-                purpose="Benchmark.",
-                legal_basis="Public task.",
-                end_date=None,
-                status="active",
-                decided_at=utcnow(),
-            )
-        )
+        entitlements.grant(session, ORGANISATION, READER, bench_terms(), agreement_id="agr-bench")
     assert secret is not None and reader_secret is not None
     return (made.client_id, secret), (reader.client_id, reader_secret)
+
+
+def bench_terms() -> AgreementTerms:
+    """A commissioner's agreement for the bench record type in every service of the provider."""
+    return AgreementTerms([RECORD_TYPE], None, "Benchmark.", "Public task.", None)
 
 
 def payloads(count: int, prefix: str) -> list[dict[str, Any]]:
@@ -194,7 +191,7 @@ def record_rows(
             "service_id": SERVICE,
             "provider_id": provider_id,
             "version": 1,
-            "state": "active",
+            "state": RecordState.ACTIVE,
             "submitted_by": provider_id,
             "published_at": now,
             "data": item,
@@ -228,7 +225,7 @@ def insert_raw(engine: Engine, items: list[dict[str, Any]]) -> float:
                     {
                         "record_pk": pk,
                         "version": 1,
-                        "state": "active",
+                        "state": RecordState.ACTIVE,
                         "submitted_by": ORGANISATION,
                         "published_at": now,
                         "data": item,
@@ -251,7 +248,7 @@ def insert_raw(engine: Engine, items: list[dict[str, Any]]) -> float:
                         "record_pk": pk,
                         "record_type": RECORD_TYPE,
                         "change_number": first + offset,
-                        "state": "updated",
+                        "state": FeedState.UPDATED,
                     }
                     for offset, (pk, reader) in enumerate(
                         (pk, reader) for pk in pks for reader in readers

@@ -26,6 +26,7 @@ from bench.api import ISSUER, fresh_database, reachable_backends
 from bench.fanout import publish, seed
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import make_engine, session_factory, transaction
+from care_exchange_server.storage.enums import SubscriptionStatus
 from care_exchange_server.storage.models import Subscription
 from care_exchange_server.worker import start_in_thread
 from care_exchange_testing.receiver import Answer, Receiver
@@ -64,7 +65,10 @@ def measure(
                     session.execute(
                         update(Subscription)
                         .where(Subscription.id == "sub-fanout-0001")
-                        .values(url=slow_receiver.url, status="active" if slow else "paused")
+                        .values(
+                            url=slow_receiver.url,
+                            status=SubscriptionStatus.ACTIVE if slow else SubscriptionStatus.PAUSED,
+                        )
                     )
                 halt = start_in_thread(settings)
                 published: list[float] = []

@@ -36,6 +36,7 @@ from bench.api import (
     ORGANISATION,
     RECORD_TYPE,
     Result,
+    bench_terms,
     fresh_database,
     payloads,
     reachable_backends,
@@ -43,10 +44,22 @@ from bench.api import (
     service_of,
 )
 from care_exchange_server.auth.principal import Principal
-from care_exchange_server.services import directory, event_bodies, records, signatures
+from care_exchange_server.services import (
+    directory,
+    entitlements,
+    event_bodies,
+    records,
+    signatures,
+)
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import make_engine, session_factory, transaction
-from care_exchange_server.storage.models import Agreement, Subscription, SubscriptionEvent
+from care_exchange_server.storage.enums import (
+    OrganisationKind,
+    SubscriptionChannel,
+    SubscriptionContent,
+    SubscriptionStatus,
+)
+from care_exchange_server.storage.models import Subscription, SubscriptionEvent
 from care_exchange_server.storage.types import utcnow
 from care_exchange_server.worker import Worker
 
@@ -96,36 +109,32 @@ def seed(sessions: sessionmaker[Session], subscriptions: int, url: str) -> Princ
     """A provider, and `subscriptions` commissioners each with an agreement and a webhook."""
     now = utcnow()
     with transaction(sessions) as session:
-        directory.create_organisation(session, "Bench provider", "provider", ORGANISATION)
+        directory.create_organisation(
+            session, "Bench provider", OrganisationKind.PROVIDER, ORGANISATION
+        )
         session.add(service_of(ORGANISATION))
         for number in range(subscriptions):
             organisation = f"org-fanout-{number:04d}"
-            directory.create_organisation(session, organisation, "commissioner", organisation)
+            directory.create_organisation(
+                session, organisation, OrganisationKind.COMMISSIONER, organisation
+            )
             session.flush()
-            session.add(
-                Agreement(
-                    id=f"agr-fanout-{number:04d}",
-                    provider_id=ORGANISATION,
-                    subscriber_id=organisation,
-                    record_types=[RECORD_TYPE],
-                    service_ids=None,
-                    purpose="Bench.",
-                    legal_basis="Bench.",
-                    end_date=None,
-                    statutory=False,
-                    status="active",
-                    decided_at=now,
-                )
+            entitlements.grant(
+                session,
+                ORGANISATION,
+                organisation,
+                bench_terms(),
+                agreement_id=f"agr-fanout-{number:04d}",
             )
             session.add(
                 Subscription(
                     id=f"sub-fanout-{number:04d}",
                     organisation_id=organisation,
                     types=[RECORD_TYPE],
-                    channel="webhook",
+                    channel=SubscriptionChannel.WEBHOOK,
                     url=url,
-                    content="id-only",
-                    status="active",
+                    content=SubscriptionContent.ID_ONLY,
+                    status=SubscriptionStatus.ACTIVE,
                     secret=signatures.new_secret(),
                     last_sequence=0,
                     delivered_sequence=0,
@@ -137,7 +146,7 @@ def seed(sessions: sessionmaker[Session], subscriptions: int, url: str) -> Princ
     return Principal(
         client_id="bench",
         organisation_id=ORGANISATION,
-        organisation_kind="provider",
+        organisation_kind=OrganisationKind.PROVIDER,
         scopes=frozenset({f"{RECORD_TYPE}:publish"}),
         jti="bench",
         expires_at=now + timedelta(days=1),

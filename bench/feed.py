@@ -33,6 +33,7 @@ from care_exchange_server.auth import clients
 from care_exchange_server.services import directory
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import make_engine, transaction
+from care_exchange_server.storage.enums import AuthMethod, FeedState, OrganisationKind
 from care_exchange_server.storage.models import ChangeCounter, FeedEntry, Record
 from care_exchange_server.storage.types import utcnow
 from care_exchange_testing.live_server import live_server
@@ -47,12 +48,14 @@ CHUNK = 5_000
 def seed(app: FastAPI, organisations: int) -> tuple[str, str]:
     """The provider, its service, the subscriber organisations; the reader's credentials."""
     with transaction(app.state.sessions) as session:
-        directory.create_organisation(session, "Feed provider", "provider", PROVIDER)
+        directory.create_organisation(session, "Feed provider", OrganisationKind.PROVIDER, PROVIDER)
         for number in range(organisations):
             organisation = f"org-feed-reader-{number:02d}"
-            directory.create_organisation(session, organisation, "commissioner", organisation)
+            directory.create_organisation(
+                session, organisation, OrganisationKind.COMMISSIONER, organisation
+            )
         made, secret = clients.create_client(
-            session, READER, "feed-reader", [f"{RECORD_TYPE}:read"], "client_secret_basic"
+            session, READER, "feed-reader", [f"{RECORD_TYPE}:read"], AuthMethod.CLIENT_SECRET_BASIC
         )
         session.add(service_of(PROVIDER))
     assert secret is not None
@@ -89,7 +92,7 @@ def grow(engine: Engine, changes: int, organisations: int, written: int) -> int:
                         "record_pk": pks[number // organisations],
                         "record_type": RECORD_TYPE,
                         "change_number": first + number,
-                        "state": "updated",
+                        "state": FeedState.UPDATED,
                     }
                     for number in range(count * organisations)
                 ],

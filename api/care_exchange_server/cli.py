@@ -22,6 +22,7 @@ from care_exchange_server.problems import ProblemError
 from care_exchange_server.services import directory, events, idempotency
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import make_engine, session_factory, transaction
+from care_exchange_server.storage.enums import AuthMethod
 from care_exchange_server.storage.migrate import upgrade
 from care_exchange_server.worker import run_until_signalled, start_in_thread
 
@@ -168,7 +169,7 @@ def client_create(
 ) -> None:
     """Create a client; a new secret is printed once and never stored in plain text."""
     jwks = json.load(jwks_file) if jwks_file else None
-    method = "private_key_jwt" if jwks else "client_secret_basic"
+    method = AuthMethod.PRIVATE_KEY_JWT if jwks else AuthMethod.CLIENT_SECRET_BASIC
     try:
         with _transaction(load_settings()) as session:
             made, secret = clients.create_client(session, org_id, name, scope, method, jwks)

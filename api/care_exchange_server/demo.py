@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from care_exchange_server.auth import clients
-from care_exchange_server.services import directory
-from care_exchange_server.services.ids import new_id
-from care_exchange_server.storage.models import Agreement, Organisation, Service
-from care_exchange_server.storage.types import utcnow
+from care_exchange_server.services import directory, entitlements
+from care_exchange_server.services.entitlements import AgreementTerms
+from care_exchange_server.storage.enums import AuthMethod, OrganisationKind
+from care_exchange_server.storage.models import Organisation, Service
 from care_exchange_standard import SCHEMA_DIR, load_standard
 
 PROVIDER, COMMISSIONER, OTHER = "org-thistle-care", "org-lothian-hscp", "org-fife-hscp"
@@ -60,9 +60,10 @@ def seed(session: Session) -> list[DemoClient] | None:
     """Create the demo once; None when it is already there (its secrets cannot be shown again)."""
     if session.get(Organisation, PROVIDER) is not None:
         return None
-    directory.create_organisation(session, "Thistle Care Ltd", "provider", PROVIDER)
-    directory.create_organisation(session, "Edinburgh HSCP (demo)", "commissioner", COMMISSIONER)
-    directory.create_organisation(session, "Fife HSCP (demo)", "commissioner", OTHER)
+    commissioner = OrganisationKind.COMMISSIONER
+    directory.create_organisation(session, "Thistle Care Ltd", OrganisationKind.PROVIDER, PROVIDER)
+    directory.create_organisation(session, "Edinburgh HSCP (demo)", commissioner, COMMISSIONER)
+    directory.create_organisation(session, "Fife HSCP (demo)", commissioner, OTHER)
     for service_id, name, number, postcode in (
         (SERVICES[0], "Thistle Court Care Home", "CS2003001025", "EH10 5AB"),
         (SERVICES[1], "Rowan Lodge Care Home", "CS2003001026", "EH12 7CD"),
@@ -72,21 +73,14 @@ def seed(session: Session) -> list[DemoClient] | None:
         assert not issues, issues
         session.add(Service(id=service_id, provider_id=PROVIDER, document=document))
     record_types = load_standard().record_types
-    session.add(
-        Agreement(
-            id=new_id("agr"),
-            provider_id=PROVIDER,
-            subscriber_id=COMMISSIONER,
-            record_types=record_types,
-            service_ids=None,
-            purpose="Contract monitoring under the National Care Home Contract.",
-            legal_basis="Public task (UK GDPR article 6(1)(e)); contract with the provider.",
-            end_date=None,
-            statutory=False,
-            status="active",
-            decided_at=utcnow(),
-        )
+    terms = AgreementTerms(
+        record_types=record_types,
+        service_ids=None,
+        purpose="Contract monitoring under the National Care Home Contract.",
+        legal_basis="Public task (UK GDPR article 6(1)(e)); contract with the provider.",
+        end_date=None,
     )
+    entitlements.grant(session, PROVIDER, COMMISSIONER, terms)
     made = []
     for organisation, scopes in (
         (
@@ -97,7 +91,11 @@ def seed(session: Session) -> list[DemoClient] | None:
         (OTHER, [f"{t}:read" for t in record_types] + SHARED_SCOPES),
     ):
         client, secret = clients.create_client(
-            session, organisation, f"{organisation} demo client", scopes, "client_secret_basic"
+            session,
+            organisation,
+            f"{organisation} demo client",
+            scopes,
+            AuthMethod.CLIENT_SECRET_BASIC,
         )
         assert secret is not None
         made.append(DemoClient(organisation, client.client_id, secret))

@@ -37,7 +37,7 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from care_exchange_server.services import delivery, feed, signatures, webhook_urls
+from care_exchange_server.services import delivery, entitlements, signatures, webhook_urls
 from care_exchange_server.services.delivery import Failure, HolderLock, Outcome, Work
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import make_engine, session_factory, transaction
@@ -280,7 +280,7 @@ class Worker:
         if time.monotonic() - self._swept_at < EXPIRY_SWEEP_SECONDS:
             return
         with transaction(self.sessions) as session:
-            feed.close_lapsed(session, date.today())
+            entitlements.close_lapsed(session, date.today())
         self._swept_at = time.monotonic()
 
     def _targets(self, urls: set[str]) -> dict[str, Awaitable[Target]]:

@@ -13,11 +13,11 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from care_exchange_server.auth import clients
-from care_exchange_server.services import directory
+from care_exchange_server.services import directory, entitlements
 from care_exchange_server.services.ids import new_id
 from care_exchange_server.storage.db import transaction
-from care_exchange_server.storage.models import Agreement, Delegation, Service
-from care_exchange_server.storage.types import utcnow
+from care_exchange_server.storage.enums import AgreementStatus, AuthMethod
+from care_exchange_server.storage.models import Agreement, Service
 from care_exchange_standard import load_standard
 from tests.conftest import EXAMPLES
 
@@ -70,6 +70,9 @@ class AgreementTerms:
     ends_in_days: int | None = None
 
 
+# Every world's one agreement: org-subscriber reads every type of every service of org-provider.
+WORLD_AGREEMENT = AgreementTerms("agr-subscriber", "provider", "subscriber", RECORD_TYPES)
+
 # Decoys come first (agreements are read back in insertion order when no order is asked for), so
 # a path that ignored the type, the provider or the service would name the decoy in receipts.
 ENTITLEMENT_AGREEMENTS = (
@@ -93,14 +96,16 @@ def renew_end_dates(session: Session, today: date) -> None:
     """Set the entitlement agreements' end dates relative to `today` again.
 
     The world is built once per run; a run that passes midnight would otherwise see the
-    agreement that ends today as lapsed.
+    agreement that ends today as lapsed. It writes the rows directly, on purpose: this moves
+    the world's calendar, it is no change of entitlement for `services.entitlements` to make,
+    and in a fresh copy, with nothing published, no feed has anything to follow.
     """
     for terms in ENTITLEMENT_AGREEMENTS:
         if terms.ends_in_days is not None:
             session.execute(
                 update(Agreement)
                 .where(Agreement.id == terms.id)
-                .values(end_date=_end_date(terms, today), status="active")
+                .values(end_date=_end_date(terms, today), status=AgreementStatus.ACTIVE)
             )
 
 
@@ -176,19 +181,20 @@ def published_example(
     return record
 
 
-def _agreement(terms: AgreementTerms, today: date) -> Agreement:
-    return Agreement(
-        id=terms.id,
-        provider_id=f"org-{terms.provider}",
-        subscriber_id=f"org-{terms.subscriber}",
-        record_types=terms.record_types,
-        service_ids=terms.service_ids,
-        purpose="Contract monitoring.",
-        legal_basis="Public task.",
-        end_date=_end_date(terms, today),
-        statutory=False,
-        status="active",
-        decided_at=utcnow(),
+def _grant(session: Session, terms: AgreementTerms, today: date) -> Agreement:
+    """The agreement in force, granted as the server grants one (its feed follows)."""
+    return entitlements.grant(
+        session,
+        f"org-{terms.provider}",
+        f"org-{terms.subscriber}",
+        entitlements.AgreementTerms(
+            record_types=terms.record_types,
+            service_ids=terms.service_ids,
+            purpose="Contract monitoring.",
+            legal_basis="Public task.",
+            end_date=_end_date(terms, today),
+        ),
+        agreement_id=terms.id,
     )
 
 
@@ -201,7 +207,7 @@ def build_world(app: FastAPI, client: TestClient, entitlement: bool = False) -> 
         for name, (kind, scopes) in parties.items():
             organisation = directory.create_organisation(session, name, kind, f"org-{name}")
             made, secret = clients.create_client(
-                session, organisation.id, name, scopes, "client_secret_basic"
+                session, organisation.id, name, scopes, AuthMethod.CLIENT_SECRET_BASIC
             )
             assert secret is not None
             world.parties[name] = Party(name, organisation.id, made.client_id, secret)
@@ -216,34 +222,13 @@ def build_world(app: FastAPI, client: TestClient, entitlement: bool = False) -> 
                 )
             )
         session.flush()
-        session.add(
-            Delegation(
-                id="dlg-vendor",
-                provider_id="org-provider",
-                vendor_id="org-vendor",
-                service_ids=["svc-p1"],
-            )
+        entitlements.delegate(
+            session, "org-provider", "org-vendor", ["svc-p1"], delegation_id="dlg-vendor"
         )
-        session.add(
-            Agreement(
-                id="agr-subscriber",
-                provider_id="org-provider",
-                subscriber_id="org-subscriber",
-                record_types=RECORD_TYPES,
-                service_ids=None,
-                purpose="Contract monitoring.",
-                legal_basis="Public task.",
-                end_date=None,
-                statutory=False,
-                status="active",
-                decided_at=utcnow(),
-            )
-        )
-        if entitlement:
-            session.flush()
-            for terms in ENTITLEMENT_AGREEMENTS:
-                session.add(_agreement(terms, date.today()))
-                session.flush()
+        today = date.today()
+        _grant(session, WORLD_AGREEMENT, today)
+        for terms in ENTITLEMENT_AGREEMENTS if entitlement else ():
+            _grant(session, terms, today)
     for party in world.parties.values():
         response = client.post(
             "/oauth/token",

@@ -21,12 +21,12 @@ from care_exchange_server.bodies import ClientCreatedBody
 from care_exchange_server.scopes import all_scopes
 from care_exchange_server.services.paging import Page, keyset
 from care_exchange_server.services.times import timestamp
+from care_exchange_server.storage.enums import AuthMethod
 from care_exchange_server.storage.models import Client, Organisation
 from care_exchange_server.storage.types import utcnow
 
-CLIENT_SECRET_BASIC = "client_secret_basic"
-PRIVATE_KEY_JWT = "private_key_jwt"
-AUTH_METHODS = (CLIENT_SECRET_BASIC, PRIVATE_KEY_JWT)
+CLIENT_SECRET_BASIC, PRIVATE_KEY_JWT = AuthMethod.CLIENT_SECRET_BASIC, AuthMethod.PRIVATE_KEY_JWT
+AUTH_METHODS = tuple(AuthMethod)
 
 
 def client_scopes(client: Client) -> list[str]:
@@ -96,7 +96,7 @@ def create_client(
         client_id=f"cx-{secrets.token_hex(12)}",
         organisation_id=organisation_id,
         name=name,
-        auth_method=auth_method,
+        auth_method=AuthMethod(auth_method),
         secret_hash=secret_hash,
         jwks=public_jwks,
         scopes=" ".join(granted),

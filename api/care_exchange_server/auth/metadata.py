@@ -11,7 +11,7 @@ from care_exchange_server.settings import Settings
 
 def authorization_server_metadata(settings: Settings) -> AuthorizationServerMetadataBody:
     """What a client needs to get and manage tokens here; only client credentials exist."""
-    methods = list(CLIENT_AUTH_METHODS)
+    methods = [str(method) for method in CLIENT_AUTH_METHODS]
     algorithms = list(ASSERTION_ALGORITHMS)
     return AuthorizationServerMetadataBody(
         issuer=settings.issuer,

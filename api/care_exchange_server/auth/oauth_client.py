@@ -8,6 +8,7 @@ from authlib.oauth2.rfc6749 import ClientMixin  # type: ignore[import-untyped]
 
 from care_exchange_server.auth.clients import CLIENT_SECRET_BASIC, client_scopes
 from care_exchange_server.auth.secrets import verify_secret
+from care_exchange_server.storage.enums import OrganisationKind
 from care_exchange_server.storage.models import Client
 
 CLIENT_CREDENTIALS = "client_credentials"
@@ -35,7 +36,7 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
     @property
     def is_admin(self) -> bool:
         """May see every organisation's tokens: the `admin` scope in an administrator org."""
-        return "admin" in self.scopes and self.organisation_kind == "administrator"
+        return "admin" in self.scopes and self.organisation_kind == OrganisationKind.ADMINISTRATOR
 
     @property
     def jwks(self) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from care_exchange_server.storage.enums import OrganisationKind
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -22,4 +24,4 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
-        return "admin" in self.scopes and self.organisation_kind == "administrator"
+        return "admin" in self.scopes and self.organisation_kind == OrganisationKind.ADMINISTRATOR

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -24,6 +24,7 @@ from care_exchange_server.routes.common import (
     run_post,
 )
 from care_exchange_server.services import directory
+from care_exchange_server.storage.enums import AuthMethod, OrganisationKind
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Db = Annotated[Session, Depends(get_session)]
@@ -45,7 +46,7 @@ class OrganisationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=300)
-    kind: Literal[directory.ORGANISATION_KINDS]  # type: ignore[valid-type]
+    kind: OrganisationKind
     id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
@@ -57,7 +58,7 @@ class ClientRequest(BaseModel):
     organisation_id: str = Field(alias="organisationId", min_length=1, max_length=128)
     name: str = Field(min_length=1, max_length=300)
     scopes: list[str] = Field(min_length=1)
-    auth_method: Literal["client_secret_basic", "private_key_jwt"] = Field(alias="authMethod")
+    auth_method: AuthMethod = Field(alias="authMethod")
     jwks: dict[str, Any] | None = None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -22,12 +22,12 @@ from care_exchange_server.routes.common import (
     run_post,
 )
 from care_exchange_server.services import agreements
-from care_exchange_server.services.agreements import AgreementTerms
+from care_exchange_server.services.entitlements import AgreementTerms
+from care_exchange_server.storage.enums import AgreementStatus
 
 router = APIRouter(prefix="/v1", tags=["agreements"])
 Caller = Annotated[Principal, Depends(current_principal)]
 Db = Annotated[Session, Depends(get_session)]
-Status = Literal["requested", "active", "declined", "revoked", "expired"]
 
 
 class AgreementRequest(BaseModel):
@@ -72,7 +72,7 @@ def list_agreements(
     session: Db,
     settings: Config,
     paged: Paged,
-    status: Annotated[Status | None, Query()] = None,
+    status: Annotated[AgreementStatus | None, Query()] = None,
 ) -> Response:
     page = agreements.list_for(session, principal, status, paged.size(settings), paged.token)
     items = [agreements.agreement_dict(agreement) for agreement in page.items]

@@ -20,6 +20,7 @@ from care_exchange_server.bodies import (
 from care_exchange_server.deps import get_settings
 from care_exchange_server.scopes import all_scopes
 from care_exchange_server.settings import Settings
+from care_exchange_server.storage.enums import AuthMethod, SubscriptionChannel, SubscriptionContent
 from care_exchange_standard import STANDARD_VERSION, load_standard
 from care_exchange_standard.files import SPEC_FILE
 
@@ -59,12 +60,12 @@ def capabilities(settings: Annotated[Settings, Depends(get_settings)]) -> Capabi
         auth=AuthCapabilityBody(
             issuer=settings.issuer,
             tokenEndpoint=settings.token_endpoint,
-            tokenEndpointAuthMethods=["client_secret_basic", "private_key_jwt"],
+            tokenEndpointAuthMethods=[method.value for method in AuthMethod],
             accessTokenLifetimeSeconds=settings.access_token_lifetime_seconds,
         ),
         subscriptions=SubscriptionsCapabilityBody(
-            channels=["webhook", "pull"],
-            contents=["id-only", "full"],
+            channels=[channel.value for channel in SubscriptionChannel],
+            contents=[content.value for content in SubscriptionContent],
             retryDelaysSeconds=settings.webhook_retry_delays_seconds,
             heartbeatSeconds=settings.webhook_heartbeat_seconds,
             secretOverlapHours=settings.webhook_secret_overlap_hours,

@@ -13,19 +13,19 @@ from care_exchange_server.auth.dependencies import bearer_token
 from care_exchange_server.auth.principal import Principal
 from care_exchange_server.bodies import FeedItemBody, FeedPageBody
 from care_exchange_server.routes.common import as_reader, json_response, next_link, page_size_of
-from care_exchange_server.services import feed, receipts, records
-from care_exchange_server.services.changes import UPDATED
+from care_exchange_server.services import entitlements, feed, receipts, records
 from care_exchange_server.services.receipt_book import ReceiptBook
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import transaction
+from care_exchange_server.storage.enums import FeedState
 
 router = APIRouter(prefix="/v1", tags=["feed"])
 MAX_CHANGE = 2**63 - 1  # change numbers are 64-bit
 
 
-def _item(record_type: str, change: int, state: str, record: Any) -> FeedItemBody:
+def _item(record_type: str, change: int, state: FeedState, record: Any) -> FeedItemBody:
     item = FeedItemBody(id=record.record_id, kind=record_type, state=state, modified=change)
-    if state == UPDATED:
+    if state == FeedState.UPDATED:
         item["data"] = records.envelope(record_type, record)
     return item
 
@@ -46,11 +46,11 @@ async def read_feed(
         records.known_type(record_type)
         records.require_reader(principal, record_type)
         today = date.today()
-        if feed.has_lapsed(session, principal.organisation_id, today):
+        if entitlements.has_lapsed(session, principal.organisation_id, today):
             with transaction(request.app.state.sessions) as writing:
-                feed.close_lapsed(writing, today, principal.organisation_id)
+                entitlements.close_lapsed(writing, today, principal.organisation_id)
         rows = feed.page(session, principal.organisation_id, record_type, after, size)
-        sent = [record for _, state, record in rows if state == UPDATED]
+        sent = [record for _, state, record in rows if state == FeedState.UPDATED]
         agreed = receipts.agreed_for(session, principal, sent)
         book.add(receipts.rows_for(principal, sent, receipts.FEED, agreed))
         items = [_item(record_type, change, state, record) for change, state, record in rows]

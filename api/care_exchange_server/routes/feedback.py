@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -25,12 +25,12 @@ from care_exchange_server.routes.common import (
 from care_exchange_server.services import feedback
 from care_exchange_server.services.feedback import FeedbackTerms
 from care_exchange_server.settings import Settings
+from care_exchange_server.storage.enums import FeedbackKind
 from care_exchange_standard import load_standard
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 Caller = Annotated[Principal, Depends(current_principal)]
 Db = Annotated[Session, Depends(get_session)]
-Kind = Literal["acknowledgement", "question", "impact"]
 
 
 class Period(BaseModel):
@@ -47,7 +47,7 @@ class FeedbackRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Kind
+    kind: FeedbackKind
     text: str = Field(min_length=1, max_length=5000)
     record_type: str | None = Field(alias="recordType", default=None, max_length=60)
     record_id: str | None = Field(alias="recordId", default=None, max_length=128)
@@ -116,7 +116,7 @@ def list_feedback(
     session: Db,
     settings: Annotated[Settings, Depends(get_settings)],
     service_id: Annotated[str | None, Query(alias="serviceId", max_length=128)] = None,
-    kind: Annotated[Kind | None, Query()] = None,
+    kind: Annotated[FeedbackKind | None, Query()] = None,
     page_size: Annotated[int | None, Query()] = None,
     page_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response:

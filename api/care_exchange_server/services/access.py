@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from care_exchange_server.auth.principal import Principal
+from care_exchange_server.storage.enums import AgreementStatus
 from care_exchange_server.storage.models import Agreement, Delegation, Record
 
 
@@ -63,7 +64,7 @@ def delegated_grants(
 
 
 def is_active(agreement: Agreement, today: date) -> bool:
-    return agreement.status == "active" and (
+    return agreement.status == AgreementStatus.ACTIVE and (
         agreement.end_date is None or today <= agreement.end_date
     )
 
@@ -72,7 +73,7 @@ def in_force(subscriber_id: Any, today: Any) -> ColumnElement[bool]:
     """Agreements of the subscriber that are in force today (values or bound parameters)."""
     return and_(
         Agreement.subscriber_id == subscriber_id,
-        Agreement.status == "active",
+        Agreement.status == AgreementStatus.ACTIVE,
         or_(Agreement.end_date.is_(None), Agreement.end_date >= today),
     )
 

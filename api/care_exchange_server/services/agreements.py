@@ -1,11 +1,12 @@
 """Data-sharing agreements: granted by providers, requested by subscribers, statutory by admins.
 
 Revocation and expiry take effect at once because every read checks the agreement as it is now.
+This module decides who may do what and whether the terms are valid; `services.entitlements`
+makes the change, and the feed's with it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -15,27 +16,23 @@ from sqlalchemy.orm import Session
 from care_exchange_server.auth.principal import Principal
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.scopes import require_scope
-from care_exchange_server.services import feed
+from care_exchange_server.services import entitlements
 from care_exchange_server.services.access import is_active
-from care_exchange_server.services.ids import new_id
+from care_exchange_server.services.entitlements import AgreementTerms
 from care_exchange_server.services.paging import Page, keyset
 from care_exchange_server.services.times import timestamp
+from care_exchange_server.storage.enums import AgreementStatus, OrganisationKind
 from care_exchange_server.storage.models import Agreement, Organisation, Service
-from care_exchange_server.storage.types import utcnow
 from care_exchange_standard import load_standard
 
-SUBSCRIBER_KINDS = {"commissioner", "regulator", "public-health", "workforce-body"}
-
-
-@dataclass(frozen=True)
-class AgreementTerms:
-    """What an agreement covers and why; the parties come from the caller and the request."""
-
-    record_types: list[str]
-    service_ids: list[str] | None
-    purpose: str
-    legal_basis: str
-    end_date: date | None
+SUBSCRIBER_KINDS = frozenset(
+    {
+        OrganisationKind.COMMISSIONER,
+        OrganisationKind.REGULATOR,
+        OrganisationKind.PUBLIC_HEALTH,
+        OrganisationKind.WORKFORCE_BODY,
+    }
+)
 
 
 def _check_terms(session: Session, provider_id: str, terms: AgreementTerms) -> None:
@@ -64,7 +61,9 @@ def _check_terms(session: Session, provider_id: str, terms: AgreementTerms) -> N
         raise ProblemError("validation_failed", "The agreement's terms are not valid.", errors)
 
 
-def _organisation(session: Session, organisation_id: str, kinds: set[str], pointer: str) -> None:
+def _organisation(
+    session: Session, organisation_id: str, kinds: frozenset[OrganisationKind], pointer: str
+) -> None:
     found = session.get(Organisation, organisation_id)
     if found is None or found.kind not in kinds:
         raise ProblemError(
@@ -117,42 +116,27 @@ def create(
                     if value is None
                 ],
             )
-        status = "active"
+        requested = False
     else:
-        if principal.organisation_kind == "provider":
+        if principal.organisation_kind == OrganisationKind.PROVIDER:
             _caller_is(principal, provider_id, "/providerId")
             if subscriber_id is None:
                 raise _missing("/subscriberId", "Name the subscriber you grant access to.")
-            provider_id, status = principal.organisation_id, "active"
+            provider_id, requested = principal.organisation_id, False
         elif principal.organisation_kind in SUBSCRIBER_KINDS:
             _caller_is(principal, subscriber_id, "/subscriberId")
             if provider_id is None:
                 raise _missing("/providerId", "Name the provider you request access from.")
-            subscriber_id, status = principal.organisation_id, "requested"
+            subscriber_id, requested = principal.organisation_id, True
         else:
             raise ProblemError("forbidden", "Only providers and subscribers make agreements.")
     assert provider_id is not None and subscriber_id is not None
-    _organisation(session, provider_id, {"provider"}, "/providerId")
+    _organisation(session, provider_id, frozenset({OrganisationKind.PROVIDER}), "/providerId")
     _organisation(session, subscriber_id, SUBSCRIBER_KINDS, "/subscriberId")
     _check_terms(session, provider_id, terms)
-    agreement = Agreement(
-        id=new_id("agr"),
-        provider_id=provider_id,
-        subscriber_id=subscriber_id,
-        record_types=terms.record_types,
-        service_ids=terms.service_ids,
-        purpose=terms.purpose,
-        legal_basis=terms.legal_basis,
-        end_date=terms.end_date,
-        statutory=statutory,
-        status=status,
-        decided_at=utcnow() if status == "active" else None,
-    )
-    session.add(agreement)
-    session.flush()
-    if status == "active":
-        feed.entitlements_changed(session, subscriber_id, date.today())
-    return agreement
+    if requested:
+        return entitlements.request(session, provider_id, subscriber_id, terms)
+    return entitlements.grant(session, provider_id, subscriber_id, terms, statutory=statutory)
 
 
 def visible(session: Session, principal: Principal, agreement_id: str) -> Agreement:
@@ -174,13 +158,7 @@ def decide(session: Session, principal: Principal, agreement_id: str, accept: bo
     agreement = visible(session, principal, agreement_id)
     if agreement.provider_id != principal.organisation_id:
         raise ProblemError("forbidden", "Only the provider decides on a request.")
-    if agreement.status != "requested":
-        raise ProblemError("conflict", f"The agreement is {agreement.status}, not requested.")
-    agreement.status = "active" if accept else "declined"
-    agreement.decided_at = utcnow()
-    session.flush()
-    if accept:
-        feed.entitlements_changed(session, agreement.subscriber_id, date.today())
+    entitlements.decide(session, agreement, accept)
     return agreement
 
 
@@ -193,12 +171,7 @@ def revoke(session: Session, principal: Principal, agreement_id: str) -> Agreeme
             raise ProblemError("forbidden", "Only the provider revokes an agreement.")
         if agreement.statutory:
             raise ProblemError("forbidden", "A statutory agreement is revoked by an administrator.")
-    if agreement.status not in ("active", "requested"):
-        raise ProblemError("conflict", f"The agreement is already {agreement.status}.")
-    agreement.status = "revoked"
-    agreement.revoked_at = utcnow()
-    session.flush()
-    feed.entitlements_changed(session, agreement.subscriber_id, date.today())
+    entitlements.revoke(session, agreement)
     return agreement
 
 
@@ -225,17 +198,17 @@ def list_for(
 def _shown_as(status: str, today: date) -> ColumnElement[bool]:
     """`shown_status` as a condition: `active` and `expired` are told apart by the end date."""
     lapsed = and_(Agreement.end_date.is_not(None), Agreement.end_date < today)
-    if status == "expired":
-        return and_(Agreement.status == "active", lapsed)
-    if status == "active":
-        return and_(Agreement.status == "active", not_(lapsed))
+    if status == AgreementStatus.EXPIRED:
+        return and_(Agreement.status == AgreementStatus.ACTIVE, lapsed)
+    if status == AgreementStatus.ACTIVE:
+        return and_(Agreement.status == AgreementStatus.ACTIVE, not_(lapsed))
     return Agreement.status == status
 
 
-def shown_status(agreement: Agreement) -> str:
+def shown_status(agreement: Agreement) -> AgreementStatus:
     """`expired` is derived from the end date, so it never needs a job to set it."""
-    if agreement.status == "active" and not is_active(agreement, date.today()):
-        return "expired"
+    if agreement.status == AgreementStatus.ACTIVE and not is_active(agreement, date.today()):
+        return AgreementStatus.EXPIRED
     return agreement.status
 
 

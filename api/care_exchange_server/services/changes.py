@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-UPDATED, DELETED = "updated", "deleted"
+from care_exchange_server.storage.enums import FeedState
 
 
 @dataclass(frozen=True)
@@ -16,4 +16,4 @@ class Change:
     record_type: str
     service_id: str
     version: int
-    state: str
+    state: FeedState

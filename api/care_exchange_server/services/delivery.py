@@ -52,9 +52,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from care_exchange_server.services import event_bodies, receipts, subscriptions
+from care_exchange_server.services import event_bodies, receipts
 from care_exchange_server.services.event_bodies import Rendered
 from care_exchange_server.settings import Settings
+from care_exchange_server.storage.enums import SubscriptionChannel, SubscriptionStatus
 from care_exchange_server.storage.models import AccessReceipt, Subscription, SubscriptionEvent
 from care_exchange_server.storage.types import UTCDateTime, utcnow
 
@@ -224,8 +225,8 @@ def claim(
     if session.get_bind().dialect.name == "postgresql":
         free.append(_holder_gone())
     query = select(Subscription).where(
-        Subscription.channel == subscriptions.WEBHOOK,
-        Subscription.status == subscriptions.ACTIVE,
+        Subscription.channel == SubscriptionChannel.WEBHOOK,
+        Subscription.status == SubscriptionStatus.ACTIVE,
         or_(*free),
         or_(backlog, idle),
     )
@@ -308,7 +309,7 @@ def prepare(session: Session, leased: Sequence[int], settings: Settings, today: 
             heartbeat=None if s.pk in rendered else event_bodies.heartbeat(settings.issuer, s),
         )
         for s in found
-        if s.channel == subscriptions.WEBHOOK and s.secret is not None
+        if s.channel == SubscriptionChannel.WEBHOOK and s.secret is not None
     ]
 
 
@@ -341,7 +342,7 @@ def _failed(
     _noted(subscription, failure, now)
     at = now.isoformat().replace("+00:00", "Z")
     if failure.gone:
-        subscription.status = subscriptions.DISABLED
+        subscription.status = SubscriptionStatus.DISABLED
         subscription.status_reason = REASON_GONE.format(at=at)
         subscription.next_attempt_at = None
         return
@@ -351,7 +352,7 @@ def _failed(
     delays = settings.webhook_retry_delays_seconds
     lasted = max((now - subscription.failing_since).total_seconds(), 0.0)
     if subscription.attempts >= len(delays) and lasted >= sum(delays[1:]):
-        subscription.status = subscriptions.ERROR
+        subscription.status = SubscriptionStatus.ERROR
         subscription.status_reason = REASON_ERROR.format(
             sequence=subscription.delivered_sequence + 1,
             attempts=subscription.attempts,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select
@@ -11,24 +10,17 @@ from sqlalchemy.orm import Session
 from care_exchange_server.auth.principal import Principal
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.scopes import require_scope
-from care_exchange_server.services import feed
+from care_exchange_server.services import entitlements
 from care_exchange_server.services.access import delegated_grants
 from care_exchange_server.services.conformance import conforming
 from care_exchange_server.services.ids import new_id
 from care_exchange_server.services.paging import Page, keyset
 from care_exchange_server.services.times import timestamp
+from care_exchange_server.storage.enums import OrganisationKind
 from care_exchange_server.storage.models import Delegation, Organisation, Service
 from care_exchange_server.storage.types import utcnow
 
-ORGANISATION_KINDS = (
-    "provider",
-    "commissioner",
-    "regulator",
-    "public-health",
-    "workforce-body",
-    "vendor",
-    "administrator",
-)
+ORGANISATION_KINDS = tuple(kind.value for kind in OrganisationKind)
 
 
 def create_organisation(
@@ -42,7 +34,9 @@ def create_organisation(
             f"Organisation '{organisation_id}' exists.",
             [FieldError("/id", "taken.", "unique")],
         )
-    organisation = Organisation(id=organisation_id or new_id("org"), name=name, kind=kind)
+    organisation = Organisation(
+        id=organisation_id or new_id("org"), name=name, kind=OrganisationKind(kind)
+    )
     session.add(organisation)
     session.flush()
     return organisation
@@ -137,10 +131,10 @@ def delegate(
 ) -> Delegation:
     """Let a vendor publish for some or (None) all of the caller's services, now and future."""
     require_scope(principal, "services")
-    if principal.organisation_kind != "provider":
+    if principal.organisation_kind != OrganisationKind.PROVIDER:
         raise ProblemError("forbidden", "Only a provider delegates publishing.")
     vendor = session.get(Organisation, vendor_id)
-    if vendor is None or vendor.kind != "vendor":
+    if vendor is None or vendor.kind != OrganisationKind.VENDOR:
         raise ProblemError(
             "validation_failed",
             f"'{vendor_id}' is not a vendor organisation.",
@@ -161,16 +155,7 @@ def delegate(
         ]
         if errors:
             raise ProblemError("forbidden", "A provider delegates only its own services.", errors)
-    delegation = Delegation(
-        id=new_id("dlg"),
-        provider_id=principal.organisation_id,
-        vendor_id=vendor_id,
-        service_ids=service_ids,
-    )
-    session.add(delegation)
-    session.flush()
-    feed.entitlements_changed(session, vendor_id, date.today())
-    return delegation
+    return entitlements.delegate(session, principal.organisation_id, vendor_id, service_ids)
 
 
 def list_delegations(
@@ -196,10 +181,7 @@ def revoke_delegation(session: Session, principal: Principal, delegation_id: str
         raise ProblemError("not_found", f"No delegation '{delegation_id}' of yours.")
     if delegation.provider_id != principal.organisation_id:
         raise ProblemError("forbidden", "Only the provider revokes a delegation.")
-    if delegation.revoked_at is None:
-        delegation.revoked_at = utcnow()
-        session.flush()
-        feed.entitlements_changed(session, delegation.vendor_id, date.today())
+    entitlements.revoke_delegation(session, delegation)
 
 
 def delegation_dict(delegation: Delegation) -> dict[str, Any]:

@@ -20,14 +20,15 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from care_exchange_server.services.changes import DELETED, Change
+from care_exchange_server.services.changes import Change
 from care_exchange_server.services.ids import new_id
+from care_exchange_server.storage.enums import EventType, FeedState
 from care_exchange_server.storage.models import Feedback, Service, Subscription, SubscriptionEvent
 from care_exchange_server.storage.types import utcnow
 
-RECORD_UPDATED = "org.careexchange.record.updated"
-RECORD_DELETED = "org.careexchange.record.deleted"
-FEEDBACK_CREATED = "org.careexchange.feedback.created"
+RECORD_UPDATED = EventType.RECORD_UPDATED
+RECORD_DELETED = EventType.RECORD_DELETED
+FEEDBACK_CREATED = EventType.FEEDBACK_CREATED
 HEARTBEAT = "org.careexchange.heartbeat"
 FEEDBACK_TYPE = "feedback"
 
@@ -138,7 +139,9 @@ def record_changes(session: Session, changes: Sequence[Change]) -> None:
             ):
                 numbered.setdefault(listener.pk, []).append(
                     {
-                        "type": RECORD_DELETED if change.state == DELETED else RECORD_UPDATED,
+                        "type": RECORD_DELETED
+                        if change.state == FeedState.DELETED
+                        else RECORD_UPDATED,
                         "record_pk": change.record_pk,
                         "version": change.version,
                         "feedback_pk": None,

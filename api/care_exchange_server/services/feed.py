@@ -4,7 +4,9 @@ Entries are written when something changes (fan-out on write), so reading a page
 query on (organisation, type, change number) however long the history. Three kinds of change
 write entries: a record's new version (for every organisation entitled to it), an organisation
 gaining or losing entitlements (an agreement or delegation starting, ending or being revoked),
-and an agreement reaching its end date (found when its subscriber next reads the feed).
+and an agreement reaching its end date (found when its subscriber next reads the feed, or by
+the worker's sweep). The last two come only from `services.entitlements`, the one writer of
+agreements and delegations.
 
 Change numbers come from one counter row, locked before a writing transaction decides who sees
 its change and held until it commits. A transaction that takes numbers after another therefore
@@ -29,8 +31,9 @@ from care_exchange_server.services.access import (
     in_force,
     services_of,
 )
-from care_exchange_server.services.changes import DELETED, UPDATED, Change
+from care_exchange_server.services.changes import Change
 from care_exchange_server.services.stored import STORED_COLUMNS, StoredRecord
+from care_exchange_server.storage.enums import FeedState, RecordState
 from care_exchange_server.storage.models import (
     Agreement,
     ChangeCounter,
@@ -38,8 +41,6 @@ from care_exchange_server.storage.models import (
     FeedEntry,
     Record,
 )
-
-_RETRACTED = "retracted"
 
 
 def lock(session: Session) -> None:
@@ -50,6 +51,11 @@ def lock(session: Session) -> None:
     the first to commit and then sees its work. SQLite has one writer at a time anyway.
     """
     session.execute(select(ChangeCounter.value).where(ChangeCounter.id == 1).with_for_update())
+
+
+def _shown(state: RecordState) -> FeedState:
+    """A retracted record is shown as deleted: what it said is gone, though the record is not."""
+    return FeedState.DELETED if state == RecordState.RETRACTED else FeedState.UPDATED
 
 
 def take_numbers(session: Session, count: int) -> int:
@@ -130,7 +136,7 @@ def records_changed(session: Session, records: Iterable[StoredRecord], today: da
         key = (record.provider_id, record.service_id, record.record_type)
         if key not in entitled:
             entitled[key] = _entitled(session, *key, today)
-        state = DELETED if record.state == _RETRACTED else UPDATED
+        state = _shown(record.state)
         changes += [
             Change(
                 organisation,
@@ -164,14 +170,22 @@ def _entitlement(session: Session, organisation_id: str, today: date) -> ColumnE
     return or_(false(), *conditions)
 
 
-def entitlements_changed(session: Session, organisation_id: str, today: date) -> None:
-    """Bring the organisation's feed in line with what it may see now.
+def entitlements_changed(session: Session, organisation_ids: Iterable[str], today: date) -> None:
+    """Bring each organisation's feed in line with what it may see now, in one write.
 
     Records it has gained appear as updated (retracted ones are left out: there is nothing to
-    remove); records it has lost appear as deleted.
+    remove); records it has lost appear as deleted. `services.entitlements` calls this after
+    every change it makes, and nothing else should: a change of entitlement goes through there.
     """
     lock(session)
-    write(session, _entitlement_changes(session, organisation_id, today))
+    write(
+        session,
+        [
+            change
+            for organisation_id in sorted(set(organisation_ids))
+            for change in _entitlement_changes(session, organisation_id, today)
+        ],
+    )
 
 
 def _entitlement_changes(session: Session, organisation_id: str, today: date) -> list[Change]:
@@ -193,14 +207,18 @@ def _entitlement_changes(session: Session, organisation_id: str, today: date) ->
     }
     changes: list[Change] = []
     for pk, row in sorted(now_seen.items()):
-        state = DELETED if row.state == _RETRACTED else UPDATED
-        if (pk in shown and shown[pk] != state) or (pk not in shown and state == UPDATED):
+        state = _shown(row.state)
+        if (pk in shown and shown[pk] != state) or (pk not in shown and state == FeedState.UPDATED):
             changes.append(
                 Change(organisation_id, pk, row.record_type, row.service_id, row.version, state)
             )
-    lost = sorted(pk for pk, state in shown.items() if pk not in now_seen and state != DELETED)
+    lost = sorted(
+        pk for pk, state in shown.items() if pk not in now_seen and state != FeedState.DELETED
+    )
     changes += [
-        Change(organisation_id, row.pk, row.record_type, row.service_id, row.version, DELETED)
+        Change(
+            organisation_id, row.pk, row.record_type, row.service_id, row.version, FeedState.DELETED
+        )
         for row in session.execute(
             select(Record.pk, Record.record_type, Record.service_id, Record.version)
             .where(Record.pk.in_(lost))
@@ -210,47 +228,9 @@ def _entitlement_changes(session: Session, organisation_id: str, today: date) ->
     return changes
 
 
-def _lapsed(today: date) -> ColumnElement[bool]:
-    """Agreements still marked active whose end date has passed."""
-    return and_(Agreement.status == "active", Agreement.end_date < today)
-
-
-def has_lapsed(session: Session, subscriber_id: str, today: date) -> bool:
-    """Whether the subscriber holds an agreement still marked active past its end date."""
-    query = select(Agreement.id).where(_lapsed(today), Agreement.subscriber_id == subscriber_id)
-    return session.execute(query.limit(1)).first() is not None
-
-
-def close_lapsed(session: Session, today: date, subscriber_id: str | None = None) -> None:
-    """Mark agreements past their end date `expired` and remove their records from feeds.
-
-    The changes of every subscriber go out in one write, so subscription rows are locked once,
-    in one order, as every other writer locks them. `FOR NO KEY UPDATE` leaves the agreements
-    free for rows that only reference them (access receipts) meanwhile.
-    """
-    query = select(Agreement).where(_lapsed(today))
-    if subscriber_id is not None:
-        query = query.where(Agreement.subscriber_id == subscriber_id)
-    lapsed = list(session.scalars(query.with_for_update(key_share=True)))
-    if not lapsed:
-        return
-    for agreement in lapsed:
-        agreement.status = "expired"
-    session.flush()
-    lock(session)
-    write(
-        session,
-        [
-            change
-            for organisation in sorted({agreement.subscriber_id for agreement in lapsed})
-            for change in _entitlement_changes(session, organisation, today)
-        ],
-    )
-
-
 def page(
     session: Session, organisation_id: str, record_type: str, after: int, size: int
-) -> list[tuple[int, str, StoredRecord]]:
+) -> list[tuple[int, FeedState, StoredRecord]]:
     """Entries after `after`, in change order, each with its record's latest version."""
     rows = session.execute(
         select(FeedEntry.change_number, FeedEntry.state, *STORED_COLUMNS)

@@ -23,6 +23,7 @@ from care_exchange_server.services.access import Grant, in_force, services_of
 from care_exchange_server.services.agreements import SUBSCRIBER_KINDS
 from care_exchange_server.services.ids import new_id
 from care_exchange_server.services.times import timestamp
+from care_exchange_server.storage.enums import FeedbackKind
 from care_exchange_server.storage.models import Agreement, Feedback, FeedbackReply, Record, Service
 
 SCOPE = "feedback"
@@ -74,7 +75,7 @@ def create(session: Session, principal: Principal, terms: FeedbackTerms) -> Feed
         raise ProblemError("forbidden", "Feedback is sent by subscribers to providers.")
     feedback = Feedback(
         id=new_id("fbk"),
-        kind=terms.kind,
+        kind=FeedbackKind(terms.kind),
         text=terms.text,
         subscriber_id=principal.organisation_id,
         author_client_id=principal.client_id,

@@ -26,10 +26,12 @@ from care_exchange_server.scopes import require_scope
 from care_exchange_server.services.access import Grant, agreed_grants
 from care_exchange_server.services.stored import StoredRecord
 from care_exchange_server.services.times import timestamp
+from care_exchange_server.storage.enums import OrganisationKind, ReceiptChannel
 from care_exchange_server.storage.models import AccessReceipt
 from care_exchange_server.storage.types import UTCDateTime, utcnow
 
-READ, LISTED, FEED, WEBHOOK, EVENTS = "read", "list", "feed", "webhook", "events"
+READ, LISTED, FEED = ReceiptChannel.READ, ReceiptChannel.LISTED, ReceiptChannel.FEED
+WEBHOOK, EVENTS = ReceiptChannel.WEBHOOK, ReceiptChannel.EVENTS
 SCOPE = "agreements"
 
 
@@ -59,7 +61,11 @@ def agreed_for(
 
 
 def row(
-    subscriber_id: str, record: StoredRecord, agreement_id: str, channel: str, at: datetime
+    subscriber_id: str,
+    record: StoredRecord,
+    agreement_id: str,
+    channel: ReceiptChannel,
+    at: datetime,
 ) -> dict[str, Any]:
     """One receipt, as a row to insert."""
     return {
@@ -77,7 +83,10 @@ def row(
 
 
 def rows_for(
-    principal: Principal, records: Sequence[StoredRecord], channel: str, agreed: Sequence[Grant]
+    principal: Principal,
+    records: Sequence[StoredRecord],
+    channel: ReceiptChannel,
+    agreed: Sequence[Grant],
 ) -> list[dict[str, Any]]:
     """The receipts for records a subscriber receives, under the agreements that allow it."""
     now = utcnow()
@@ -110,7 +119,7 @@ def _check_period(receipt_filter: ReceiptFilter) -> None:
 
 def _provider(principal: Principal) -> None:
     require_scope(principal, SCOPE)
-    if principal.organisation_kind != "provider":
+    if principal.organisation_kind != OrganisationKind.PROVIDER:
         raise ProblemError("forbidden", "Access receipts are shown to the provider.")
 
 

@@ -31,11 +31,12 @@ from care_exchange_server.services.conformance import conforming
 from care_exchange_server.services.stored import STORED_COLUMNS as _STORED
 from care_exchange_server.services.stored import StoredRecord
 from care_exchange_server.services.times import timestamp
+from care_exchange_server.storage.enums import RecordState
 from care_exchange_server.storage.models import Agreement, Record, RecordVersion, Service
 from care_exchange_server.storage.types import utcnow
 from care_exchange_standard import load_standard
 
-ACTIVE, RETRACTED = "active", "retracted"
+ACTIVE, RETRACTED = RecordState.ACTIVE, RecordState.RETRACTED
 
 
 def known_type(record_type: str) -> str:
@@ -374,7 +375,7 @@ def _next_version(
     session: Session,
     record: StoredRecord,
     principal: Principal,
-    state: str,
+    state: RecordState,
     data: dict[str, Any] | None,
 ) -> StoredRecord:
     """Move to the next version only if nobody else did first (the compare-and-set)."""

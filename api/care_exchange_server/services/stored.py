@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from care_exchange_server.storage.enums import RecordState
 from care_exchange_server.storage.models import Record
 
 
@@ -19,7 +20,7 @@ class StoredRecord:
     service_id: str
     provider_id: str
     version: int
-    state: str
+    state: RecordState
     submitted_by: str
     published_at: datetime
     data: dict[str, Any] | None

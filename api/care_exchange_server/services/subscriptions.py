@@ -25,13 +25,18 @@ from care_exchange_server.services.events import FEEDBACK_TYPE
 from care_exchange_server.services.ids import new_id
 from care_exchange_server.services.times import timestamp
 from care_exchange_server.settings import Settings
+from care_exchange_server.storage.enums import (
+    OrganisationKind,
+    SubscriptionChannel,
+    SubscriptionContent,
+    SubscriptionStatus,
+)
 from care_exchange_server.storage.models import Service, Subscription, SubscriptionEvent
 from care_exchange_server.storage.types import utcnow
 from care_exchange_standard import load_standard
 
 SCOPE = "subscriptions"
-WEBHOOK, PULL = "webhook", "pull"
-ACTIVE, PAUSED, DISABLED, ERROR = "active", "paused", "disabled", "error"
+WEBHOOK, PULL = SubscriptionChannel.WEBHOOK, SubscriptionChannel.PULL
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ def _check_types(principal: Principal, types: Sequence[str]) -> None:
     known = load_standard().record_types
     for index, kind in enumerate(types):
         if kind == FEEDBACK_TYPE:
-            if principal.organisation_kind != "provider":
+            if principal.organisation_kind != OrganisationKind.PROVIDER:
                 raise _invalid(f"/types/{index}", "only providers receive feedback.")
             require_scope(principal, "feedback")
         elif kind not in known:
@@ -110,8 +115,8 @@ def _apply(subscription: Subscription, terms: Terms) -> None:
     subscription.types = list(terms.types)
     subscription.service_ids = None if terms.service_ids is None else list(terms.service_ids)
     subscription.area_codes = None if terms.area_codes is None else list(terms.area_codes)
-    subscription.channel, subscription.url = terms.channel, terms.url
-    subscription.content = terms.content
+    subscription.channel, subscription.url = SubscriptionChannel(terms.channel), terms.url
+    subscription.content = SubscriptionContent(terms.content)
 
 
 def create(
@@ -125,7 +130,7 @@ def create(
     made = Subscription(
         id=new_id("sub"),
         organisation_id=principal.organisation_id,
-        status=ACTIVE,
+        status=SubscriptionStatus.ACTIVE,
         secret=secret,
         last_sequence=0,
         delivered_sequence=0,
@@ -248,10 +253,10 @@ def update(
     _apply(found, terms)
     if terms.channel == PULL:
         found.secret = found.previous_secret = found.previous_secret_expires_at = None
-    if status == PAUSED:
-        found.status, found.status_reason = PAUSED, None
-    elif status == ACTIVE:
-        found.status, found.status_reason = ACTIVE, None
+    if status == SubscriptionStatus.PAUSED:
+        found.status, found.status_reason = SubscriptionStatus.PAUSED, None
+    elif status == SubscriptionStatus.ACTIVE:
+        found.status, found.status_reason = SubscriptionStatus.ACTIVE, None
         found.attempts, found.next_attempt_at = 0, None
     found.updated_at = utcnow()
     session.flush()

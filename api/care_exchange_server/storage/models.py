@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -18,9 +20,31 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from care_exchange_server.storage.types import JSONType, UTCDateTime, utcnow
+from care_exchange_server.storage.enums import (
+    AgreementStatus,
+    AuthMethod,
+    EventType,
+    FeedbackKind,
+    FeedState,
+    OrganisationKind,
+    ReceiptChannel,
+    RecordState,
+    SubscriptionChannel,
+    SubscriptionContent,
+    SubscriptionStatus,
+)
+from care_exchange_server.storage.types import JSONType, UTCDateTime, coded, utcnow
 
 ID_LENGTH = 128
+
+
+def one_of(table: str, column: str, enum: type[StrEnum]) -> CheckConstraint:
+    """The database refuses any other value, whoever writes the row (raw SQL included).
+
+    Named `ck_<table>_<column>`, as migration 0007 names it, so a later one can replace it.
+    """
+    allowed = ", ".join(f"'{member.value}'" for member in enum)
+    return CheckConstraint(f"{column} IN ({allowed})", name=f"ck_{table}_{column}")
 
 
 class Base(DeclarativeBase):
@@ -36,10 +60,11 @@ class Organisation(Base):
     """A provider, commissioner, regulator, vendor, ... Every client belongs to exactly one."""
 
     __tablename__ = "organisations"
+    __table_args__ = (one_of(__tablename__, "kind", OrganisationKind),)
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     name: Mapped[str] = mapped_column(String(300))
-    kind: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[OrganisationKind] = mapped_column(coded(OrganisationKind, 40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -47,11 +72,12 @@ class Client(Base):
     """An OAuth client; its secret is stored only as a hash."""
 
     __tablename__ = "clients"
+    __table_args__ = (one_of(__tablename__, "auth_method", AuthMethod),)
 
     client_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
     name: Mapped[str] = mapped_column(String(300))
-    auth_method: Mapped[str] = mapped_column(String(40))
+    auth_method: Mapped[AuthMethod] = mapped_column(coded(AuthMethod, 40))
     secret_hash: Mapped[str | None] = mapped_column(String(300))
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     scopes: Mapped[str] = mapped_column(Text)
@@ -121,6 +147,7 @@ class Agreement(Base):
     """A data-sharing agreement: a subscriber may read these record types of these services."""
 
     __tablename__ = "agreements"
+    __table_args__ = (one_of(__tablename__, "status", AgreementStatus),)
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     provider_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
@@ -131,7 +158,7 @@ class Agreement(Base):
     legal_basis: Mapped[str] = mapped_column(Text)
     end_date: Mapped[date | None] = mapped_column(Date)
     statutory: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[AgreementStatus] = mapped_column(coded(AgreementStatus, 20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
@@ -141,7 +168,10 @@ class Record(Base):
     """The latest version of a published record; every version is also in `record_versions`."""
 
     __tablename__ = "records"
-    __table_args__ = (UniqueConstraint("record_type", "record_id"),)
+    __table_args__ = (
+        UniqueConstraint("record_type", "record_id"),
+        one_of(__tablename__, "state", RecordState),
+    )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     record_type: Mapped[str] = mapped_column(String(60))
@@ -149,7 +179,7 @@ class Record(Base):
     service_id: Mapped[str] = mapped_column(ForeignKey("services.id"), index=True)
     provider_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(20))
+    state: Mapped[RecordState] = mapped_column(coded(RecordState, 20))
     submitted_by: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
     published_at: Mapped[datetime] = mapped_column(index=True)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
@@ -159,10 +189,11 @@ class RecordVersion(Base):
     """One version of a record, never changed once written; a retraction is a tombstone."""
 
     __tablename__ = "record_versions"
+    __table_args__ = (one_of(__tablename__, "state", RecordState),)
 
     record_pk: Mapped[int] = mapped_column(ForeignKey("records.pk"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    state: Mapped[str] = mapped_column(String(20))
+    state: Mapped[RecordState] = mapped_column(coded(RecordState, 20))
     submitted_by: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
     published_at: Mapped[datetime] = mapped_column()
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
@@ -187,23 +218,25 @@ class FeedEntry(Base):
     __tablename__ = "feed_entries"
     __table_args__ = (
         Index("ix_feed_entries_position", "organisation_id", "record_type", "change_number"),
+        one_of(__tablename__, "state", FeedState),
     )
 
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
     record_pk: Mapped[int] = mapped_column(ForeignKey("records.pk"), primary_key=True)
     record_type: Mapped[str] = mapped_column(String(60))
     change_number: Mapped[int] = mapped_column(BigInteger, unique=True)
-    state: Mapped[str] = mapped_column(String(10))
+    state: Mapped[FeedState] = mapped_column(coded(FeedState, 10))
 
 
 class Feedback(Base):
     """A subscriber's acknowledgement, question or impact, on a record or a service and period."""
 
     __tablename__ = "feedback"
+    __table_args__ = (one_of(__tablename__, "kind", FeedbackKind),)
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[FeedbackKind] = mapped_column(coded(FeedbackKind, 20))
     text: Mapped[str] = mapped_column(Text)
     provider_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
     service_id: Mapped[str] = mapped_column(ForeignKey("services.id"))
@@ -233,7 +266,10 @@ class AccessReceipt(Base):
     """A subscriber received a version of a record, under an agreement: what the provider sees."""
 
     __tablename__ = "access_receipts"
-    __table_args__ = (Index("ix_access_receipts_provider_read", "provider_id", "read_at"),)
+    __table_args__ = (
+        Index("ix_access_receipts_provider_read", "provider_id", "read_at"),
+        one_of(__tablename__, "channel", ReceiptChannel),
+    )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     provider_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
@@ -244,7 +280,7 @@ class AccessReceipt(Base):
     record_type: Mapped[str] = mapped_column(String(60))
     record_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     version: Mapped[int] = mapped_column(Integer)
-    channel: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[ReceiptChannel] = mapped_column(coded(ReceiptChannel, 10))
     read_at: Mapped[datetime] = mapped_column()
 
 
@@ -257,6 +293,11 @@ class Subscription(Base):
     """
 
     __tablename__ = "subscriptions"
+    __table_args__ = (
+        one_of(__tablename__, "channel", SubscriptionChannel),
+        one_of(__tablename__, "content", SubscriptionContent),
+        one_of(__tablename__, "status", SubscriptionStatus),
+    )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
@@ -264,10 +305,10 @@ class Subscription(Base):
     types: Mapped[list[str]] = mapped_column(JSONType)
     service_ids: Mapped[list[str] | None] = mapped_column(JSONType)
     area_codes: Mapped[list[str] | None] = mapped_column(JSONType)
-    channel: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[SubscriptionChannel] = mapped_column(coded(SubscriptionChannel, 10))
     url: Mapped[str | None] = mapped_column(Text)
-    content: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(10))
+    content: Mapped[SubscriptionContent] = mapped_column(coded(SubscriptionContent, 10))
+    status: Mapped[SubscriptionStatus] = mapped_column(coded(SubscriptionStatus, 10))
     status_reason: Mapped[str | None] = mapped_column(Text)
     secret: Mapped[str | None] = mapped_column(String(100))
     previous_secret: Mapped[str | None] = mapped_column(String(100))
@@ -293,7 +334,10 @@ class SubscriptionEvent(Base):
     """One numbered event of a subscription: the outbox row and the replay log in one."""
 
     __tablename__ = "subscription_events"
-    __table_args__ = (UniqueConstraint("subscription_pk", "sequence"),)
+    __table_args__ = (
+        UniqueConstraint("subscription_pk", "sequence"),
+        one_of(__tablename__, "type", EventType),
+    )
 
     # Every change times every subscription: 64-bit (SQLite's rowid already is).
     pk: Mapped[int] = mapped_column(
@@ -302,7 +346,7 @@ class SubscriptionEvent(Base):
     subscription_pk: Mapped[int] = mapped_column(ForeignKey("subscriptions.pk", ondelete="CASCADE"))
     sequence: Mapped[int] = mapped_column(BigInteger)
     event_id: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
-    type: Mapped[str] = mapped_column(String(60))
+    type: Mapped[EventType] = mapped_column(coded(EventType, 60))
     record_pk: Mapped[int | None] = mapped_column(ForeignKey("records.pk"))
     version: Mapped[int | None] = mapped_column(Integer)
     feedback_pk: Mapped[int | None] = mapped_column(ForeignKey("feedback.pk"))

@@ -18,14 +18,16 @@ import pytest
 from fastapi import FastAPI
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from care_exchange_server.auth.principal import Principal
 from care_exchange_server.problems import ProblemError
-from care_exchange_server.services import records
+from care_exchange_server.services import entitlements, records
 from care_exchange_server.services.access import may_read, visible_records
+from care_exchange_server.services.entitlements import AgreementTerms
 from care_exchange_server.storage.db import transaction
+from care_exchange_server.storage.enums import AgreementStatus, RecordState
 from care_exchange_server.storage.models import Agreement, Delegation, Record
 from tests.api.world import World, example_record
 
@@ -47,7 +49,7 @@ class AgreementCase:
     mine: bool
     record_types: list[str]
     service_ids: list[str] | None
-    status: str
+    status: AgreementStatus
     end_date: date | None
 
 
@@ -63,7 +65,8 @@ def agreement(**changes: Any) -> AgreementCase:
     """The caller's agreement with org-provider, for both types and every service, in force,
     with `changes`."""
     return replace(
-        AgreementCase("org-provider", True, list(TYPES), None, "active", None), **changes
+        AgreementCase("org-provider", True, list(TYPES), None, AgreementStatus.ACTIVE, None),
+        **changes,
     )
 
 
@@ -84,7 +87,12 @@ BOUNDARIES = [
     (SUBSCRIBER, READS, [agreement(service_ids=["svc-p1"])], []),
     (SUBSCRIBER, READS, [agreement(service_ids=[])], []),
     (SUBSCRIBER, READS, [agreement(provider_id="org-other_provider", service_ids=["svc-p1"])], []),
-    (SUBSCRIBER, READS, [agreement(status="revoked"), agreement(status="requested")], []),
+    (
+        SUBSCRIBER,
+        READS,
+        [agreement(status=AgreementStatus.REVOKED), agreement(status=AgreementStatus.REQUESTED)],
+        [],
+    ),
     (SUBSCRIBER, READS, [agreement(mine=False)], []),
     (SUBSCRIBER, {f"{CAPACITY}:read"}, [agreement()], []),
     (SUBSCRIBER, PUBLISHES, [agreement()], []),
@@ -117,7 +125,9 @@ agreements = st.builds(
     mine=st.booleans(),
     record_types=st.sets(st.sampled_from(TYPES), min_size=1).map(sorted),
     service_ids=service_sets,
-    status=st.sampled_from(["active", "revoked", "requested"]),
+    status=st.sampled_from(
+        [AgreementStatus.ACTIVE, AgreementStatus.REVOKED, AgreementStatus.REQUESTED]
+    ),
     end_date=st.sampled_from(END_DATES),
 )
 delegations = st.builds(
@@ -132,10 +142,13 @@ scope_sets = st.sets(st.sampled_from([f"{t}:{a}" for t in TYPES for a in ("read"
 
 @pytest.fixture
 def published(app: FastAPI, world: World) -> Iterator[list[Record]]:
-    """One record of each type in each service, committed, and no grants: examples add them."""
+    """One record of each type in each service, committed, and no grants in force: the world's
+    are revoked, and examples add their own."""
     with transaction(app.state.sessions) as session:
-        session.execute(delete(Agreement))
-        session.execute(delete(Delegation))
+        for agreement in session.scalars(select(Agreement)):
+            entitlements.revoke(session, agreement)
+        for delegation in session.scalars(select(Delegation)):
+            entitlements.revoke_delegation(session, delegation)
         for service_id in SERVICES:
             for record_type in TYPES:
                 session.add(
@@ -145,7 +158,7 @@ def published(app: FastAPI, world: World) -> Iterator[list[Record]]:
                         service_id=service_id,
                         provider_id=SERVICES[service_id],
                         version=1,
-                        state="active",
+                        state=RecordState.ACTIVE,
                         submitted_by=SERVICES[service_id],
                         published_at=datetime.now(UTC),
                         data=example_record(record_type, service_id),
@@ -181,7 +194,7 @@ def _expected(
     )
     agreed = any(
         a.mine
-        and a.status == "active"
+        and a.status == AgreementStatus.ACTIVE
         and (a.end_date is None or a.end_date >= TODAY)
         and a.provider_id == record.provider_id
         and record.record_type in a.record_types
@@ -197,31 +210,31 @@ def _grant(
     agreement_cases: list[AgreementCase],
     delegation_cases: list[DelegationCase],
 ) -> None:
+    """Each case's agreement and delegation, brought to its state as the server brings one."""
     for number, case in enumerate(agreement_cases):
-        session.add(
-            Agreement(
-                id=f"agr-{number}",
-                provider_id=case.provider_id,
-                subscriber_id=caller if case.mine else "org-other_subscriber",
-                record_types=case.record_types,
-                service_ids=case.service_ids,
-                purpose="Testing.",
-                legal_basis="Public task.",
-                end_date=case.end_date,
-                status=case.status,
-            )
+        requested = case.status == AgreementStatus.REQUESTED
+        made = (entitlements.request if requested else entitlements.grant)(
+            session,
+            case.provider_id,
+            caller if case.mine else "org-other_subscriber",
+            AgreementTerms(
+                case.record_types, case.service_ids, "Testing.", "Public task.", case.end_date
+            ),
+            agreement_id=f"agr-{number}",
         )
+        if case.status == AgreementStatus.REVOKED:
+            entitlements.revoke(session, made)
+        assert made.status == case.status
     for number, delegation in enumerate(delegation_cases):
-        session.add(
-            Delegation(
-                id=f"dlg-{number}",
-                provider_id=delegation.provider_id,
-                vendor_id=caller if delegation.mine else "org-other_vendor",
-                service_ids=delegation.service_ids,
-                revoked_at=datetime.now(UTC) if delegation.revoked else None,
-            )
+        delegated = entitlements.delegate(
+            session,
+            delegation.provider_id,
+            caller if delegation.mine else "org-other_vendor",
+            delegation.service_ids,
+            delegation_id=f"dlg-{number}",
         )
-    session.flush()
+        if delegation.revoked:
+            entitlements.revoke_delegation(session, delegated)
 
 
 def _readable(session: Session, principal: Principal, record: Record) -> bool:

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from care_exchange_server.app import create_app, dispose
 from care_exchange_server.auth.principal import Principal
-from care_exchange_server.services import agreements, feed, records
-from care_exchange_server.services.agreements import AgreementTerms
+from care_exchange_server.services import agreements, entitlements, feed, records
+from care_exchange_server.services.entitlements import AgreementTerms
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.migrate import upgrade
 from care_exchange_server.storage.models import AccessReceipt, Agreement
@@ -216,7 +216,7 @@ def test_closing_a_lapsed_agreement_waits_for_a_new_agreement_to_commit(
 
     def close() -> None:
         with postgres_app.state.sessions() as session, session.begin():
-            feed.close_lapsed(session, date.today(), "org-subscriber")
+            entitlements.close_lapsed(session, date.today(), "org-subscriber")
 
     with postgres_app.state.sessions() as session, session.begin():
         agreements.create(session, PROVIDER, TERMS, None, "org-subscriber", False)
@@ -260,7 +260,7 @@ def test_closing_a_lapse_leaves_the_agreement_free_for_receipts_that_name_it(
             )
 
     with postgres_app.state.sessions() as session, session.begin():
-        feed.close_lapsed(session, date.today(), "org-subscriber")
+        entitlements.close_lapsed(session, date.today(), "org-subscriber")
         thread, done, failures = _in_thread(write_receipt)
         assert done.wait(5), "the receipt waited for the lapse to be closed"
     thread.join(10)

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from care_exchange_server.services import feed
+from care_exchange_server.services import entitlements, feed
 from care_exchange_server.storage.db import transaction
 from care_exchange_server.storage.models import Agreement
 from tests.api.world import World, published_example, walk_feed
@@ -90,10 +90,10 @@ def test_the_sweep_of_every_subscriber_closes_lapsed_agreements(app: FastAPI, wo
     _lapse(app, "agr-subscriber")
     today = date.today()
     with transaction(app.state.sessions) as session:
-        assert feed.has_lapsed(session, "org-subscriber", today)
-        feed.close_lapsed(session, today)
+        assert entitlements.has_lapsed(session, "org-subscriber", today)
+        entitlements.close_lapsed(session, today)
     with app.state.read_sessions() as session:
-        assert not feed.has_lapsed(session, "org-subscriber", today)
+        assert not entitlements.has_lapsed(session, "org-subscriber", today)
         agreement = session.get(Agreement, "agr-subscriber")
         assert agreement is not None and agreement.status == "expired"
         states = [

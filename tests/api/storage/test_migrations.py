@@ -1,12 +1,21 @@
-"""The migrations build exactly the tables the models describe, on both databases."""
+"""The migrations build exactly the tables the models describe, on both databases, and keep
+the data of a database they upgrade."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, select
+from sqlalchemy import Engine, create_engine, select, update
+from sqlalchemy.exc import IntegrityError
 
+from care_exchange_server.storage.db import make_engine
+from care_exchange_server.storage.migrate import upgrade
 from care_exchange_server.storage.models import Base, ChangeCounter
+from tests.api.storage.rows import ROWS, insert, reflected
 
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:
@@ -19,3 +28,72 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
             assert [tuple(row) for row in counter] == [(1, 0)]
     finally:
         engine.dispose()
+
+
+def _revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def _contents(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table that `ROWS` fills, in primary-key order."""
+    with engine.connect() as connection:
+        tables = reflected(connection)
+        return {
+            name: [
+                tuple(row)
+                for row in connection.execute(
+                    select(tables[name]).order_by(*tables[name].primary_key.columns)
+                )
+            ]
+            for name in dict.fromkeys(name for name, _ in ROWS)
+        }
+
+
+@pytest.fixture
+def at_0006(unmigrated_url: str) -> Iterator[Engine]:
+    """A database migrated as far as 0006, the last revision before the CHECK constraints."""
+    upgrade(unmigrated_url, "0006")
+    engine = make_engine(unmigrated_url)
+    yield engine
+    engine.dispose()
+
+
+def test_the_check_constraints_keep_every_row_of_a_database_holding_data(
+    at_0006: Engine, unmigrated_url: str
+) -> None:
+    """On SQLite each table is rebuilt: nothing may be lost, least of all the events that
+    cascade from a subscription, nor a foreign key left pointing nowhere."""
+    with at_0006.begin() as connection:
+        insert(connection, ROWS)
+    before = _contents(at_0006)
+    upgrade(unmigrated_url)
+    assert _revision(at_0006) == "0007"
+    assert _contents(at_0006) == before
+    assert all(before.values())
+    with at_0006.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        tables = reflected(connection)
+        with pytest.raises(IntegrityError):
+            connection.execute(update(tables["agreements"]).values(status="lapsed"))
+
+
+def test_stray_values_are_named_and_stop_the_migration_before_it_changes_anything(
+    at_0006: Engine, unmigrated_url: str
+) -> None:
+    strays = {("agreements", "status"): "lapsed", ("feed_entries", "state"): "gone"}
+    rows = [
+        (table, {**row, **{c: v for (t, c), v in strays.items() if t == table}})
+        for table, row in ROWS
+    ]
+    with at_0006.begin() as connection:
+        insert(connection, rows)
+    before = _contents(at_0006)
+    with pytest.raises(RuntimeError) as refused:
+        upgrade(unmigrated_url)
+    message = str(refused.value)
+    assert "agreements.status = 'lapsed' in 1 row(s)" in message
+    assert "feed_entries.state = 'gone' in 1 row(s)" in message
+    assert _revision(at_0006) == "0006"
+    assert _contents(at_0006) == before
