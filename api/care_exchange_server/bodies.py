@@ -226,3 +226,100 @@ class AuthorizationServerMetadataBody(TypedDict):
 
 class JwksBody(TypedDict):
     keys: list[dict[str, Any]]
+
+
+class OrganisationBody(TypedDict):
+    id: str
+    name: str
+    kind: str
+
+
+class DelegationBody(TypedDict):
+    id: str
+    providerId: str
+    vendorId: str
+    serviceIds: list[str] | None
+    createdAt: str
+    revokedAt: str | None
+
+
+class AgreementBody(TypedDict):
+    id: str
+    providerId: str
+    subscriberId: str
+    recordTypes: list[str]
+    serviceIds: list[str] | None
+    purpose: str
+    legalBasis: str
+    endDate: str | None
+    statutory: bool
+    status: str
+    createdAt: str
+    decidedAt: str | None
+    revokedAt: str | None
+
+
+class SubscriptionFilterBody(TypedDict):
+    services: NotRequired[list[str]]
+    areas: NotRequired[list[str]]
+
+
+class ChannelBody(TypedDict):
+    type: str
+    url: NotRequired[str]
+
+
+class SubscriptionBody(TypedDict):
+    id: str
+    types: list[str]
+    filter: SubscriptionFilterBody | None
+    channel: ChannelBody
+    content: str
+    status: str
+    statusReason: str | None
+    latestSequence: int
+    createdAt: str
+    updatedAt: str
+
+
+class DeliveryErrorBody(TypedDict):
+    at: str | None
+    message: str
+    statusCode: int | None
+
+
+class SubscriptionStatusBody(TypedDict):
+    id: str
+    status: str
+    statusReason: str | None
+    latestSequence: int
+    deliveredSequence: int
+    backlog: int
+    lastDeliveredAt: str | None
+    nextAttemptAt: str | None
+    attempts: int
+    lastError: DeliveryErrorBody | None
+
+
+class SubscriptionSecretBody(TypedDict):
+    secret: str
+    previousSecretExpiresAt: str | None
+
+
+class EventBody(TypedDict):
+    specversion: str
+    id: str
+    source: str
+    type: str
+    subject: NotRequired[str]
+    time: str
+    datacontenttype: str
+    sequence: NotRequired[str]
+    subscription: NotRequired[str]
+    data: Any
+
+
+class EventPageBody(TypedDict):
+    items: list[EventBody]
+    latestSequence: int
+    nextPageToken: str | None

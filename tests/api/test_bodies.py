@@ -27,7 +27,9 @@ TYPED = {
 PAGES = sorted(
     name
     for name, schema in COMPONENTS.items()
-    if name.endswith("Page") and "nextPageToken" in schema.get("properties", {})
+    if name.endswith("Page")
+    and "nextPageToken" in schema.get("properties", {})
+    and f"{name}Body" not in TYPED
 )
 
 
@@ -78,6 +80,16 @@ def object_schemas(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [found] if "properties" in found else []
 
 
+def merged(branches: list[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """One schema for a value that may take several object shapes (a `oneOf` of webhook and
+    pull channels): every member any branch allows, required only where every branch says so.
+    """
+    shapes = [shape(branch) for branch in branches]
+    properties = set().union(*(found for found, _ in shapes))
+    required = set.intersection(*(needed for _, needed in shapes))
+    return {"properties": {name: {} for name in properties}, "required": sorted(required)}
+
+
 def pairs() -> Iterator[tuple[str, Any, Mapping[str, Any]]]:
     """Every typed body with the schema it must match, walking down from the components."""
     seen: set[tuple[str, str]] = set()
@@ -96,8 +108,8 @@ def pairs() -> Iterator[tuple[str, Any, Mapping[str, Any]]]:
                 own = inner.__name__.removesuffix("Body")
                 if own in COMPONENTS:
                     yield from walk(own, inner, COMPONENTS[own])
-                elif len(candidates) == 1:
-                    yield from walk(f"{label}.{member}", inner, candidates[0])
+                elif candidates:
+                    yield from walk(f"{label}.{member}", inner, merged(candidates))
 
     for name, typed in TYPED.items():
         component = name.removesuffix("Body")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from care_exchange_server.auth import clients
 from care_exchange_server.auth.dependencies import scoped
 from care_exchange_server.auth.principal import Principal
+from care_exchange_server.bodies import PageBody
 from care_exchange_server.deps import get_session
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.routes.common import (
@@ -77,7 +78,7 @@ async def create_organisation(request: Request, principal: Admin) -> Response:
 def list_organisations(principal: Admin, session: Db, settings: Config, paged: Paged) -> Response:
     page = directory.list_organisations(session, paged.size(settings), paged.token)
     items = [directory.organisation_dict(organisation) for organisation in page.items]
-    return json_response(200, {"items": items, "nextPageToken": page.next_token})
+    return json_response(200, PageBody(items=items, nextPageToken=page.next_token))
 
 
 @router.post("/clients")
@@ -107,7 +108,7 @@ def _without_secret(body: Any) -> Any:
 def list_clients(principal: Admin, session: Db, settings: Config, paged: Paged) -> Response:
     page = clients.page_clients(session, paged.size(settings), paged.token)
     items = [clients.client_dict(client) for client in page.items]
-    return json_response(200, {"items": items, "nextPageToken": page.next_token})
+    return json_response(200, PageBody(items=items, nextPageToken=page.next_token))
 
 
 @router.delete("/clients/{client_id}", status_code=204)

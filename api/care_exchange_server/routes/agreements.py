@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from care_exchange_server.auth.dependencies import current_principal
 from care_exchange_server.auth.principal import Principal
+from care_exchange_server.bodies import PageBody
 from care_exchange_server.deps import get_session
 from care_exchange_server.routes.common import (
     Config,
@@ -76,7 +77,7 @@ def list_agreements(
 ) -> Response:
     page = agreements.list_for(session, principal, status, paged.size(settings), paged.token)
     items = [agreements.agreement_dict(agreement) for agreement in page.items]
-    return json_response(200, {"items": items, "nextPageToken": page.next_token})
+    return json_response(200, PageBody(items=items, nextPageToken=page.next_token))
 
 
 @router.get("/agreements/{agreement_id}")

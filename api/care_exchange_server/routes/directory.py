@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from care_exchange_server.auth.dependencies import current_principal
 from care_exchange_server.auth.principal import Principal
+from care_exchange_server.bodies import PageBody
 from care_exchange_server.deps import get_session
 from care_exchange_server.routes.common import (
     Config,
@@ -48,7 +49,7 @@ def me(principal: Caller, session: Db) -> Response:
 def services(principal: Caller, session: Db, settings: Config, paged: Paged) -> Response:
     page = directory.managed_services(session, principal, paged.size(settings), paged.token)
     items = [service.document for service in page.items]
-    return json_response(200, {"items": items, "nextPageToken": page.next_token})
+    return json_response(200, PageBody(items=items, nextPageToken=page.next_token))
 
 
 @router.post("/services")
@@ -95,7 +96,7 @@ async def delegate(request: Request, principal: Caller) -> Response:
 def delegations(principal: Caller, session: Db, settings: Config, paged: Paged) -> Response:
     page = directory.list_delegations(session, principal, paged.size(settings), paged.token)
     items = [directory.delegation_dict(delegation) for delegation in page.items]
-    return json_response(200, {"items": items, "nextPageToken": page.next_token})
+    return json_response(200, PageBody(items=items, nextPageToken=page.next_token))
 
 
 @router.delete("/delegations/{delegation_id}", status_code=204)

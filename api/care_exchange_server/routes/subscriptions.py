@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from care_exchange_server.auth.dependencies import bearer_token, current_principal
 from care_exchange_server.auth.principal import Principal
+from care_exchange_server.bodies import EventPageBody, PageBody
 from care_exchange_server.deps import get_session, get_settings
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.routes.common import (
@@ -152,8 +153,10 @@ def list_subscriptions(
 ) -> Response:
     size = page_size_of(settings, page_size)
     items, token = subscriptions.list_for(session, principal, size, page_token)
-    body = {"items": [subscriptions.subscription_dict(item) for item in items]}
-    return json_response(200, {**body, "nextPageToken": token})
+    body = PageBody(
+        items=[subscriptions.subscription_dict(item) for item in items], nextPageToken=token
+    )
+    return json_response(200, body)
 
 
 @router.get("/subscriptions/{subscription_id}")
@@ -249,11 +252,11 @@ async def list_events(
             with transaction(request.app.state.sessions) as writing:
                 subscriptions.mark_read(writing, found.pk, items[-1].sequence)
         latest = max([found.last_sequence, *(item.sequence for item in items)])
-        body = {
-            "items": [item.body for item in items],
-            "latestSequence": latest,
-            "nextPageToken": page.next_token,
-        }
+        body = EventPageBody(
+            items=[item.body for item in items],
+            latestSequence=latest,
+            nextPageToken=page.next_token,
+        )
         return json_response(200, body)
 
     return await as_reader(request, token, work)

@@ -8,12 +8,12 @@ makes the change, and the feed's with it.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, not_, or_, select
 from sqlalchemy.orm import Session
 
 from care_exchange_server.auth.principal import Principal
+from care_exchange_server.bodies import AgreementBody
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.scopes import require_scope
 from care_exchange_server.services import entitlements
@@ -212,19 +212,19 @@ def shown_status(agreement: Agreement) -> AgreementStatus:
     return agreement.status
 
 
-def agreement_dict(agreement: Agreement) -> dict[str, Any]:
-    return {
-        "id": agreement.id,
-        "providerId": agreement.provider_id,
-        "subscriberId": agreement.subscriber_id,
-        "recordTypes": agreement.record_types,
-        "serviceIds": agreement.service_ids,
-        "purpose": agreement.purpose,
-        "legalBasis": agreement.legal_basis,
-        "endDate": agreement.end_date.isoformat() if agreement.end_date else None,
-        "statutory": agreement.statutory,
-        "status": shown_status(agreement),
-        "createdAt": timestamp(agreement.created_at),
-        "decidedAt": timestamp(agreement.decided_at),
-        "revokedAt": timestamp(agreement.revoked_at),
-    }
+def agreement_dict(agreement: Agreement) -> AgreementBody:
+    return AgreementBody(
+        id=agreement.id,
+        providerId=agreement.provider_id,
+        subscriberId=agreement.subscriber_id,
+        recordTypes=agreement.record_types,
+        serviceIds=agreement.service_ids,
+        purpose=agreement.purpose,
+        legalBasis=agreement.legal_basis,
+        endDate=agreement.end_date.isoformat() if agreement.end_date else None,
+        statutory=agreement.statutory,
+        status=shown_status(agreement),
+        createdAt=timestamp(agreement.created_at),
+        decidedAt=timestamp(agreement.decided_at),
+        revokedAt=timestamp(agreement.revoked_at),
+    )

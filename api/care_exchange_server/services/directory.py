@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from care_exchange_server.auth.principal import Principal
+from care_exchange_server.bodies import DelegationBody, OrganisationBody
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.scopes import require_scope
 from care_exchange_server.services import entitlements
@@ -51,8 +52,8 @@ def list_organisations(session: Session, size: int, token: str | None) -> Page[O
     return keyset(session, query, Organisation.id, size, token, {"list": "organisations"})
 
 
-def organisation_dict(organisation: Organisation) -> dict[str, Any]:
-    return {"id": organisation.id, "name": organisation.name, "kind": organisation.kind}
+def organisation_dict(organisation: Organisation) -> OrganisationBody:
+    return OrganisationBody(id=organisation.id, name=organisation.name, kind=organisation.kind)
 
 
 def _own_provider(principal: Principal, document: dict[str, Any]) -> None:
@@ -184,12 +185,12 @@ def revoke_delegation(session: Session, principal: Principal, delegation_id: str
     entitlements.revoke_delegation(session, delegation)
 
 
-def delegation_dict(delegation: Delegation) -> dict[str, Any]:
-    return {
-        "id": delegation.id,
-        "providerId": delegation.provider_id,
-        "vendorId": delegation.vendor_id,
-        "serviceIds": delegation.service_ids,
-        "createdAt": timestamp(delegation.created_at),
-        "revokedAt": timestamp(delegation.revoked_at),
-    }
+def delegation_dict(delegation: Delegation) -> DelegationBody:
+    return DelegationBody(
+        id=delegation.id,
+        providerId=delegation.provider_id,
+        vendorId=delegation.vendor_id,
+        serviceIds=delegation.service_ids,
+        createdAt=timestamp(delegation.created_at),
+        revokedAt=timestamp(delegation.revoked_at),
+    )

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
+from care_exchange_server.bodies import EventBody
 from care_exchange_server.services import records
 from care_exchange_server.services.access import Grant, organisation_grants
 from care_exchange_server.services.events import FEEDBACK_CREATED, HEARTBEAT, RECORD_UPDATED
@@ -45,7 +46,7 @@ class Rendered:
 
     sequence: int
     event_id: str
-    body: dict[str, Any]
+    body: EventBody
     received: StoredRecord | None = None
     agreement_id: str | None = None
 
@@ -53,7 +54,7 @@ class Rendered:
         return encode(self.body)
 
 
-def encode(body: dict[str, Any]) -> bytes:
+def encode(body: Mapping[str, object]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -64,17 +65,19 @@ def sequence_text(sequence: int) -> str:
 
 def _envelope(
     issuer: str, subscription: Subscription, event: SubscriptionEvent, subject: str | None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": event.event_id,
-        "source": f"{issuer}/v1",
-        "type": event.type,
-        "time": timestamp(event.created_at),
-        "datacontenttype": "application/json",
-        "sequence": sequence_text(event.sequence),
-        "subscription": subscription.id,
-    }
+) -> EventBody:
+    """The CloudEvents attributes of a stored event; its `data` is filled in by its kind."""
+    body = EventBody(
+        specversion="1.0",
+        id=event.event_id,
+        source=f"{issuer}/v1",
+        type=event.type,
+        time=timestamp(event.created_at),
+        datacontenttype="application/json",
+        sequence=sequence_text(event.sequence),
+        subscription=subscription.id,
+        data=None,
+    )
     if subject is not None:
         body["subject"] = subject
     return body
@@ -83,16 +86,16 @@ def _envelope(
 def heartbeat(issuer: str, subscription: Subscription) -> tuple[str, bytes]:
     """A heartbeat's id and body: never stored, so it carries no sequence of its own."""
     event_id = new_id("hb")
-    body = {
-        "specversion": "1.0",
-        "id": event_id,
-        "source": f"{issuer}/v1",
-        "type": HEARTBEAT,
-        "time": timestamp(utcnow()),
-        "datacontenttype": "application/json",
-        "subscription": subscription.id,
-        "data": {"latestSequence": subscription.last_sequence},
-    }
+    body = EventBody(
+        specversion="1.0",
+        id=event_id,
+        source=f"{issuer}/v1",
+        type=HEARTBEAT,
+        time=timestamp(utcnow()),
+        datacontenttype="application/json",
+        subscription=subscription.id,
+        data={"latestSequence": subscription.last_sequence},
+    )
     return event_id, encode(body)
 
 

@@ -18,6 +18,14 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from care_exchange_server.auth.principal import Principal
+from care_exchange_server.bodies import (
+    ChannelBody,
+    DeliveryErrorBody,
+    SubscriptionBody,
+    SubscriptionFilterBody,
+    SubscriptionSecretBody,
+    SubscriptionStatusBody,
+)
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.scopes import require_scope
 from care_exchange_server.services import feed, paging, records, signatures, webhook_urls
@@ -274,7 +282,7 @@ def remove(session: Session, principal: Principal, subscription_id: str) -> None
 
 def rotate_secret(
     session: Session, principal: Principal, subscription_id: str, settings: Settings
-) -> dict[str, Any]:
+) -> SubscriptionSecretBody:
     """A new secret; the current one keeps signing alongside it for the overlap."""
     found = owned(session, principal, subscription_id)
     if found.secret is None:
@@ -285,10 +293,10 @@ def rotate_secret(
     found.secret = signatures.new_secret()
     found.updated_at = now
     session.flush()
-    return {
-        "secret": found.secret,
-        "previousSecretExpiresAt": timestamp(found.previous_secret_expires_at),
-    }
+    return SubscriptionSecretBody(
+        secret=found.secret,
+        previousSecretExpiresAt=timestamp(found.previous_secret_expires_at),
+    )
 
 
 def list_for(
@@ -300,47 +308,47 @@ def list_for(
     return page.items, page.next_token
 
 
-def subscription_dict(subscription: Subscription) -> dict[str, Any]:
+def subscription_dict(subscription: Subscription) -> SubscriptionBody:
     terms = terms_of(subscription)
-    found_filter: dict[str, Any] = {}
+    found_filter = SubscriptionFilterBody()
     if terms.service_ids is not None:
         found_filter["services"] = list(terms.service_ids)
     if terms.area_codes is not None:
         found_filter["areas"] = list(terms.area_codes)
-    channel: dict[str, Any] = {"type": terms.channel}
+    channel = ChannelBody(type=terms.channel)
     if terms.url is not None:
         channel["url"] = terms.url
-    return {
-        "id": subscription.id,
-        "types": list(terms.types),
-        "filter": found_filter or None,
-        "channel": channel,
-        "content": terms.content,
-        "status": subscription.status,
-        "statusReason": subscription.status_reason,
-        "latestSequence": subscription.last_sequence,
-        "createdAt": timestamp(subscription.created_at),
-        "updatedAt": timestamp(subscription.updated_at),
-    }
+    return SubscriptionBody(
+        id=subscription.id,
+        types=list(terms.types),
+        filter=found_filter or None,
+        channel=channel,
+        content=terms.content,
+        status=subscription.status,
+        statusReason=subscription.status_reason,
+        latestSequence=subscription.last_sequence,
+        createdAt=timestamp(subscription.created_at),
+        updatedAt=timestamp(subscription.updated_at),
+    )
 
 
-def status_dict(subscription: Subscription) -> dict[str, Any]:
+def status_dict(subscription: Subscription) -> SubscriptionStatusBody:
     last_error = None
     if subscription.last_error is not None:
-        last_error = {
-            "at": timestamp(subscription.last_error_at),
-            "message": subscription.last_error,
-            "statusCode": subscription.last_error_status,
-        }
-    return {
-        "id": subscription.id,
-        "status": subscription.status,
-        "statusReason": subscription.status_reason,
-        "latestSequence": subscription.last_sequence,
-        "deliveredSequence": subscription.delivered_sequence,
-        "backlog": subscription.last_sequence - subscription.delivered_sequence,
-        "lastDeliveredAt": timestamp(subscription.last_delivered_at),
-        "nextAttemptAt": timestamp(subscription.next_attempt_at),
-        "attempts": subscription.attempts,
-        "lastError": last_error,
-    }
+        last_error = DeliveryErrorBody(
+            at=timestamp(subscription.last_error_at),
+            message=subscription.last_error,
+            statusCode=subscription.last_error_status,
+        )
+    return SubscriptionStatusBody(
+        id=subscription.id,
+        status=subscription.status,
+        statusReason=subscription.status_reason,
+        latestSequence=subscription.last_sequence,
+        deliveredSequence=subscription.delivered_sequence,
+        backlog=subscription.last_sequence - subscription.delivered_sequence,
+        lastDeliveredAt=timestamp(subscription.last_delivered_at),
+        nextAttemptAt=timestamp(subscription.next_attempt_at),
+        attempts=subscription.attempts,
+        lastError=last_error,
+    )
