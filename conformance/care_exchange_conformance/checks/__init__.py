@@ -1,9 +1,16 @@
 """The checks, one module per area; importing this package registers them all."""
 
-from care_exchange_conformance.checks import discovery, errors, isolation, records
+from care_exchange_conformance.checks import (
+    discovery,
+    errors,
+    feed,
+    idempotency,
+    isolation,
+    records,
+)
 from care_exchange_conformance.registry import REGISTRY, Check
 
-AREAS = (discovery, records, errors, isolation)
+AREAS = (discovery, records, errors, idempotency, isolation, feed)
 
 
 def all_checks() -> list[Check]:

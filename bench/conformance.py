@@ -1,0 +1,57 @@
+"""A level-1 conformance run against the reference server, timed: the target is two minutes.
+
+The reference server runs under uvicorn on a real socket with the demo seeded, on each backend
+asked for; the suite runs every level-1 check against it, as a vendor's CI would. The ratio is
+the run's time against the two-minute target (below 1 meets it).
+Run: `.venv/bin/python -m bench.conformance [--backend sqlite|postgresql|both]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from bench.api import fresh_database, reachable_backends
+from care_exchange_conformance.checks import all_checks
+from care_exchange_conformance.registry import Level, select
+from care_exchange_conformance.runner import Status, run
+from care_exchange_testing.reference import serve_reference
+
+TARGET_SECONDS = 120.0
+
+
+def timed_run(backend: str) -> tuple[float, int, int]:
+    """Seconds for a level-1 run, the checks run, and how many did not pass."""
+    chosen = select(all_checks(), level=Level.REQUIRED)
+    with fresh_database(backend) as url, serve_reference(url) as config:
+        started = time.perf_counter()
+        report = run(config, chosen, seed=1)
+        seconds = time.perf_counter() - started
+    return seconds, len(report.results), len(report.results) - report.count(Status.PASSED)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args(argv)
+    backends = reachable_backends(args.backend)
+    if backends is None:
+        return 1
+    for backend in backends:
+        seconds, checks, not_passed = timed_run(backend)
+        ratio = seconds / TARGET_SECONDS
+        verdict = "meets" if ratio < 1 else "MISSES"
+        sys.stdout.write(
+            f"{backend:<10} level-1 run of {checks} checks   {seconds:8.2f} s"
+            f"   ({not_passed} not passed)\n"
+            f"{backend:<10} ratio to the {TARGET_SECONDS:.0f} s target"
+            f" {ratio:.3f}x ({verdict} it)\n"
+        )
+        if not_passed:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""The reference server on a real socket, seeded with the demo, as the conformance suite sees it.
+
+Shared by the suite's tests (which also serve broken variants of it) and `bench.conformance`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from fastapi import FastAPI
+
+from care_exchange_conformance.config import Config, Party
+from care_exchange_server.app import create_app, dispose
+from care_exchange_server.demo import SERVICES, seed
+from care_exchange_server.settings import Settings
+from care_exchange_server.storage.db import transaction
+from care_exchange_testing.live_server import bound_socket, live_server
+
+Variant = Callable[[FastAPI], None]
+
+
+@contextmanager
+def serve_reference(database_url: str, variant: Variant | None = None) -> Iterator[Config]:
+    """Serve the reference server on a migrated, empty database, changed by `variant` if given.
+
+    Yields the suite's configuration for it: the demo's provider, commissioner and outsider.
+    """
+    listener = bound_socket()
+    base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    settings = Settings(
+        database_url=database_url, issuer=base_url, webhook_allowed_hosts=["127.0.0.1/32"]
+    )
+    app = create_app(settings)
+    try:
+        with transaction(app.state.sessions) as session:
+            made = seed(session)
+        assert made is not None, "the database already holds the demo"
+        if variant is not None:
+            variant(app)
+        with live_server(app, listener=listener):
+            provider, commissioner, other = made
+            yield Config(
+                base_url=base_url,
+                publisher=Party(provider.client_id, provider.secret),
+                service_id=SERVICES[0],
+                subscriber=Party(commissioner.client_id, commissioner.secret),
+                outsider=Party(other.client_id, other.secret),
+            )
+    finally:
+        dispose(app)
