@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from care_exchange_server.app import create_app
 from care_exchange_server.auth import clients, keys
-from care_exchange_server.demo import seed, walkthrough
+from care_exchange_server.demo import seed, walkthrough, write_conformance_config
 from care_exchange_server.middleware import configure_logging
 from care_exchange_server.problems import ProblemError
 from care_exchange_server.services import directory, events, idempotency
@@ -135,6 +135,11 @@ def run(
         typer.echo("The demo is already seeded; its secrets were shown when it was created.")
     else:
         typer.echo(walkthrough(settings.issuer, made))
+        written = write_conformance_config(settings.issuer, made)
+        typer.echo(
+            f"\nConformance suite against this demo (configuration in {written}):\n"
+            f"  care-exchange conformance run --config {written}\n"
+        )
     _serve(settings, host, port, with_worker=True)
 
 

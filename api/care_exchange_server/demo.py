@@ -7,6 +7,7 @@ the entitled commissioner, and the other commissioner refused.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from care_exchange_server.auth import clients
 from care_exchange_server.services import directory, entitlements
 from care_exchange_server.services.entitlements import AgreementTerms
+from care_exchange_server.settings import DEFAULT_DATA_DIR
 from care_exchange_server.storage.enums import AuthMethod, OrganisationKind
 from care_exchange_server.storage.models import Organisation, Service
 from care_exchange_standard import SCHEMA_DIR, load_standard
@@ -143,3 +145,36 @@ def walkthrough(base_url: str, made: list[DemoClient]) -> str:
         "   # the provider sees what its data changed",
     ]
     return "\n".join(lines)
+
+
+CONFORMANCE_CONFIG = DEFAULT_DATA_DIR / "conformance-demo.toml"
+
+
+def conformance_config(base_url: str, made: list[DemoClient]) -> str:
+    """The demo's clients in the conformance suite's configuration format.
+
+    Thistle publishes, Lothian reads under its agreement, Fife has none (docs/conformance.md).
+    """
+    provider, commissioner, other = made
+
+    def party(name: str, client: DemoClient) -> str:
+        return f'[{name}]\nclient_id = "{client.client_id}"\nclient_secret = "{client.secret}"\n'
+
+    return (
+        "# Written by `care-exchange run` for the demo; it holds the demo's client secrets.\n"
+        f'base_url = "{base_url}"\n\n'
+        + party("publisher", provider)
+        + f'service_id = "{SERVICES[0]}"\n\n'
+        + party("subscriber", commissioner)
+        + "\n"
+        + party("outsider", other)
+    )
+
+
+def write_conformance_config(base_url: str, made: list[DemoClient]) -> Path:
+    """Write the suite's configuration for the demo, readable by its owner only."""
+    CONFORMANCE_CONFIG.parent.mkdir(parents=True, exist_ok=True)
+    CONFORMANCE_CONFIG.touch(mode=0o600, exist_ok=True)
+    CONFORMANCE_CONFIG.chmod(0o600)
+    CONFORMANCE_CONFIG.write_text(conformance_config(base_url, made), encoding="utf-8")
+    return CONFORMANCE_CONFIG

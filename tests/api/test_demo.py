@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import stat
+from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from care_exchange_server.demo import seed
+from care_exchange_conformance.config import Party, load
+from care_exchange_server.demo import SERVICES, seed, write_conformance_config
 from care_exchange_server.storage.db import transaction
 from tests.conftest import EXAMPLES
 
@@ -53,3 +57,22 @@ def test_walkthrough(app: FastAPI, client: TestClient) -> None:
     assert sent.status_code == 201, sent.text
     received = client.get("/v1/feedback", headers=provider).json()["items"]
     assert [item["id"] for item in received] == [sent.json()["id"]]
+
+
+def test_the_demo_configures_the_conformance_suite(
+    app: FastAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file `care-exchange run` writes is one the suite reads, with the demo's three roles."""
+    with transaction(app.state.sessions) as session:
+        made = seed(session)
+    assert made is not None
+    monkeypatch.chdir(tmp_path)
+    written = write_conformance_config("http://127.0.0.1:8000", made)
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    config = load(written)
+    provider, commissioner, other = made
+    assert config.base_url == "http://127.0.0.1:8000"
+    assert config.publisher == Party(provider.client_id, provider.secret)
+    assert config.subscriber == Party(commissioner.client_id, commissioner.secret)
+    assert config.outsider == Party(other.client_id, other.secret)
+    assert config.service_id == SERVICES[0]
