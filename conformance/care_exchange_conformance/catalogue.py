@@ -14,6 +14,7 @@ from care_exchange_conformance import checks
 from care_exchange_conformance.registry import REGISTRY, Check
 
 AREA_NAMES = {
+    "AUTH": "Authentication and authorisation",
     "DISC": "Discovery",
     "ERR": "Errors",
     "FEED": "The change feed",

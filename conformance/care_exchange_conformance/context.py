@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping
 from typing import Any, NoReturn
+from urllib.parse import urlencode
 
 import httpx
 
@@ -18,6 +20,8 @@ from care_exchange_conformance.testdata import example_record, has_examples
 from care_exchange_standard.spec import load_spec
 
 CAPABILITIES_PATH = "/.well-known/care-exchange"
+METADATA_PATH = "/.well-known/oauth-authorization-server"
+FORM = "application/x-www-form-urlencoded"
 MAX_SCHEMA_ERRORS = 3
 
 
@@ -36,9 +40,10 @@ class Context:
             transport=transport,
             headers={"User-Agent": "care-exchange-conformance"},
         )
-        self._tokens: dict[str, str] = {}
+        self._tokens: dict[str, dict[str, Any]] = {}
         self._capabilities: dict[str, Any] | None = None
         self.published: dict[tuple[str, str], None] = {}
+        self._metadata: dict[str, Any] | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -112,28 +117,64 @@ class Context:
     def get(self, path: str, *, party: str | None = None, **options: Any) -> httpx.Response:
         return self.request("GET", path, party=party, **options)
 
+    def post_form(
+        self, url: str, form: Mapping[str, str], *, basic: tuple[str, str] | None = None
+    ) -> httpx.Response:
+        """A form-encoded POST (the OAuth endpoints), with HTTP Basic credentials if given."""
+        try:
+            return self.http.post(
+                url,
+                content=urlencode(dict(form)).encode("ascii"),
+                headers={"Content-Type": FORM},
+                auth=httpx.BasicAuth(*basic) if basic else httpx.USE_CLIENT_DEFAULT,
+            )
+        except httpx.HTTPError as error:
+            self.fail(f"POST {url} could not be completed: {error!r}.", "an HTTP response")
+
+    def credentials(self, party: str) -> tuple[str, str]:
+        """A configured client's id and secret, for HTTP Basic."""
+        client = self.config.party(party)
+        if client is None:
+            raise NotApplicableError(f"no {party} client is configured")
+        return client.client_id, client.client_secret
+
+    def token_response(self, party: str, **form: str | None) -> httpx.Response:
+        """The token endpoint's answer to `party` (Basic auth), unchecked and never cached.
+
+        The grant is client credentials unless `form` says otherwise; a field given as None is
+        left out of the request.
+        """
+        fields = {"grant_type": "client_credentials", **form}
+        return self.post_form(
+            self.capabilities()["auth"]["tokenEndpoint"],
+            {name: value for name, value in fields.items() if value is not None},
+            basic=self.credentials(party),
+        )
+
+    def new_token(self, party: str, **form: str | None) -> dict[str, Any]:
+        """A token response body for `party` that must have been granted; never cached."""
+        answer = self.token_response(party, **form)
+        self.expect_status(answer, 200, f"the {party} client could not get a token")
+        body = self.json(answer)
+        self.expect(
+            isinstance(body, dict) and isinstance(body.get("access_token"), str),
+            "The token response has no access_token.",
+            "a JSON object with a string access_token (RFC 6749 section 5.1)",
+            answer,
+        )
+        assert isinstance(body, dict)
+        return body
+
+    def token_body(self, party: str) -> dict[str, Any]:
+        """The token response that `token` came from, with all of the client's scopes."""
+        if party not in self._tokens:
+            self._tokens[party] = self.new_token(party)
+        return self._tokens[party]
+
     def token(self, party: str) -> str:
         """An access token for a configured client, by client credentials with Basic auth."""
-        if party not in self._tokens:
-            client = self.config.party(party)
-            if client is None:
-                raise NotApplicableError(f"no {party} client is configured")
-            endpoint = self.capabilities()["auth"]["tokenEndpoint"]
-            answer = self.http.post(
-                endpoint,
-                data={"grant_type": "client_credentials"},
-                auth=(client.client_id, client.client_secret),
-            )
-            self.expect_status(answer, 200, f"the {party} client could not get a token")
-            body = self.json(answer)
-            self.expect(
-                isinstance(body, dict) and isinstance(body.get("access_token"), str),
-                "The token response has no access_token.",
-                "a JSON object with a string access_token (RFC 6749 section 5.1)",
-                answer,
-            )
-            self._tokens[party] = body["access_token"]
-        return self._tokens[party]
+        token: str = self.token_body(party)["access_token"]
+        return token
 
     def capabilities(self) -> dict[str, Any]:
         """The capability document, which says what the implementation offers."""
@@ -142,6 +183,32 @@ class Context:
             self.expect_status(answer, 200, "the capability document could not be read")
             self._capabilities = self.expect_schema(answer, "CapabilityDocument")
         return self._capabilities
+
+    def oauth_metadata(self) -> dict[str, Any]:
+        """The RFC 8414 authorisation server metadata, which names the OAuth endpoints."""
+        if self._metadata is None:
+            answer = self.get(METADATA_PATH)
+            self.expect_status(answer, 200, "the authorisation server metadata could not be read")
+            body = self.json(answer)
+            self.expect(
+                isinstance(body, dict),
+                "The authorisation server metadata is not a JSON object.",
+                "RFC 8414 metadata",
+                answer,
+            )
+            self._metadata = body
+        return self._metadata
+
+    def endpoint(self, member: str) -> str:
+        """An endpoint the metadata must name (`revocation_endpoint`, `jwks_uri`, ...)."""
+        url = self.oauth_metadata().get(member)
+        self.expect(
+            isinstance(url, str) and bool(url),
+            f"The authorisation server metadata names no {member}.",
+            f"{member} in the metadata (#/components/schemas/AuthorizationServerMetadata)",
+        )
+        assert isinstance(url, str)
+        return url
 
     def fail(self, message: str, expected: str, response: httpx.Response | None = None) -> NoReturn:
         exchange = Exchange.of(response) if response is not None else None
@@ -178,13 +245,12 @@ class Context:
             response,
         )
         body = self.expect_schema(response, "Problem")
-        if code is not None:
-            self.expect(
-                body["code"] == code,
-                f"The problem's code is {body['code']!r}.",
-                f"code {code!r}",
-                response,
-            )
+        self.expect(
+            body["status"] == status and (code is None or body["code"] == code),
+            f"The problem's code is {body['code']!r} and its status {body['status']}.",
+            f"status {status}" + (f" and code {code!r}" if code else ""),
+            response,
+        )
         return body
 
     def expect_schema(self, response: httpx.Response, component: str) -> Any:

@@ -19,6 +19,13 @@ if TYPE_CHECKING:
     from care_exchange_conformance.context import Context
 
 CHECK_ID = re.compile(r"^CX-([A-Z]+)-(\d{3})$")
+SPEC = "spec/openapi.yaml"
+
+
+def spec_clause(*members: str) -> str:
+    """A clause in the OpenAPI document: `spec_clause("paths", "/jwks.json", "get")`."""
+    escaped = (member.replace("~", "~0").replace("/", "~1") for member in members)
+    return f"{SPEC}#/{'/'.join(escaped)}"
 
 
 class Level(IntEnum):

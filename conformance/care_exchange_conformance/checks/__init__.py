@@ -1,6 +1,7 @@
 """The checks, one module per area; importing this package registers them all."""
 
 from care_exchange_conformance.checks import (
+    auth,
     discovery,
     errors,
     feed,
@@ -10,7 +11,7 @@ from care_exchange_conformance.checks import (
 )
 from care_exchange_conformance.registry import REGISTRY, Check
 
-AREAS = (discovery, records, errors, idempotency, isolation, feed)
+AREAS = (discovery, auth, records, errors, idempotency, isolation, feed)
 
 
 def all_checks() -> list[Check]:

@@ -6,24 +6,18 @@ from typing import Any
 
 import yaml
 
-from care_exchange_conformance.context import CAPABILITIES_PATH, Context
-from care_exchange_conformance.registry import check
+from care_exchange_conformance.context import CAPABILITIES_PATH, METADATA_PATH, Context
+from care_exchange_conformance.registry import check, spec_clause
 from care_exchange_standard import load_standard
 from care_exchange_standard.spec import load_spec
 
 PRIVATE_KEY_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
-METADATA_PATH = "/.well-known/oauth-authorization-server"
-
-
-def _path(pointer_path: str, method: str) -> str:
-    escaped = pointer_path.replace("~", "~0").replace("/", "~1")
-    return f"spec/openapi.yaml#/paths/{escaped}/{method}"
 
 
 @check(
     "CX-DISC-001",
     "The capability document is served and valid",
-    clause=_path(CAPABILITIES_PATH, "get"),
+    clause=spec_clause("paths", CAPABILITIES_PATH, "get"),
 )
 def capability_document(context: Context) -> None:
     context.capabilities()
@@ -61,7 +55,7 @@ def capability_contents(context: Context) -> None:
 @check(
     "CX-DISC-003",
     "The OAuth authorisation server metadata is served (RFC 8414)",
-    clause=_path(METADATA_PATH, "get"),
+    clause=spec_clause("paths", METADATA_PATH, "get"),
 )
 def oauth_metadata(context: Context) -> None:
     answer = context.get(METADATA_PATH)
@@ -86,7 +80,7 @@ def oauth_metadata(context: Context) -> None:
 @check(
     "CX-DISC-004",
     "The token-signing keys are published, public parts only",
-    clause=_path("/jwks.json", "get"),
+    clause=spec_clause("paths", "/jwks.json", "get"),
 )
 def jwks(context: Context) -> None:
     metadata = context.json(context.get(METADATA_PATH))
