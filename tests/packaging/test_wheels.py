@@ -6,6 +6,7 @@ Slow (two virtual environments, dependencies from the package index or pip's cac
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -135,6 +136,7 @@ class Running:
 
     base_url: str
     clients: list[tuple[str, str]]
+    conformance_config: Path
 
     def token(self, index: int) -> str:
         client_id, secret = self.clients[index]
@@ -167,17 +169,21 @@ def installed_server(wheelhouse: Path, tmp_path: Path) -> Iterator[Running]:
     )
     assert process.stdout is not None
     clients: list[tuple[str, str]] = []
+    config: Path | None = None
     try:
         for line in process.stdout:
             found = re.search(r"client_id=(\S+) client_secret=(\S+)", line)
             if found:
                 clients.append((found[1], found[2]))
-            if "the provider sees what its data changed" in line:
+            command = re.search(r"care-exchange conformance run --config (\S+)", line)
+            if command:
+                config = tmp_path / command[1]
                 break
         assert process.poll() is None and len(clients) == 3, clients
+        assert config is not None and config.is_file()
         base_url = f"http://127.0.0.1:{port}"
         _wait_until_up(base_url)
-        yield Running(base_url, clients)
+        yield Running(base_url, clients, config)
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=30)
@@ -225,14 +231,19 @@ def test_the_suite_alone_checks_the_installed_server(
     venv = make_venv(wheelhouse, tmp_path / "suite-venv", "care-exchange-conformance")
     assert venv.distributions() & SERVER_LIBRARIES == set()
     assert "care-exchange-server" not in venv.distributions()
+    report = tmp_path / "report.json"
     checked = venv.run(
         venv.bin("care-exchange"),
         "conformance",
         "run",
-        "--base-url",
-        installed_server.base_url,
-        "--only",
-        "CX-DISC-*",
+        "--config",
+        str(installed_server.conformance_config),
+        "--level",
+        "1",
+        "--json",
+        str(report),
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "Verdict: conforms" in checked.stdout
+    summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
+    assert summary["passed"] > 40 and summary["failed"] == summary["not-applicable"] == 0
