@@ -6,7 +6,7 @@ import os
 import secrets
 from importlib.metadata import version
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -14,7 +14,7 @@ from rich.console import Console
 from care_exchange_conformance import checks, config
 from care_exchange_conformance.registry import Level, select
 from care_exchange_conformance.reports import console as console_report
-from care_exchange_conformance.reports import json_report, junit
+from care_exchange_conformance.reports import html, json_report, junit
 from care_exchange_conformance.runner import run
 
 EXIT_CONFORMS, EXIT_FAILS, EXIT_USAGE = 0, 1, 2
@@ -23,6 +23,11 @@ app = typer.Typer(
     help="Check an implementation of the Care Exchange API against the standard.",
     no_args_is_help=True,
 )
+
+
+def _usage(message: str) -> NoReturn:
+    typer.echo(f"care-exchange conformance: {message}", err=True)
+    raise typer.Exit(EXIT_USAGE)
 
 
 @app.command("run")
@@ -47,6 +52,9 @@ def run_command(
     junit_file: Annotated[
         Path | None, typer.Option("--junit", help="Write a JUnit XML report.")
     ] = None,
+    html_file: Annotated[
+        Path | None, typer.Option("--html", help="Write a self-contained HTML report.")
+    ] = None,
     keep_data: Annotated[
         bool, typer.Option(help="Leave the records the run published instead of retracting them.")
     ] = False,
@@ -56,12 +64,10 @@ def run_command(
     try:
         settings = config.load(config_file, os.environ, {"base_url": base_url})
     except config.ConfigError as error:
-        Console(stderr=True).print(f"care-exchange conformance: {error}", markup=False)
-        raise typer.Exit(EXIT_USAGE) from None
+        _usage(str(error))
     chosen = select(checks.all_checks(), only or (), skip or (), Level(level))
     if not chosen:
-        Console(stderr=True).print("care-exchange conformance: no check matches the selection.")
-        raise typer.Exit(EXIT_USAGE)
+        _usage("no check matches the selection.")
     used_seed = seed if seed is not None else secrets.randbelow(2**31)
     out.print(f"Checking {settings.base_url}: {len(chosen)} checks, seed {used_seed}")
     report = run(
@@ -72,9 +78,11 @@ def run_command(
         keep_data=keep_data,
     )
     console_report.summary(out, report)
-    suite_version = version("care-exchange-conformance")
+    data = json_report.as_dict(report, version("care-exchange-conformance"))
     if json_file is not None:
-        json_report.write(report, suite_version, json_file)
+        json_report.write(data, json_file)
+    if html_file is not None:
+        html.write(data, html_file)
     if junit_file is not None:
         junit.write(report, junit_file)
     raise typer.Exit(EXIT_CONFORMS if report.conforms else EXIT_FAILS)

@@ -58,6 +58,10 @@ def as_dict(report: Report, suite_version: str) -> dict[str, Any]:
     }
 
 
-def write(report: Report, suite_version: str, path: Path) -> None:
-    text = json.dumps(as_dict(report, suite_version), indent=2, ensure_ascii=False)
-    path.write_text(text + "\n", encoding="utf-8")
+def write(data: dict[str, Any], path: Path) -> None:
+    """Write the report made by `as_dict`, in the same bytes on every system.
+
+    UTF-8 with LF line ends: a signature covers these exact bytes.
+    """
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    path.write_bytes((text + "\n").encode("utf-8"))
