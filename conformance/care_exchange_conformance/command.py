@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from importlib.metadata import version
@@ -11,7 +12,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from care_exchange_conformance import checks, config
+from care_exchange_conformance import checks, config, signing
 from care_exchange_conformance.registry import Level, select
 from care_exchange_conformance.reports import console as console_report
 from care_exchange_conformance.reports import html, json_report, junit
@@ -55,12 +56,28 @@ def run_command(
     html_file: Annotated[
         Path | None, typer.Option("--html", help="Write a self-contained HTML report.")
     ] = None,
+    sign: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="KEY",
+            help="Sign the JSON report with this Ed25519 private key (a PEM or JWK file); "
+            "the signature is written beside it as <json>.jws.",
+        ),
+    ] = None,
     keep_data: Annotated[
         bool, typer.Option(help="Leave the records the run published instead of retracting them.")
     ] = False,
 ) -> None:
     """Run the checks; exit 0 only when every selected level-1 check passes."""
     out = Console(highlight=False)
+    signing_key = None
+    if sign is not None:
+        if json_file is None:
+            _usage("--sign signs the JSON report: give --json FILE too.")
+        try:
+            signing_key = signing.load_private_key(sign)
+        except signing.KeyFileError as error:
+            _usage(str(error))
     try:
         settings = config.load(config_file, os.environ, {"base_url": base_url})
     except config.ConfigError as error:
@@ -81,11 +98,84 @@ def run_command(
     data = json_report.as_dict(report, version("care-exchange-conformance"))
     if json_file is not None:
         json_report.write(data, json_file)
+        if signing_key is not None:
+            signed = signing.sign_file(json_file, signing_key)
+            out.print(
+                f"Signed the JSON report: {signed} (key {signing.key_id(signing_key)})",
+                markup=False,
+                soft_wrap=True,
+            )
     if html_file is not None:
         html.write(data, html_file)
     if junit_file is not None:
         junit.write(report, junit_file)
     raise typer.Exit(EXIT_CONFORMS if report.conforms else EXIT_FAILS)
+
+
+@app.command("keygen")
+def keygen_command(
+    key_file: Annotated[
+        Path, typer.Argument(metavar="KEYFILE", help="Where to write the new private key.")
+    ],
+) -> None:
+    """Make an Ed25519 key pair for --sign: KEYFILE (private, owner-only) and KEYFILE.pub."""
+    try:
+        public = signing.write_new_key(key_file)
+    except signing.KeyFileError as error:
+        _usage(str(error))
+    key = signing.load_public_key(public)
+    jwk = {**key.as_dict(private=False), "kid": signing.key_id(key), "use": "sig"}
+    typer.echo(f"Private key: {key_file} (owner-only: keep it secret; give it to run --sign)")
+    typer.echo(f"Public key:  {public} (give it to those who verify your reports)")
+    typer.echo(f"Public JWK:  {json.dumps(jwk)}")
+
+
+def _refuse(message: str) -> NoReturn:
+    typer.echo(f"not valid: {message}", err=True)
+    raise typer.Exit(EXIT_FAILS)
+
+
+@app.command("verify-report")
+def verify_report_command(
+    report_file: Annotated[
+        Path, typer.Argument(metavar="REPORT", help="A JSON report written by run --json.")
+    ],
+    public_key: Annotated[
+        Path,
+        typer.Option(metavar="KEY", help="The signer's Ed25519 public key (a PEM or JWK file)."),
+    ],
+    signature: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help="The report's signature (by default REPORT.jws)."),
+    ] = None,
+) -> None:
+    """Check a signed JSON report: exit 0 when the signature and the report are valid."""
+    signature_file = signature or signing.signature_path(report_file)
+    try:
+        key = signing.load_public_key(public_key)
+        payload = report_file.read_bytes()
+        signed = signature_file.read_bytes().decode("ascii", errors="replace")
+    except signing.KeyFileError as error:
+        _usage(str(error))
+    except OSError as error:
+        _usage(f"cannot read {error.filename}: {error.strerror}")
+    try:
+        signing.verify(payload, signed, key)
+    except signing.SignatureError as error:
+        _refuse(f"{report_file}: {error}")
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (ValueError, RecursionError):
+        _refuse(f"{report_file} is signed but is not JSON")
+    errors = json_report.schema_errors(data)
+    if errors:
+        _refuse(
+            f"{report_file} is signed but is not a valid conformance report: {'; '.join(errors)}"
+        )
+    conforms = "yes" if data["conforms"] else "no"
+    typer.echo(
+        f"valid: signed report of {data['target']} at {data['finishedAt']}, conforms: {conforms}"
+    )
 
 
 def register(root: typer.Typer) -> None:

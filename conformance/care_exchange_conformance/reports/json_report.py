@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+
+import jsonschema
 
 from care_exchange_conformance.registry import Failure
 from care_exchange_conformance.runner import Report, Result, Status
 
 FORMAT = "care-exchange-conformance-report/1"
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    return jsonschema.Draft202012Validator(report_schema(), format_checker=checker)
 
 
 def report_schema() -> dict[str, Any]:
@@ -56,6 +65,14 @@ def as_dict(report: Report, suite_version: str) -> dict[str, Any]:
         "results": [_result(result) for result in report.results],
         "notCleanedUp": report.not_cleaned_up,
     }
+
+
+def schema_errors(data: Any, limit: int = 3) -> list[str]:
+    """Where `data` is not valid against the report schema (the first `limit` places)."""
+    errors = list(_validator().iter_errors(data))
+    return [
+        f"at '/{'/'.join(map(str, error.path))}': {error.message[:160]}" for error in errors[:limit]
+    ]
 
 
 def write(data: dict[str, Any], path: Path) -> None:
