@@ -23,6 +23,10 @@ import re
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, RSAKey, import_key
 
 from care_exchange_conformance.context import Context
 from care_exchange_conformance.registry import NotApplicableError, check, spec_clause
@@ -214,43 +218,24 @@ def _forged(header: dict[str, Any], claims_segment: str, signature: bytes | None
 # ---------------------------------------------------------------- key encodings (key confusion)
 
 
-def _der(tag: int, content: bytes) -> bytes:
-    size = len(content)
-    if size < 0x80:
-        return bytes([tag, size]) + content
-    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(length)]) + length + content
-
-
-def _der_integer(value: bytes) -> bytes:
-    value = value.lstrip(b"\0") or b"\0"
-    return _der(0x02, b"\0" + value if value[0] & 0x80 else value)
-
-
-def _pem(label: str, der: bytes) -> bytes:
-    encoded = base64.b64encode(der).decode("ascii")
-    lines = [encoded[i : i + 64] for i in range(0, len(encoded), 64)]
-    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""]).encode()
-
-
-RSA_ENCRYPTION = bytes.fromhex("06092a864886f70d0101010500")  # OID 1.2.840.113549.1.1.1, NULL
-EC_P256 = bytes.fromhex("06072a8648ce3d020106082a8648ce3d030107")  # id-ecPublicKey, prime256v1
-
-
 def public_key_pems(jwk: dict[str, Any]) -> dict[str, bytes]:
     """The PEM encodings a careless verifier might take as an HMAC secret, by name.
 
     SubjectPublicKeyInfo (and PKCS#1 for RSA), as the usual libraries write them.
     """
-    if jwk.get("kty") == "RSA" and isinstance(jwk.get("n"), str) and isinstance(jwk.get("e"), str):
-        pkcs1 = _der(0x30, _der_integer(_b64decode(jwk["n"])) + _der_integer(_b64decode(jwk["e"])))
-        spki = _der(0x30, _der(0x30, RSA_ENCRYPTION) + _der(0x03, b"\0" + pkcs1))
-        return {"SPKI PEM": _pem("PUBLIC KEY", spki), "PKCS#1 PEM": _pem("RSA PUBLIC KEY", pkcs1)}
-    if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
-        point = b"\x04" + _b64decode(str(jwk.get("x"))) + _b64decode(str(jwk.get("y")))
-        spki = _der(0x30, _der(0x30, EC_P256) + _der(0x03, b"\0" + point))
-        return {"SPKI PEM": _pem("PUBLIC KEY", spki)}
-    return {}
+    if jwk.get("kty") not in ("RSA", "EC"):
+        return {}
+    try:
+        key = import_key(jwk)
+    except (JoseError, ValueError, TypeError, KeyError):
+        return {}
+    if not isinstance(key, RSAKey | ECKey):
+        return {}
+    pems = {"SPKI PEM": key.as_pem(private=False)}
+    public = key.get_op_key("verify")
+    if isinstance(public, rsa.RSAPublicKey):
+        pems["PKCS#1 PEM"] = public.public_bytes(Encoding.PEM, PublicFormat.PKCS1)
+    return pems
 
 
 def hmac_secrets(jwk: dict[str, Any]) -> dict[str, bytes]:
