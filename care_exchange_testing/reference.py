@@ -15,9 +15,17 @@ from care_exchange_server.app import create_app, dispose
 from care_exchange_server.demo import SERVICES, seed
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import transaction
+from care_exchange_server.worker import start_in_thread
 from care_exchange_testing.live_server import bound_socket, live_server
 
 Variant = Callable[[FastAPI], None]
+# The delivery worker's settings: fast retries, so the webhook checks pass in seconds.
+FAST_DELIVERY = {
+    "webhook_retry_delays_seconds": [0, 0.5, 1, 1, 1],
+    "webhook_timeout_seconds": 2.0,
+    "worker_lease_seconds": 5.0,
+    "worker_poll_seconds": 0.05,
+}
 
 
 @contextmanager
@@ -29,15 +37,20 @@ def serve_reference(database_url: str, variant: Variant | None = None) -> Iterat
     listener = bound_socket()
     base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     settings = Settings(
-        database_url=database_url, issuer=base_url, webhook_allowed_hosts=["127.0.0.1/32"]
+        database_url=database_url,
+        issuer=base_url,
+        webhook_allowed_hosts=["127.0.0.1/32"],
+        **FAST_DELIVERY,  # type: ignore[arg-type]
     )
     app = create_app(settings)
+    stop_worker: Callable[[], None] | None = None
     try:
         with transaction(app.state.sessions) as session:
             made = seed(session)
         assert made is not None, "the database already holds the demo"
         if variant is not None:
             variant(app)
+        stop_worker = start_in_thread(settings)
         with live_server(app, listener=listener):
             provider, commissioner, other = made
             yield Config(
@@ -48,4 +61,6 @@ def serve_reference(database_url: str, variant: Variant | None = None) -> Iterat
                 outsider=Party(other.client_id, other.secret),
             )
     finally:
+        if stop_worker is not None:
+            stop_worker()
         dispose(app)

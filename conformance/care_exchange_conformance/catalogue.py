@@ -21,6 +21,7 @@ AREA_NAMES = {
     "IDEM": "Idempotency and concurrency",
     "ISO": "Isolation",
     "REC": "Records",
+    "SUB": "Subscriptions and webhooks",
 }
 HEADER = """# Conformance checks
 

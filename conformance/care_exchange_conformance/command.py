@@ -64,6 +64,14 @@ def run_command(
             "the signature is written beside it as <json>.jws.",
         ),
     ] = None,
+    receiver_url: Annotated[
+        str | None,
+        typer.Option(help="The URL the implementation reaches the suite's webhook receiver at."),
+    ] = None,
+    receiver_listen: Annotated[
+        str | None,
+        typer.Option(help="HOST:PORT the webhook receiver listens on (default 127.0.0.1:0)."),
+    ] = None,
     keep_data: Annotated[
         bool, typer.Option(help="Leave the records the run published instead of retracting them.")
     ] = False,
@@ -79,7 +87,15 @@ def run_command(
         except signing.KeyFileError as error:
             _usage(str(error))
     try:
-        settings = config.load(config_file, os.environ, {"base_url": base_url})
+        settings = config.load(
+            config_file,
+            os.environ,
+            {
+                "base_url": base_url,
+                "receiver_url": receiver_url,
+                "receiver_listen": receiver_listen,
+            },
+        )
     except config.ConfigError as error:
         _usage(str(error))
     chosen = select(checks.all_checks(), only or (), skip or (), Level(level))

@@ -5,6 +5,9 @@ It comes from a file, the environment or options, each overriding the one before
 ```toml
 base_url = "https://api.example.org"
 agreement_id = "agr-123"          # optional: an agreement the publisher cannot grant itself
+receiver_listen = "127.0.0.1:0"   # optional: where the suite's webhook receiver listens
+receiver_url = "https://hooks.example.org"  # optional: how the implementation reaches it
+delivery_seconds = 20             # optional: how long a webhook delivery may take to arrive
 
 [publisher]                       # publishes for `service_id`
 client_id = "..."
@@ -60,6 +63,9 @@ class Config:
     second_publisher: Party | None = None
     agreement_id: str | None = None
     timeout_seconds: float = 30.0
+    receiver_listen: str = "127.0.0.1:0"
+    receiver_url: str | None = None
+    delivery_seconds: float = 20.0
 
     def party(self, name: str) -> Party | None:
         found: Party | None = getattr(self, name)
@@ -86,20 +92,32 @@ def load(
             "or base_url in the configuration file (an http:// or https:// URL)."
         )
     parties = {name: _party(flat, name) for name in PARTIES}
-    timeout = flat.get("timeout_seconds", "30")
-    try:
-        timeout_seconds = float(timeout)
-    except ValueError:
+    receiver_url = flat.get("receiver_url", "").rstrip("/") or None
+    if receiver_url is not None and not receiver_url.startswith(("http://", "https://")):
+        raise ConfigError(f"receiver_url must be an http:// or https:// URL, not {receiver_url!r}.")
+    receiver_listen = flat.get("receiver_listen", "127.0.0.1:0")
+    if not receiver_listen.rpartition(":")[2].isdigit():
         raise ConfigError(
-            f"timeout_seconds must be a number of seconds, not {timeout!r}."
-        ) from None
+            f"receiver_listen must be HOST:PORT (0: any free port), not {receiver_listen!r}."
+        )
     return Config(
         base_url=base_url,
         service_id=flat.get("publisher_service_id") or flat.get("service_id"),
         agreement_id=flat.get("agreement_id"),
-        timeout_seconds=timeout_seconds,
+        timeout_seconds=_seconds(flat, "timeout_seconds", "30"),
+        receiver_listen=receiver_listen,
+        receiver_url=receiver_url,
+        delivery_seconds=_seconds(flat, "delivery_seconds", "20"),
         **parties,
     )
+
+
+def _seconds(flat: Mapping[str, str], name: str, default: str) -> float:
+    value = flat.get(name, default)
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {value!r}.") from None
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import httpx
 
 from care_exchange_conformance.config import Config
 from care_exchange_conformance.evidence import Exchange
+from care_exchange_conformance.receiver import Receiver
 from care_exchange_conformance.registry import CheckFailedError, Failure, NotApplicableError
 from care_exchange_conformance.testdata import example_record, has_examples
 from care_exchange_standard.spec import load_spec
@@ -44,9 +45,25 @@ class Context:
         self._capabilities: dict[str, Any] | None = None
         self.published: dict[tuple[str, str], None] = {}
         self._metadata: dict[str, Any] | None = None
+        self.subscriptions: dict[tuple[str, str], None] = {}
+        self._receiver: Receiver | None = None
 
     def close(self) -> None:
         self.http.close()
+        if self._receiver is not None:
+            self._receiver.close()
+
+    def receiver(self) -> Receiver:
+        """The suite's webhook receiver, started at the first use."""
+        if self._receiver is None:
+            try:
+                self._receiver = Receiver(self.config.receiver_listen, self.config.receiver_url)
+            except OSError as error:
+                raise NotApplicableError(
+                    f"the webhook receiver cannot listen on {self.config.receiver_listen}: "
+                    f"{error.strerror}"
+                ) from None
+        return self._receiver
 
     def record_type(self) -> str:
         """The type the checks publish: `capacity-snapshot` if declared, else the first one."""
@@ -79,8 +96,16 @@ class Context:
         return record, answer
 
     def clean_up(self) -> list[str]:
-        """Retract what the run published; the records that could not be, with the reason."""
+        """Delete the run's subscriptions and retract what it published; what could not be, why."""
         left: list[str] = []
+        for party, subscription_id in self.subscriptions:
+            path = f"/v1/subscriptions/{subscription_id}"
+            try:
+                gone = self.request("DELETE", path, party=party)
+                if gone.status_code not in (204, 404):
+                    left.append(f"{path}: {gone.status_code}")
+            except (CheckFailedError, NotApplicableError) as error:
+                left.append(f"{path}: {error}")
         for record_type, record_id in self.published:
             path = f"/v1/records/{record_type}/{record_id}"
             try:

@@ -47,6 +47,9 @@ def test_options_override_the_environment_which_overrides_the_file(tmp_path: Pat
         ('base_url = "https://x"\n[outsider]\nclient_id = "o"', "needs both"),
         ("base_url = ", "not valid TOML"),
         ('base_url = "https://x"\ntimeout_seconds = "soon"', "must be a number"),
+        ('base_url = "https://x"\ndelivery_seconds = "soon"', "delivery_seconds must be"),
+        ('base_url = "https://x"\nreceiver_url = "hooks.example"', "receiver_url must be"),
+        ('base_url = "https://x"\nreceiver_listen = "0.0.0.0"', "receiver_listen must be"),
     ],
 )
 def test_a_configuration_that_cannot_work_says_what_to_change(
@@ -56,6 +59,18 @@ def test_a_configuration_that_cannot_work_says_what_to_change(
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         load(path)
+
+
+def test_the_receiver_listens_locally_unless_told_and_options_name_its_public_url() -> None:
+    plain = load(overrides={"base_url": "https://x"})
+    assert (plain.receiver_listen, plain.receiver_url, plain.delivery_seconds) == (
+        "127.0.0.1:0",
+        None,
+        20.0,
+    )
+    environ = {"CARE_EXCHANGE_CONFORMANCE_RECEIVER_LISTEN": "0.0.0.0:8765"}
+    told = load(None, environ, {"base_url": "https://x", "receiver_url": "https://h.example/s/"})
+    assert (told.receiver_listen, told.receiver_url) == ("0.0.0.0:8765", "https://h.example/s")
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:

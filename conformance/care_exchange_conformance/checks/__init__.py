@@ -8,10 +8,11 @@ from care_exchange_conformance.checks import (
     idempotency,
     isolation,
     records,
+    subscriptions,
 )
 from care_exchange_conformance.registry import REGISTRY, Check
 
-AREAS = (discovery, auth, records, errors, idempotency, isolation, feed)
+AREAS = (discovery, auth, records, errors, idempotency, isolation, feed, subscriptions)
 
 
 def all_checks() -> list[Check]:
