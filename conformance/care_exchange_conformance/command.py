@@ -103,6 +103,12 @@ def run_command(
         _usage("no check matches the selection.")
     used_seed = seed if seed is not None else secrets.randbelow(2**31)
     out.print(f"Checking {settings.base_url}: {len(chosen)} checks, seed {used_seed}")
+    for target in (json_file, html_file, junit_file):
+        if target is not None:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                _usage(f"{target}: the report cannot be written there ({error.strerror}).")
     report = run(
         settings,
         chosen,

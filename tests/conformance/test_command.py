@@ -26,7 +26,7 @@ def _run(*args: str) -> tuple[int, str]:
 def test_a_conforming_run_exits_0_and_writes_valid_reports(
     serve_reference: Serve, tmp_path: Path
 ) -> None:
-    json_file, junit_file = tmp_path / "report.json", tmp_path / "report.xml"
+    json_file, junit_file = tmp_path / "new" / "report.json", tmp_path / "report.xml"
     with serve_reference() as config:
         code, output = _run(
             "--base-url", config.base_url, "--only", "CX-DISC-*", "--seed", "7",
@@ -70,3 +70,10 @@ def test_usage_errors_exit_2() -> None:
     assert code == 2 and "Say where the implementation is" in output
     code, output = _run("--base-url", "http://127.0.0.1:9", "--only", "CX-NOPE-*")
     assert code == 2 and "no check matches" in output
+
+
+def test_a_report_that_cannot_be_written_is_a_usage_error_before_the_run(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    code, output = _run("--base-url", "http://127.0.0.1:9", "--json", str(blocker / "r.json"))
+    assert code == 2 and "the report cannot be written there" in output
