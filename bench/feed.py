@@ -1,11 +1,12 @@
 """Feed page time as history grows: after 10,000 changes and after 1,000,000, in one run.
 
-The feed is read over HTTP from a real uvicorn server with a real token, as a commissioner
-holding an agreement. History is written straight into the tables, in the shape the server
-writes it: records, and a feed entry per record for each of `--organisations` organisations
-(the reader among them), numbered from the change counter. The reader's pages are timed at the
-start, the middle and the end of its feed; the target is that a page after 1,000,000 changes
-takes at most 1.5 times as long as after 10,000 (keyset access, no scan that grows with history).
+The feed is read over HTTP from a real uvicorn server with a real token, as one of the
+organisations the history was fanned out to. History is written straight into the tables, in
+the shape the server writes it: records, and a feed entry per record for each of
+`--organisations` organisations (the reader among them), numbered from the change counter.
+The reader's pages are timed at the start, the middle and the end of its feed; the target is
+that a page after 1,000,000 changes takes at most 1.5 times as long as after 10,000 (keyset
+access, no scan that grows with history).
 Run: `.venv/bin/python -m bench.feed [--small N] [--large N] [--organisations N]`.
 """
 
