@@ -5,13 +5,15 @@ from care_exchange_conformance.checks import (
     discovery,
     errors,
     feed,
+    feedback,
     idempotency,
     isolation,
+    receipts,
     records,
 )
 from care_exchange_conformance.registry import REGISTRY, Check
 
-AREAS = (discovery, auth, records, errors, idempotency, isolation, feed)
+AREAS = (discovery, auth, records, errors, idempotency, isolation, feed, receipts, feedback)
 
 
 def all_checks() -> list[Check]:
