@@ -17,9 +17,11 @@ AREA_NAMES = {
     "AUTH": "Authentication and authorisation",
     "DISC": "Discovery",
     "ERR": "Errors",
+    "FDBK": "Feedback",
     "FEED": "The change feed",
     "IDEM": "Idempotency and concurrency",
     "ISO": "Isolation",
+    "RCPT": "Access receipts",
     "REC": "Records",
     "SUB": "Subscriptions and webhooks",
 }

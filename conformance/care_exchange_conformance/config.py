@@ -21,6 +21,10 @@ client_secret = "..."
 [outsider]                        # a second subscriber with no agreement
 client_id = "..."
 client_secret = "..."
+
+[second_publisher]                # optional: another provider, no agreement with the first
+client_id = "..."
+client_secret = "..."
 ```
 
 Environment variables: `CARE_EXCHANGE_CONFORMANCE_BASE_URL`, `..._PUBLISHER_CLIENT_ID`,

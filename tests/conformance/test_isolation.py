@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from care_exchange_server.auth.tokens import issue_access_token
 from care_exchange_server.demo import COMMISSIONER, OTHER, PROVIDER
 from care_exchange_server.storage.db import transaction
 from care_exchange_server.storage.models import Client
+from care_exchange_testing.reference import SECOND_PROVIDER
 from tests.conformance.conftest import Serve, Variant
 
 ISOLATION = select(all_checks(), only=["CX-ISO-*"])
@@ -30,7 +32,7 @@ def test_the_reference_server_passes_every_isolation_check(serve_reference: Serv
     assert [(r.check.id, r.status, r.failures, r.note) for r in report.results] == [
         (found.id, Status.PASSED, (), None) for found in ISOLATION
     ]
-    assert len(ISOLATION) == 5
+    assert len(ISOLATION) == 8
 
 
 def _organisation(authorization: bytes) -> str | None:
@@ -44,11 +46,14 @@ def _organisation(authorization: bytes) -> str | None:
 
 
 def leak_on(
-    paths: str, methods: tuple[str, ...] = ("GET",), treated_as: str = COMMISSIONER
+    paths: str,
+    methods: tuple[str, ...] = ("GET",),
+    treated_as: str = COMMISSIONER,
+    caller: str = OTHER,
 ) -> Variant:
-    """A broken variant: on matching requests the outsider is treated as another organisation
-    (the subscriber with an agreement, or the provider), as a server that forgot to check the
-    caller's organisation on that path would."""
+    """A broken variant: on matching requests `caller` (the outsider, or the second provider) is
+    treated as another organisation (the subscriber with an agreement, or the provider), as a
+    server that forgot to check the caller's organisation on that path would."""
 
     def apply(app: FastAPI) -> None:
         with transaction(app.state.sessions) as session:
@@ -70,7 +75,7 @@ def leak_on(
                     and pattern.fullmatch(scope["path"])
                 ):
                     headers = dict(scope["headers"])
-                    if _organisation(headers.get(b"authorization", b"")) == OTHER:
+                    if _organisation(headers.get(b"authorization", b"")) == caller:
                         headers[b"authorization"] = f"Bearer {token}".encode()
                         scope = {**scope, "headers": list(headers.items())}
                 await self.inner(scope, receive, send)
@@ -87,8 +92,25 @@ def leak_on(
         (leak_on(r"/v1/records/[^/]+"), ["CX-ISO-003"]),
         (leak_on(r"/v1/feed/[^/]+"), ["CX-ISO-004"]),
         (leak_on(r"/v1/records/[^/]+/[^/]+", ("PUT", "DELETE"), PROVIDER), ["CX-ISO-005"]),
+        (
+            leak_on(r"/v1/records/[^/]+", ("POST",), PROVIDER, SECOND_PROVIDER),
+            ["CX-ISO-006"],
+        ),
+        (
+            leak_on(r"/v1/records/[^/]+/[^/]+", ("PUT", "DELETE"), PROVIDER, SECOND_PROVIDER),
+            ["CX-ISO-007"],
+        ),
+        (leak_on(r"/v1/records/[^/]+/[^/]+", ("GET",), PROVIDER, SECOND_PROVIDER), ["CX-ISO-008"]),
     ],
-    ids=["cross-tenant-read", "leak-in-lists-only", "leak-in-the-feed-only", "foreign-write"],
+    ids=[
+        "cross-tenant-read",
+        "leak-in-lists-only",
+        "leak-in-the-feed-only",
+        "foreign-write",
+        "publish-for-another-providers-service",
+        "another-provider-writes",
+        "another-provider-reads",
+    ],
 )
 def test_a_leak_on_one_path_fails_exactly_its_check(
     serve_reference: Serve, variant: Variant, expected: list[str]
@@ -96,3 +118,13 @@ def test_a_leak_on_one_path_fails_exactly_its_check(
     with serve_reference(variant) as config:
         report = run(config, ISOLATION, seed=9)
     assert [r.check.id for r in report.results if r.status is not Status.PASSED] == expected
+
+
+def test_the_second_publishers_checks_do_not_apply_without_one(serve_reference: Serve) -> None:
+    second = [found for found in ISOLATION if found.id >= "CX-ISO-006"]
+    with serve_reference() as config:
+        report = run(replace(config, second_publisher=None), second, seed=9)
+    assert [(r.check.id, r.status) for r in report.results] == [
+        (found.id, Status.NOT_APPLICABLE) for found in second
+    ]
+    assert all("second_publisher" in (r.note or "") for r in report.results)

@@ -5,14 +5,27 @@ from care_exchange_conformance.checks import (
     discovery,
     errors,
     feed,
+    feedback,
     idempotency,
     isolation,
+    receipts,
     records,
     subscriptions,
 )
 from care_exchange_conformance.registry import REGISTRY, Check
 
-AREAS = (discovery, auth, records, errors, idempotency, isolation, feed, subscriptions)
+AREAS = (
+    discovery,
+    auth,
+    records,
+    errors,
+    idempotency,
+    isolation,
+    feed,
+    subscriptions,
+    receipts,
+    feedback,
+)
 
 
 def all_checks() -> list[Check]:

@@ -1,6 +1,8 @@
 """Isolation: an organisation with no agreement neither sees nor changes a provider's records.
 
-Every path is tried: a read, a list, the feed, the history, a new version and a retraction.
+Every path is tried: a read, a list, the feed, the history, a new version and a retraction; and
+a second provider (`second_publisher`) neither publishes for the first's services nor changes or
+reads its records.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from care_exchange_conformance.context import Context
-from care_exchange_conformance.registry import check
+from care_exchange_conformance.registry import NotApplicableError, check
 
 FEED_PAGES_LIMIT = 200
 
@@ -118,3 +120,72 @@ def change(context: Context) -> None:
         "the record still at version 1",
         current,
     )
+
+
+def _second_publisher(context: Context) -> str:
+    """The second publisher's party name, when the run has one: another provider, no agreement."""
+    if context.config.second_publisher is None:
+        raise NotApplicableError(
+            "no second_publisher is configured (a second provider with no agreement)"
+        )
+    return "second_publisher"
+
+
+@check(
+    "CX-ISO-006",
+    "A provider cannot publish a record for another provider's service: 403, nothing stored",
+    clause=_operation("/v1/records/{type}", "post"),
+)
+def foreign_publish(context: Context) -> None:
+    other = _second_publisher(context)
+    record = context.new_record()
+    answer = context.request(
+        "POST", f"/v1/records/{record['recordType']}", party=other, json=record
+    )
+    if answer.status_code == 201:
+        context.published[record["recordType"], record["id"]] = None
+    context.expect_problem(answer, 403, "forbidden")
+    stored = context.get(_path(record), party="publisher")
+    context.expect_problem(stored, 404, "not_found")
+
+
+@check(
+    "CX-ISO-007",
+    "A provider cannot replace or retract another provider's record",
+    clause=_operation("/v1/records/{type}/{id}", "delete"),
+)
+def foreign_change(context: Context) -> None:
+    other = _second_publisher(context)
+    record, published = context.published_record()
+    path = _path(record)
+    etag = {"If-Match": published.headers.get("ETag", "")}
+    altered = {**record, "notes": "changed by another provider"}
+    for answer in (
+        context.request("PUT", path, party=other, json=altered, headers=etag),
+        context.request("DELETE", path, party=other, headers=etag),
+    ):
+        context.expect(
+            answer.status_code in (403, 404),
+            f"Another provider's {answer.request.method} was answered {answer.status_code}.",
+            "403 or 404, and the record unchanged",
+            answer,
+        )
+    current = context.get(path, party="publisher")
+    context.expect_status(current, 200, "the record could not be read after the attempts")
+    context.expect(
+        current.headers.get("ETag") == published.headers.get("ETag"),
+        "The record changed after another provider's request was refused.",
+        "the record still at version 1",
+        current,
+    )
+
+
+@check(
+    "CX-ISO-008",
+    "A provider cannot read another provider's record without an agreement: 404",
+    clause=_operation("/v1/records/{type}/{id}", "get"),
+)
+def foreign_read(context: Context) -> None:
+    other = _second_publisher(context)
+    record, _ = context.published_record()
+    context.expect_problem(context.get(_path(record), party=other), 404, "not_found")
