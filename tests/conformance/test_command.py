@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from care_exchange_conformance.reports.json_report import report_schema
 from care_exchange_standard.command import build
 from tests.conformance.conftest import Serve
-from tests.conformance.test_discovery import leak_private_key
+from tests.conformance.variants import leak_private_key
 
 runner = CliRunner()
 app = build()

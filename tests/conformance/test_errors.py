@@ -6,7 +6,7 @@ from care_exchange_conformance.checks import all_checks
 from care_exchange_conformance.registry import select
 from care_exchange_conformance.runner import Status, run
 from tests.conformance.conftest import Serve
-from tests.conformance.test_records import PlainJsonErrors, middleware
+from tests.conformance.variants import PlainJsonErrors, middleware
 
 ERRORS = select(all_checks(), only=["CX-ERR-*"])
 

@@ -10,8 +10,7 @@ from care_exchange_conformance.checks import all_checks
 from care_exchange_conformance.registry import select
 from care_exchange_conformance.runner import Status, run
 from tests.conformance.conftest import Serve, Variant
-from tests.conformance.test_isolation import leak_on
-from tests.conformance.test_receipts import hide_items, rewrite_json
+from tests.conformance.variants import hide_items, leak_on, rewrite_json
 
 FEEDBACK = select(all_checks(), only=["CX-FDBK-*"])
 

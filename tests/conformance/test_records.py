@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
-from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from care_exchange_conformance.checks import all_checks
 from care_exchange_conformance.registry import select
 from care_exchange_conformance.runner import Report, Status, run
 from tests.conformance.conftest import Serve, Variant
+from tests.conformance.variants import PlainJsonErrors, middleware
 
 RECORDS = select(all_checks(), only=["CX-REC-*"])
 
@@ -63,33 +60,6 @@ class CurrentETag:
 
         await self.app({**scope, "method": "GET"}, nothing, keep)  # type: ignore[arg-type]
         return found[0] if found else b'"0"'
-
-
-class PlainJsonErrors:
-    """A broken variant: refusals say `application/json` instead of `application/problem+json`."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def relabel(message: dict[str, object]) -> None:
-            if message["type"] == "http.response.start":
-                headers = message["headers"]
-                assert isinstance(headers, list)
-                message = {
-                    **message,
-                    "headers": [
-                        (k, b"application/json" if v == b"application/problem+json" else v)
-                        for k, v in headers
-                    ],
-                }
-            await send(message)
-
-        await self.app(scope, receive, relabel)  # type: ignore[arg-type]
-
-
-def middleware(kind: Any) -> Callable[[FastAPI], None]:
-    return lambda app: app.add_middleware(kind)
 
 
 @pytest.mark.parametrize(

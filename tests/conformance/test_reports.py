@@ -24,7 +24,7 @@ from care_exchange_conformance.runner import Report, Status
 from care_exchange_conformance.runner import Result as CheckResult
 from care_exchange_standard.command import build
 from tests.conformance.conftest import Serve
-from tests.conformance.test_discovery import leak_private_key
+from tests.conformance.variants import leak_private_key
 
 runner = CliRunner()
 app = build()
