@@ -29,6 +29,8 @@ from sqlalchemy import Engine, select
 from care_exchange_server.storage.models import Base
 from tests.api.world import World, published_example
 
+pytestmark = pytest.mark.slow
+
 SPEC = yaml.safe_load(
     (Path(__file__).resolve().parents[2] / "spec" / "openapi.yaml").read_text(encoding="utf-8")
 )

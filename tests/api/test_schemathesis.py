@@ -49,6 +49,8 @@ from care_exchange_server.storage.migrate import upgrade
 from tests.api.conftest import ISSUER, fresh_postgres_database
 from tests.api.world import RECORD_TYPES, World, build_world, example_record
 
+pytestmark = pytest.mark.slow
+
 
 def _canonical_strategy_or_none(
     schema: Any, generation_config: GenerationConfig, validator_cls: Any

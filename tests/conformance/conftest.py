@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from functools import partial
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,14 @@ from tests.api.conftest import database_url, postgres_server  # noqa: F401  (fix
 __all__ = ["Serve", "Variant"]
 
 Serve = Callable[..., AbstractContextManager[Config]]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every suite test serves the reference server: the whole folder is in the slow group."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(name="serve_reference")
