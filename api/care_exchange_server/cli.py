@@ -75,6 +75,20 @@ def _settings_for(host: str, port: int) -> Settings:
     return settings
 
 
+LOOPBACK = ["127.0.0.0/8", "::1/128"]
+
+
+def _demo_settings(settings: Settings) -> Settings:
+    """Settings for the demo, whose webhooks may go to receivers on the same machine.
+
+    The demo runs on a developer's machine, the conformance suite's receiver among its webhook
+    receivers; CARE_EXCHANGE_WEBHOOK_ALLOWED_HOSTS, when set, still decides.
+    """
+    if "webhook_allowed_hosts" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"webhook_allowed_hosts": LOOPBACK})
+
+
 @db_app.command("prune")
 def db_prune() -> None:
     """Delete idempotency keys and delivered events past retention (run it daily from cron).
@@ -127,7 +141,7 @@ def run(
 
     A delivery worker runs in the same process, so webhooks work without a second command.
     """
-    settings = _settings_for(host, port)
+    settings = _demo_settings(_settings_for(host, port))
     upgrade(settings.database_url)
     with _transaction(settings) as session:
         made = seed(session)

@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from care_exchange_server.cli import LOOPBACK, _demo_settings
 from care_exchange_server.demo import COMMISSIONER, OTHER, PROVIDER, seed, walkthrough
+from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import make_engine, session_factory, transaction
 from care_exchange_server.storage.models import Client, IdempotencyKey
 from care_exchange_server.storage.types import utcnow
@@ -114,3 +116,12 @@ def test_prune_deletes_only_keys_past_retention(env: str) -> None:
     with transaction(sessions) as session:
         assert [row.key for row in session.scalars(select(IdempotencyKey))] == ["new"]
     engine.dispose()
+
+
+def test_the_demo_lets_webhooks_reach_this_machine_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CARE_EXCHANGE_WEBHOOK_ALLOWED_HOSTS", raising=False)
+    assert _demo_settings(Settings()).webhook_allowed_hosts == LOOPBACK
+    monkeypatch.setenv("CARE_EXCHANGE_WEBHOOK_ALLOWED_HOSTS", '["10.1.2.0/24"]')
+    assert _demo_settings(Settings()).webhook_allowed_hosts == ["10.1.2.0/24"]
