@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -181,12 +182,15 @@ def installed_server(wheelhouse: Path, tmp_path: Path) -> Iterator[Running]:
                 break
         assert process.poll() is None and len(clients) == 3, clients
         assert config is not None and config.is_file()
+        # The server logs every request to this pipe: keep reading it, or a full pipe stops it.
+        logged: list[str] = []
+        threading.Thread(target=logged.extend, args=(process.stdout,), daemon=True).start()
         base_url = f"http://127.0.0.1:{port}"
         _wait_until_up(base_url)
         yield Running(base_url, clients, config)
     finally:
         process.send_signal(signal.SIGINT)
-        process.communicate(timeout=30)
+        process.wait(timeout=30)
 
 
 def _wait_until_up(base_url: str) -> None:
