@@ -171,6 +171,8 @@ def installed_server(wheelhouse: Path, tmp_path: Path) -> Iterator[Running]:
     assert process.stdout is not None
     clients: list[tuple[str, str]] = []
     config: Path | None = None
+    logged: list[str] = []
+    drain: threading.Thread | None = None
     try:
         for line in process.stdout:
             found = re.search(r"client_id=(\S+) client_secret=(\S+)", line)
@@ -183,14 +185,17 @@ def installed_server(wheelhouse: Path, tmp_path: Path) -> Iterator[Running]:
         assert process.poll() is None and len(clients) == 3, clients
         assert config is not None and config.is_file()
         # The server logs every request to this pipe: keep reading it, or a full pipe stops it.
-        logged: list[str] = []
-        threading.Thread(target=logged.extend, args=(process.stdout,), daemon=True).start()
+        drain = threading.Thread(target=logged.extend, args=(process.stdout,), daemon=True)
+        drain.start()
         base_url = f"http://127.0.0.1:{port}"
         _wait_until_up(base_url)
         yield Running(base_url, clients, config)
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
+        if drain is not None:
+            drain.join(timeout=10)
+        process.stdout.close()
 
 
 def _wait_until_up(base_url: str) -> None:
