@@ -79,10 +79,19 @@ class Context:
         chosen = record_type or self.record_type()
         return example_record(chosen, self.config.service_id, self.random)
 
-    def publish(self, record: dict[str, Any]) -> httpx.Response:
-        """POST `record` as the publisher; a published record is retracted when the run ends."""
+    def publish(
+        self,
+        record: dict[str, Any],
+        party: str = "publisher",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """POST `record` as `party`; a record that is published is retracted when the run ends."""
         answer = self.request(
-            "POST", f"/v1/records/{record['recordType']}", party="publisher", json=record
+            "POST",
+            f"/v1/records/{record['recordType']}",
+            party=party,
+            json=record,
+            headers=headers or {},
         )
         if answer.status_code == 201:
             self.published[record["recordType"], record["id"]] = None

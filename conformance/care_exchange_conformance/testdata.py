@@ -37,3 +37,8 @@ def example_record(record_type: str, service_id: str, chooser: random.Random) ->
     record["id"] = str(uuid.uuid4())
     record["serviceId"] = service_id
     return record
+
+
+def record_path(record: dict[str, Any]) -> str:
+    """The URL path of a record of the standard."""
+    return f"/v1/records/{record['recordType']}/{record['id']}"

@@ -11,16 +11,12 @@ import httpx
 
 from care_exchange_conformance.checks.receipts import organisation_id, read_by_subscriber
 from care_exchange_conformance.context import Context
-from care_exchange_conformance.registry import NotApplicableError, check
+from care_exchange_conformance.registry import NotApplicableError, check, spec_clause
 
 FEEDBACK = "/v1/feedback"
 TEXT = "Your vacant places let us discharge two people from hospital this week."
 REPLY = "Thank you. Both places remain open to admissions from the acute wards."
 LIST_PAGES_LIMIT = 50
-
-
-def _operation(path: str, method: str) -> str:
-    return f"spec/openapi.yaml#/paths/{path.replace('/', '~1')}/{method}"
 
 
 def _offered(context: Context) -> None:
@@ -76,7 +72,7 @@ def _listed(
 @check(
     "CX-FDBK-001",
     "A subscriber's impact feedback on a record it read is stored: 201, with its record",
-    clause=_operation(FEEDBACK, "post"),
+    clause=spec_clause("paths", FEEDBACK, "post"),
 )
 def send(context: Context) -> None:
     record, feedback, answer = sent(context)
@@ -119,7 +115,7 @@ def send(context: Context) -> None:
 @check(
     "CX-FDBK-002",
     "The provider lists the feedback it received and replies; the subscriber sees the reply",
-    clause=_operation(FEEDBACK + "/{feedbackId}/replies", "post"),
+    clause=spec_clause("paths", FEEDBACK + "/{feedbackId}/replies", "post"),
 )
 def reply(context: Context) -> None:
     record, feedback, _ = sent(context)
@@ -157,7 +153,7 @@ def reply(context: Context) -> None:
 @check(
     "CX-FDBK-003",
     "An organisation that cannot read a record cannot send feedback on it: 422 at /recordId",
-    clause=_operation(FEEDBACK, "post"),
+    clause=spec_clause("paths", FEEDBACK, "post"),
 )
 def foreign_send(context: Context) -> None:
     _offered(context)
@@ -176,7 +172,7 @@ def foreign_send(context: Context) -> None:
 @check(
     "CX-FDBK-004",
     "Feedback is seen only by its provider and its subscriber: absent from others' lists, 404",
-    clause=_operation(FEEDBACK + "/{feedbackId}", "get"),
+    clause=spec_clause("paths", FEEDBACK + "/{feedbackId}", "get"),
 )
 def others_see_nothing(context: Context) -> None:
     _, feedback, _ = sent(context)

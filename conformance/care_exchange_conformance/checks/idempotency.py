@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -17,16 +16,7 @@ CONCURRENT_DUPLICATES = 6
 
 
 def _post(context: Context, record: dict[str, Any], key: str) -> httpx.Response:
-    answer = context.request(
-        "POST",
-        f"/v1/records/{record['recordType']}",
-        party="publisher",
-        content=json.dumps(record).encode(),
-        headers={"Content-Type": "application/json", "Idempotency-Key": key},
-    )
-    if answer.status_code == 201:
-        context.published[record["recordType"], record["id"]] = None
-    return answer
+    return context.publish(record, headers={"Idempotency-Key": key})
 
 
 @check(

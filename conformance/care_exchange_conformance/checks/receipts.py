@@ -10,20 +10,13 @@ import time
 from typing import Any
 
 from care_exchange_conformance.context import Context
-from care_exchange_conformance.registry import check
+from care_exchange_conformance.registry import check, spec_clause
+from care_exchange_conformance.testdata import record_path
 
 RECEIPTS = "/v1/access-receipts"
 SUMMARY = "/v1/access-receipts/summary"
 DEADLINE_SECONDS = 10.0
 POLL_SECONDS = 0.25
-
-
-def _operation(path: str, method: str) -> str:
-    return f"spec/openapi.yaml#/paths/{path.replace('/', '~1')}/{method}"
-
-
-def _path(record: dict[str, Any]) -> str:
-    return f"/v1/records/{record['recordType']}/{record['id']}"
 
 
 def organisation_id(context: Context, party: str) -> str:
@@ -38,7 +31,7 @@ def read_by_subscriber(context: Context) -> tuple[dict[str, Any], dict[str, Any]
     """A new record and its envelope as published, once read by the subscriber."""
     record, published = context.published_record()
     envelope = context.expect_schema(published, "RecordEnvelope")
-    answer = context.get(_path(record), party="subscriber")
+    answer = context.get(record_path(record), party="subscriber")
     context.expect_status(answer, 200, "the subscriber could not read the record")
     return record, envelope
 
@@ -84,7 +77,7 @@ def _summary_entry(
 @check(
     "CX-RCPT-001",
     "A subscriber's read leaves a receipt the provider sees: channel read, version, agreement",
-    clause=_operation(RECEIPTS, "get"),
+    clause=spec_clause("paths", RECEIPTS, "get"),
 )
 def read_receipt(context: Context) -> None:
     record, envelope = read_by_subscriber(context)
@@ -125,11 +118,11 @@ def read_receipt(context: Context) -> None:
 @check(
     "CX-RCPT-002",
     "The receipt summary counts the distinct records a subscriber read",
-    clause=_operation(SUMMARY, "get"),
+    clause=spec_clause("paths", SUMMARY, "get"),
 )
 def summary(context: Context) -> None:
     record, envelope = read_by_subscriber(context)
-    again = context.get(_path(record), party="subscriber")
+    again = context.get(record_path(record), party="subscriber")
     context.expect_status(again, 200, "the subscriber could not read the record again")
     subscriber = organisation_id(context, "subscriber")
     entry = _summary_entry(context, subscriber, envelope["publishedAt"], 1)
@@ -144,7 +137,7 @@ def summary(context: Context) -> None:
 @check(
     "CX-RCPT-003",
     "Only the provider sees its receipts: a subscriber's or another organisation's view shows none",
-    clause=_operation(RECEIPTS, "get"),
+    clause=spec_clause("paths", RECEIPTS, "get"),
 )
 def only_the_provider(context: Context) -> None:
     _, envelope = read_by_subscriber(context)

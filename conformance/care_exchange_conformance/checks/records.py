@@ -7,20 +7,13 @@ from typing import Any
 import httpx
 
 from care_exchange_conformance.context import Context
-from care_exchange_conformance.registry import check
+from care_exchange_conformance.registry import check, spec_clause
+from care_exchange_conformance.testdata import record_path
 from care_exchange_standard import Severity, load_standard
 
 RECORDS = "/v1/records/{type}"
 RECORD = "/v1/records/{type}/{id}"
 LIST_WALK_RECORDS = 3
-
-
-def _operation(path: str, method: str) -> str:
-    return f"spec/openapi.yaml#/paths/{path.replace('/', '~1')}/{method}"
-
-
-def _path(record: dict[str, Any]) -> str:
-    return f"/v1/records/{record['recordType']}/{record['id']}"
 
 
 def _envelope(context: Context, answer: httpx.Response, record: dict[str, Any]) -> Any:
@@ -64,7 +57,7 @@ def _etag_of(context: Context, answer: httpx.Response) -> str:
 @check(
     "CX-REC-001",
     "A valid record is published as version 1, with its location and ETag",
-    clause=_operation(RECORDS, "post"),
+    clause=spec_clause("paths", RECORDS, "post"),
 )
 def publish(context: Context) -> None:
     record, answer = context.published_record()
@@ -72,9 +65,9 @@ def publish(context: Context) -> None:
     context.expect(envelope["version"] == 1, "A new record is not version 1.", "version 1", answer)
     location = answer.headers.get("Location", "")
     context.expect(
-        location.endswith(_path(record)),
+        location.endswith(record_path(record)),
         f"The Location header is {location!r}.",
-        f"the record's own URL, ending {_path(record)}",
+        f"the record's own URL, ending {record_path(record)}",
         answer,
     )
     _etag_of(context, answer)
@@ -83,11 +76,11 @@ def publish(context: Context) -> None:
 @check(
     "CX-REC-002",
     "A subscriber under an agreement reads the record as published, with its ETag",
-    clause=_operation(RECORD, "get"),
+    clause=spec_clause("paths", RECORD, "get"),
 )
 def read_back(context: Context) -> None:
     record, published = context.published_record()
-    answer = context.get(_path(record), party="subscriber")
+    answer = context.get(record_path(record), party="subscriber")
     context.expect_status(answer, 200, "the subscriber could not read the record")
     _envelope(context, answer, record)
     context.expect(
@@ -101,11 +94,11 @@ def read_back(context: Context) -> None:
 @check(
     "CX-REC-003",
     "A new version needs the current ETag in If-Match: 428 without it, 412 when stale",
-    clause=_operation(RECORD, "put"),
+    clause=spec_clause("paths", RECORD, "put"),
 )
 def conditional_replace(context: Context) -> None:
     record, published = context.published_record()
-    path = _path(record)
+    path = record_path(record)
     unconditional = context.request("PUT", path, party="publisher", json=record)
     context.expect_problem(unconditional, 428, "precondition_required")
     stale = context.request(
@@ -129,11 +122,11 @@ def conditional_replace(context: Context) -> None:
 @check(
     "CX-REC-004",
     "Every version of a record is kept and listed",
-    clause=_operation(RECORD + "/versions", "get"),
+    clause=spec_clause("paths", RECORD + "/versions", "get"),
 )
 def versions(context: Context) -> None:
     record, published = context.published_record()
-    path = _path(record)
+    path = record_path(record)
     context.request(
         "PUT", path, party="publisher", json=record,
         headers={"If-Match": _etag_of(context, published)},
@@ -148,11 +141,11 @@ def versions(context: Context) -> None:
 @check(
     "CX-REC-005",
     "A retracted record answers 410 to those who could read it, and cannot be retracted twice",
-    clause=_operation(RECORD, "delete"),
+    clause=spec_clause("paths", RECORD, "delete"),
 )
 def retraction(context: Context) -> None:
     record, published = context.published_record()
-    path = _path(record)
+    path = record_path(record)
     unconditional = context.request("DELETE", path, party="publisher")
     context.expect_problem(unconditional, 428, "precondition_required")
     gone = context.request(
@@ -207,7 +200,7 @@ def list_paging(context: Context) -> None:
 @check(
     "CX-REC-007",
     "A bulk publish answers each item on its own, in order",
-    clause=_operation("/v1/bulk", "post"),
+    clause=spec_clause("paths", "/v1/bulk", "post"),
 )
 def bulk(context: Context) -> None:
     good, broken = context.new_record(), context.new_record()
@@ -225,5 +218,5 @@ def bulk(context: Context) -> None:
         answer,
     )
     context.published[good["recordType"], good["id"]] = None
-    read = context.get(_path(good), party="subscriber")
+    read = context.get(record_path(good), party="subscriber")
     context.expect_status(read, 200, "the record published in bulk could not be read")
