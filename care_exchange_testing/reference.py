@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from care_exchange_conformance.config import Config, Party
 from care_exchange_server.app import create_app, dispose
 from care_exchange_server.auth import clients
-from care_exchange_server.demo import SERVICES, DemoClient, seed
+from care_exchange_server.demo import SERVICES, DemoClient, expired_token, seed
 from care_exchange_server.services import directory
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import transaction
@@ -100,6 +100,7 @@ def serve_reference(database_url: str, variant: Variant | None = None) -> Iterat
             made = seed(session)
             assert made is not None, "the database already holds the demo"
             second = seed_second_provider(session)
+            expired = expired_token(session, settings, made[0].client_id)
         if variant is not None:
             variant(app)
         stop_worker = start_in_thread(settings)
@@ -112,6 +113,7 @@ def serve_reference(database_url: str, variant: Variant | None = None) -> Iterat
                 subscriber=Party(commissioner.client_id, commissioner.secret),
                 outsider=Party(other.client_id, other.secret),
                 second_publisher=Party(second.client_id, second.secret),
+                expired_token=expired,
             )
     finally:
         if stop_worker is not None:

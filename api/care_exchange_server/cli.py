@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from care_exchange_server.app import create_app
 from care_exchange_server.auth import clients, keys
-from care_exchange_server.demo import seed, walkthrough, write_conformance_config
+from care_exchange_server.demo import expired_token, seed, walkthrough, write_conformance_config
 from care_exchange_server.middleware import configure_logging
 from care_exchange_server.problems import ProblemError
 from care_exchange_server.services import directory, events, idempotency
@@ -145,11 +145,12 @@ def run(
     upgrade(settings.database_url)
     with _transaction(settings) as session:
         made = seed(session)
-    if made is None:
+        expired = None if made is None else expired_token(session, settings, made[0].client_id)
+    if made is None or expired is None:
         typer.echo("The demo is already seeded; its secrets were shown when it was created.")
     else:
         typer.echo(walkthrough(settings.issuer, made))
-        written = write_conformance_config(settings.issuer, made)
+        written = write_conformance_config(settings.issuer, made, expired)
         typer.echo(
             f"\nConformance suite against this demo (configuration in {written}):\n"
             f"  care-exchange conformance run --config {written}\n"
@@ -214,6 +215,21 @@ def client_disable(client_id: str) -> None:
             typer.echo(f"care-exchange admin: no client {client_id}", err=True)
             raise typer.Exit(2)
         _print(clients.client_dict(disabled))
+
+
+@admin_app.command("expired-token")
+def admin_expired_token(client_id: str) -> None:
+    """Print a token for the client that expired a minute ago, for the suite's expired_token.
+
+    The conformance suite cannot sign one itself (CX-AUTH-017); the server refuses it.
+    """
+    settings = load_settings()
+    try:
+        with _transaction(settings) as session:
+            typer.echo(expired_token(session, settings, client_id))
+    except LookupError as error:
+        typer.echo(f"care-exchange admin: {error.args[0]}", err=True)
+        raise typer.Exit(2) from None
 
 
 @keys_app.command("rotate")

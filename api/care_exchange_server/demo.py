@@ -13,11 +13,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from care_exchange_server.auth import clients
+from care_exchange_server.auth.tokens import issue_access_token
 from care_exchange_server.services import directory, entitlements
 from care_exchange_server.services.entitlements import AgreementTerms
-from care_exchange_server.settings import DEFAULT_DATA_DIR
+from care_exchange_server.settings import DEFAULT_DATA_DIR, Settings
 from care_exchange_server.storage.enums import AuthMethod, OrganisationKind
-from care_exchange_server.storage.models import Organisation, Service
+from care_exchange_server.storage.models import Client, Organisation, Service
+from care_exchange_server.storage.types import utcnow
 from care_exchange_standard import SCHEMA_DIR, load_standard
 
 PROVIDER, COMMISSIONER, OTHER = "org-thistle-care", "org-lothian-hscp", "org-fife-hscp"
@@ -150,10 +152,26 @@ def walkthrough(base_url: str, made: list[DemoClient]) -> str:
 CONFORMANCE_CONFIG = DEFAULT_DATA_DIR / "conformance-demo.toml"
 
 
-def conformance_config(base_url: str, made: list[DemoClient]) -> str:
+def expired_token(session: Session, settings: Settings, client_id: str) -> str:
+    """A token for `client_id`, signed with the current key, that expired a minute ago.
+
+    A client cannot ask for a short-lived token, so the suite is given one to check that an
+    expired token is refused (CX-AUTH-017).
+    """
+    client = session.get(Client, client_id)
+    if client is None:
+        raise LookupError(f"no client {client_id!r}")
+    now = int(utcnow().timestamp())
+    return issue_access_token(
+        session, settings, client, issued_at=now - settings.access_token_lifetime_seconds - 60
+    )
+
+
+def conformance_config(base_url: str, made: list[DemoClient], expired: str) -> str:
     """The demo's clients in the conformance suite's configuration format.
 
-    Thistle publishes, Lothian reads under its agreement, Fife has none (docs/conformance.md).
+    Thistle publishes, Lothian reads under its agreement, Fife has none (docs/conformance.md);
+    `expired` is an expired token of Thistle's client.
     """
     provider, commissioner, other = made
 
@@ -162,7 +180,8 @@ def conformance_config(base_url: str, made: list[DemoClient]) -> str:
 
     return (
         "# Written by `care-exchange run` for the demo; it holds the demo's client secrets.\n"
-        f'base_url = "{base_url}"\n\n'
+        f'base_url = "{base_url}"\n'
+        f'expired_token = "{expired}"\n\n'
         + party("publisher", provider)
         + f'service_id = "{SERVICES[0]}"\n\n'
         + party("subscriber", commissioner)
@@ -171,10 +190,10 @@ def conformance_config(base_url: str, made: list[DemoClient]) -> str:
     )
 
 
-def write_conformance_config(base_url: str, made: list[DemoClient]) -> Path:
+def write_conformance_config(base_url: str, made: list[DemoClient], expired: str) -> Path:
     """Write the suite's configuration for the demo, readable by its owner only."""
     CONFORMANCE_CONFIG.parent.mkdir(parents=True, exist_ok=True)
     CONFORMANCE_CONFIG.touch(mode=0o600, exist_ok=True)
     CONFORMANCE_CONFIG.chmod(0o600)
-    CONFORMANCE_CONFIG.write_text(conformance_config(base_url, made), encoding="utf-8")
+    CONFORMANCE_CONFIG.write_text(conformance_config(base_url, made, expired), encoding="utf-8")
     return CONFORMANCE_CONFIG

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -62,6 +64,10 @@ def test_admin_commands_print_json_and_show_a_secret_once(env: str) -> None:
         row = session.get_one(Client, made["clientId"])
         assert row.secret_hash and secret not in row.secret_hash
     engine.dispose()
+    expired = runner.invoke(app, ["admin", "expired-token", made["clientId"]])
+    assert expired.exit_code == 0, expired.output
+    claims = json.loads(base64.urlsafe_b64decode(expired.stdout.split(".")[1] + "=="))
+    assert claims["client_id"] == made["clientId"] and claims["exp"] < time.time()
     disabled = cli("admin", "client-disable", made["clientId"])
     assert disabled["clientId"] == made["clientId"]
     assert disabled["disabledAt"] is not None
@@ -76,6 +82,8 @@ def test_admin_mistakes_are_one_line_errors(env: str) -> None:
         app, ["admin", "client-create", "--org", "nobody", "--name", "x", "--scope", "admin"]
     )
     assert unknown.exit_code == 2 and "unknown organisation" in unknown.stderr
+    nobody = runner.invoke(app, ["admin", "expired-token", "nobody"])
+    assert nobody.exit_code == 2 and nobody.stderr == "care-exchange admin: no client 'nobody'\n"
 
 
 def test_key_rotation_publishes_old_and_new_keys(env: str) -> None:
