@@ -29,6 +29,7 @@ Variant = Callable[[FastAPI], None]
 FAST_DELIVERY = {
     "webhook_retry_delays_seconds": [0, 0.5, 1, 1, 1],
     "webhook_timeout_seconds": 2.0,
+    "webhook_heartbeat_seconds": 1.0,
     "worker_lease_seconds": 5.0,
     "worker_poll_seconds": 0.05,
 }

@@ -183,6 +183,7 @@ class SubscriptionsCapabilityBody(TypedDict):
     contents: list[str]
     retryDelaysSeconds: list[float]
     heartbeatSeconds: float
+    timeoutSeconds: float
     secretOverlapHours: float
     eventRetentionDays: int
     signatureSchemes: list[str]

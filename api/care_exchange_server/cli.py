@@ -78,15 +78,26 @@ def _settings_for(host: str, port: int) -> Settings:
 LOOPBACK = ["127.0.0.0/8", "::1/128"]
 
 
+DEMO_WEBHOOKS: dict[str, Any] = {
+    "webhook_allowed_hosts": LOOPBACK,
+    "webhook_heartbeat_seconds": 10.0,
+    "webhook_timeout_seconds": 5.0,
+}
+
+
 def _demo_settings(settings: Settings) -> Settings:
     """Settings for the demo, whose webhooks may go to receivers on the same machine.
 
     The demo runs on a developer's machine, the conformance suite's receiver among its webhook
-    receivers; CARE_EXCHANGE_WEBHOOK_ALLOWED_HOSTS, when set, still decides.
+    receivers; heartbeats and timeouts are short so that the suite's checks of them take
+    seconds. Each applies only where the environment does not set it.
     """
-    if "webhook_allowed_hosts" in settings.model_fields_set:
-        return settings
-    return settings.model_copy(update={"webhook_allowed_hosts": LOOPBACK})
+    update = {
+        name: value
+        for name, value in DEMO_WEBHOOKS.items()
+        if name not in settings.model_fields_set
+    }
+    return settings.model_copy(update=update)
 
 
 @db_app.command("prune")

@@ -129,7 +129,13 @@ def test_prune_deletes_only_keys_past_retention(env: str) -> None:
 def test_the_demo_lets_webhooks_reach_this_machine_unless_told_otherwise(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv("CARE_EXCHANGE_WEBHOOK_ALLOWED_HOSTS", raising=False)
-    assert _demo_settings(Settings()).webhook_allowed_hosts == LOOPBACK
+    for name in ("WEBHOOK_ALLOWED_HOSTS", "WEBHOOK_HEARTBEAT_SECONDS", "WEBHOOK_TIMEOUT_SECONDS"):
+        monkeypatch.delenv(f"CARE_EXCHANGE_{name}", raising=False)
+    demo = _demo_settings(Settings())
+    assert demo.webhook_allowed_hosts == LOOPBACK
+    assert (demo.webhook_heartbeat_seconds, demo.webhook_timeout_seconds) == (10, 5)
     monkeypatch.setenv("CARE_EXCHANGE_WEBHOOK_ALLOWED_HOSTS", '["10.1.2.0/24"]')
-    assert _demo_settings(Settings()).webhook_allowed_hosts == ["10.1.2.0/24"]
+    monkeypatch.setenv("CARE_EXCHANGE_WEBHOOK_HEARTBEAT_SECONDS", "300")
+    told = _demo_settings(Settings())
+    assert told.webhook_allowed_hosts == ["10.1.2.0/24"]
+    assert (told.webhook_heartbeat_seconds, told.webhook_timeout_seconds) == (300, 5)
