@@ -250,13 +250,3 @@ def keys_rotate() -> None:
     with _transaction(settings) as session:
         keys.rotate_keys(session, settings)
         _print(keys.public_jwks(session, settings))
-
-
-def register(app: typer.Typer) -> None:
-    """Add the server's commands to the project's one console command."""
-    app.add_typer(db_app, name="db")
-    app.add_typer(admin_app, name="admin")
-    app.add_typer(keys_app, name="keys")
-    app.command("serve")(serve)
-    app.command("run")(run)
-    app.command("worker")(worker)

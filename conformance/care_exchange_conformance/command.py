@@ -267,8 +267,3 @@ def verify_report_command(
     typer.echo(
         f"valid: signed report of {data['target']} at {data['finishedAt']}, conforms: {conforms}"
     )
-
-
-def register(root: typer.Typer) -> None:
-    """Add `conformance` to the project's one console command."""
-    root.add_typer(app, name="conformance")
