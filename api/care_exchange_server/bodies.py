@@ -67,6 +67,7 @@ class BulkItemFailedBody(TypedDict):
 
 class BulkResultBody(TypedDict):
     results: list[BulkItemPublishedBody | BulkItemFailedBody]
+    dryRun: NotRequired[bool]
 
 
 class FeedItemBody(TypedDict):
