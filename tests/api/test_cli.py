@@ -13,7 +13,14 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from care_exchange_server.cli import LOOPBACK, _demo_settings
-from care_exchange_server.demo import COMMISSIONER, OTHER, PROVIDER, seed, walkthrough
+from care_exchange_server.demo import (
+    COMMISSIONER,
+    OTHER,
+    PROVIDER,
+    SECOND_PROVIDER,
+    seed,
+    walkthrough,
+)
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import make_engine, session_factory, transaction
 from care_exchange_server.storage.models import Client, IdempotencyKey
@@ -102,10 +109,12 @@ def test_demo_seeds_once_and_its_walkthrough_names_its_credentials(database_url:
         assert seed(session) is None
     engine.dispose()
     assert made is not None
-    assert [c.organisation for c in made] == [PROVIDER, COMMISSIONER, OTHER]
+    assert [c.organisation for c in made] == [PROVIDER, COMMISSIONER, OTHER, SECOND_PROVIDER]
     text = walkthrough("http://127.0.0.1:8000", made)
-    for party in made:
+    for party in made[:3]:
         assert f"{party.client_id}:{party.secret}" in text
+    second = made[3]
+    assert f"client_id={second.client_id} client_secret={second.secret}" in text
     assert "/v1/records/capacity-snapshot" in text
 
 

@@ -31,7 +31,7 @@ def test_walkthrough(app: FastAPI, client: TestClient) -> None:
             data={"grant_type": "client_credentials"},
         )
         tokens.append({"Authorization": f"Bearer {response.json()['access_token']}"})
-    provider, commissioner, other = tokens
+    provider, commissioner, other, _ = tokens
     subscription = client.post(
         "/v1/subscriptions",
         json={"types": ["capacity-snapshot"], "channel": {"type": "pull"}},
@@ -74,11 +74,12 @@ def test_the_demo_configures_the_conformance_suite(
     written = write_conformance_config("http://127.0.0.1:8000", made, expired)
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
     config = load(written)
-    provider, commissioner, other = made
+    provider, commissioner, other, second = made
     assert config.base_url == "http://127.0.0.1:8000"
     assert config.publisher == Party(provider.client_id, provider.secret)
     assert config.subscriber == Party(commissioner.client_id, commissioner.secret)
     assert config.outsider == Party(other.client_id, other.secret)
+    assert config.second_publisher == Party(second.client_id, second.secret)
     assert config.service_id == SERVICES[0]
     assert config.expired_token == expired
 
