@@ -138,7 +138,9 @@ def results(chunk: Chunk, answer: BulkAnswer) -> list[BulkItemResult]:
         index = chunk.offset + item["index"]
         if "problem" in item:
             problem: Problem = item["problem"]  # type: ignore[typeddict-item]
-            found.append(BulkItemResult(index, item["status"], problem=problem))
+            found.append(
+                BulkItemResult(index, item["status"], problem=problem, replayed=answer.replayed)
+            )
         else:
             found.append(
                 BulkItemResult(
