@@ -70,7 +70,10 @@ def _add_admin(database_url: str) -> Party:
     try:
         with Session(engine) as session:
             directory.create_organisation(
-                session, "SDK test administrator", OrganisationKind.ADMINISTRATOR, ADMIN_ORGANISATION
+                session,
+                "SDK test administrator",
+                OrganisationKind.ADMINISTRATOR,
+                ADMIN_ORGANISATION,
             )
             client, secret = server_clients.create_client(
                 session,

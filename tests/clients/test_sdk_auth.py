@@ -98,9 +98,9 @@ def test_a_revoked_token_is_replaced_once_and_the_call_goes_through(publisher: C
 
 def test_a_wrong_secret_is_a_token_error(reference: Reference) -> None:
     party = reference.party("publisher")
-    with Client(reference.base_url, ClientSecret(party.client_id, "wrong")) as client:
-        with pytest.raises(TokenError) as refused:
-            client.get_my_organisation()
+    credentials = ClientSecret(party.client_id, "wrong")
+    with Client(reference.base_url, credentials) as client, pytest.raises(TokenError) as refused:
+        client.get_my_organisation()
     assert refused.value.error == "invalid_client"
 
 
@@ -118,7 +118,7 @@ def test_discovery_needs_no_credentials(reference: Reference) -> None:
         assert anonymous.get_jwks()["keys"]
         metadata = anonymous.get_authorization_server_metadata()
         assert "private_key_jwt" in metadata["token_endpoint_auth_methods_supported"]
-        assert anonymous.get_openapi_document().startswith("openapi: 3.1")
+        assert anonymous.get_open_api_document().startswith("openapi: 3.1")
 
 
 def test_async_private_key_jwt_and_renewal(reference: Reference, admin: Client) -> None:

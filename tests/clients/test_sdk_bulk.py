@@ -24,9 +24,7 @@ def _input(reference: Reference, count: int, bad: int) -> list[dict[str, Any]]:
     return records
 
 
-def test_results_come_back_per_item_in_input_order(
-    reference: Reference, publisher: Client
-) -> None:
+def test_results_come_back_per_item_in_input_order(reference: Reference, publisher: Client) -> None:
     records = _input(reference, 7, bad=4)
     walk = publisher.publish_many(records, chunk_size=3)
     results = list(walk)
@@ -62,9 +60,7 @@ def test_a_rerun_replays_and_publishes_nothing_twice(
     assert [r.status for r in regrouped] == [409, 422, 409, 409, 409]
 
 
-def test_the_namespace_keeps_deliberate_runs_apart(
-    reference: Reference, publisher: Client
-) -> None:
+def test_the_namespace_keeps_deliberate_runs_apart(reference: Reference, publisher: Client) -> None:
     records = [new_record(reference.service_id)]
     assert [r.status for r in publisher.publish_many(records)] == [201]
     assert [r.status for r in publisher.publish_many(records, namespace="second")] == [409]

@@ -47,7 +47,9 @@ def test_the_feed_walks_every_page_and_resumes_from_a_saved_position(
     envelope = publisher.get_record(TYPE, mine[0]["id"])
     publisher.retract_record(TYPE, mine[0]["id"], if_match=envelope)
     later = list(subscriber.feed(TYPE, resumed.position))
-    assert [(i["id"], i["state"], "data" in i) for i in later] == [(mine[0]["id"], "deleted", False)]
+    assert [(i["id"], i["state"], "data" in i) for i in later] == [
+        (mine[0]["id"], "deleted", False)
+    ]
 
 
 def test_one_feed_page(reference: Reference, publisher: Client) -> None:

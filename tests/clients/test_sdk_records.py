@@ -28,7 +28,11 @@ def test_publish_read_replace_versions_retract(
 ) -> None:
     record = new_record(reference.service_id)
     published = publisher.publish_record(TYPE, record)
-    assert (published["id"], published["version"], published["state"]) == (record["id"], 1, "active")
+    assert (published["id"], published["version"], published["state"]) == (
+        record["id"],
+        1,
+        "active",
+    )
 
     read = subscriber.get_record(TYPE, record["id"])
     assert read["data"] == record

@@ -41,7 +41,9 @@ HEARTBEAT = {
 }
 
 
-def _signed(body: bytes, *secrets: str, at: int | None = None, msg_id: str = "evt-1") -> dict[str, str]:
+def _signed(
+    body: bytes, *secrets: str, at: int | None = None, msg_id: str = "evt-1"
+) -> dict[str, str]:
     sent = at if at is not None else int(time.time())
     moment = datetime.fromtimestamp(sent, UTC)
     signatures = [Webhook(s).sign(msg_id, moment, body.decode()) for s in secrets]
@@ -113,13 +115,13 @@ def _receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
     received: list[tuple[dict[str, str], bytes]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
             received.append((dict(self.headers.items()), body))
             self.send_response(204)
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

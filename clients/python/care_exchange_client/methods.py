@@ -144,7 +144,7 @@ class Operations:
     get_capabilities = operation_method(ops.get_capabilities)
     get_authorization_server_metadata = operation_method(ops.get_authorization_server_metadata)
     get_jwks = operation_method(ops.get_jwks)
-    get_openapi_document = operation_method(ops.get_openapi_document)
+    get_open_api_document = operation_method(ops.get_open_api_document)
     # OAuth
     request_token = operation_method(ops.request_token)
     revoke_token = operation_method(ops.revoke_token)

@@ -144,7 +144,7 @@ def get_jwks() -> Call[Jwks]:
 
 
 @operation("getOpenApiDocument", "GET", "/openapi.yaml")
-def get_openapi_document() -> Call[str]:
+def get_open_api_document() -> Call[str]:
     """The server's copy of the normative spec, as YAML text."""
     return Call("getOpenApiDocument", "GET", "/openapi.yaml", text_result, auth="none")
 

@@ -11,8 +11,8 @@ standard's JSON Schemas, which the server validates.
 # Each class mirrors the spec component of its name; the spec documents them.
 # ruff: noqa: D101
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: TypedDicts read `NotRequired` from evaluated
+# annotations, so postponed ones would make every member required at run time.
 from typing import Any, Generic, Literal, NotRequired, TypeAlias, TypedDict, TypeVar
 
 Item = TypeVar("Item")
