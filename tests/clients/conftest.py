@@ -102,11 +102,30 @@ def _database(backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def reference(request: pytest.FixtureRequest) -> Iterator[Reference]:
-    for url in _database(request.param, request):
+def _serve(backend: str, request: pytest.FixtureRequest) -> Iterator[Reference]:
+    for url in _database(backend, request):
         with serve_reference(url) as config:
             yield Reference(config, _add_admin(url), url)
+
+
+# Two session fixtures rather than one parametrised: pytest keeps only one parameter of a
+# session fixture alive at a time, so a parametrised one would restart both servers for
+# every test file that alternates between them.
+@pytest.fixture(scope="session")
+def sqlite_reference(request: pytest.FixtureRequest) -> Iterator[Reference]:
+    yield from _serve("sqlite", request)
+
+
+@pytest.fixture(scope="session")
+def postgresql_reference(request: pytest.FixtureRequest) -> Iterator[Reference]:
+    yield from _serve("postgresql", request)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def reference(request: pytest.FixtureRequest) -> Reference:
+    """The reference server on each backend, started once per test process."""
+    found: Reference = request.getfixturevalue(f"{request.param}_reference")
+    return found
 
 
 @pytest.fixture

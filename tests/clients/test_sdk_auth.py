@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Any, Final
 
 import pytest
 from joserfc.jwk import ECKey, RSAKey
@@ -15,7 +15,7 @@ from care_exchange_client.types import ClientRequest
 from care_exchange_server.demo import PROVIDER
 from tests.clients.conftest import Reference, new_record
 
-TYPE = "capacity-snapshot"
+TYPE: Final = "capacity-snapshot"
 
 
 def _key_client(admin: Client, key: ECKey | RSAKey) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
@@ -15,7 +15,7 @@ from care_exchange_client.bulk import BulkWalker, canonical, chunks
 from care_exchange_client.types import Limits
 from tests.clients.conftest import Reference, new_record
 
-TYPE = "capacity-snapshot"
+TYPE: Final = "capacity-snapshot"
 
 
 def _input(reference: Reference, count: int, bad: int) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from typing import Final
 
 import pytest
 
@@ -19,7 +20,7 @@ from care_exchange_client import (
 from care_exchange_client.types import SubscriptionRequest
 from tests.clients.conftest import Reference, new_record
 
-TYPE = "capacity-snapshot"
+TYPE: Final = "capacity-snapshot"
 
 
 def test_the_feed_walks_every_page_and_resumes_from_a_saved_position(

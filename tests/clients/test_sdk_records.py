@@ -4,6 +4,7 @@ retract, lists page by page, and the problems the server answers as typed except
 from __future__ import annotations
 
 import asyncio
+from typing import Final
 
 import pytest
 
@@ -20,7 +21,7 @@ from care_exchange_client import (
 )
 from tests.clients.conftest import Reference, new_record
 
-TYPE = "capacity-snapshot"
+TYPE: Final = "capacity-snapshot"
 
 
 def test_publish_read_replace_versions_retract(
