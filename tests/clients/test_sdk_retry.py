@@ -22,6 +22,7 @@ from care_exchange_client import (
     RetryPolicy,
     ServiceUnavailable,
     TransportError,
+    Unauthorized,
 )
 from care_exchange_client.retry import parse_retry_after
 from tests.clients.scripted_server import Answer, Script, problem, scripted_server
@@ -192,3 +193,13 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("Sun, 29 Nov 2026 11:00:00 GMT", now) == 0.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_a_token_refused_twice_is_unauthorized_after_one_renewal(script: Script) -> None:
+    challenge = {"WWW-Authenticate": 'Bearer realm="care-exchange", error="invalid_token"'}
+    script.on(ME, Answer(401, problem(401, "invalid_token"), challenge))
+    with _client(script, Sleeps()) as client, pytest.raises(Unauthorized) as refused:
+        client.get_my_organisation()
+    assert refused.value.code == "invalid_token"
+    assert len(script.calls(ME)) == 2
+    assert len(script.calls("/oauth/token")) == 2  # the first token and one renewal

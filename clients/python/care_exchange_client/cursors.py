@@ -147,7 +147,8 @@ class FeedWalker:
             return
         self._items.extend(answer["items"])
         link = urlsplit(answer["next"])
-        if link.path != self._path:
+        # A server behind a path prefix names it in `next`; the client's base URL has it too.
+        if not link.path.endswith(self._path):
             raise UnexpectedResponse(200, answer["next"].encode(), "feed `next` for another feed")
         params = dict(parse_qsl(link.query))
         if self._page_size is not None:
