@@ -130,7 +130,9 @@ class Exchange(Generic[T]):
     def after_failure(self, error: httpx2.TransportError) -> Retry:
         """Retry a broken connection when the call is safe to repeat, else raise."""
         safe = self.call.safety
-        never_sent = isinstance(error, httpx2.ConnectError | httpx2.ConnectTimeout)
+        never_sent = isinstance(
+            error, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout
+        )
         if safe is Safety.ALWAYS or (safe is Safety.NOT_PROCESSED_ONLY and never_sent):
             delay = self.policy.delay(self.attempt, None)
             if delay is not None:

@@ -49,7 +49,8 @@ class Client(Operations):
     `credentials` is a `ClientSecret` or a `PrivateKey`; without it only the discovery
     documents can be read. `scope` narrows the token (all the client's scopes by default). The
     token endpoint is found in the server's RFC 8414 metadata unless `token_endpoint` is given.
-    Use it as a context manager, or call `close()`, to release its connections.
+    Use it as a context manager, or call `close()`, to release its connections. Threads may
+    share one; two of them renewing the token at the same moment both get a valid one.
     """
 
     def __init__(
