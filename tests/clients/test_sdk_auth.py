@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from types import SimpleNamespace
 from typing import Any, Final
 
 import pytest
-from joserfc.jwk import ECKey, RSAKey
+from joserfc import jwt
+from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from care_exchange_client import AsyncClient, Client, ClientSecret, PrivateKey, TokenError
+from care_exchange_client.auth import FreshAssertion
 from care_exchange_client.types import ClientRequest
 from care_exchange_server.demo import PROVIDER
 from tests.clients.conftest import Reference, new_record
@@ -137,3 +140,27 @@ def test_async_private_key_jwt_and_renewal(reference: Reference, admin: Client) 
 
     first, second = asyncio.run(flow())
     assert first != second
+
+
+@pytest.mark.parametrize(
+    ("make_key", "algorithm"),
+    [
+        (lambda: OKPKey.generate_key("Ed25519", {"kid": "sdk-ed"}), "Ed25519"),
+        (lambda: ECKey.generate_key("P-256", {"kid": "sdk-ec"}), "ES256"),
+        (lambda: RSAKey.generate_key(2048, {"kid": "sdk-rsa"}), "RS256"),
+    ],
+)
+def test_each_assertion_is_short_lived_fresh_and_signed_for_the_key(
+    make_key: Any, algorithm: str
+) -> None:
+    key = make_key()
+    endpoint = "https://exchange.example.org/oauth/token"
+    signer = FreshAssertion(endpoint, PrivateKey("cli-1", key.as_dict(private=True)))
+    owner = SimpleNamespace(client_id="cli-1")
+    first, second = signer.sign(owner, endpoint), signer.sign(owner, endpoint)
+    decoded = [jwt.decode(signed, key, algorithms=[algorithm]) for signed in (first, second)]
+    header, claims = decoded[0].header, decoded[0].claims
+    assert (header["alg"], header["kid"]) == (algorithm, key.kid)
+    assert (claims["iss"], claims["sub"], claims["aud"]) == ("cli-1", "cli-1", endpoint)
+    assert 0 < claims["exp"] - claims["iat"] <= 60
+    assert claims["jti"] != decoded[1].claims["jti"]

@@ -8,7 +8,8 @@ assertions. Two things it does not do as this API needs, done here:
   for more than 300 seconds (a long-lived assertion is a bearer credential a thief could
   replay). `FreshAssertion` signs each one afresh with a short `exp` and its own `jti`.
 - It picks RS256 whatever the key; here the algorithm follows the key (ES256 for a P-256 key,
-  RS256 for RSA, EdDSA for Ed25519, though this server advertises only RS256 and ES256).
+  RS256 for RSA, Ed25519 for an Ed25519 key, though the reference server advertises only RS256
+  and ES256).
 """
 
 from __future__ import annotations
@@ -82,8 +83,8 @@ def _import_pem(pem: bytes) -> ECKey | RSAKey | OKPKey:
 def algorithm_for(key: ECKey | RSAKey | OKPKey) -> str:
     if isinstance(key, RSAKey):
         return "RS256"
-    if isinstance(key, OKPKey):
-        return "EdDSA"
+    if isinstance(key, OKPKey):  # RFC 9864's fully specified name, not the deprecated EdDSA
+        return str(key.as_dict().get("crv", "Ed25519"))
     curve = key.as_dict().get("crv")
     return {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}.get(str(curve), "ES256")
 
