@@ -8,6 +8,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -203,3 +204,20 @@ def test_a_token_refused_twice_is_unauthorized_after_one_renewal(script: Script)
     assert refused.value.code == "invalid_token"
     assert len(script.calls(ME)) == 2
     assert len(script.calls("/oauth/token")) == 2  # the first token and one renewal
+
+
+def test_concurrent_first_calls_share_one_token(script: Script) -> None:
+    script.on(ME, Answer(200, ORGANISATION))
+
+    async def many() -> list[object]:
+        async with AsyncClient(script.base_url, CREDENTIALS) as client:
+            return list(await asyncio.gather(*(client.get_my_organisation() for _ in range(10))))
+
+    assert asyncio.run(many()) == [ORGANISATION] * 10
+    assert len(script.calls("/oauth/token")) == 1
+
+    with Client(script.base_url, CREDENTIALS) as client, ThreadPoolExecutor(8) as pool:
+        assert (
+            list(pool.map(lambda _: client.get_my_organisation(), range(8))) == [ORGANISATION] * 8
+        )
+    assert len(script.calls("/oauth/token")) == 2

@@ -54,6 +54,7 @@ class AsyncClient(Operations):
         self._credentials = credentials
         self._token_endpoint = token_endpoint
         self._bound = False
+        self._first_token = anyio.Lock()
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         options = oauth_options(credentials, scope_text(scope), leeway) if credentials else {}
@@ -113,7 +114,9 @@ class AsyncClient(Operations):
                     call.method, call.path, withhold_token=True, auth=auth, **options
                 )
             if not self._http.token:
-                await self.fetch_token()
+                async with self._first_token:  # tasks starting together share one token
+                    if not self._http.token:
+                        await self.fetch_token()
             return await self._http.request(call.method, call.path, **options)
         except OAuthError as error:
             raise TokenError(error.error, error.description) from error

@@ -7,6 +7,7 @@ access token) and sends `Call`s through it with the retry rules of `calls.Exchan
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -70,6 +71,7 @@ class Client(Operations):
         self._credentials = credentials
         self._token_endpoint = token_endpoint
         self._bound = False
+        self._first_token = threading.Lock()
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         options = oauth_options(credentials, scope_text(scope), leeway) if credentials else {}
@@ -128,7 +130,9 @@ class Client(Operations):
                     call.method, call.path, withhold_token=True, auth=auth, **options
                 )
             if not self._http.token:
-                self.fetch_token()
+                with self._first_token:  # threads starting together share one token
+                    if not self._http.token:
+                        self.fetch_token()
             return self._http.request(call.method, call.path, **options)
         except OAuthError as error:  # renewing an expiring token inside Authlib
             raise TokenError(error.error, error.description) from error
