@@ -6,9 +6,9 @@ Chunks respect both of the server's limits from its capability document: at most
 large input is never held whole, and results are handed out as each chunk is answered.
 
 **Why a re-run never publishes twice.** Each chunk's `Idempotency-Key` is derived from the
-chunk's content: `cx-bulk-` and the SHA-256 of the exact bytes sent (each record encoded with
-sorted keys, so the bytes depend only on the records, not on dict order), prefixed by the
-caller's optional `namespace`. Run the same input again after an interruption and the chunks,
+chunk's content: `cx-bulk-` and the SHA-256 of the caller's optional `namespace` and the exact
+bytes sent (each record encoded with sorted keys, so the bytes depend only on the records, not
+on dict order). Run the same input again after an interruption and the chunks,
 their bytes and their keys come out the same, so within the server's idempotency window
 (`idempotency.retentionHours`, at least 24 hours) the server replays each stored answer instead
 of publishing again, and the results read exactly as on the first run (`replayed` says so). A
@@ -93,8 +93,9 @@ def canonical(record: Mapping[str, Any]) -> bytes:
 
 
 def chunk_key(content: bytes, namespace: str = "") -> str:
+    """The namespace is hashed in, not spelled out, so any namespace leaves a whole digest."""
     digest = hashlib.sha256(namespace.encode() + b"\0" + content).hexdigest()
-    return f"{KEY_PREFIX}{namespace + '-' if namespace else ''}{digest}"[:255]
+    return KEY_PREFIX + digest
 
 
 def chunks(
