@@ -10,7 +10,7 @@ from typing import Any, Final
 
 import pytest
 
-from care_exchange_client import AsyncClient, Client
+from care_exchange_client import AsyncClient, Client, NotFound
 from care_exchange_client.bulk import BulkWalker, canonical, chunks
 from care_exchange_client.types import Limits
 from tests.clients.conftest import Reference, new_record
@@ -115,3 +115,20 @@ def test_async_publish_many(reference: Reference) -> None:
             return [r.status async for r in client.publish_many(records, chunk_size=2)]
 
     assert asyncio.run(run()) == [422, 201, 201]
+
+
+def test_a_dry_run_checks_every_item_and_stores_nothing(
+    reference: Reference, publisher: Client
+) -> None:
+    records = _input(reference, 3, bad=1)
+    checked = list(publisher.publish_many(records, dry_run=True))
+    assert [(r.status, r.dry_run) for r in checked] == [(201, True), (422, True), (201, True)]
+    with pytest.raises(NotFound):
+        publisher.get_record(TYPE, records[0]["id"])
+    published = list(publisher.publish_many(records))
+    assert [(r.status, r.dry_run, r.replayed) for r in published] == [
+        (201, False, False),
+        (422, False, False),
+        (201, False, False),
+    ]
+    assert publisher.publish_bulk([new_record(reference.service_id)], dry_run=True)["dryRun"]

@@ -10,6 +10,7 @@ import asyncio
 import inspect
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -92,3 +93,25 @@ def test_posts_that_take_an_idempotency_key_get_one(operation_id: str) -> None:
     build = inspect.getattr_static(Operations, OPERATIONS[operation_id].name).build
     takes_key = "idempotency_key" in inspect.signature(build).parameters
     assert takes_key == ("IdempotencyKey" in names)
+
+
+def _parameters(operation_id: str) -> list[dict[str, Any]]:
+    declared = SPEC_OPERATIONS[operation_id]
+    found = []
+    for parameter in [*declared.shared_parameters, *declared.declaration.get("parameters", [])]:
+        if "$ref" in parameter:
+            parameter = load_spec().resolve(parameter["$ref"])
+        found.append(dict(parameter))
+    return found
+
+
+@pytest.mark.parametrize("operation_id", sorted(SPEC_OPERATIONS))
+def test_every_query_parameter_and_if_match_is_a_keyword(operation_id: str) -> None:
+    build = inspect.getattr_static(Operations, OPERATIONS[operation_id].name).build
+    keywords = set(inspect.signature(build).parameters)
+    wanted = {
+        p["name"].lower().replace("-", "_") if p["in"] == "header" else snake(p["name"])
+        for p in _parameters(operation_id)
+        if p["in"] == "query" or p["name"] == "If-Match"
+    }
+    assert wanted <= keywords, f"{operation_id} lacks {sorted(wanted - keywords)}"

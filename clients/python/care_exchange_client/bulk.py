@@ -22,6 +22,12 @@ server with other limits. Records already published are then answered `409 confl
 item, not published twice; only their results differ. Past the window the same holds.
 Use `namespace` to keep two deliberately different runs apart (it is part of every key).
 
+`dry_run=True` has the server check every item as a publication would and store nothing; the
+results read as a publication's would (`201` for an item that would be published). The server
+ignores the key of a dry run, but its keys are derived apart from a real run's all the same, so
+that not even a server that wrongly kept one could later answer a real run with a dry run's
+results.
+
 A chunk refused as a whole (a token without any publish scope, a body the server will not take)
 raises its `ProblemError` from the iterator; the results already handed out stand, and a re-run
 replays them.
@@ -58,6 +64,7 @@ class BulkItemResult:
     version: int | None = None
     problem: Problem | None = None
     replayed: bool = False
+    dry_run: bool = False
 
     @property
     def published(self) -> bool:
@@ -137,10 +144,17 @@ def results(chunk: Chunk, answer: BulkAnswer) -> list[BulkItemResult]:
     found: list[BulkItemResult] = []
     for item in sorted(items, key=lambda each: each["index"]):
         index = chunk.offset + item["index"]
+        dry_run = answer.result.get("dryRun", False)
         if "problem" in item:
             problem: Problem = item["problem"]  # type: ignore[typeddict-item]
             found.append(
-                BulkItemResult(index, item["status"], problem=problem, replayed=answer.replayed)
+                BulkItemResult(
+                    index,
+                    item["status"],
+                    problem=problem,
+                    replayed=answer.replayed,
+                    dry_run=dry_run,
+                )
             )
         else:
             found.append(
@@ -151,6 +165,7 @@ def results(chunk: Chunk, answer: BulkAnswer) -> list[BulkItemResult]:
                     id=item.get("id"),
                     version=item.get("version"),
                     replayed=answer.replayed,
+                    dry_run=dry_run,
                 )
             )
     return found
@@ -181,13 +196,15 @@ class BulkWalker:
         *,
         chunk_size: int | None = None,
         namespace: str = "",
+        dry_run: bool = False,
         limits: Limits | None = None,
     ) -> None:
         if chunk_size is not None and chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
         self._records = records
         self._chunk_size = chunk_size
-        self._namespace = namespace
+        self._namespace = f"dry-run\0{namespace}" if dry_run else namespace
+        self._dry_run = dry_run
         self._limits = limits
         self._chunks: Iterator[Chunk] | None = None
         self._sent: Chunk | None = None
@@ -214,12 +231,13 @@ class BulkWalker:
                 self._items.append(_too_large(chunk.offset, len(chunk.content), limit))
                 continue
             self._sent = chunk
-            call = ops.publish_bulk_encoded(chunk.content, chunk.key)
+            call = ops.publish_bulk_encoded(chunk.content, chunk.key, dry_run=self._dry_run)
             return Call(
                 call.operation_id,
                 call.method,
                 call.path,
                 _read_answer,
+                params=call.params,
                 content=call.content,
                 headers=call.headers,
             )

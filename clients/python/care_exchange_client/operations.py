@@ -249,17 +249,40 @@ def list_record_versions(
 
 @operation("publishBulk", "POST", "/v1/bulk")
 def publish_bulk(
-    records: list[Record] | list[Mapping[str, Any]], *, idempotency_key: str | None = None
+    records: list[Record] | list[Mapping[str, Any]],
+    *,
+    dry_run: bool = False,
+    idempotency_key: str | None = None,
 ) -> Call[BulkResult]:
-    """One bulk request as is (at most `limits.bulkMaxItems`); `publish_many` chunks for you."""
+    """One bulk request as is (at most `limits.bulkMaxItems`); `publish_many` chunks for you.
+
+    `dry_run=True` has every item checked as a publication would and stores nothing.
+    """
     body = {"records": records}
-    return json_call("publishBulk", "POST", "/v1/bulk", body=body, headers=_key(idempotency_key))
+    headers = _key(idempotency_key)
+    params = _dry_run(dry_run)
+    return json_call("publishBulk", "POST", "/v1/bulk", body=body, params=params, headers=headers)
 
 
-def publish_bulk_encoded(content: bytes, idempotency_key: str) -> Call[BulkResult]:
+def _dry_run(dry_run: bool) -> dict[str, str | int | None]:
+    return {"dry_run": "true" if dry_run else None}
+
+
+def publish_bulk_encoded(
+    content: bytes, idempotency_key: str, *, dry_run: bool = False
+) -> Call[BulkResult]:
     """A bulk request whose body is already encoded, so its bytes match its key exactly."""
     headers = {"Idempotency-Key": idempotency_key}
-    return Call("publishBulk", "POST", "/v1/bulk", json_result, content=content, headers=headers)
+    params = {"dry_run": "true"} if dry_run else {}
+    return Call(
+        "publishBulk",
+        "POST",
+        "/v1/bulk",
+        json_result,
+        params=params,
+        content=content,
+        headers=headers,
+    )
 
 
 # ------------------------------------------------------------------------------ feed

@@ -115,6 +115,7 @@ class SubscriptionsCapability(TypedDict):
     contents: list[str]
     retryDelaysSeconds: list[float]
     heartbeatSeconds: float
+    timeoutSeconds: float
     secretOverlapHours: float
     eventRetentionDays: int
     signatureSchemes: list[str]
@@ -387,6 +388,7 @@ class BulkItemFailed(TypedDict):
 
 class BulkResult(TypedDict):
     results: list[BulkItemPublished | BulkItemFailed]
+    dryRun: NotRequired[bool]
 
 
 class Organisation(TypedDict):
