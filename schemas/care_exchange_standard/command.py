@@ -39,6 +39,8 @@ PROVIDED_BY = {
     "admin": "care-exchange-server",
     "keys": "care-exchange-server",
     "conformance": "care-exchange-conformance",
+    "login": "care-exchange-client",
+    "publish": "care-exchange-client",
 }
 EXIT_USAGE = 2
 Declared = tuple[str, str, str]
