@@ -82,7 +82,7 @@ def test_empty_array_has_no_work() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(alphabet="ab{}[],\"\\ \n"),
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text(alphabet="ab{}[],\"\\ \n"),
     lambda children: st.lists(children, max_size=3)
     | st.dictionaries(st.text(alphabet="k{}", max_size=3), children, max_size=3),
     max_leaves=8,
