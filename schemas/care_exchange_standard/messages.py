@@ -114,7 +114,8 @@ def describe(
     if keyword == "additionalProperties":
         name = str(details.get("unexpected"))
         known = parent.property_names if parent else []
-        return f"'{name}' is not a field of this object.{_suggest(name, known)}"
+        holder = f"'{parent.name}'" if parent and parent.name else "this record"
+        return f"'{name}' is not one of the fields of {holder}.{_suggest(name, known)}"
     if keyword == "enum":
         options = list(details.get("options", ()))
         hint = (
