@@ -32,6 +32,7 @@ BLOCK = 1 << 20
 SKIPPED = "skipped: not a format the validator reads"
 _WHITESPACE = b" \t\r\n"
 _CLOSE = ord("}")
+_MAX_BLOCKS = 8  # an array item larger than this many blocks is read with the exact parser
 
 Kind = Literal["json", "ndjson", "table", "unknown"]
 
@@ -100,10 +101,15 @@ class Lines:
 
 @dataclass(frozen=True)
 class Items:
-    """Whole items of a JSON array, comma-separated, starting at byte `offset` of the input."""
+    """Whole items of a JSON array, comma-separated, starting at byte `offset` of the input.
+
+    `exact` asks for the rest of the array from `offset` to be read with the exact parser: no
+    cut was found in many blocks (text with unbalanced braces), so none will be trusted.
+    """
 
     offset: int
     chunk: bytes
+    exact: bool = False
 
 
 @dataclass(frozen=True)
@@ -271,6 +277,9 @@ def _array(stream: _Stream) -> Iterator[Unit]:
             return
         cut = _cut(stream.buffer, depth)
         if cut is None:
+            if len(stream.buffer) > _MAX_BLOCKS * stream.block:
+                yield Items(offset, b"", exact=True)
+                return
             continue
         end, comma, depth = cut
         yield Items(offset, stream.buffer[:end])

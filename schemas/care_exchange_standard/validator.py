@@ -246,6 +246,8 @@ def judge(standard: Standard, unit: Unit) -> Outcome:
     outcome = Outcome()
     entries: list[Any] | list[tuple[str, Any]]
     if isinstance(unit, Items):
+        if unit.exact:
+            return Outcome(failed=True)
         try:
             entries = orjson.loads(b"[" + unit.chunk + b"]")
         except orjson.JSONDecodeError:

@@ -103,6 +103,8 @@ def test_array_cut_into_blocks_loses_and_invents_nothing(
     for unit in json_units(handle, "json", block):
         assert isinstance(unit, Items)
         try:
+            if unit.exact:
+                raise orjson.JSONDecodeError("no cut found", "", 0)
             got.extend(orjson.loads(b"[" + unit.chunk + b"]"))
         except orjson.JSONDecodeError:
             got.extend(array_items_from(handle, unit.offset))
