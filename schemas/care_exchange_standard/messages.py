@@ -70,7 +70,7 @@ def _suggest(word: str, choices: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class Condition:
-    """Why a rule applies to this record: the fields whose values switched it on, and those values."""
+    """Why a rule applies to a record: the fields whose values switched it on, with the values."""
 
     facts: list[tuple[str, Any]]
 
@@ -136,7 +136,7 @@ def describe(
         wanted = details.get("types") or [details.get("type")]
         names = " or ".join(_TYPE_NAMES.get(str(name), str(name)) for name in wanted)
         actual = json_type(value)
-        if actual in ("integer", "number") and wanted != ["integer"] or actual == "number":
+        if (actual in ("integer", "number") and wanted != ["integer"]) or actual == "number":
             return f"{show(value)} is not {names}."
         return f"{show(value)} is not {names}; it is {_TYPE_NAMES[actual]}."
     if keyword in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):

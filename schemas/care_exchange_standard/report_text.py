@@ -62,9 +62,7 @@ def print_report(report: Report, console: Console) -> None:
             for result, issue in found:
                 place = result.place(issue)
                 at = "" if place != result.where else f" {escape(issue.pointer or '/')}"
-                console.print(
-                    f"  [{style}]{label}[/] {escape(place)}{at}: {escape(issue.message)}"
-                )
+                console.print(f"  [{style}]{label}[/] {escape(place)}{at}: {escape(issue.message)}")
     if report.omitted:
         console.print(
             f"\n... and {_plural(report.omitted, 'more record')} with errors or warnings, "

@@ -14,7 +14,7 @@ import io
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -173,7 +173,7 @@ def open_stream(item: Input) -> IO[bytes]:
         spool = tempfile.SpooledTemporaryFile(max_size=8 * BLOCK)  # noqa: SIM115
         shutil.copyfileobj(sys.stdin.buffer, spool, BLOCK)
         spool.seek(0)
-        return spool  # type: ignore[return-value]
+        return spool
     try:
         return item.path.open("rb")
     except OSError as error:
@@ -189,7 +189,7 @@ def first_bytes(handle: IO[bytes]) -> bytes:
     return head
 
 
-def json_units(handle: IO[bytes], kind: Kind, block: int = BLOCK) -> Iterator[Unit]:
+def json_units(handle: IO[bytes], kind: Kind, block: int = BLOCK) -> Generator[Unit, None, None]:
     """The work in one JSON or NDJSON input, about `block` bytes a unit.
 
     Raises InputError (before or during iteration) when the input cannot be read.
@@ -339,7 +339,7 @@ def array_items_from(handle: IO[bytes], offset: int) -> Iterator[Any]:
     Used where the quick cut went wrong (brackets inside text) or the JSON is broken: the
     error names the line and column from the start of the file.
     """
-    import ijson  # only on this rare path
+    import ijson  # type: ignore[import-untyped]  # only on this rare path
 
     try:
         yield from ijson.items(_Rest(handle, offset), "item", use_float=True)

@@ -142,9 +142,8 @@ class Standard:
             if key not in document:
                 continue
             name = document[key]
-            if isinstance(name, str) and name in self._validators:
-                if self.types[name].kind == kind:
-                    return name
+            if isinstance(name, str) and name in self.types and self.types[name].kind == kind:
+                return name
             names = [n for n, info in self.types.items() if info.kind == kind]
             close = difflib.get_close_matches(str(name), names, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""

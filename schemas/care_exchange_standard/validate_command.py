@@ -65,8 +65,7 @@ def validate(
         str | None,
         typer.Option(
             "--type",
-            help="The record type of spreadsheets that do not say (for example "
-            "capacity-snapshot).",
+            help="The record type of spreadsheets that do not say (for example capacity-snapshot).",
         ),
     ] = None,
     sheet: Annotated[

@@ -122,9 +122,9 @@ def warning_schema(
 def _walk(document: Any, path: Sequence[str | int]) -> Any:
     node = document
     for part in path:
-        if isinstance(node, Mapping) and isinstance(part, str) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        inside_object = isinstance(node, Mapping) and isinstance(part, str) and part in node
+        inside_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if inside_object or inside_list:
             node = node[part]
         else:
             return None

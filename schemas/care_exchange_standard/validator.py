@@ -8,14 +8,15 @@ records. Large JSON inputs are judged by worker processes, a block of lines or i
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 
@@ -38,7 +39,6 @@ from care_exchange_standard.validation import Issue, Severity, docs_link
 
 if TYPE_CHECKING:
     from care_exchange_standard.standard import Standard
-    from care_exchange_standard.tables import TableRow
 
 UNKNOWN_TYPE = "(unknown type)"
 # Inputs smaller than this in all are judged in this process: workers would cost more than save.
@@ -72,7 +72,10 @@ class RecordResult:
 
     @property
     def where(self) -> str:
-        """The file and the record's place in it: `a.json[3]`, `a.ndjson:7`, `a.xlsx Capacity!row 7`."""
+        """The file and the record's place in it, counted from 1.
+
+        `a.json[3]`, `a.ndjson:7`, `a.xlsx Capacity!row 7`.
+        """
         if not self.location or self.location[0] in "[:":
             return f"{self.file}{self.location}"
         return f"{self.file} {self.location}"
@@ -271,12 +274,14 @@ def judge(standard: Standard, unit: Unit) -> Outcome:
         else:
             record = entry
         if type(record) is dict:
-            name = record.get("recordType", missing)
-            pair = by_record.get(name) if name is not missing else by_directory.get(
-                record.get("directoryType")
-            )
+            declared = record.get("recordType", missing)
+            checks_of = by_record
+            if declared is missing:
+                declared, checks_of = record.get("directoryType"), by_directory
+            name = str(declared)
+            pair = checks_of.get(name)
             if pair is not None and pair[0](record) and pair[1](record):
-                clean[name if name is not missing else record["directoryType"]] += 1
+                clean[name] += 1
                 continue
         type_name, issues = standard.validate(record)
         location: str | int
@@ -300,7 +305,9 @@ def _bad_line(outcome: Outcome, number: int, error: orjson.JSONDecodeError) -> N
     _note(outcome, f":{number}", None, [Issue("", "json", message)])
 
 
-def _note(outcome: Outcome, location: str | int, type_name: str | None, issues: list[Issue]) -> None:
+def _note(
+    outcome: Outcome, location: str | int, type_name: str | None, issues: list[Issue]
+) -> None:
     valid = not any(issue.severity is Severity.ERROR for issue in issues)
     outcome.count += 1
     counts = outcome.tally.setdefault(type_name, [0, 0])
@@ -373,7 +380,7 @@ class _Engine:
 
     def run_json(self, item: InputResult, handle: IO[bytes], kind: Any) -> None:
         self.items_seen, self.restart = 0, None
-        units = json_units(handle, kind)
+        units: Generator[Unit, None, None] = json_units(handle, kind)
         try:
             for unit in units:
                 self.submit(item, unit)
@@ -405,8 +412,24 @@ class _Engine:
         self.drain()
 
 
+class _CellProblem(Protocol):
+    cell: str
+    pointer: str
+    message: str
+
+
+class _TableRow(Protocol):
+    """A row as `care_exchange_standard.tables.read_table` yields it (shared/contracts)."""
+
+    location: str
+    record: dict[str, Any]
+    problems: tuple[_CellProblem, ...]
+
+    def cell_for(self, pointer: str) -> str | None: ...
+
+
 def _table_issues(
-    standard: Standard, row: TableRow
+    standard: Standard, row: _TableRow
 ) -> tuple[str | None, list[Issue], list[str | None]]:
     type_name, issues = standard.validate(row.record)
     found: list[Issue] = []
@@ -441,17 +464,22 @@ def _run_table(
     sheet: str | None,
 ) -> None:
     try:
-        from care_exchange_standard.tables import TableError, read_table
+        # Imported here, so that only a spreadsheet brings in the spreadsheet reader.
+        tables = importlib.import_module("care_exchange_standard.tables")
     except ImportError:
         raise InputError("reading spreadsheets is not available in this installation") from None
+    table_error: type[Exception] = tables.TableError
+    rows: Iterator[_TableRow] = tables.read_table(
+        source, name=name, record_type=record_type, sheet=sheet
+    )
     try:
-        for row in read_table(source, name=name, record_type=record_type, sheet=sheet):
+        for row in rows:
             type_name, issues, cells = _table_issues(standard, row)
             valid = not any(issue.severity is Severity.ERROR for issue in issues)
             report.count(item, type_name, valid)
             if issues:
                 report.add(item, RecordResult(item.name, row.location, type_name, issues, cells))
-    except TableError as error:
+    except table_error as error:
         raise InputError(str(error)) from None
 
 

@@ -111,8 +111,7 @@ CASES = [
         drop("beds/0/notAvailableReasons"),
         "/beds/0/notAvailableReasons",
         "required",
-        "'notAvailableReasons' is required when 'beds.vacantNotAvailable' is 1, "
-        "and it is missing.",
+        "'notAvailableReasons' is required when 'beds.vacantNotAvailable' is 1, and it is missing.",
     ),
     Case(
         "notifiable-event/unwitnessed-fall-fracture.json",
@@ -147,7 +146,7 @@ CASES = [
         put("registeredPlaces", "sixty"),
         "/registeredPlaces",
         "type",
-        "\"sixty\" is not a whole number; it is text.",
+        '"sixty" is not a whole number; it is text.',
     ),
     Case(
         CAPACITY,
@@ -234,7 +233,9 @@ def test_message(standard: Standard, case: Case) -> None:
     case.change(record)
     _, issues = standard.validate(record)
     errors = [issue for issue in issues if issue.severity is Severity.ERROR]
-    found = [issue for issue in errors if (issue.pointer, issue.keyword) == (case.pointer, case.keyword)]
+    found = [
+        issue for issue in errors if (issue.pointer, issue.keyword) == (case.pointer, case.keyword)
+    ]
     assert found, errors
     assert case.message in found[0].message
     assert not JARGON.search(found[0].message), found[0].message

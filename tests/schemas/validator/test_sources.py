@@ -82,9 +82,11 @@ def test_empty_array_has_no_work() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text(alphabet="ab{}[],\"\\ \n"),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(alphabet="k{}", max_size=3), children, max_size=3),
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text(alphabet='ab{}[],"\\ \n'),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(alphabet="k{}", max_size=3), children, max_size=3)
+    ),
     max_leaves=8,
 )
 array_records = st.lists(st.dictionaries(st.sampled_from("abc"), json_values), max_size=30)
@@ -115,7 +117,9 @@ def test_array_cut_into_blocks_loses_and_invents_nothing(
 @settings(max_examples=40, deadline=None)
 @given(
     lines=st.lists(
-        st.dictionaries(st.sampled_from("xy"), st.integers(-(2**60), 2**60)), min_size=1, max_size=40
+        st.dictionaries(st.sampled_from("xy"), st.integers(-(2**60), 2**60)),
+        min_size=1,
+        max_size=40,
     )
 )
 def test_lines_cut_into_blocks_keep_every_line(lines: list[dict[str, Any]]) -> None:

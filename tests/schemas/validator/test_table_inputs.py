@@ -102,7 +102,7 @@ def test_errors_are_located_at_their_cells(tmp_path: Path) -> None:
     assert code == 1
     assert calls[0]["name"] == "capacity.csv" and calls[0]["record_type"] == "capacity-snapshot"
     located = [
-        (record["location"], error["cell"] if "cell" in error else None, error["pointer"])
+        (record["location"], error.get("cell"), error["pointer"])
         for record in report["records"]
         for error in record["errors"]
     ]

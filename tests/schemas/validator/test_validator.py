@@ -19,13 +19,16 @@ from tests.conftest import EXAMPLES
 GOOD = json.loads((EXAMPLES / "valid/capacity-snapshot/nursing-home-open.json").read_text())
 BAD = dict(GOOD, registeredPlaces=-1)
 
-lines = st.lists(
-    st.sampled_from(["good", "bad", "broken", "blank"]), min_size=1, max_size=40
-)
+lines = st.lists(st.sampled_from(["good", "bad", "broken", "blank"]), min_size=1, max_size=40)
 
 
 def ndjson(kinds: list[str]) -> str:
-    text = {"good": json.dumps(GOOD), "bad": json.dumps(BAD), "broken": '{"recordType": ', "blank": "  "}
+    text = {
+        "good": json.dumps(GOOD),
+        "bad": json.dumps(BAD),
+        "broken": '{"recordType": ',
+        "blank": "  ",
+    }
     return "".join(text[kind] + "\n" for kind in kinds)
 
 

@@ -61,7 +61,9 @@ def put(record: Any, at: list[str | int], value: Any) -> None:
     node[at[-1]] = value
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_warning_schema_agrees_with_the_walk(deprecating: Standard, data: st.DataObject) -> None:
     example = data.draw(st.sampled_from(VALID_EXAMPLES))
