@@ -7,7 +7,7 @@ separate process (start-up, schema loading, reading and judging all count), and 
 the standard's own schema files: the record's schema, the common schemas it refers to, and a
 one-line schema for "an array of them". Each contender runs in turn, `--repeats` times, keeping
 its best time and its largest peak memory: of the largest single process (what `time -f %M`
-says) and of all its processes together (sampled every 20 ms from /proc).
+says) and of all its processes together (their proportional shares, sampled every 20 ms).
 Run: `.venv/bin/python -m bench.validate_cli [--records N] [--repeats K] [--no-ajv]`.
 Targets: our time no more than ajv's (ratio = ajv's time / ours, at least 1.0x), and our peak
 memory under 200 MB.
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -117,7 +116,9 @@ def ajv_command(ajv: Path, folder: Path, data: Path) -> list[str]:
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "$id": ARRAY_SCHEMA_ID,
                 "type": "array",
-                "items": {"$ref": f"https://care-exchange.org/schemas/v1/records/{RECORD_TYPE}.json"},
+                "items": {
+                    "$ref": f"https://care-exchange.org/schemas/v1/records/{RECORD_TYPE}.json"
+                },
             }
         ),
         encoding="utf-8",
@@ -129,18 +130,22 @@ def ajv_command(ajv: Path, folder: Path, data: Path) -> list[str]:
     return [*command, "-d", str(data)]
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """The resident memory of a process and all its descendants, from /proc."""
+def _tree_memory_kb(pid: int) -> int:
+    """The memory of a process and all its descendants, from /proc.
+
+    Each process counts its proportional share (Pss) of the pages it shares with the others
+    (forked workers share the parent's), so the sum is what the tree really holds.
+    """
     total, waiting = 0, [pid]
     while waiting:
         current = waiting.pop()
         try:
-            status = Path(f"/proc/{current}/status").read_text()
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
         total += next(
-            (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")),
+            (int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")),
             0,
         )
         waiting.extend(int(child) for child in children)
@@ -162,7 +167,7 @@ def measure(command: list[str], cwd: Path) -> tuple[float, float, float]:
         def sample() -> None:
             nonlocal peak
             while not done.wait(0.02):
-                peak = max(peak, _tree_rss_kb(process.pid))
+                peak = max(peak, _tree_memory_kb(process.pid))
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -174,7 +179,7 @@ def measure(command: list[str], cwd: Path) -> tuple[float, float, float]:
             raise SystemExit(f"{command[0]} failed ({process.returncode}): {err.decode()[-500:]}")
         text = Path(rss.name).read_text().strip().splitlines()
         largest = int(text[-1]) if text and text[-1].isdigit() else peak
-    return seconds, largest / 1024, max(peak, largest) / 1024
+    return seconds, largest / 1024, peak / 1024
 
 
 def run(count: int, repeats: int, with_ajv: bool) -> tuple[list[Timing], list[str]]:
