@@ -198,10 +198,10 @@ def json_units(handle: IO[bytes], kind: Kind, block: int = BLOCK) -> Generator[U
     first = stream.start()
     if not first:
         raise InputError("the file is empty")
-    if kind == "ndjson":
-        yield from _lines(stream)
-    elif first == b"[":
+    if first == b"[":
         yield from _array(stream)
+    elif kind == "ndjson":
+        yield from _lines(stream)
     elif first == b"{":
         yield from _object_or_lines(stream)
     else:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 UNKNOWN_TYPE = "(unknown type)"
 # Inputs smaller than this in all are judged in this process: workers would cost more than save.
 POOL_THRESHOLD = 8 << 20
+MAX_JOBS = 8
 _PENDING_PER_WORKER = 4
 
 Status = Literal["read", "unreadable", "skipped"]
@@ -340,9 +341,13 @@ class _Engine:
             self.pool = multiprocessing.get_context("fork").Pool(jobs)
         self.window = _PENDING_PER_WORKER * max(jobs, 1)
 
-    def close(self) -> None:
+    def close(self, finished: bool) -> None:
+        """Let the workers finish, or (after an error or an interrupt) stop them at once."""
         if self.pool is not None:
-            self.pool.close()
+            if finished:
+                self.pool.close()
+            else:
+                self.pool.terminate()
             self.pool.join()
 
     def submit(self, item: InputResult, unit: Unit) -> None:
@@ -483,6 +488,12 @@ def _run_table(
         raise InputError(str(error)) from None
 
 
+def _cpus() -> int:
+    """The CPUs this process may run on (fewer than the machine's in a container)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+
+
 def _size(inputs: list[Input]) -> int:
     total = 0
     for item in inputs:
@@ -510,8 +521,9 @@ def validate_inputs(
     """
     report = Report(keep=keep, listener=listener)
     if jobs is None:
-        jobs = (os.cpu_count() or 1) if _size(inputs) >= POOL_THRESHOLD else 1
+        jobs = min(_cpus(), MAX_JOBS) if _size(inputs) >= POOL_THRESHOLD else 1
     engine = _Engine(standard, report, jobs)
+    finished = False
     try:
         for source in inputs:
             item = InputResult(source.name)
@@ -526,8 +538,9 @@ def validate_inputs(
             except InputError as error:
                 engine.drain()
                 item.status, item.message = "unreadable", str(error)
+        finished = True
     finally:
-        engine.close()
+        engine.close(finished)
     return report
 
 

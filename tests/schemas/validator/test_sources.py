@@ -182,3 +182,7 @@ def test_expand_keeps_missing_paths_and_empty_folders_as_problems(tmp_path: Path
 def test_kind_comes_from_the_suffix(name: str, kind: str) -> None:
     assert Input(name, Path(name)).kind == kind
     assert Input("-").kind == "unknown"
+
+
+def test_an_array_in_an_ndjson_file_is_read_as_an_array() -> None:
+    assert records(units(b'[{"x": 1},\n{"x": 2}]\n', "ndjson")) == [{"x": 1}, {"x": 2}]
