@@ -87,6 +87,7 @@ class Standard:
         self.codelists: dict[str, Codelist] = load_codelists(directory / "codelists")
         self.types: dict[str, TypeInfo] = {}
         self._validators: dict[str, TypeValidator] = {}
+        self._clean_checks: dict[str, dict[str, tuple[Check, Check]]] | None = None
         for folder, kind in TYPE_FOLDERS.items():
             for path in sorted((directory / folder).glob("*.json")):
                 self._add_type(path.stem, kind, schema_uri(directory, path))
@@ -111,10 +112,12 @@ class Standard:
         A record that passes both, its schema and its warnings schema, has nothing to report;
         bulk validation asks only these and explains the rest with `validate`.
         """
-        checks: dict[str, dict[str, tuple[Check, Check]]] = {}
-        for name, info in self.types.items():
-            checks.setdefault(info.discriminator, {})[name] = self._validators[name].checks
-        return checks
+        if self._clean_checks is None:
+            checks: dict[str, dict[str, tuple[Check, Check]]] = {}
+            for name, info in self.types.items():
+                checks.setdefault(info.discriminator, {})[name] = self._validators[name].checks
+            self._clean_checks = checks
+        return self._clean_checks
 
     @property
     def record_types(self) -> list[str]:
