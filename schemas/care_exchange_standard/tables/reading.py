@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
-import io
 import itertools
 import shutil
 import tempfile
@@ -481,55 +480,39 @@ def _csv_rows(handle: IO[bytes]) -> Iterator[tuple[int, Cells]]:
         )
     if start.startswith(OLE_MAGIC) or start.startswith(b"PK\x03\x04"):
         raise TableError("this is a workbook, not CSV text: name it .xlsx, or save it as CSV")
-    text = io.TextIOWrapper(
-        io.BufferedReader(_Prefixed(start, handle)),
-        encoding="utf-8-sig",
-        errors="strict",
-        newline="",
+    lines = _decoded_lines(
+        itertools.chain((start + handle.readline()).splitlines(keepends=True), handle)
     )
     row = 0
     try:
-        first = text.readline()
+        first = next(lines, "")
         delimiter = ","
         if "," not in first and ("\t" in first or ";" in first):
             delimiter = "\t" if "\t" in first else ";"
         csv.field_size_limit(CSV_FIELD_LIMIT)
         for row, cells in enumerate(
-            csv.reader(itertools.chain([first], text), delimiter=delimiter), start=1
+            csv.reader(itertools.chain([first], lines), delimiter=delimiter), start=1
         ):
             values: Cells = {i: v for i, v in enumerate(cells) if v and not v.isspace()}
             if values:
                 yield row, values
-    except UnicodeDecodeError as error:
-        byte = error.object[error.start : error.start + 1].hex().upper()
-        raise TableError(
-            f"the file is not UTF-8 text (byte 0x{byte} near row {row + 1}); in Excel save it "
-            "as 'CSV UTF-8 (Comma delimited)', or re-save it as UTF-8"
-        ) from None
     except csv.Error as error:
         raise TableError(f"not a readable CSV file near row {row + 1} ({error})") from None
 
 
-class _Prefixed(io.RawIOBase):
-    """A binary stream with bytes already read put back in front."""
-
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
-        self.head = head
-        self.rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        if self.head:
-            size = min(len(view), len(self.head))
-            view[:size] = self.head[:size]
-            self.head = self.head[size:]
-            return size
-        data = self.rest.read(len(view))
-        view[: len(data)] = data
-        return len(data)
+def _decoded_lines(lines: Iterable[bytes]) -> Iterator[str]:
+    """Each line of UTF-8 text (a byte-order mark left out), or TableError naming the line."""
+    for number, raw in enumerate(lines, start=1):
+        if number == 1:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            byte = raw[error.start : error.start + 1].hex().upper()
+            raise TableError(
+                f"the file is not UTF-8 text (byte 0x{byte} on line {number}): in Excel save it "
+                "as 'CSV UTF-8 (Comma delimited)', or re-save it as UTF-8"
+            ) from None
 
 
 def _csv_records(handle: IO[bytes], record_type: str | None) -> Iterator[TableRow]:

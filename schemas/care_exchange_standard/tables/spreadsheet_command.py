@@ -33,7 +33,9 @@ def spreadsheet(
     record_type: Annotated[
         str,
         typer.Argument(
-            metavar="TYPE", help="The record type, for example capacity-snapshot.", show_default=False
+            metavar="TYPE",
+            help="The record type, for example capacity-snapshot.",
+            show_default=False,
         ),
     ],
     sheet_format: Annotated[
@@ -71,7 +73,9 @@ def spreadsheet(
     if record_type not in known:
         close = difflib.get_close_matches(record_type, known, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise _fail(f"{record_type!r} is not a record type.{hint} Record types: {', '.join(known)}.")
+        raise _fail(
+            f"{record_type!r} is not a record type.{hint} Record types: {', '.join(known)}."
+        )
     layout = layout_for(record_type)
     writer = write_xlsx if sheet_format is SheetFormat.XLSX else write_csv
     if output is not None and str(output) == "-":
