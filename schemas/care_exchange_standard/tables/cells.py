@@ -8,8 +8,10 @@ date-times without an offset (taken as UK time, Europe/London), and codes or the
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import cache
 from typing import Any
@@ -30,6 +32,7 @@ RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})", re.IGNORECASE
 )
 CODE_SPLIT = re.compile(r"[;\n]")
+LINES = re.compile(r"\r?\n")
 SHOWN = 60
 
 
@@ -66,25 +69,30 @@ def uk_time() -> tzinfo:
 
 def read_cell(column: Column, raw: Raw) -> Any:
     """The JSON value of a non-blank cell for a column, or CellValueError."""
+    return converter(column)(raw)
+
+
+def converter(column: Column) -> Callable[[Raw], Any]:
+    """The function that reads a column's cells (looked up once per sheet by readers)."""
     match column.kind:
         case "integer":
-            return to_integer(raw)
+            return to_integer
         case "number":
-            return to_number(raw)
+            return to_number
         case "boolean":
-            return to_boolean(raw)
+            return to_boolean
         case "date":
-            return to_date(raw)
+            return to_date
         case "date-time":
-            return to_date_time(raw)
+            return to_date_time
         case "code":
-            return to_code(column, raw)
+            return functools.partial(to_code, column)
         case "codes":
-            return [to_code(column, part) for part in _parts(raw, CODE_SPLIT)]
+            return lambda raw: [to_code(column, part) for part in _parts(raw, CODE_SPLIT)]
         case "texts":
-            return _parts(raw, re.compile(r"\n"))
+            return lambda raw: _parts(raw, LINES)
         case _:
-            return to_string(raw)
+            return to_string
 
 
 def _parts(raw: Raw, separator: re.Pattern[str]) -> list[str]:
@@ -93,6 +101,8 @@ def _parts(raw: Raw, separator: re.Pattern[str]) -> list[str]:
 
 
 def to_string(raw: Raw) -> str:
+    if type(raw) is str:
+        return raw.strip()
     if isinstance(raw, bool):
         return "TRUE" if raw else "FALSE"
     if isinstance(raw, float) and raw.is_integer():
@@ -110,6 +120,8 @@ def _number_text(raw: str) -> str:
 
 
 def to_integer(raw: Raw) -> int:
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
+        return int(raw)
     if isinstance(raw, bool | datetime | date):
         raise CellValueError(f"not a whole number: {show(raw)}")
     if isinstance(raw, int):
@@ -125,6 +137,8 @@ def to_integer(raw: Raw) -> int:
 
 
 def to_number(raw: Raw) -> int | float:
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
+        return int(raw)
     if isinstance(raw, bool | datetime | date):
         raise CellValueError(f"not a number: {show(raw)}")
     if isinstance(raw, int):
@@ -229,7 +243,7 @@ def to_date_time(raw: Raw) -> str:
 
 
 def to_code(column: Column, raw: Raw) -> str:
-    text = to_string(raw)
+    text = raw.strip() if type(raw) is str else to_string(raw)
     if text in column.codes:
         return text
     wanted = text.casefold()

@@ -14,13 +14,13 @@ import difflib
 import itertools
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import IO, Any, BinaryIO
 
 from care_exchange_standard.fields import ITEMS, FieldPath
-from care_exchange_standard.tables.cells import CellValueError, Raw, is_blank, read_cell, show
+from care_exchange_standard.tables.cells import CellValueError, Raw, converter, read_cell, show
 from care_exchange_standard.tables.cells import to_string as cell_text
 from care_exchange_standard.tables.layout import (
     DEFAULT_SCHEMA_VERSION,
@@ -77,21 +77,25 @@ class TableRow:
     )
 
     def cell_for(self, pointer: str) -> str | None:
-        """The cell that holds `pointer` or its nearest ancestor ("Capacity snapshot!C7")."""
+        """The cell that holds `pointer` or its nearest ancestor ("Capacity snapshot!C7").
+
+        A value's cell is found from the line of its list row (or record) and the column of
+        its field, so a field left blank still gets its cell.
+        """
         if pointer in self.cells:
             return self.cells[pointer]
         parts = [_unescape(part) for part in pointer.split("/")[1:]] if pointer else []
         path = tuple(ITEMS if part.isdigit() else part for part in parts)
         for end in range(len(parts), -1, -1):
             ancestor = "".join(f"/{_escape(part)}" for part in parts[:end])
-            if ancestor in self.lines:
-                prefix, row = self.lines[ancestor]
-                letters = self.columns.get(prefix, {}).get(path)
-                if letters is not None:
-                    return f"{prefix}{letters}{row}"
-                return self.cells.get(ancestor)
-            if ancestor in self.cells:
-                return self.cells[ancestor]
+            if ancestor not in self.lines:
+                continue
+            prefix, row = self.lines[ancestor]
+            letters = self.columns.get(prefix, {})
+            for stop in range(len(path), end, -1):
+                if path[:stop] in letters:
+                    return f"{prefix}{letters[path[:stop]]}{row}"
+            return self.cells.get(ancestor)
         return None
 
 
@@ -233,6 +237,20 @@ class Group:
     current: dict[FieldPath, tuple[dict[str, Any], str]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """Where one column's cells go, worked out once per sheet rather than once per cell."""
+
+    column: Column
+    letters: str
+    list_path: FieldPath
+    holders: FieldPath  # objects between the list row (or record) and the value
+    base: FieldPath  # the field path of the list row (or () for the record)
+    name: str
+    suffix: str  # the JSON pointer below the list row: "/weeklyCharge/amount"
+    convert: Callable[[Raw], Any]
+
+
 class SheetReader:
     """Lines of one sheet (or a CSV) into groups, by the outline rule of layout.py."""
 
@@ -244,19 +262,36 @@ class SheetReader:
         self.prefix = prefix
         self.list_sheet = list_sheet
         self.id_index = next((i for i, c in mapping.items() if c.path == RECORD_ID), None)
-        self.letters = {column.path: column_letters(i) for i, column in mapping.items()}
         self.lists = sorted({c.list_path for c in mapping.values() if c.list_path}, key=len)
         self.parents = {info.path: info.parent for info in layout.lists}
+        self.plans: dict[int, _Plan] = {}
+        for index, column in mapping.items():
+            if list_sheet and column.path == RECORD_ID:
+                continue
+            rel = column.rel
+            self.plans[index] = _Plan(
+                column=column,
+                letters=column_letters(index),
+                list_path=column.list_path,
+                holders=rel[:-1],
+                base=(*column.list_path, ITEMS) if column.list_path else (),
+                name=rel[-1],
+                suffix="".join(f"/{_escape(part)}" for part in rel),
+                convert=converter(column),
+            )
 
     def ref(self, index: int, row: int) -> str:
-        return f"{self.prefix}{column_letters(index)}{row}"
+        plan = self.plans.get(index)
+        letters = plan.letters if plan is not None else column_letters(index)
+        return f"{self.prefix}{letters}{row}"
 
     def groups(self, rows: Iterable[tuple[int, Cells]]) -> Iterator[Group]:
         group: Group | None = None
+        id_index = self.id_index
         for row, cells in rows:
             line_id = None
-            if self.id_index is not None and not is_blank(cells.get(self.id_index)):
-                line_id = cell_text(cells[self.id_index])
+            if id_index is not None and id_index in cells:
+                line_id = cell_text(cells[id_index])
             if group is None or self._starts_group(group, line_id, cells):
                 if group is not None:
                     yield group
@@ -267,14 +302,14 @@ class SheetReader:
             yield group
 
     def _starts_group(self, group: Group, line_id: str | None, cells: Cells) -> bool:
-        if line_id is not None and line_id != group.key:
-            return True
-        if self.list_sheet or line_id is not None:
+        if line_id is not None:
+            return line_id != group.key
+        if self.list_sheet:
             return False
         # No identifier: a line that gives the record's own fields anew starts a record.
         for index, raw in cells.items():
             column = self.mapping.get(index)
-            if column is None or column.list_path or is_blank(raw):
+            if column is None or column.list_path:
                 continue
             try:
                 value = read_cell(column, raw)
@@ -295,98 +330,89 @@ class SheetReader:
         return group
 
     def _add_line(self, group: Group, row: int, cells: Cells) -> None:
-        filled: list[tuple[int, Column, Raw]] = []
-        for index, raw in sorted(cells.items()):
-            if is_blank(raw):
+        plans = self.plans
+        filled: list[tuple[int, _Plan, Raw]] = []
+        starting: dict[FieldPath, int] = {}
+        for index in cells:  # in column order, as both readers give them
+            plan = plans.get(index)
+            if plan is None:
+                if index not in self.mapping:
+                    raw = cells[index]
+                    message = f"a value under no heading: {show(raw)}"
+                    group.problems.append(CellProblem(self.ref(index, row), "", message))
                 continue
-            column = self.mapping.get(index)
-            if column is None:
-                group.problems.append(
-                    CellProblem(self.ref(index, row), "", f"a value under no heading: {show(raw)}")
-                )
-                continue
-            if self.list_sheet and column.path == RECORD_ID:
-                continue
-            filled.append((index, column, raw))
-        starting = {column.list_path for _, column, _ in filled if column.list_path}
-        for list_path in self.lists:
-            if list_path in starting:
-                first = min(i for i, c, _ in filled if c.list_path == list_path)
-                self._new_item(group, list_path, self.ref(first, row), row)
-        for index, column, raw in filled:
-            ref = self.ref(index, row)
-            container, pointer = self._container(group, column.list_path, ref, row)
-            target = f"{pointer}/" + "/".join(_escape(p) for p in column.rel)
+            filled.append((index, plan, cells[index]))
+            if plan.list_path and plan.list_path not in starting:
+                starting[plan.list_path] = index
+        if starting:
+            for list_path in self.lists:
+                if list_path in starting:
+                    self._new_item(group, list_path, self.ref(starting[list_path], row), row)
+        for index, plan, raw in filled:
+            if plan.list_path:
+                container, pointer = self._container(group, plan.list_path, index, row)
+            else:
+                container, pointer = group.record, ""
             try:
-                value = read_cell(column, raw)
+                value = plan.convert(raw)
             except CellValueError as error:
-                group.problems.append(CellProblem(ref, target, str(error)))
+                ref = self.ref(index, row)
+                group.problems.append(CellProblem(ref, pointer + plan.suffix, str(error)))
                 continue
-            base = (*column.list_path, ITEMS) if column.list_path else ()
-            holder = self._walk(group, container, pointer, base, column.rel[:-1], ref, row)
-            name = column.rel[-1]
+            holder = container
+            if plan.holders:
+                holder = self._walk(container, plan.base, plan.holders)
+            name = plan.name
             if name in holder and holder[name] != value:
-                group.problems.append(
-                    CellProblem(
-                        ref,
-                        target,
-                        f"{show(raw)} differs from the value given above for the same record",
-                    )
-                )
+                message = f"{show(raw)} differs from the value given above for the same record"
+                ref = self.ref(index, row)
+                group.problems.append(CellProblem(ref, pointer + plan.suffix, message))
                 continue
             holder[name] = value
-            group.cells.setdefault(target, ref)
 
     def _new_item(self, group: Group, list_path: FieldPath, ref: str, row: int) -> None:
         parent = self.parents[list_path]
-        container, pointer = self._container(group, parent or (), ref, row)
+        if parent:
+            if parent not in group.current:
+                self._new_item(group, parent, ref, row)
+            container, pointer = group.current[parent]
+        else:
+            container, pointer = group.record, ""
         rel = list_path[len(parent) + 1 :] if parent else list_path
         base = (*parent, ITEMS) if parent else ()
-        holder = self._walk(group, container, pointer, base, rel[:-1], ref, row)
+        holder = self._walk(container, base, rel[:-1])
         items: list[dict[str, Any]] = holder.setdefault(rel[-1], [])
-        list_pointer = f"{pointer}/" + "/".join(_escape(p) for p in rel)
-        group.cells.setdefault(list_pointer, ref)
         item: dict[str, Any] = dict(self.layout.constants.get((*list_path, ITEMS), {}))
         items.append(item)
-        item_pointer = f"{list_pointer}/{len(items) - 1}"
+        item_pointer = f"{pointer}{''.join(f'/{_escape(p)}' for p in rel)}/{len(items) - 1}"
         group.cells[item_pointer] = ref
         group.lines[item_pointer] = (self.prefix, row)
         group.current[list_path] = (item, item_pointer)
-        for inner in [
-            p for p in group.current if len(p) > len(list_path) and p[: len(list_path)] == list_path
-        ]:
-            del group.current[inner]
+        for inner in [p for p in group.current if len(p) > len(list_path)]:
+            if p_startswith(inner, list_path):
+                del group.current[inner]
 
     def _container(
-        self, group: Group, list_path: FieldPath, ref: str, row: int
+        self, group: Group, list_path: FieldPath, index: int, row: int
     ) -> tuple[dict[str, Any], str]:
-        if not list_path:
-            return group.record, ""
         if list_path not in group.current:
-            self._new_item(group, list_path, ref, row)
+            self._new_item(group, list_path, self.ref(index, row), row)
         return group.current[list_path]
 
-    def _walk(
-        self,
-        group: Group,
-        container: dict[str, Any],
-        pointer: str,
-        base: FieldPath,
-        rel: FieldPath,
-        ref: str,
-        row: int,
-    ) -> dict[str, Any]:
+    def _walk(self, container: dict[str, Any], base: FieldPath, rel: FieldPath) -> dict[str, Any]:
         """The object at `rel` below a container, made (with its fixed members) when missing."""
         holder, path = container, base
         for name in rel:
             path = (*path, name)
-            pointer = f"{pointer}/{_escape(name)}"
-            if name not in holder:
-                holder[name] = dict(self.layout.constants.get(path, {}))
-                group.cells.setdefault(pointer, ref)
-                group.lines.setdefault(pointer, (self.prefix, row))
-            holder = holder[name]
+            found = holder.get(name)
+            if found is None:
+                found = holder[name] = dict(self.layout.constants.get(path, {}))
+            holder = found
         return holder
+
+
+def p_startswith(path: FieldPath, prefix: FieldPath) -> bool:
+    return path[: len(prefix)] == prefix
 
 
 def _get(record: Mapping[str, Any], path: FieldPath) -> Any:

@@ -17,12 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from xml.etree import ElementTree
 
 from care_exchange_standard.tables.cells import Raw, from_serial
 
 CHUNK = 1 << 20
+BATCH = 1 << 18
 VALUE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:v|t)(?:\s[^>]*)?>\s*[^<\s]")
 XMLNS = re.compile(rb"""xmlns(?::[\w.-]+)?\s*=\s*("[^"]*"|'[^']*')""")
 ROOT_TAG = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet[\s>]")
@@ -196,6 +197,12 @@ class Workbook:
             wrap_open = b"<" + qualified + b"wrap " + declarations + b">"
             wrap_close = b"</" + qualified + b"wrap>"
             pending = head[tag_end + 1 :]
+            found_uri = re.search(
+                rb"xmlns" + (b":" + prefix if prefix else b"") + rb"""\s*=\s*["']([^"']*)""",
+                head[root.start() : tag_end],
+            )
+            uri = found_uri.group(1).decode() if found_uri else ""
+            tags = _Tags(*(f"{{{uri}}}{name}" if uri else name for name in ("row", "c", "v", "is")))
             rows_before = 0  # rows seen so far, for rows without an r attribute
             while True:
                 chunk = handle.read(CHUNK)
@@ -221,36 +228,47 @@ class Workbook:
                         rows_before += region.count(row_open, position, found.end())
                         position = found.end()
                         continue
-                    rows_before += region.count(row_open, position, start) + 1
+                    rows_before += region.count(row_open, position, start)
+                    # Parse the rows from here in one batch: ElementTree's C parser is quick on
+                    # a run of rows; each byte is parsed at most once, so long blank runs stay
+                    # cheap either way.
+                    end = max(end, region.rfind(row_close, start, start + BATCH))
                     end += len(row_close)
-                    element = ElementTree.fromstring(wrap_open + region[start:end] + wrap_close)
-                    number, cells = self._row(element[0], rows_before)
-                    if cells:
-                        yield number, cells
+                    batch = ElementTree.fromstring(wrap_open + region[start:end] + wrap_close)
+                    for element in batch:
+                        if element.tag != tags.row:
+                            continue
+                        rows_before += 1
+                        number, cells = self._row(element, rows_before, tags)
+                        if cells:
+                            yield number, cells
                     position = end
                 if not chunk:
                     return
 
-    def _row(self, row: ElementTree.Element, counted: int) -> tuple[int, dict[int, Raw]]:
+    def _row(
+        self, row: ElementTree.Element, counted: int, tags: _Tags
+    ) -> tuple[int, dict[int, Raw]]:
         number = int(row.get("r") or counted)
         cells: dict[int, Raw] = {}
         index = -1
         for cell in row:
-            if local(cell.tag) != "c":
+            if cell.tag != tags.c:
                 continue
-            ref = CELL_REF.fullmatch(cell.get("r", ""))
-            index = column_index(ref.group(1)) if ref else index + 1
-            value = self._value(cell)
+            ref = cell.get("r")
+            found = CELL_REF.fullmatch(ref) if ref else None
+            index = column_index(found.group(1)) if found else index + 1
+            value = self._value(cell, tags)
             if value is not None and not (isinstance(value, str) and not value.strip()):
                 cells[index] = value
         return number, cells
 
-    def _value(self, cell: ElementTree.Element) -> Raw:
+    def _value(self, cell: ElementTree.Element, tags: _Tags) -> Raw:
         kind = cell.get("t", "n")
         if kind == "inlineStr":
-            inline = next((child for child in cell if local(child.tag) == "is"), None)
+            inline = cell.find(tags.is_)
             return _text(inline) if inline is not None else None
-        text = next((child.text for child in cell if local(child.tag) == "v"), None)
+        text = cell.findtext(tags.v)
         if text is None:
             return None
         match kind:
@@ -262,11 +280,25 @@ class Workbook:
                 return text
             case "d":
                 return datetime.fromisoformat(text.strip())
-        number: int | float = float(text) if any(c in text for c in ".eE") else int(text)
-        if int(cell.get("s", "0")) in self.date_styles:
+        number: int | float
+        if text.isdigit():
+            number = int(text)
+        else:
+            number = float(text) if any(c in text for c in ".eE") else int(text)
+        style = cell.get("s")
+        if style is not None and int(style) in self.date_styles:
             moment = from_serial(float(number))
             return moment.date() if moment.time() == time() else moment
         return number
+
+
+class _Tags(NamedTuple):
+    """The qualified names of the sheet elements read, in the sheet's own namespace."""
+
+    row: str
+    c: str
+    v: str
+    is_: str
 
 
 def _text(element: Any) -> str:
