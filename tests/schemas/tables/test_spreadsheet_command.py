@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 import zipfile
@@ -86,3 +87,22 @@ def test_importing_the_command_stays_light() -> None:
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
     assert found.strip() == "['care_exchange_standard.tables.spreadsheet_command']"
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_fills_the_spreadsheet_from_records(app: typer.Typer, tmp_path: Path, fmt: str) -> None:
+    from tests.schemas.tables.conftest import examples
+
+    records = examples("capacity-snapshot")
+    source = tmp_path / "records.ndjson"
+    source.write_text("\n".join(json.dumps(record) for record in records), encoding="utf-8")
+    target = tmp_path / f"filled.{fmt}"
+    arguments = ["spreadsheet", "capacity-snapshot", "-f", fmt, "--from", str(source)]
+    result = CliRunner().invoke(app, [*arguments, "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "Wrote 2 records to a capacity snapshot spreadsheet" in result.output
+    assert [row.record for row in read_table(target, name=target.name)] == records
+    source.write_text(json.dumps(examples("achievement")), encoding="utf-8")
+    result = CliRunner().invoke(app, [*arguments, "-o", str(tmp_path / "other")])
+    assert result.exit_code == 2
+    assert "record 1 is not a capacity-snapshot record ('achievement')" in result.output
