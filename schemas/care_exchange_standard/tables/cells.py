@@ -176,7 +176,8 @@ def from_serial(serial: float) -> datetime:
     """An Excel serial day number (1900 date system) as a naive date-time."""
     if not 1 <= serial <= MAX_SERIAL:
         raise CellValueError(f"not a date: {show(serial)}")
-    return EXCEL_EPOCH + timedelta(days=serial)
+    # Excel keeps times to the millisecond; rounding there undoes the binary fraction's error.
+    return EXCEL_EPOCH + timedelta(milliseconds=round(serial * 86_400_000))
 
 
 def to_date(raw: Raw) -> str:

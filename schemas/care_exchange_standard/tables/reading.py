@@ -153,7 +153,7 @@ def _aliases(layout: Layout, columns: Iterable[Column], sheet: Sheet | None) -> 
         found[normalise("/" + "/".join(p for p in column.path if p != ITEMS))] = column
         heading = normalise(column.heading)
         if prefix and heading.startswith(prefix):
-            short.setdefault(heading.removeprefix(prefix), []).append(column)
+            short.setdefault(heading.removeprefix(prefix).strip(), []).append(column)
     for heading, candidates in short.items():
         if len(candidates) == 1:
             found.setdefault(heading, candidates[0])

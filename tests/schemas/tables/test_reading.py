@@ -291,3 +291,76 @@ def test_a_path_is_read_and_closed(write_file: Callable[[str, bytes], Path]) -> 
     assert len(list(read_table(path, name=path.name))) == 2
     with pytest.raises(TableError, match="cannot be read"):
         list(read_table(path.with_name("missing.csv"), name="missing.csv"))
+
+
+def test_a_semicolon_separated_csv_from_a_european_excel() -> None:
+    data = (";".join(HEADINGS[:4]) + "\r\n" + ";".join(capacity_line()[:4]) + "\r\n").encode()
+    [row] = read(data, "csv", record_type=CAPACITY)
+    assert row.record["registeredPlaces"] == 40
+
+
+def test_a_list_sheet_made_by_hand_with_short_headings_and_excel_values() -> None:
+    data = xlsx_of(
+        {
+            "Capacity snapshot": [HEADINGS[:4], ["cs-1", "svc-1", "2026-11-02 09:00", 4]],
+            "Beds": [
+                ["Record identifier", "Care level", "Places", "Occupied", "Vacant, reserved"],
+                ["cs-1", "NURSING", 4.0, 3, 1],
+            ],
+            "Notes to self": [["anything"]],
+        }
+    )
+    [row] = read(data, "xlsx")
+    assert row.record["beds"] == [
+        {"careLevel": "nursing", "places": 4, "occupied": 3, "vacantReserved": 1}
+    ]
+    assert row.cell_for("/beds/0/vacantAcceptingAdmissions") == "Beds!B2"
+    assert row.cell_for("/beds/0/vacantReserved") == "Beds!E2"
+
+
+def test_booleans_and_dates_as_excel_stores_them() -> None:
+    from datetime import date, datetime
+
+    import xlsxwriter  # type: ignore[import-untyped]
+
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer)
+    sheet = workbook.add_worksheet("Notifiable event")
+    dated = workbook.add_format({"num_format": "dd/mm/yyyy"})
+    timed = workbook.add_format({"num_format": "dd/mm/yyyy hh:mm"})
+    headings = ["Record identifier", "Occurred at", "Occurred-at time estimated",
+                "Outbreak details: Declared on"]  # fmt: skip
+    for index, heading in enumerate(headings):
+        sheet.write_string(0, index, heading)
+    sheet.write_string(1, 0, "ev-1")
+    sheet.write_datetime(1, 1, datetime(2026, 7, 1, 14, 30), timed)
+    sheet.write_boolean(1, 2, True)
+    sheet.write_datetime(1, 3, date(2026, 6, 30), dated)
+    workbook.close()
+    [row] = read(buffer.getvalue(), "xlsx")
+    assert row.record["occurredAt"] == "2026-07-01T14:30:00+01:00"
+    assert row.record["occurredAtEstimated"] is True
+    assert row.record["outbreak"] == {"declaredOn": "2026-06-30"}
+
+
+class Unseekable(io.RawIOBase):
+    def __init__(self, data: bytes) -> None:
+        self.data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self.data.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_standard_input_is_read(fmt: str) -> None:
+    data = spreadsheet(CAPACITY, fmt, examples(CAPACITY))
+    rows = list(read_table(Unseekable(data), name=f"-.{fmt}"))  # type: ignore[arg-type]
+    assert [row.record for row in rows] == examples(CAPACITY)
