@@ -3,10 +3,12 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import xlsxwriter  # type: ignore[import-untyped]
 
 from care_exchange_standard.tables import CellProblem, TableError, read_table
 from care_exchange_standard.tables.layout import layout_for
@@ -179,7 +181,6 @@ def test_an_unknown_type_or_file_kind_is_refused() -> None:
 
 
 def xlsx_of(sheets: dict[str, list[list[Any]]]) -> bytes:
-    import xlsxwriter  # type: ignore[import-untyped]
 
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"strings_to_numbers": False})
@@ -319,9 +320,6 @@ def test_a_list_sheet_made_by_hand_with_short_headings_and_excel_values() -> Non
 
 
 def test_booleans_and_dates_as_excel_stores_them() -> None:
-    from datetime import date, datetime
-
-    import xlsxwriter  # type: ignore[import-untyped]
 
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer)
