@@ -112,15 +112,16 @@ def throughput(count: int) -> None:
         )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blank-rows", type=int, default=1_000_000)
     parser.add_argument("--records", type=int, default=50_000)
-    options = parser.parse_args()
+    options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         blank_rows(options.blank_rows, Path(folder))
     throughput(options.records)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
