@@ -116,8 +116,9 @@ class Column:
                     "2024-03-31T14:30:00+01:00."
                 )
             case "code":
-                kind = "or another code" if self.open_codes else "only"
-                return f"One of the list ({kind})."
+                if self.open_codes:
+                    return "One of the listed values, or your own if none fits."
+                return "One of the listed values."
             case "codes":
                 return "Codes from the list, separated by ;."
             case "texts":

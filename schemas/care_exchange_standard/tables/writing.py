@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from care_exchange_standard.fields import ITEMS, FieldPath
+from care_exchange_standard.fields import ITEMS, Field, FieldPath
 from care_exchange_standard.standard import STANDARD_VERSION
 from care_exchange_standard.tables.cells import write_cell
 from care_exchange_standard.tables.layout import (
@@ -346,10 +346,14 @@ def how_to_lines(layout: Layout) -> Iterator[str]:
         "are optional. Leave a cell empty when you have nothing to say: an empty cell is left "
         "out of the record, it is not a zero."
     )
+    fields = _fields(layout)
     for sheet in layout.sheets[1:]:
+        if sheet.list_path is None:
+            continue
+        about = fields[sheet.list_path].description
         yield (
-            f"The '{sheet.name}' sheet holds the rows of '{sheet.name}': give each row the record "
-            f"identifier of its record on the '{main}' sheet, and as many rows as the record needs."
+            f"The '{sheet.name}' sheet: {about} Give each of its rows the record identifier of "
+            f"its record on the '{main}' sheet, and give a record as many rows as it needs."
         )
     if any(info.parent is not None for info in layout.lists):
         yield (
@@ -377,6 +381,12 @@ def _schema_description(layout: Layout) -> str:
     from care_exchange_standard.standard import load_standard
 
     return str(load_standard().types[layout.record_type].schema.get("description", ""))
+
+
+def _fields(layout: Layout) -> Mapping[FieldPath, Field]:
+    from care_exchange_standard.standard import load_standard
+
+    return load_standard().types[layout.record_type].fields
 
 
 def _write_how_to(layout: Layout, worksheet: Any, formats: Mapping[str, Any]) -> None:
