@@ -279,7 +279,10 @@ class Workbook:
             case "str" | "e":
                 return text
             case "d":
-                return datetime.fromisoformat(text.strip())
+                try:
+                    return datetime.fromisoformat(text.strip())
+                except ValueError:
+                    return text
         number: int | float
         if text.isdigit():
             number = int(text)
@@ -287,7 +290,10 @@ class Workbook:
             number = float(text) if any(c in text for c in ".eE") else int(text)
         style = cell.get("s")
         if style is not None and int(style) in self.date_styles:
-            moment = from_serial(float(number))
+            try:
+                moment = from_serial(float(number))
+            except ValueError:  # out of Excel's range of dates: the number as it stands
+                return number
             return moment.date() if moment.time() == time() else moment
         return number
 
