@@ -192,10 +192,6 @@ class Layout:
             if column.list_path and self.top_list(column.list_path) == sheet.list_path
         )
 
-    def sheet_of(self, list_path: FieldPath) -> Sheet:
-        top = self.top_list(list_path) if list_path else None
-        return next(sheet for sheet in self.sheets if sheet.list_path == top)
-
 
 def normalise(heading: str) -> str:
     """How headings are compared: case, spacing and a required marker do not matter."""

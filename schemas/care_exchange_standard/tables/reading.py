@@ -389,7 +389,7 @@ class SheetReader:
         group.lines[item_pointer] = (self.prefix, row)
         group.current[list_path] = (item, item_pointer)
         for inner in [p for p in group.current if len(p) > len(list_path)]:
-            if p_startswith(inner, list_path):
+            if _starts_with(inner, list_path):
                 del group.current[inner]
 
     def _container(
@@ -411,7 +411,7 @@ class SheetReader:
         return holder
 
 
-def p_startswith(path: FieldPath, prefix: FieldPath) -> bool:
+def _starts_with(path: FieldPath, prefix: FieldPath) -> bool:
     return path[: len(prefix)] == prefix
 
 

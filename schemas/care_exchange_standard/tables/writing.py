@@ -99,10 +99,6 @@ def record_lines(layout: Layout, record: Mapping[str, Any], sheet: Sheet | None)
 # --- CSV -----------------------------------------------------------------------------------------
 
 
-def csv_columns(layout: Layout, records: Iterable[Mapping[str, Any]] = ()) -> tuple[Column, ...]:
-    return layout.template_columns
-
-
 def write_csv(layout: Layout, target: IO[bytes], records: Iterable[Mapping[str, Any]] = ()) -> None:
     """A CSV (UTF-8 with a byte-order mark, for Excel): headings, field paths, notes, records."""
     text = io.TextIOWrapper(target, encoding="utf-8-sig", newline="", write_through=True)
