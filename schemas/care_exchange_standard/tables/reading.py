@@ -251,6 +251,19 @@ class _Plan:
     convert: Callable[[Raw], Any]
 
 
+@dataclass(frozen=True)
+class _ListPlan:
+    """Where one list's rows go, worked out once per sheet."""
+
+    parent: FieldPath  # the enclosing list, () for a list of the record
+    base: FieldPath
+    holders: FieldPath
+    name: str
+    suffix: str
+    fixed: Mapping[str, Any]
+    inner: tuple[FieldPath, ...]  # the lists inside its rows, whose current row it ends
+
+
 class SheetReader:
     """Lines of one sheet (or a CSV) into groups, by the outline rule of layout.py."""
 
@@ -264,6 +277,23 @@ class SheetReader:
         self.id_index = next((i for i, c in mapping.items() if c.path == RECORD_ID), None)
         self.lists = sorted({c.list_path for c in mapping.values() if c.list_path}, key=len)
         self.parents = {info.path: info.parent for info in layout.lists}
+        self.list_plans: dict[FieldPath, _ListPlan] = {}
+        for info in layout.lists:
+            parent = info.parent or ()
+            rel = info.path[len(parent) + 1 :] if parent else info.path
+            self.list_plans[info.path] = _ListPlan(
+                parent=parent,
+                base=(*parent, ITEMS) if parent else (),
+                holders=rel[:-1],
+                name=rel[-1],
+                suffix="".join(f"/{_escape(part)}" for part in rel),
+                fixed=layout.constants.get((*info.path, ITEMS), {}),
+                inner=tuple(
+                    other.path
+                    for other in layout.lists
+                    if len(other.path) > len(info.path) and _starts_with(other.path, info.path)
+                ),
+            )
         self.plans: dict[int, _Plan] = {}
         for index, column in mapping.items():
             if list_sheet and column.path == RECORD_ID:
@@ -371,26 +401,26 @@ class SheetReader:
             holder[name] = value
 
     def _new_item(self, group: Group, list_path: FieldPath, ref: str, row: int) -> None:
-        parent = self.parents[list_path]
-        if parent:
-            if parent not in group.current:
-                self._new_item(group, parent, ref, row)
-            container, pointer = group.current[parent]
+        plan = self.list_plans[list_path]
+        if plan.parent:
+            if plan.parent not in group.current:
+                self._new_item(group, plan.parent, ref, row)
+            container, pointer = group.current[plan.parent]
         else:
             container, pointer = group.record, ""
-        rel = list_path[len(parent) + 1 :] if parent else list_path
-        base = (*parent, ITEMS) if parent else ()
-        holder = self._walk(container, base, rel[:-1])
-        items: list[dict[str, Any]] = holder.setdefault(rel[-1], [])
-        item: dict[str, Any] = dict(self.layout.constants.get((*list_path, ITEMS), {}))
+        holder = self._walk(container, plan.base, plan.holders) if plan.holders else container
+        items: list[dict[str, Any]] | None = holder.get(plan.name)
+        if items is None:
+            items = holder[plan.name] = []
+        item: dict[str, Any] = dict(plan.fixed) if plan.fixed else {}
         items.append(item)
-        item_pointer = f"{pointer}{''.join(f'/{_escape(p)}' for p in rel)}/{len(items) - 1}"
+        item_pointer = f"{pointer}{plan.suffix}/{len(items) - 1}"
         group.cells[item_pointer] = ref
         group.lines[item_pointer] = (self.prefix, row)
-        group.current[list_path] = (item, item_pointer)
-        for inner in [p for p in group.current if len(p) > len(list_path)]:
-            if _starts_with(inner, list_path):
-                del group.current[inner]
+        current = group.current
+        current[list_path] = (item, item_pointer)
+        for inner in plan.inner:
+            current.pop(inner, None)
 
     def _container(
         self, group: Group, list_path: FieldPath, index: int, row: int
