@@ -2,9 +2,9 @@
 
 openpyxl's read-only mode walks every cell in Python (a million blank rows took 30-90 s here) and
 python-calamine holds a sheet's whole used range in memory (700 MB for a million rows of empty
-strings). This reader inflates a sheet in chunks and looks for value-bearing elements (`<v>`,
+strings). This reader inflates a sheet in chunks and looks for text between tags (a `<v>` or
 `<t>` with content) with a compiled regular expression, so blank rows cost nothing in Python; only
-the rows that hold a value are parsed, with ElementTree. Memory is bounded by the chunk size plus
+runs of rows from one that holds a value are parsed, with ElementTree. Memory is bounded by the chunk size plus
 the shared-string table (the workbook's distinct texts).
 """
 
@@ -24,7 +24,8 @@ from care_exchange_standard.tables.cells import Raw, from_serial
 
 CHUNK = 1 << 20
 BATCH = 1 << 18
-VALUE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:v|t)(?:\s[^>]*)?>\s*[^<\s]")
+# Any text that is not blank between two tags: a value (<v>, <t>) or, rarely, a formula.
+VALUE = re.compile(rb">\s*[^<\s]")
 XMLNS = re.compile(rb"""xmlns(?::[\w.-]+)?\s*=\s*("[^"]*"|'[^']*')""")
 ROOT_TAG = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet[\s>]")
 CELL_REF = re.compile(r"([A-Za-z]{1,3})(\d+)")
