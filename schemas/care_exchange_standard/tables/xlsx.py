@@ -4,8 +4,8 @@ openpyxl's read-only mode walks every cell in Python (a million blank rows took 
 python-calamine holds a sheet's whole used range in memory (700 MB for a million rows of empty
 strings). This reader inflates a sheet in chunks and looks for text between tags (a `<v>` or
 `<t>` with content) with a compiled regular expression, so blank rows cost nothing in Python; only
-runs of rows from one that holds a value are parsed, with ElementTree. Memory is bounded by the chunk size plus
-the shared-string table (the workbook's distinct texts).
+runs of rows from one that holds a value are parsed, with ElementTree. Memory is bounded by the
+chunk size plus the shared-string table (the workbook's distinct texts).
 """
 
 from __future__ import annotations
