@@ -118,8 +118,8 @@ def read_table(
 
     Blank rows are skipped without being held in memory. The record type comes from the file
     itself (the spreadsheets `care-exchange spreadsheet` writes carry it) or from `record_type`.
-    Raises TableError (before or during iteration) for a file that cannot be read; a row's own
-    problems are in TableRow.problems, never raised.
+    Raises TableError, always while being iterated (never at the call), for a file that cannot
+    be read; a row's own problems are in TableRow.problems, never raised.
     """
     if record_type is not None and record_type not in record_types():
         close = difflib.get_close_matches(record_type, record_types(), n=1)
@@ -129,9 +129,11 @@ def read_table(
     if suffix in CSV_SUFFIXES:
         if sheet is not None:
             raise TableError("a CSV file has no sheets: --sheet is for XLSX workbooks")
-        return _read_csv(source, record_type)
+        yield from _read_csv(source, record_type)
+        return
     if suffix in XLSX_SUFFIXES:
-        return _read_xlsx(source, record_type, sheet)
+        yield from _read_xlsx(source, record_type, sheet)
+        return
     if suffix == ".xls":
         raise TableError("an old Excel .xls workbook: save it as .xlsx (Excel Workbook)")
     raise TableError(f"not a CSV or XLSX file: {name!r} should end in .csv or .xlsx")

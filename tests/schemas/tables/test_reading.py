@@ -362,3 +362,9 @@ def test_standard_input_is_read(fmt: str) -> None:
     data = spreadsheet(CAPACITY, fmt, examples(CAPACITY))
     rows = list(read_table(Unseekable(data), name=f"-.{fmt}"))  # type: ignore[arg-type]
     assert [row.record for row in rows] == examples(CAPACITY)
+
+
+def test_errors_come_while_iterating_never_at_the_call() -> None:
+    rows = read_table(io.BytesIO(b""), name="a.txt", record_type="nonsense")
+    with pytest.raises(TableError):
+        next(rows)
