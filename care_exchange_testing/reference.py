@@ -9,19 +9,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from fastapi import FastAPI
-from sqlalchemy.orm import Session
 
 from care_exchange_conformance.config import Config, Party
 from care_exchange_server.app import create_app, dispose
-from care_exchange_server.auth import clients
-from care_exchange_server.demo import SERVICES, DemoClient, seed
-from care_exchange_server.services import directory
+from care_exchange_server.demo import SERVICES, expired_token, seed
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import transaction
-from care_exchange_server.storage.enums import AuthMethod, OrganisationKind
-from care_exchange_server.storage.models import Service
 from care_exchange_server.worker import start_in_thread
-from care_exchange_standard import load_standard
 from care_exchange_testing.live_server import bound_socket, live_server
 
 Variant = Callable[[FastAPI], None]
@@ -29,61 +23,18 @@ Variant = Callable[[FastAPI], None]
 FAST_DELIVERY = {
     "webhook_retry_delays_seconds": [0, 0.5, 1, 1, 1],
     "webhook_timeout_seconds": 2.0,
+    "webhook_heartbeat_seconds": 1.0,
     "worker_lease_seconds": 5.0,
     "worker_poll_seconds": 0.05,
 }
-SECOND_PROVIDER, SECOND_SERVICE = "org-heather-homes", "svc-heather-house"
-
-
-def seed_second_provider(session: Session) -> DemoClient:
-    """A second provider with one service, a publishing client and no agreement with anybody.
-
-    It is the suite's `second_publisher`, which must not touch the demo provider's records.
-    """
-    directory.create_organisation(
-        session, "Heather Homes Ltd", OrganisationKind.PROVIDER, SECOND_PROVIDER
-    )
-    document = {
-        "directoryType": "service",
-        "schemaVersion": "1.0",
-        "id": SECOND_SERVICE,
-        "providerId": SECOND_PROVIDER,
-        "name": "Heather House Care Home",
-        "identifiers": [{"scheme": "care-inspectorate-service", "value": "CS2003001027"}],
-        "serviceType": "care-home-with-nursing",
-        "clientGroups": ["older-people"],
-        "geography": {
-            "country": "scotland",
-            "councilArea": "S12000036",
-            "healthAndSocialCarePartnership": "S37000012",
-            "healthBoard": "S08000024",
-            "postcode": "EH14 1AA",
-        },
-        "registeredPlaces": 40,
-        "status": "active",
-    }
-    issues = load_standard().validator("service").validate(document)
-    assert not issues, issues
-    session.add(Service(id=SECOND_SERVICE, provider_id=SECOND_PROVIDER, document=document))
-    scopes = [f"{t}:publish" for t in load_standard().record_types] + ["services", "feedback"]
-    client, secret = clients.create_client(
-        session,
-        SECOND_PROVIDER,
-        f"{SECOND_PROVIDER} conformance client",
-        scopes,
-        AuthMethod.CLIENT_SECRET_BASIC,
-    )
-    assert secret is not None
-    session.flush()
-    return DemoClient(SECOND_PROVIDER, client.client_id, secret)
 
 
 @contextmanager
 def serve_reference(database_url: str, variant: Variant | None = None) -> Iterator[Config]:
     """Serve the reference server on a migrated, empty database, changed by `variant` if given.
 
-    Yields the suite's configuration for it: the demo's provider, commissioner and outsider, and
-    a second provider as `second_publisher`.
+    Yields the suite's configuration for it: the demo's provider, commissioner, outsider and
+    second provider (`second_publisher`).
     """
     listener = bound_socket()
     base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
@@ -99,12 +50,12 @@ def serve_reference(database_url: str, variant: Variant | None = None) -> Iterat
         with transaction(app.state.sessions) as session:
             made = seed(session)
             assert made is not None, "the database already holds the demo"
-            second = seed_second_provider(session)
+            expired = expired_token(session, settings, made[0].client_id)
         if variant is not None:
             variant(app)
         stop_worker = start_in_thread(settings)
         with live_server(app, listener=listener):
-            provider, commissioner, other = made
+            provider, commissioner, other, second = made
             yield Config(
                 base_url=base_url,
                 publisher=Party(provider.client_id, provider.secret),
@@ -112,6 +63,7 @@ def serve_reference(database_url: str, variant: Variant | None = None) -> Iterat
                 subscriber=Party(commissioner.client_id, commissioner.secret),
                 outsider=Party(other.client_id, other.secret),
                 second_publisher=Party(second.client_id, second.secret),
+                expired_token=expired,
             )
     finally:
         if stop_worker is not None:

@@ -67,6 +67,7 @@ class BulkItemFailedBody(TypedDict):
 
 class BulkResultBody(TypedDict):
     results: list[BulkItemPublishedBody | BulkItemFailedBody]
+    dryRun: NotRequired[bool]
 
 
 class FeedItemBody(TypedDict):
@@ -183,6 +184,7 @@ class SubscriptionsCapabilityBody(TypedDict):
     contents: list[str]
     retryDelaysSeconds: list[float]
     heartbeatSeconds: float
+    timeoutSeconds: float
     secretOverlapHours: float
     eventRetentionDays: int
     signatureSchemes: list[str]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from care_exchange_server.app import create_app
 from care_exchange_server.auth import clients, keys
-from care_exchange_server.demo import seed, walkthrough, write_conformance_config
+from care_exchange_server.demo import expired_token, seed, walkthrough, write_conformance_config
 from care_exchange_server.middleware import configure_logging
 from care_exchange_server.problems import ProblemError
 from care_exchange_server.services import directory, events, idempotency
@@ -78,15 +78,26 @@ def _settings_for(host: str, port: int) -> Settings:
 LOOPBACK = ["127.0.0.0/8", "::1/128"]
 
 
+DEMO_WEBHOOKS: dict[str, Any] = {
+    "webhook_allowed_hosts": LOOPBACK,
+    "webhook_heartbeat_seconds": 10.0,
+    "webhook_timeout_seconds": 5.0,
+}
+
+
 def _demo_settings(settings: Settings) -> Settings:
     """Settings for the demo, whose webhooks may go to receivers on the same machine.
 
     The demo runs on a developer's machine, the conformance suite's receiver among its webhook
-    receivers; CARE_EXCHANGE_WEBHOOK_ALLOWED_HOSTS, when set, still decides.
+    receivers; heartbeats and timeouts are short so that the suite's checks of them take
+    seconds. Each applies only where the environment does not set it.
     """
-    if "webhook_allowed_hosts" in settings.model_fields_set:
-        return settings
-    return settings.model_copy(update={"webhook_allowed_hosts": LOOPBACK})
+    update = {
+        name: value
+        for name, value in DEMO_WEBHOOKS.items()
+        if name not in settings.model_fields_set
+    }
+    return settings.model_copy(update=update)
 
 
 @db_app.command("prune")
@@ -145,11 +156,12 @@ def run(
     upgrade(settings.database_url)
     with _transaction(settings) as session:
         made = seed(session)
-    if made is None:
+        expired = None if made is None else expired_token(session, settings, made[0].client_id)
+    if made is None or expired is None:
         typer.echo("The demo is already seeded; its secrets were shown when it was created.")
     else:
         typer.echo(walkthrough(settings.issuer, made))
-        written = write_conformance_config(settings.issuer, made)
+        written = write_conformance_config(settings.issuer, made, expired)
         typer.echo(
             f"\nConformance suite against this demo (configuration in {written}):\n"
             f"  care-exchange conformance run --config {written}\n"
@@ -216,6 +228,21 @@ def client_disable(client_id: str) -> None:
         _print(clients.client_dict(disabled))
 
 
+@admin_app.command("expired-token")
+def admin_expired_token(client_id: str) -> None:
+    """Print a token for the client that expired a minute ago, for the suite's expired_token.
+
+    The conformance suite cannot sign one itself (CX-AUTH-017); the server refuses it.
+    """
+    settings = load_settings()
+    try:
+        with _transaction(settings) as session:
+            typer.echo(expired_token(session, settings, client_id))
+    except LookupError as error:
+        typer.echo(f"care-exchange admin: {error.args[0]}", err=True)
+        raise typer.Exit(2) from None
+
+
 @keys_app.command("rotate")
 def keys_rotate() -> None:
     """Start signing with a new key; the old one stays published until its tokens expire."""
@@ -223,13 +250,3 @@ def keys_rotate() -> None:
     with _transaction(settings) as session:
         keys.rotate_keys(session, settings)
         _print(keys.public_jwks(session, settings))
-
-
-def register(app: typer.Typer) -> None:
-    """Add the server's commands to the project's one console command."""
-    app.add_typer(db_app, name="db")
-    app.add_typer(admin_app, name="admin")
-    app.add_typer(keys_app, name="keys")
-    app.command("serve")(serve)
-    app.command("run")(run)
-    app.command("worker")(worker)

@@ -46,14 +46,18 @@ class Parameter:
     name: str
     location: str
     required: bool
-    integer: bool
+    kind: str | None
     validator: jsonschema_rs.Validator
 
     def value(self, raw: str) -> Any:
-        if self.integer:
+        if self.kind == "integer":
             if len(raw) > 20 or not _INTEGER.match(raw):
                 raise ValueError("must be a whole number written in digits.")
             return int(raw)
+        if self.kind == "boolean":
+            if raw not in ("true", "false"):
+                raise ValueError("must be true or false.")
+            return raw == "true"
         return raw
 
     def errors(self, value: Any) -> list[str]:
@@ -274,7 +278,7 @@ class Contract:
             name=declared["name"],
             location=declared["in"],
             required=bool(declared.get("required")),
-            integer=self._type_of(schema) == "integer",
+            kind=self._type_of(schema),
             validator=self._spec.compile(schema),
         )
 

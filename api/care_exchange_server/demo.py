@@ -1,7 +1,9 @@
 """The demo: one provider with two care homes, one commissioner with an agreement, one without.
 
 It lets a newcomer see the whole exchange in five curl commands: a token, a publish, a read by
-the entitled commissioner, and the other commissioner refused.
+the entitled commissioner, and the other commissioner refused. A second provider, with one home
+and no agreement with anybody, is there for the conformance suite (`second_publisher`), which
+checks that one provider can neither publish for, change nor read another's records.
 """
 
 from __future__ import annotations
@@ -13,15 +15,18 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from care_exchange_server.auth import clients
+from care_exchange_server.auth.tokens import issue_access_token
 from care_exchange_server.services import directory, entitlements
 from care_exchange_server.services.entitlements import AgreementTerms
-from care_exchange_server.settings import DEFAULT_DATA_DIR
+from care_exchange_server.settings import DEFAULT_DATA_DIR, Settings
 from care_exchange_server.storage.enums import AuthMethod, OrganisationKind
-from care_exchange_server.storage.models import Organisation, Service
+from care_exchange_server.storage.models import Client, Organisation, Service
+from care_exchange_server.storage.types import utcnow
 from care_exchange_standard import SCHEMA_DIR, load_standard
 
 PROVIDER, COMMISSIONER, OTHER = "org-thistle-care", "org-lothian-hscp", "org-fife-hscp"
 SERVICES = ("svc-thistle-court", "svc-rowan-lodge")
+SECOND_PROVIDER, SECOND_SERVICE = "org-heather-homes", "svc-heather-house"
 
 
 @dataclass(frozen=True)
@@ -33,12 +38,14 @@ class DemoClient:
     secret: str
 
 
-def _service(service_id: str, name: str, number: str, postcode: str) -> dict[str, Any]:
+def _service(
+    service_id: str, name: str, number: str, postcode: str, provider_id: str = PROVIDER
+) -> dict[str, Any]:
     return {
         "directoryType": "service",
         "schemaVersion": "1.0",
         "id": service_id,
-        "providerId": PROVIDER,
+        "providerId": provider_id,
         "name": name,
         "identifiers": [{"scheme": "care-inspectorate-service", "value": number}],
         "serviceType": "care-home-with-nursing",
@@ -66,14 +73,18 @@ def seed(session: Session) -> list[DemoClient] | None:
     directory.create_organisation(session, "Thistle Care Ltd", OrganisationKind.PROVIDER, PROVIDER)
     directory.create_organisation(session, "Edinburgh HSCP (demo)", commissioner, COMMISSIONER)
     directory.create_organisation(session, "Fife HSCP (demo)", commissioner, OTHER)
-    for service_id, name, number, postcode in (
-        (SERVICES[0], "Thistle Court Care Home", "CS2003001025", "EH10 5AB"),
-        (SERVICES[1], "Rowan Lodge Care Home", "CS2003001026", "EH12 7CD"),
+    directory.create_organisation(
+        session, "Heather Homes Ltd (demo)", OrganisationKind.PROVIDER, SECOND_PROVIDER
+    )
+    for service_id, name, number, postcode, provider_id in (
+        (SERVICES[0], "Thistle Court Care Home", "CS2003001025", "EH10 5AB", PROVIDER),
+        (SERVICES[1], "Rowan Lodge Care Home", "CS2003001026", "EH12 7CD", PROVIDER),
+        (SECOND_SERVICE, "Heather House Care Home", "CS2003001027", "EH14 1AA", SECOND_PROVIDER),
     ):
-        document = _service(service_id, name, number, postcode)
+        document = _service(service_id, name, number, postcode, provider_id)
         issues = load_standard().validator("service").validate(document)
         assert not issues, issues
-        session.add(Service(id=service_id, provider_id=PROVIDER, document=document))
+        session.add(Service(id=service_id, provider_id=provider_id, document=document))
     record_types = load_standard().record_types
     terms = AgreementTerms(
         record_types=record_types,
@@ -91,6 +102,7 @@ def seed(session: Session) -> list[DemoClient] | None:
         ),
         (COMMISSIONER, [f"{t}:read" for t in record_types] + SHARED_SCOPES),
         (OTHER, [f"{t}:read" for t in record_types] + SHARED_SCOPES),
+        (SECOND_PROVIDER, [f"{t}:publish" for t in record_types] + [*SHARED_SCOPES, "services"]),
     ):
         client, secret = clients.create_client(
             session,
@@ -107,7 +119,7 @@ def seed(session: Session) -> list[DemoClient] | None:
 
 def walkthrough(base_url: str, made: list[DemoClient]) -> str:
     """The curl commands the README repeats, filled in with this demo's credentials."""
-    provider, commissioner, other = made
+    provider, commissioner, other, _ = made
     record = SCHEMA_DIR / "examples" / "valid" / "capacity-snapshot" / "nursing-home-open.json"
     pick = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
     token = (
@@ -150,31 +162,50 @@ def walkthrough(base_url: str, made: list[DemoClient]) -> str:
 CONFORMANCE_CONFIG = DEFAULT_DATA_DIR / "conformance-demo.toml"
 
 
-def conformance_config(base_url: str, made: list[DemoClient]) -> str:
+def expired_token(session: Session, settings: Settings, client_id: str) -> str:
+    """A token for `client_id`, signed with the current key, that expired a minute ago.
+
+    A client cannot ask for a short-lived token, so the suite is given one to check that an
+    expired token is refused (CX-AUTH-017).
+    """
+    client = session.get(Client, client_id)
+    if client is None:
+        raise LookupError(f"no client {client_id!r}")
+    now = int(utcnow().timestamp())
+    return issue_access_token(
+        session, settings, client, issued_at=now - settings.access_token_lifetime_seconds - 60
+    )
+
+
+def conformance_config(base_url: str, made: list[DemoClient], expired: str) -> str:
     """The demo's clients in the conformance suite's configuration format.
 
-    Thistle publishes, Lothian reads under its agreement, Fife has none (docs/conformance.md).
+    Thistle publishes, Lothian reads under its agreement, Fife has none, Heather Homes is the
+    second provider (docs/conformance.md); `expired` is an expired token of Thistle's client.
     """
-    provider, commissioner, other = made
+    provider, commissioner, other, second = made
 
     def party(name: str, client: DemoClient) -> str:
         return f'[{name}]\nclient_id = "{client.client_id}"\nclient_secret = "{client.secret}"\n'
 
     return (
         "# Written by `care-exchange run` for the demo; it holds the demo's client secrets.\n"
-        f'base_url = "{base_url}"\n\n'
+        f'base_url = "{base_url}"\n'
+        f'expired_token = "{expired}"\n\n'
         + party("publisher", provider)
         + f'service_id = "{SERVICES[0]}"\n\n'
         + party("subscriber", commissioner)
         + "\n"
         + party("outsider", other)
+        + "\n"
+        + party("second_publisher", second)
     )
 
 
-def write_conformance_config(base_url: str, made: list[DemoClient]) -> Path:
+def write_conformance_config(base_url: str, made: list[DemoClient], expired: str) -> Path:
     """Write the suite's configuration for the demo, readable by its owner only."""
     CONFORMANCE_CONFIG.parent.mkdir(parents=True, exist_ok=True)
     CONFORMANCE_CONFIG.touch(mode=0o600, exist_ok=True)
     CONFORMANCE_CONFIG.chmod(0o600)
-    CONFORMANCE_CONFIG.write_text(conformance_config(base_url, made), encoding="utf-8")
+    CONFORMANCE_CONFIG.write_text(conformance_config(base_url, made, expired), encoding="utf-8")
     return CONFORMANCE_CONFIG

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from importlib.metadata import version
 from pathlib import Path
@@ -13,12 +14,13 @@ import typer
 from rich.console import Console
 
 from care_exchange_conformance import checks, config, signing
-from care_exchange_conformance.registry import Level, select
+from care_exchange_conformance.registry import Check, Level, Target, select
 from care_exchange_conformance.reports import console as console_report
 from care_exchange_conformance.reports import html, json_report, junit
-from care_exchange_conformance.runner import run
+from care_exchange_conformance.runner import Report, run, run_receiver
 
 EXIT_CONFORMS, EXIT_FAILS, EXIT_USAGE = 0, 1, 2
+WHSEC = re.compile(r"^whsec_[A-Za-z0-9+/]+={0,2}$")
 
 app = typer.Typer(
     help="Check an implementation of the Care Exchange API against the standard.",
@@ -31,6 +33,29 @@ def _usage(message: str) -> NoReturn:
     raise typer.Exit(EXIT_USAGE)
 
 
+Only = Annotated[
+    list[str] | None, typer.Option(help="Run only checks whose id matches (CX-AUTH-*).")
+]
+Skip = Annotated[list[str] | None, typer.Option(help="Leave out checks whose id matches.")]
+LevelOption = Annotated[
+    int, typer.Option(min=1, max=2, help="1: required checks only; 2: recommended too.")
+]
+Seed = Annotated[int | None, typer.Option(help="Repeat an earlier run's choices.")]
+JsonFile = Annotated[Path | None, typer.Option("--json", help="Write the JSON report.")]
+JunitFile = Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report.")]
+HtmlFile = Annotated[
+    Path | None, typer.Option("--html", help="Write a self-contained HTML report.")
+]
+SignKey = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="KEY",
+        help="Sign the JSON report with this Ed25519 private key (a PEM or JWK file); "
+        "the signature is written beside it as <json>.jws.",
+    ),
+]
+
+
 @app.command("run")
 def run_command(
     base_url: Annotated[
@@ -39,31 +64,14 @@ def run_command(
     config_file: Annotated[
         Path | None, typer.Option("--config", help="A TOML file: address and clients.")
     ] = None,
-    only: Annotated[
-        list[str] | None, typer.Option(help="Run only checks whose id matches (CX-AUTH-*).")
-    ] = None,
-    skip: Annotated[
-        list[str] | None, typer.Option(help="Leave out checks whose id matches.")
-    ] = None,
-    level: Annotated[
-        int, typer.Option(min=1, max=2, help="1: required checks only; 2: recommended too.")
-    ] = 2,
-    seed: Annotated[int | None, typer.Option(help="Repeat an earlier run's choices.")] = None,
-    json_file: Annotated[Path | None, typer.Option("--json", help="Write the JSON report.")] = None,
-    junit_file: Annotated[
-        Path | None, typer.Option("--junit", help="Write a JUnit XML report.")
-    ] = None,
-    html_file: Annotated[
-        Path | None, typer.Option("--html", help="Write a self-contained HTML report.")
-    ] = None,
-    sign: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="KEY",
-            help="Sign the JSON report with this Ed25519 private key (a PEM or JWK file); "
-            "the signature is written beside it as <json>.jws.",
-        ),
-    ] = None,
+    only: Only = None,
+    skip: Skip = None,
+    level: LevelOption = 2,
+    seed: Seed = None,
+    json_file: JsonFile = None,
+    junit_file: JunitFile = None,
+    html_file: HtmlFile = None,
+    sign: SignKey = None,
     receiver_url: Annotated[
         str | None,
         typer.Option(help="The URL the implementation reaches the suite's webhook receiver at."),
@@ -78,14 +86,7 @@ def run_command(
 ) -> None:
     """Run the checks; exit 0 only when every selected level-1 check passes."""
     out = Console(highlight=False)
-    signing_key = None
-    if sign is not None:
-        if json_file is None:
-            _usage("--sign signs the JSON report: give --json FILE too.")
-        try:
-            signing_key = signing.load_private_key(sign)
-        except signing.KeyFileError as error:
-            _usage(str(error))
+    reports = _Reports(json_file, junit_file, html_file, sign)
     try:
         settings = config.load(
             config_file,
@@ -98,17 +99,9 @@ def run_command(
         )
     except config.ConfigError as error:
         _usage(str(error))
-    chosen = select(checks.all_checks(), only or (), skip or (), Level(level))
-    if not chosen:
-        _usage("no check matches the selection.")
+    chosen = _chosen(Target.SERVER, only, skip, level)
     used_seed = seed if seed is not None else secrets.randbelow(2**31)
     out.print(f"Checking {settings.base_url}: {len(chosen)} checks, seed {used_seed}")
-    for target in (json_file, html_file, junit_file):
-        if target is not None:
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                _usage(f"{target}: the report cannot be written there ({error.strerror}).")
     report = run(
         settings,
         chosen,
@@ -116,22 +109,98 @@ def run_command(
         lambda result: console_report.progress(out, result),
         keep_data=keep_data,
     )
-    console_report.summary(out, report)
-    data = json_report.as_dict(report, version("care-exchange-conformance"))
-    if json_file is not None:
-        json_report.write(data, json_file)
-        if signing_key is not None:
-            signed = signing.sign_file(json_file, signing_key)
-            out.print(
-                f"Signed the JSON report: {signed} (key {signing.key_id(signing_key)})",
-                markup=False,
-                soft_wrap=True,
-            )
-    if html_file is not None:
-        html.write(data, html_file)
-    if junit_file is not None:
-        junit.write(report, junit_file)
-    raise typer.Exit(EXIT_CONFORMS if report.conforms else EXIT_FAILS)
+    reports.write(report, out)
+
+
+@app.command("receiver")
+def receiver_command(
+    url: Annotated[str, typer.Argument(metavar="URL", help="The subscriber's webhook endpoint.")],
+    secret: Annotated[
+        str,
+        typer.Option(
+            envvar="CARE_EXCHANGE_CONFORMANCE_WEBHOOK_SECRET",
+            help="The whsec_ secret the endpoint verifies signatures with.",
+        ),
+    ],
+    only: Only = None,
+    skip: Skip = None,
+    level: LevelOption = 2,
+    seed: Seed = None,
+    json_file: JsonFile = None,
+    junit_file: JunitFile = None,
+    html_file: HtmlFile = None,
+    sign: SignKey = None,
+) -> None:
+    """Check a subscriber's webhook endpoint: it acknowledges genuine deliveries, refuses forged.
+
+    Exit 0 only when every selected level-1 check passes.
+    """
+    out = Console(highlight=False)
+    reports = _Reports(json_file, junit_file, html_file, sign)
+    if not url.startswith(("http://", "https://")):
+        _usage(f"URL must be an http:// or https:// URL, not {url!r}.")
+    if not WHSEC.match(secret):
+        _usage("--secret must be a Standard Webhooks secret: whsec_ followed by base64.")
+    chosen = _chosen(Target.WEBHOOK_RECEIVER, only, skip, level)
+    used_seed = seed if seed is not None else secrets.randbelow(2**31)
+    out.print(f"Checking the webhook endpoint {url}: {len(chosen)} checks, seed {used_seed}")
+    report = run_receiver(
+        url, secret, chosen, used_seed, lambda result: console_report.progress(out, result)
+    )
+    reports.write(report, out)
+
+
+def _chosen(target: Target, only: Only, skip: Skip, level: int) -> list[Check]:
+    chosen = select(checks.all_checks(), only or (), skip or (), Level(level), target)
+    if not chosen:
+        _usage("no check matches the selection.")
+    return chosen
+
+
+class _Reports:
+    """The report files a run was asked for, checked before the run so a typo costs nothing."""
+
+    def __init__(
+        self,
+        json_file: Path | None,
+        junit_file: Path | None,
+        html_file: Path | None,
+        sign: Path | None,
+    ) -> None:
+        self.json_file, self.junit_file, self.html_file = json_file, junit_file, html_file
+        self.signing_key = None
+        if sign is not None:
+            if json_file is None:
+                _usage("--sign signs the JSON report: give --json FILE too.")
+            try:
+                self.signing_key = signing.load_private_key(sign)
+            except signing.KeyFileError as error:
+                _usage(str(error))
+        for target in (json_file, html_file, junit_file):
+            if target is not None:
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as error:
+                    _usage(f"{target}: the report cannot be written there ({error.strerror}).")
+
+    def write(self, report: Report, out: Console) -> NoReturn:
+        """Print the summary, write the files, and exit with the verdict."""
+        console_report.summary(out, report)
+        data = json_report.as_dict(report, version("care-exchange-conformance"))
+        if self.json_file is not None:
+            json_report.write(data, self.json_file)
+            if self.signing_key is not None:
+                signed = signing.sign_file(self.json_file, self.signing_key)
+                out.print(
+                    f"Signed the JSON report: {signed} (key {signing.key_id(self.signing_key)})",
+                    markup=False,
+                    soft_wrap=True,
+                )
+        if self.html_file is not None:
+            html.write(data, self.html_file)
+        if self.junit_file is not None:
+            junit.write(report, self.junit_file)
+        raise typer.Exit(EXIT_CONFORMS if report.conforms else EXIT_FAILS)
 
 
 @app.command("keygen")
@@ -198,8 +267,3 @@ def verify_report_command(
     typer.echo(
         f"valid: signed report of {data['target']} at {data['finishedAt']}, conforms: {conforms}"
     )
-
-
-def register(root: typer.Typer) -> None:
-    """Add `conformance` to the project's one console command."""
-    root.add_typer(app, name="conformance")

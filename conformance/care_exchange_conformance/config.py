@@ -8,6 +8,8 @@ agreement_id = "agr-123"          # optional: an agreement the publisher cannot 
 receiver_listen = "127.0.0.1:0"   # optional: where the suite's webhook receiver listens
 receiver_url = "https://hooks.example.org"  # optional: how the implementation reaches it
 delivery_seconds = 20             # optional: how long a webhook delivery may take to arrive
+expired_token = "eyJ..."          # optional: a token issued to the publisher, now expired
+heartbeat_wait_seconds = 60       # optional: the longest the suite waits for a heartbeat
 
 [publisher]                       # publishes for `service_id`
 client_id = "..."
@@ -70,6 +72,8 @@ class Config:
     receiver_listen: str = "127.0.0.1:0"
     receiver_url: str | None = None
     delivery_seconds: float = 20.0
+    expired_token: str | None = None
+    heartbeat_wait_seconds: float = 60.0
 
     def party(self, name: str) -> Party | None:
         found: Party | None = getattr(self, name)
@@ -112,6 +116,8 @@ def load(
         receiver_listen=receiver_listen,
         receiver_url=receiver_url,
         delivery_seconds=_seconds(flat, "delivery_seconds", "20"),
+        expired_token=flat.get("expired_token"),
+        heartbeat_wait_seconds=_seconds(flat, "heartbeat_wait_seconds", "60"),
         **parties,
     )
 

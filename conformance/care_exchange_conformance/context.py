@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
+from care_exchange_conformance.assertions import Assertions
 from care_exchange_conformance.config import Config
-from care_exchange_conformance.evidence import Exchange
 from care_exchange_conformance.receiver import Receiver
-from care_exchange_conformance.registry import CheckFailedError, Failure, NotApplicableError
+from care_exchange_conformance.registry import CheckFailedError, NotApplicableError
 from care_exchange_conformance.testdata import example_record, has_examples
 from care_exchange_standard.spec import load_spec
 
@@ -26,7 +26,7 @@ FORM = "application/x-www-form-urlencoded"
 MAX_SCHEMA_ERRORS = 3
 
 
-class Context:
+class Context(Assertions):
     """Shared by the checks of one run; tokens and the capability document are fetched once."""
 
     def __init__(
@@ -243,24 +243,6 @@ class Context:
         )
         assert isinstance(url, str)
         return url
-
-    def fail(self, message: str, expected: str, response: httpx.Response | None = None) -> NoReturn:
-        exchange = Exchange.of(response) if response is not None else None
-        raise CheckFailedError(Failure(message, expected, exchange))
-
-    def expect(
-        self, holds: bool, message: str, expected: str, response: httpx.Response | None = None
-    ) -> None:
-        if not holds:
-            self.fail(message, expected, response)
-
-    def expect_status(self, response: httpx.Response, status: int, doing: str) -> None:
-        self.expect(
-            response.status_code == status,
-            f"{doing}: the answer was {response.status_code}.",
-            f"status {status}",
-            response,
-        )
 
     def json(self, response: httpx.Response) -> Any:
         try:

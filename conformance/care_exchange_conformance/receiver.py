@@ -25,6 +25,7 @@ from typing import Any
 from standardwebhooks import Webhook, WebhookVerificationError
 
 PATH_PREFIX = "/hooks/"
+HEARTBEAT = "org.careexchange.heartbeat"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
@@ -116,7 +117,7 @@ class Receiver:
             self._hooks[key].secrets = tuple(secrets_in_use)
 
     def inject(self, key: str, fault: Fault, count: int = 1, **how: Any) -> None:
-        """Answer the path's next `count` deliveries with `fault`."""
+        """Answer the path's next `count` deliveries of events (not heartbeats) with `fault`."""
         with self._changed:
             self._hooks[key].faults += [Injected(fault, **how)] * count
 
@@ -140,17 +141,27 @@ class Receiver:
     def _receive(
         self, key: str, headers: dict[str, str], body: bytes
     ) -> tuple[Injected | None, Delivery | None]:
+        heartbeat = _is_heartbeat(body)
         with self._changed:
             hook = self._hooks.get(key)
             if hook is None:
                 return None, None
-            fault = hook.faults.pop(0) if hook.faults else None
+            fault = hook.faults.pop(0) if hook.faults and not heartbeat else None
             known = hook.secrets
         delivery = _inspect(key, headers, body, known, fault.fault if fault else None)
         with self._changed:
             hook.deliveries.append(delivery)
             self._changed.notify_all()
         return fault, delivery
+
+
+def _is_heartbeat(body: bytes) -> bool:
+    """Injected faults are for events: a heartbeat arriving first must not take one."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(event, dict) and event.get("type") == HEARTBEAT
 
 
 def _inspect(

@@ -9,14 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING
+from typing import Any
 
 from care_exchange_conformance.evidence import Exchange
-
-if TYPE_CHECKING:
-    from care_exchange_conformance.context import Context
 
 CHECK_ID = re.compile(r"^CX-([A-Z]+)-(\d{3})$")
 SPEC = "spec/openapi.yaml"
@@ -56,7 +53,19 @@ class NotApplicableError(Exception):
     """Raised by a check whose subject the implementation does not offer, or the run lacks."""
 
 
-Run = Callable[["Context"], None]
+class Target(StrEnum):
+    """What a check examines.
+
+    An implementation of the API (`conformance run`), or a subscriber's webhook endpoint
+    (`conformance receiver`).
+    """
+
+    SERVER = "server"
+    WEBHOOK_RECEIVER = "webhook-receiver"
+
+
+# A server check takes a `Context`, a receiver check a `Sender`: each names its own.
+Run = Callable[[Any], None]
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ class Check:
     clause: str
     level: Level
     run: Run
+    target: Target = Target.SERVER
 
     @property
     def area(self) -> str:
@@ -80,7 +90,12 @@ REGISTRY: dict[str, Check] = {}
 
 
 def check(
-    check_id: str, title: str, *, clause: str, level: Level = Level.REQUIRED
+    check_id: str,
+    title: str,
+    *,
+    clause: str,
+    level: Level = Level.REQUIRED,
+    target: Target = Target.SERVER,
 ) -> Callable[[Run], Run]:
     """Register the decorated function as a check."""
     if not CHECK_ID.match(check_id):
@@ -89,7 +104,7 @@ def check(
         raise ValueError(f"{check_id} is registered twice")
 
     def register(run: Run) -> Run:
-        REGISTRY[check_id] = Check(check_id, title, clause, level, run)
+        REGISTRY[check_id] = Check(check_id, title, clause, level, run, target)
         return run
 
     return register
@@ -100,8 +115,12 @@ def select(
     only: Sequence[str] = (),
     skip: Sequence[str] = (),
     level: Level = Level.RECOMMENDED,
+    target: Target | None = None,
 ) -> list[Check]:
-    """The checks a run performs, in id order: `only` and `skip` are id patterns (`CX-AUTH-*`)."""
+    """The checks a run performs, in id order: `only` and `skip` are id patterns (`CX-AUTH-*`).
+
+    With `target`, only the checks of that target.
+    """
 
     def named(found: Check, patterns: Sequence[str]) -> bool:
         return any(fnmatchcase(found.id, pattern.upper()) for pattern in patterns)
@@ -110,7 +129,10 @@ def select(
         (
             found
             for found in checks
-            if found.level <= level and (not only or named(found, only)) and not named(found, skip)
+            if found.level <= level
+            and (target is None or found.target is target)
+            and (not only or named(found, only))
+            and not named(found, skip)
         ),
         key=lambda found: found.id,
     )

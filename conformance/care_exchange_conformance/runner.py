@@ -20,6 +20,7 @@ from care_exchange_conformance.registry import (
     Level,
     NotApplicableError,
 )
+from care_exchange_conformance.sender import Sender
 
 
 class Status(StrEnum):
@@ -66,7 +67,7 @@ class Report:
         return sum(1 for result in self.results if result.status is status)
 
 
-def run_check(found: Check, context: Context) -> Result:
+def run_check(found: Check, context: Context | Sender) -> Result:
     started = time.perf_counter()
 
     def done(status: Status, *failures: Failure, note: str | None = None) -> Result:
@@ -84,6 +85,18 @@ def run_check(found: Check, context: Context) -> Result:
     return done(Status.PASSED)
 
 
+def _run_each(
+    report: Report,
+    checks: Sequence[Check],
+    context: Context | Sender,
+    on_result: Callable[[Result], None],
+) -> None:
+    for found in checks:
+        result = run_check(found, context)
+        report.results.append(result)
+        on_result(result)
+
+
 def run(
     config: Config,
     checks: Sequence[Check],
@@ -96,13 +109,29 @@ def run(
     report = Report(config.base_url, seed, datetime.now(UTC))
     context = Context(config, seed, transport)
     try:
-        for found in checks:
-            result = run_check(found, context)
-            report.results.append(result)
-            on_result(result)
+        _run_each(report, checks, context, on_result)
         if not keep_data:
             report.not_cleaned_up = context.clean_up()
     finally:
         context.close()
+    report.finished_at = datetime.now(UTC)
+    return report
+
+
+def run_receiver(
+    url: str,
+    secret: str,
+    checks: Sequence[Check],
+    seed: int,
+    on_result: Callable[[Result], None] = lambda result: None,
+    transport: httpx.BaseTransport | None = None,
+) -> Report:
+    """Run a subscriber's webhook endpoint's checks (`CX-RECV-*`) against `url`."""
+    report = Report(url, seed, datetime.now(UTC))
+    sender = Sender(url, secret, seed, transport=transport)
+    try:
+        _run_each(report, checks, sender, on_result)
+    finally:
+        sender.close()
     report.finished_at = datetime.now(UTC)
     return report

@@ -1,6 +1,7 @@
 """Records the suite publishes, so that no check is ever skipped for want of data.
 
-They are the standard's own valid examples, moved to the configured service with fresh ids.
+They are the standard's own valid examples, moved to the configured service with fresh ids and
+labelled `testData: true`, so that no subscriber takes them for a report.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def has_examples(record_type: str) -> bool:
 
 
 def example_record(record_type: str, service_id: str, chooser: random.Random) -> dict[str, Any]:
-    """A valid record of `record_type` for `service_id`, with an id never used before.
+    """A valid record of `record_type` for `service_id`, labelled test data, with a new id.
 
     The seed picks the example, so a repeated run makes the same choices; the id is random
     whatever the seed, since ids are unique across the exchange and runs.
@@ -36,6 +37,7 @@ def example_record(record_type: str, service_id: str, chooser: random.Random) ->
     record: dict[str, Any] = json.loads(chooser.choice(examples))
     record["id"] = str(uuid.uuid4())
     record["serviceId"] = service_id
+    record["testData"] = True
     return record
 
 

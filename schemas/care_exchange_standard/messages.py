@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from care_exchange_standard.codelists import Codelist
@@ -13,9 +14,9 @@ from care_exchange_standard.fields import Field
 _TYPE_NAMES = {
     "integer": "a whole number",
     "number": "a number",
-    "string": "text (a JSON string)",
-    "array": "a list (a JSON array)",
-    "object": "an object",
+    "string": "text",
+    "array": "a list",
+    "object": "a group of fields",
     "boolean": "true or false",
     "null": "null",
 }
@@ -67,6 +68,26 @@ def _suggest(word: str, choices: Sequence[str]) -> str:
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
+@dataclass(frozen=True)
+class Condition:
+    """Why a rule applies to a record: the fields whose values switched it on, with the values."""
+
+    facts: list[tuple[str, Any]]
+
+    def __str__(self) -> str:
+        parts = [f"'{name}' is {show(value)}" for name, value in self.facts]
+        return " and ".join(parts)
+
+
+def _quoted_list(names: Sequence[str]) -> str:
+    quoted = [f"'{name}'" for name in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _count(number: int, word: str) -> str:
+    return f"{'one' if number == 1 else number} {word}{'' if number == 1 else 's'}"
+
+
 def describe(
     keyword: str,
     details: Mapping[str, Any],
@@ -75,15 +96,26 @@ def describe(
     parent: Field | None,
     codelists: Mapping[str, Codelist],
     fallback: str,
+    *,
+    condition: Condition | None = None,
 ) -> str:
-    """The message for one failing keyword; `fallback` is the validator's own wording."""
+    """The message for one failing keyword, in words a data person can act on.
+
+    `field` is the field the value fills (for `required`, the missing one), `parent` the object
+    holding it; `condition` says which values in the record made a conditional rule apply;
+    `fallback` is the validator's own wording, used only for a keyword the standard never uses.
+    """
+    because = f" when {condition}" if condition else ""
     if keyword == "required":
         name = str(details.get("property"))
+        if condition:
+            return f"'{name}' is required{because}, and it is missing."
         return f"'{name}' is required here but is missing."
     if keyword == "additionalProperties":
         name = str(details.get("unexpected"))
         known = parent.property_names if parent else []
-        return f"'{name}' is not a field of this object.{_suggest(name, known)}"
+        holder = f"'{parent.name}'" if parent and parent.name else "this record"
+        return f"'{name}' is not one of the fields of {holder}.{_suggest(name, known)}"
     if keyword == "enum":
         options = list(details.get("options", ()))
         hint = (
@@ -99,11 +131,14 @@ def describe(
             )
         return f"{show(value)} is not one of the allowed values: {_listing(options)}.{hint}"
     if keyword == "const":
-        return f"must be {show(details.get('expected_value'))}, not {show(value)}."
+        return f"must be {show(details.get('expected_value'))}{because}, not {show(value)}."
     if keyword == "type":
         wanted = details.get("types") or [details.get("type")]
         names = " or ".join(_TYPE_NAMES.get(str(name), str(name)) for name in wanted)
-        return f"must be {names}, not {_TYPE_NAMES[json_type(value)]} ({show(value)})."
+        actual = json_type(value)
+        if (actual in ("integer", "number") and wanted != ["integer"]) or actual == "number":
+            return f"{show(value)} is not {names}."
+        return f"{show(value)} is not {names}; it is {_TYPE_NAMES[actual]}."
     if keyword in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         limit = details.get("limit")
         phrase = {
@@ -112,22 +147,39 @@ def describe(
             "maximum": "at most",
             "exclusiveMaximum": "less than",
         }[keyword]
-        return f"must be {phrase} {limit}; it is {show(value)}."
+        return f"must be {phrase} {limit}{because}; it is {show(value)}."
     if keyword in ("minLength", "maxLength"):
+        limit = int(details.get("limit", 0))
+        if keyword == "minLength" and limit == 1:
+            return "must not be empty."
         phrase = "at least" if keyword == "minLength" else "at most"
-        return f"must be {phrase} {details.get('limit')} characters long; it has {len(str(value))}."
+        length = len(str(value))
+        return f"must be {phrase} {_count(limit, 'character')} long; it has {length}."
     if keyword in ("minItems", "maxItems"):
-        phrase = "at least" if keyword == "minItems" else "at most"
+        limit = int(details.get("limit", 0))
         count = len(value) if isinstance(value, list) else 0
-        return f"must list {phrase} {details.get('limit')} items; it has {count}."
+        noun = "entry" if limit == 1 else "entries"
+        amount = "one" if limit == 1 else str(limit)
+        if keyword == "minItems":
+            has = "the list is empty" if count == 0 else f"it has {count}"
+            return f"list at least {amount} {noun}{because}; {has}."
+        return f"list at most {amount} {noun}{because}; it has {count}."
     if keyword == "pattern":
         about = f" {field.description}" if field and field.description else ""
-        return f"{show(value)} is not in the expected form.{about}"
+        rule = f" That form is asked for{because}." if condition else ""
+        return f"{show(value)} is not in the expected form.{rule}{about}"
     if keyword == "format":
         wanted = str(details.get("format"))
         return f"{show(value)} is not {_FORMAT_HINTS.get(wanted, 'in ' + wanted + ' format')}."
     if keyword == "uniqueItems":
-        return "lists the same item more than once."
+        return "lists the same entry more than once; give each one once."
     if keyword in ("oneOf", "anyOf"):
-        return f"does not match any of the forms allowed here ({fallback})."
+        alternatives = details.get("alternatives")
+        if alternatives and all(len(names) == 1 for names in alternatives):
+            return f"give at least one of {_quoted_list([n[0] for n in alternatives])}."
+        if keyword == "oneOf":
+            return "matches none, or more than one, of the forms allowed here."
+        return "does not match any of the forms allowed here."
+    if keyword == "false":
+        return "nothing is allowed here."
     return fallback

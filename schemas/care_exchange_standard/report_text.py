@@ -1,4 +1,4 @@
-"""The validator's report for people: summary, then errors, then warnings, grouped by field."""
+"""The validator's report for people: summary, inputs not read, errors, then warnings by field."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from care_exchange_standard import STANDARD_VERSION, Severity
+from care_exchange_standard.standard import STANDARD_VERSION
+from care_exchange_standard.validation import Severity
 from care_exchange_standard.validator import Report
 
 
@@ -18,11 +19,17 @@ def print_report(report: Report, console: Console) -> None:
     """Write the report; colour is decoration only, every line says what it is in words."""
     summary = report.summary()
     verdict = "[bold green]all valid[/]" if report.valid else "[bold red]INVALID[/]"
+    extra = ""
+    if summary["unreadable"]:
+        extra += f", {summary['unreadable']} could not be read"
+    if summary["skipped"]:
+        extra += f", {summary['skipped']} skipped"
     console.print(
         f"Care Exchange {STANDARD_VERSION} validation: {verdict} - "
         f"{_plural(summary['records'], 'record')} in {_plural(summary['files'], 'file')}: "
         f"{summary['valid']} valid, {summary['invalid']} invalid "
         f"({_plural(summary['errors'], 'error')}, {_plural(summary['warnings'], 'warning')})"
+        f"{extra}"
     )
     table = Table(box=None, pad_edge=False, show_edge=False)
     table.add_column("type")
@@ -32,6 +39,13 @@ def print_report(report: Report, console: Console) -> None:
         table.add_row(name, str(counts["valid"]), str(counts["invalid"]))
     if summary["records"]:
         console.print(table)
+    not_read = [item for item in report.inputs if item.status != "read"]
+    if not_read:
+        console.print("\n[bold]Inputs not validated[/]")
+        for item in not_read:
+            label = "[red]ERROR[/]" if item.status == "unreadable" else "[yellow]SKIPPED[/]"
+            message = (item.message or "").removeprefix("skipped: ")
+            console.print(f"  {label} {escape(item.name)}: {escape(message)}")
     for severity, label, style in (
         (Severity.ERROR, "ERROR", "red"),
         (Severity.WARNING, "WARNING", "yellow"),
@@ -46,7 +60,11 @@ def print_report(report: Report, console: Console) -> None:
             link = f"  see {escape(docs)}" if docs else ""
             console.print(f"\n[bold]{escape(type_name)} {escape(field)}[/] ({len(found)}){link}")
             for result, issue in found:
-                console.print(
-                    f"  [{style}]{label}[/] {escape(result.source.where)} "
-                    f"{escape(issue.pointer or '/')}: {escape(issue.message)}"
-                )
+                place = result.place(issue)
+                at = "" if place != result.where else f" {escape(issue.pointer or '/')}"
+                console.print(f"  [{style}]{label}[/] {escape(place)}{at}: {escape(issue.message)}")
+    if report.omitted:
+        console.print(
+            f"\n... and {_plural(report.omitted, 'more record')} with errors or warnings, "
+            "not shown (counted above); use --format json to list them all."
+        )

@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -22,7 +21,16 @@ from care_exchange_standard.codelists import Codelist, load_codelists
 from care_exchange_standard.fields import Field, FieldPath, index_fields
 from care_exchange_standard.files import SCHEMA_DIR
 from care_exchange_standard.messages import show
-from care_exchange_standard.validation import Issue, TypeValidator, docs_link
+from care_exchange_standard.validation import (
+    Check,
+    Issue,
+    TypeValidator,
+    docs_link,
+    warning_schema,
+)
+
+if TYPE_CHECKING:  # `jsonschema` takes a second to import (its URI grammars): only when asked
+    from jsonschema import Draft202012Validator
 
 BASE_URI = "https://care-exchange.org/schemas/v1/"
 STANDARD_VERSION = (SCHEMA_DIR / "VERSION").read_text(encoding="utf-8").strip()
@@ -79,6 +87,7 @@ class Standard:
         self.codelists: dict[str, Codelist] = load_codelists(directory / "codelists")
         self.types: dict[str, TypeInfo] = {}
         self._validators: dict[str, TypeValidator] = {}
+        self._clean_checks: dict[str, dict[str, tuple[Check, Check]]] | None = None
         for folder, kind in TYPE_FOLDERS.items():
             for path in sorted((directory / folder).glob("*.json")):
                 self._add_type(path.stem, kind, schema_uri(directory, path))
@@ -92,7 +101,23 @@ class Standard:
         compiled = jsonschema_rs.validator_for(
             schema, registry=self._rs_registry, validate_formats=True
         )
-        self._validators[name] = TypeValidator(name, compiled, fields, self.codelists)
+        quiet = jsonschema_rs.validator_for(warning_schema(fields, self.codelists))
+        self._validators[name] = TypeValidator(
+            name, compiled, fields, self.codelists, quiet=quiet, documents=self.documents
+        )
+
+    def clean_checks(self) -> dict[str, dict[str, tuple[Check, Check]]]:
+        """Per discriminator (`recordType`, ...) and type: the two bare verdicts a record needs.
+
+        A record that passes both, its schema and its warnings schema, has nothing to report;
+        bulk validation asks only these and explains the rest with `validate`.
+        """
+        if self._clean_checks is None:
+            checks: dict[str, dict[str, tuple[Check, Check]]] = {}
+            for name, info in self.types.items():
+                checks.setdefault(info.discriminator, {})[name] = self._validators[name].checks
+            self._clean_checks = checks
+        return self._clean_checks
 
     @property
     def record_types(self) -> list[str]:
@@ -104,6 +129,8 @@ class Standard:
 
     def reference_validator(self, type_name: str) -> Draft202012Validator:
         """The pure-Python `jsonschema` validator: the yardstick the fast one is held to."""
+        from jsonschema import Draft202012Validator  # slow to import: only when asked for
+
         return Draft202012Validator(
             self.types[type_name].schema,
             registry=self.registry,
@@ -118,9 +145,9 @@ class Standard:
             if key not in document:
                 continue
             name = document[key]
-            names = [n for n, info in self.types.items() if info.kind == kind]
-            if isinstance(name, str) and name in names:
+            if isinstance(name, str) and name in self.types and self.types[name].kind == kind:
                 return name
+            names = [n for n, info in self.types.items() if info.kind == kind]
             close = difflib.get_close_matches(str(name), names, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             return Issue(

@@ -1,9 +1,15 @@
-"""Validating one record against its type: errors from the compiled validator, then warnings."""
+"""Validating one record against its type: errors from the compiled validator, then warnings.
+
+Most records are clean, so `check` first asks two compiled validators for a bare verdict: the
+type's schema, and a warnings schema built from the field index (a record passes it when no field
+it fills is deprecated and no code it gives is outside an open list or deprecated). Only a record
+that fails either is walked in Python to explain why.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -11,11 +17,13 @@ from typing import Any
 import jsonschema_rs
 
 from care_exchange_standard.codelists import Codelist
-from care_exchange_standard.fields import Field, FieldPath, field_path
-from care_exchange_standard.messages import describe, show
+from care_exchange_standard.fields import ITEMS, Field, FieldPath, field_path
+from care_exchange_standard.messages import Condition, describe, show
 
 DOCS_BASE_ENV = "CARE_EXCHANGE_DOCS_BASE"
-DEFAULT_DOCS_BASE = "docs/reference/"
+# The published field reference: one page per type (docs/reference/TYPE.md in the repository),
+# one anchor per field, as the OpenAPI document's examples link to them.
+DEFAULT_DOCS_BASE = "https://care-exchange.org/docs/reference/"
 
 
 class Severity(StrEnum):
@@ -43,16 +51,98 @@ class Issue:
         }
 
 
-def pointer(parts: list[str | int] | tuple[str | int, ...]) -> str:
+Check = Callable[[Any], bool]
+
+
+def _never(instance: Any) -> bool:
+    return False
+
+
+def pointer(parts: Sequence[str | int]) -> str:
     """An RFC 6901 JSON pointer, escaping `~` and `/` inside names."""
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
 
 
 def docs_link(type_name: str, field: Field | None) -> str:
-    """Where a field is documented; the base can be pointed at a published copy of `docs/`."""
-    base = os.environ.get(DOCS_BASE_ENV, DEFAULT_DOCS_BASE)
+    """The absolute address of a field's entry in the published reference.
+
+    `CARE_EXCHANGE_DOCS_BASE` points the links at another copy (a staging site, a mirror).
+    """
+    base = os.environ.get(DOCS_BASE_ENV) or DEFAULT_DOCS_BASE
     anchor = f"#{field.name}" if field and field.name else ""
-    return f"{base}{type_name}.md{anchor}"
+    return f"{base}{type_name}{anchor}"
+
+
+def _warns(field: Field, codelists: Mapping[str, Codelist]) -> dict[str, Any] | None:
+    """The schema a field's value passes when it gives no warning, or None when it never warns."""
+    if field.deprecation is not None:
+        return {"not": {}}
+    codelist = codelists.get(field.codelist or "")
+    if codelist is None:
+        return None
+    deprecated = [code for code in codelist.rows if codelist.deprecated_in(code)]
+    if field.open_codelist:
+        clean = [code for code in codelist.rows if code not in deprecated]
+        return {"anyOf": [{"not": {"type": "string"}}, {"enum": clean}]}
+    return {"not": {"enum": deprecated}} if deprecated else None
+
+
+def warning_schema(
+    fields: Mapping[FieldPath, Field], codelists: Mapping[str, Codelist]
+) -> dict[str, Any]:
+    """A schema that a record passes exactly when `TypeValidator` finds no warning in it.
+
+    It mirrors the field index: `properties` for names, `items` for `*`; neither keyword looks
+    at a value of another JSON type, just as the Python walk skips what it cannot descend into.
+    """
+    tree: dict[str, Any] = {}
+    for path, field in fields.items():
+        leaf = _warns(field, codelists) if path else None
+        if leaf is None:
+            continue
+        node = tree
+        for part in path:
+            node = node.setdefault(part, {})
+        node.setdefault("", []).append(leaf)
+
+    def build(node: Mapping[str, Any]) -> dict[str, Any]:
+        schema: dict[str, Any] = {}
+        children = {name: build(sub) for name, sub in node.items() if name != ""}
+        if ITEMS in children:
+            schema["items"] = children.pop(ITEMS)
+        if children:
+            schema["properties"] = children
+        if "" in node:
+            schema["allOf"] = node[""]
+        return schema
+
+    return build(tree)
+
+
+def _walk(document: Any, path: Sequence[str | int]) -> Any:
+    node = document
+    for part in path:
+        inside_object = isinstance(node, Mapping) and isinstance(part, str) and part in node
+        inside_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if inside_object or inside_list:
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+def _instance_levels(schema_path: Sequence[str | int]) -> int:
+    """How many levels into the instance a run of schema keywords descends."""
+    levels, index = 0, 0
+    while index < len(schema_path):
+        keyword = schema_path[index]
+        if keyword in ("properties", "patternProperties"):
+            levels, index = levels + 1, index + 2
+            continue
+        if keyword in ("items", "prefixItems", "additionalProperties"):
+            levels += 1
+        index += 1
+    return levels
 
 
 class TypeValidator:
@@ -64,11 +154,24 @@ class TypeValidator:
         compiled: jsonschema_rs.Validator,
         fields: Mapping[FieldPath, Field],
         codelists: Mapping[str, Codelist],
+        *,
+        quiet: jsonschema_rs.Validator | None = None,
+        documents: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.type_name = type_name
         self._compiled = compiled
+        self._quiet = quiet
         self._fields = fields
         self._codelists = codelists
+        root = fields.get(())
+        self._documents: list[Mapping[str, Any]] = [root.schema] if root else []
+        self._documents += list((documents or {}).values())
+
+    @property
+    def checks(self) -> tuple[Check, Check]:
+        """The bare verdicts: valid against the schema, and free of warnings."""
+        quiet = self._quiet.is_valid if self._quiet is not None else _never
+        return self._compiled.is_valid, quiet
 
     def is_valid(self, instance: Any) -> bool:
         """The fast path: a verdict with no explanation, for bulk checks and benchmarks."""
@@ -76,10 +179,14 @@ class TypeValidator:
 
     def validate(self, instance: Any) -> list[Issue]:
         """Every error, then every warning: errors decide validity, so they come first."""
+        if self._compiled.is_valid(instance) and self._quiet is not None:
+            if self._quiet.is_valid(instance):
+                return []
+            return list(self._warnings(instance, ()))
         return [*self._errors(instance), *self._warnings(instance, ())]
 
     def _issue(
-        self, parts: list[str | int], keyword: str, message: str, severity: Severity
+        self, parts: Sequence[str | int], keyword: str, message: str, severity: Severity
     ) -> Issue:
         field = self._fields.get(field_path(parts))
         return Issue(
@@ -91,26 +198,85 @@ class TypeValidator:
             docs=docs_link(self.type_name, field or self._nearest(parts)),
         )
 
-    def _nearest(self, parts: list[str | int]) -> Field | None:
+    def _nearest(self, parts: Sequence[str | int]) -> Field | None:
         for end in range(len(parts), -1, -1):
             found = self._fields.get(field_path(parts[:end]))
             if found:
                 return found
         return None
 
+    def _schema_at(self, schema_path: Sequence[str | int]) -> Mapping[str, Any] | None:
+        """The subschema at a keyword path, in the type's schema or the document it leads to."""
+        for document in self._documents:
+            found = _walk(document, schema_path)
+            if isinstance(found, Mapping):
+                return found
+        return None
+
+    def _condition(
+        self, schema_path: Sequence[str | int], at: Sequence[str | int], record: Any
+    ) -> Condition | None:
+        """The `if` that made a `then` apply, with the values in the record that met it."""
+        keywords = list(schema_path)
+        if "then" not in keywords:
+            return None
+        then_at = len(keywords) - 1 - keywords[::-1].index("then")
+        holder = self._schema_at(keywords[:then_at])
+        if holder is None or not isinstance(holder.get("if"), Mapping):
+            return None
+        levels = _instance_levels(keywords[then_at + 1 :])
+        base = list(at[: len(at) - levels]) if levels else list(at)
+        facts: list[tuple[str, Any]] = []
+
+        def collect(schema: Mapping[str, Any], path: list[str | int]) -> None:
+            for name, sub in schema.get("properties", {}).items():
+                if not isinstance(sub, Mapping):
+                    continue
+                here = [*path, name]
+                if sub.get("properties"):
+                    collect(sub, here)
+                elif any(key in sub for key in ("const", "enum", "minimum", "maximum")):
+                    value = _walk(record, here)
+                    name_here = self._fields.get(field_path(here))
+                    facts.append((name_here.name if name_here else ".".join(map(str, here)), value))
+
+        collect(holder["if"], base)
+        return Condition(facts) if facts else None
+
+    def _alternatives(self, schema_path: Sequence[str | int]) -> list[list[str]] | None:
+        """For an `anyOf`/`oneOf` of `required` lists, the fields each branch asks for."""
+        branches = _walk_list(self._schema_at(list(schema_path)[:-1]), str(schema_path[-1]))
+        asked: list[list[str]] = []
+        for branch in branches:
+            if not isinstance(branch, Mapping) or set(branch) - {"required", "description"}:
+                return None
+            asked.append([str(name) for name in branch.get("required", ())])
+        return asked or None
+
     def _errors(self, instance: Any) -> Iterator[Issue]:
         for error in self._compiled.iter_errors(instance):
-            keyword = str(error.schema_path[-1]) if error.schema_path else error.kind.name
+            schema_path = list(error.schema_path)
+            keyword = str(schema_path[-1]) if schema_path else error.kind.name
             details = error.kind.as_dict()
             at: list[str | int] = list(error.instance_path)
             here = self._fields.get(field_path(at))
+            condition = self._condition(schema_path, at, instance)
             if keyword == "required":
                 names = [details["property"]]
             elif keyword == "additionalProperties":
                 names = list(details["unexpected"])
             else:
+                if keyword in ("anyOf", "oneOf"):
+                    details = {**details, "alternatives": self._alternatives(schema_path)}
                 message = describe(
-                    keyword, details, error.instance, here, None, self._codelists, error.message
+                    keyword,
+                    details,
+                    error.instance,
+                    here,
+                    None,
+                    self._codelists,
+                    error.message,
+                    condition=condition,
                 )
                 yield self._issue(at, keyword, message, Severity.ERROR)
                 continue
@@ -119,10 +285,11 @@ class TypeValidator:
                     keyword,
                     {"property": name, "unexpected": name},
                     None,
-                    None,
+                    self._fields.get(field_path([*at, name])),
                     here,
                     self._codelists,
                     error.message,
+                    condition=condition,
                 )
                 yield self._issue([*at, name], keyword, message, Severity.ERROR)
 
@@ -164,3 +331,8 @@ class TypeValidator:
                 f"code {show(value)} of {codelist.name} is deprecated since version {version}.",
                 Severity.WARNING,
             )
+
+
+def _walk_list(node: Mapping[str, Any] | None, key: str) -> list[Any]:
+    found = node.get(key) if node is not None else None
+    return list(found) if isinstance(found, list) else []

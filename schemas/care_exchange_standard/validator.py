@@ -1,25 +1,63 @@
-"""The offline data validator: records from files in, a report of what is valid and why not out."""
+"""The offline data validator: inputs in, a report of what is valid and why not out.
+
+Every input gets a line in the report: read (with its counts), unreadable (with the reason), or
+skipped (a file in a folder that is not a format the validator reads). Records are counted, and
+only those with something to say are kept, so memory does not grow with the number of valid
+records. Large JSON inputs are judged by worker processes, a block of lines or items at a time.
+"""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import importlib
+import multiprocessing
+import os
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 
-from care_exchange_standard import Issue, Severity, Standard
-from care_exchange_standard.sources import Located, expand, read_records
+import orjson
+
+from care_exchange_standard.sources import (
+    SKIPPED,
+    Input,
+    InputError,
+    Items,
+    Lines,
+    Records,
+    Unit,
+    array_items_from,
+    expand,
+    first_bytes,
+    json_units,
+    not_json,
+    open_stream,
+)
+from care_exchange_standard.validation import Issue, Severity, docs_link
+
+if TYPE_CHECKING:
+    from care_exchange_standard.standard import Standard
 
 UNKNOWN_TYPE = "(unknown type)"
+# Inputs smaller than this in all are judged in this process: workers would cost more than save.
+POOL_THRESHOLD = 8 << 20
+MAX_JOBS = 8
+_PENDING_PER_WORKER = 4
+
+Status = Literal["read", "unreadable", "skipped"]
 
 
 @dataclass(frozen=True)
 class RecordResult:
-    """The verdict on one record."""
+    """The verdict on one record that has errors or warnings, and where it is."""
 
-    source: Located
+    file: str
+    location: str
     type_name: str | None
     issues: list[Issue]
+    cells: list[str | None] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Issue]:
@@ -33,29 +71,131 @@ class RecordResult:
     def valid(self) -> bool:
         return not self.errors
 
+    @property
+    def where(self) -> str:
+        """The file and the record's place in it, counted from 1.
+
+        `a.json[3]`, `a.ndjson:7`, `a.xlsx Capacity!row 7`.
+        """
+        if not self.location or self.location[0] in "[:":
+            return f"{self.file}{self.location}"
+        return f"{self.file} {self.location}"
+
+    def place(self, issue: Issue) -> str:
+        """Where one issue is: its cell for a spreadsheet row, else the record's place."""
+        for candidate, cell in zip(self.issues, self.cells, strict=False):
+            if candidate is issue and cell:
+                return f"{self.file} {cell}"
+        return self.where
+
+    def as_dict(self) -> dict[str, Any]:
+        def entry(issue: Issue, cell: str | None) -> dict[str, Any]:
+            found = issue.as_dict()
+            if cell:
+                found["cell"] = cell
+            return found
+
+        cells = self.cells or [None] * len(self.issues)
+        return {
+            "file": self.file,
+            "location": self.location,
+            "recordType": self.type_name,
+            "valid": self.valid,
+            "errors": [
+                entry(i, c) for i, c in zip(self.issues, cells, strict=True) if i in self.errors
+            ],
+            "warnings": [
+                entry(i, c) for i, c in zip(self.issues, cells, strict=True) if i in self.warnings
+            ],
+        }
+
+
+@dataclass
+class InputResult:
+    """What became of one input."""
+
+    name: str
+    status: Status = "read"
+    message: str | None = None
+    records: int = 0
+    invalid: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"name": self.name, "status": self.status}
+        if self.message:
+            found["message"] = self.message
+        found.update(records=self.records, valid=self.records - self.invalid, invalid=self.invalid)
+        return found
+
 
 @dataclass
 class Report:
-    """All verdicts of one run, with the tallies a summary needs."""
+    """All verdicts of one run: counts of everything, and the records with issues.
 
-    files: list[Path] = field(default_factory=list)
+    `keep` caps how many records with issues are held (None: all); `omitted` counts the rest.
+    `listener`, when set, hears each record with issues as it is found (the JSON report streams
+    them that way).
+    """
+
+    inputs: list[InputResult] = field(default_factory=list)
     results: list[RecordResult] = field(default_factory=list)
+    keep: int | None = None
+    omitted: int = 0
+    listener: Callable[[RecordResult], None] | None = None
+    tally: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    errors: int = 0
+    warnings: int = 0
+
+    @property
+    def files(self) -> list[str]:
+        """The inputs that were read."""
+        return [item.name for item in self.inputs if item.status == "read"]
+
+    @property
+    def unreadable(self) -> list[InputResult]:
+        return [item for item in self.inputs if item.status == "unreadable"]
+
+    @property
+    def skipped(self) -> list[InputResult]:
+        return [item for item in self.inputs if item.status == "skipped"]
+
+    @property
+    def records(self) -> int:
+        return sum(item.records for item in self.inputs)
+
+    @property
+    def invalid(self) -> int:
+        return sum(item.invalid for item in self.inputs)
 
     @property
     def valid(self) -> bool:
-        return all(result.valid for result in self.results)
+        """True when every record is valid and every input could be read."""
+        return not self.invalid and not self.unreadable
+
+    def count(self, item: InputResult, type_name: str | None, valid: bool, times: int = 1) -> None:
+        item.records += times
+        item.invalid += 0 if valid else times
+        self.tally[type_name or UNKNOWN_TYPE]["valid" if valid else "invalid"] += times
+
+    def add(self, item: InputResult, result: RecordResult) -> None:
+        """A record with issues (its count is taken by `count`)."""
+        self.errors += len(result.errors)
+        self.warnings += len(result.warnings)
+        if self.listener is not None:
+            self.listener(result)
+        if self.keep is None or len(self.results) < self.keep:
+            self.results.append(result)
+        else:
+            self.omitted += 1
 
     def by_type(self) -> dict[str, Counter[str]]:
         """Valid and invalid counts per type, types in alphabetical order."""
-        tally: dict[str, Counter[str]] = defaultdict(Counter)
-        for result in self.results:
-            tally[result.type_name or UNKNOWN_TYPE]["valid" if result.valid else "invalid"] += 1
-        return dict(sorted(tally.items()))
+        return dict(sorted(self.tally.items()))
 
     def grouped(
         self, severity: Severity
     ) -> dict[tuple[str, str], list[tuple[RecordResult, Issue]]]:
-        """Issues of one severity grouped by type and field.
+        """Kept issues of one severity grouped by type and field.
 
         One mistake made in many records then reads as one finding with many places.
         """
@@ -68,46 +208,389 @@ class Report:
         return dict(sorted(groups.items()))
 
     def summary(self) -> dict[str, Any]:
-        invalid = sum(1 for result in self.results if not result.valid)
         return {
+            "inputs": len(self.inputs),
             "files": len(self.files),
-            "records": len(self.results),
-            "valid": len(self.results) - invalid,
-            "invalid": invalid,
-            "errors": sum(len(result.errors) for result in self.results),
-            "warnings": sum(len(result.warnings) for result in self.results),
+            "unreadable": len(self.unreadable),
+            "skipped": len(self.skipped),
+            "records": self.records,
+            "valid": self.records - self.invalid,
+            "invalid": self.invalid,
+            "errors": self.errors,
+            "warnings": self.warnings,
             "byType": {name: dict(counts) for name, counts in self.by_type().items()},
         }
 
     def as_dict(self) -> dict[str, Any]:
-        """The machine-readable report printed by `--format json`."""
+        """The machine-readable report printed by `--format json` (records with issues only)."""
         return {
             "valid": self.valid,
             "summary": self.summary(),
-            "records": [
-                {
-                    "file": str(result.source.file),
-                    "location": result.source.location,
-                    "recordType": result.type_name,
-                    "valid": result.valid,
-                    "errors": [issue.as_dict() for issue in result.errors],
-                    "warnings": [issue.as_dict() for issue in result.warnings],
-                }
-                for result in self.results
-            ],
+            "inputs": [item.as_dict() for item in self.inputs],
+            "records": [result.as_dict() for result in self.results],
         }
 
 
-def validate_paths(standard: Standard, paths: list[Path]) -> Report:
-    """Validate every record in the given files and folders.
+@dataclass
+class Outcome:
+    """What a worker found in one unit of work."""
 
-    Raises `InputError` before validating anything when a path is missing or not JSON, so a
-    typo in a file name is never mistaken for a clean run.
+    count: int = 0
+    tally: dict[str | None, list[int]] = field(default_factory=dict)
+    findings: list[tuple[str | int, str | None, list[Issue]]] = field(default_factory=list)
+    failed: bool = False
+
+
+def judge(standard: Standard, unit: Unit) -> Outcome:
+    """Parse and validate one unit of work; only records with issues are described.
+
+    The loop asks each record's two bare verdicts first (see `Standard.clean_checks`) and
+    explains only the records that fail one of them.
     """
-    files = expand(paths)
-    sources = [located for path in files for located in read_records(path)]
-    report = Report(files=files)
-    for source in sources:
-        type_name, issues = standard.validate(source.record)
-        report.results.append(RecordResult(source, type_name, issues))
+    outcome = Outcome()
+    entries: list[Any] | list[tuple[str, Any]]
+    if isinstance(unit, Items):
+        if unit.exact:
+            return Outcome(failed=True)
+        try:
+            entries = orjson.loads(b"[" + unit.chunk + b"]")
+        except orjson.JSONDecodeError:
+            return Outcome(failed=True)
+    elif isinstance(unit, Records):
+        entries = [record for _, record in unit.records]
+    else:
+        entries = unit.data.split(b"\n")
+    checks = standard.clean_checks()
+    by_record, by_directory = checks.get("recordType", {}), checks.get("directoryType", {})
+    clean: Counter[str] = Counter()
+    loads, missing = orjson.loads, object()
+    for index, entry in enumerate(entries):
+        if isinstance(unit, Lines):
+            try:
+                record = loads(entry)
+            except orjson.JSONDecodeError as error:
+                if entry.strip():
+                    _bad_line(outcome, unit.first + index, error)
+                continue
+        else:
+            record = entry
+        if type(record) is dict:
+            declared = record.get("recordType", missing)
+            checks_of = by_record
+            if declared is missing:
+                declared, checks_of = record.get("directoryType"), by_directory
+            name = str(declared)
+            pair = checks_of.get(name)
+            if pair is not None and pair[0](record) and pair[1](record):
+                clean[name] += 1
+                continue
+        type_name, issues = standard.validate(record)
+        location: str | int
+        if isinstance(unit, Lines):
+            location = f":{unit.first + index}"
+        elif isinstance(unit, Records):
+            location = unit.records[index][0]
+        else:
+            location = index
+        _note(outcome, location, type_name, issues)
+    for name, times in clean.items():
+        outcome.count += times
+        outcome.tally.setdefault(name, [0, 0])[0] += times
+    return outcome
+
+
+def _bad_line(outcome: Outcome, number: int, error: orjson.JSONDecodeError) -> None:
+    message = not_json(error, f"line {number} is ").replace(
+        f"line {error.lineno}, column", "column"
+    )
+    _note(outcome, f":{number}", None, [Issue("", "json", message)])
+
+
+def _note(
+    outcome: Outcome, location: str | int, type_name: str | None, issues: list[Issue]
+) -> None:
+    valid = not any(issue.severity is Severity.ERROR for issue in issues)
+    outcome.count += 1
+    counts = outcome.tally.setdefault(type_name, [0, 0])
+    counts[0 if valid else 1] += 1
+    if issues:
+        outcome.findings.append((location, type_name, issues))
+
+
+_worker_standard: Standard | None = None
+
+
+def _judge_in_worker(unit: Unit) -> Outcome:
+    assert _worker_standard is not None  # set before the workers are forked
+    return judge(_worker_standard, unit)
+
+
+class _Engine:
+    """Runs units in order, in this process or in forked workers, and files what they find."""
+
+    def __init__(self, standard: Standard, report: Report, jobs: int) -> None:
+        self.standard = standard
+        self.report = report
+        self.pool: Pool | None = None
+        self.pending: deque[tuple[InputResult, Unit, AsyncResult[Outcome] | Outcome]] = deque()
+        self.items_seen = 0
+        self.restart: int | None = None
+        if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+            global _worker_standard  # handed to the forked workers
+            _worker_standard = standard
+            self.pool = multiprocessing.get_context("fork").Pool(jobs)
+        self.window = _PENDING_PER_WORKER * max(jobs, 1)
+
+    def close(self, finished: bool) -> None:
+        """Let the workers finish, or (after an error or an interrupt) stop them at once."""
+        if self.pool is not None:
+            if finished:
+                self.pool.close()
+            else:
+                self.pool.terminate()
+            self.pool.join()
+
+    def submit(self, item: InputResult, unit: Unit) -> None:
+        if self.pool is None:
+            self.pending.append((item, unit, judge(self.standard, unit)))
+        else:
+            self.pending.append((item, unit, self.pool.apply_async(_judge_in_worker, (unit,))))
+        while len(self.pending) > self.window:
+            self.settle()
+
+    def drain(self) -> None:
+        while self.pending:
+            self.settle()
+
+    def settle(self) -> None:
+        item, unit, waiting = self.pending.popleft()
+        outcome = waiting if isinstance(waiting, Outcome) else waiting.get()
+        if self.restart is not None:
+            return  # a unit after one that must be read again: it will be
+        if outcome.failed:
+            assert isinstance(unit, Items)
+            self.restart = unit.offset
+            return
+        for type_name, (valid, invalid) in outcome.tally.items():
+            if valid:
+                self.report.count(item, type_name, True, valid)
+            if invalid:
+                self.report.count(item, type_name, False, invalid)
+        for location, type_name, issues in outcome.findings:
+            if isinstance(location, int):
+                location = f"[{self.items_seen + location + 1}]"
+            self.report.add(item, RecordResult(item.name, location, type_name, issues))
+        if isinstance(unit, Items):
+            self.items_seen += outcome.count
+
+    def run_json(self, item: InputResult, handle: IO[bytes], kind: Any) -> None:
+        self.items_seen, self.restart = 0, None
+        units: Generator[Unit, None, None] = json_units(handle, kind)
+        try:
+            for unit in units:
+                self.submit(item, unit)
+                if self.restart is not None:
+                    break
+            self.drain()
+        finally:
+            units.close()
+        if self.restart is not None:
+            self._read_exactly(item, handle, self.restart)
+
+    def _read_exactly(self, item: InputResult, handle: IO[bytes], offset: int) -> None:
+        """The rest of an array whose quick cut went wrong, item by item with an exact parser."""
+        self.restart = None
+        batch: list[tuple[str, Any]] = []
+        number = self.items_seen
+        try:
+            for record in array_items_from(handle, offset):
+                number += 1
+                batch.append((f"[{number}]", record))
+                if len(batch) >= 1000:
+                    self.submit(item, Records(batch))
+                    batch = []
+        except InputError as error:
+            self.submit(item, Records(batch))
+            self.drain()
+            raise InputError(f"after item {number}: {error}") from None
+        self.submit(item, Records(batch))
+        self.drain()
+
+
+class _CellProblem(Protocol):
+    cell: str
+    pointer: str
+    message: str
+
+
+class _TableRow(Protocol):
+    """A row as `care_exchange_standard.tables.read_table` yields it (shared/contracts)."""
+
+    location: str
+    record: dict[str, Any]
+    problems: tuple[_CellProblem, ...]
+
+    def cell_for(self, pointer: str) -> str | None: ...
+
+
+def _table_issues(
+    standard: Standard, row: _TableRow
+) -> tuple[str | None, list[Issue], list[str | None]]:
+    type_name, issues = standard.validate(row.record)
+    found: list[Issue] = []
+    cells: list[str | None] = []
+    info = standard.types.get(type_name or "")
+    for problem in row.problems:
+        path = tuple(part for part in problem.pointer.split("/")[1:] if not part.isdigit())
+        field = info.fields.get(path) if info else None
+        found.append(
+            Issue(
+                pointer=problem.pointer,
+                keyword="cell",
+                message=problem.message,
+                field=field.name if field else None,
+                docs=docs_link(type_name, field) if type_name else None,
+            )
+        )
+        cells.append(problem.cell)
+    for issue in issues:
+        found.append(issue)
+        cells.append(row.cell_for(issue.pointer))
+    return type_name, found, cells
+
+
+def _run_table(
+    standard: Standard,
+    report: Report,
+    item: InputResult,
+    source: Path | IO[bytes],
+    name: str,
+    record_type: str | None,
+    sheet: str | None,
+) -> None:
+    try:
+        # Imported here, so that only a spreadsheet brings in the spreadsheet reader.
+        tables = importlib.import_module("care_exchange_standard.tables")
+    except ImportError:
+        raise InputError("reading spreadsheets is not available in this installation") from None
+    table_error: type[Exception] = tables.TableError
+    rows: Iterator[_TableRow] = tables.read_table(
+        source, name=name, record_type=record_type, sheet=sheet
+    )
+    try:
+        for row in rows:
+            type_name, issues, cells = _table_issues(standard, row)
+            valid = not any(issue.severity is Severity.ERROR for issue in issues)
+            report.count(item, type_name, valid)
+            if issues:
+                report.add(item, RecordResult(item.name, row.location, type_name, issues, cells))
+    except table_error as error:
+        raise InputError(str(error)) from None
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on (fewer than the machine's in a container)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+
+
+def _size(inputs: list[Input]) -> int:
+    total = 0
+    for item in inputs:
+        if item.path is not None and item.problem is None and not item.skipped:
+            try:
+                total += item.path.stat().st_size
+            except OSError:
+                continue
+    return total
+
+
+def validate_inputs(
+    standard: Standard,
+    inputs: list[Input],
+    *,
+    record_type: str | None = None,
+    sheet: str | None = None,
+    keep: int | None = None,
+    listener: Callable[[RecordResult], None] | None = None,
+    jobs: int | None = None,
+) -> Report:
+    """Validate every record of every input; an input that cannot be read is reported, not fatal.
+
+    `jobs` is the number of worker processes (default: the CPUs, when the inputs are large).
+    """
+    report = Report(keep=keep, listener=listener)
+    if jobs is None:
+        jobs = min(_cpus(), MAX_JOBS) if _size(inputs) >= POOL_THRESHOLD else 1
+    engine = _Engine(standard, report, jobs)
+    finished = False
+    try:
+        for source in inputs:
+            item = InputResult(source.name)
+            report.inputs.append(item)
+            if source.skipped:
+                item.status, item.message = "skipped", SKIPPED
+                continue
+            try:
+                if source.problem:
+                    raise InputError(source.problem)
+                _read(standard, report, engine, source, item, record_type, sheet)
+            except InputError as error:
+                engine.drain()
+                item.status, item.message = "unreadable", str(error)
+        finished = True
+    finally:
+        engine.close(finished)
     return report
+
+
+def _read(
+    standard: Standard,
+    report: Report,
+    engine: _Engine,
+    source: Input,
+    item: InputResult,
+    record_type: str | None,
+    sheet: str | None,
+) -> None:
+    kind = source.kind
+    if kind == "table" and source.path is not None:
+        _run_table(standard, report, item, source.path, source.path.name, record_type, sheet)
+        return
+    with open_stream(source) as handle:
+        if kind == "unknown":
+            head = first_bytes(handle)
+            if head.startswith(b"PK"):
+                _run_table(standard, report, item, handle, "input.xlsx", record_type, sheet)
+                return
+            if head[:1] not in (b"[", b"{", b"") and source.path is None:
+                _run_table(standard, report, item, handle, "input.csv", record_type, sheet)
+                return
+        engine.run_json(item, handle, kind)
+
+
+def validate_paths(
+    standard: Standard,
+    paths: list[Path],
+    *,
+    record_type: str | None = None,
+    sheet: str | None = None,
+    keep: int | None = None,
+    listener: Callable[[RecordResult], None] | None = None,
+    jobs: int | None = None,
+) -> Report:
+    """Validate every record in the given files and folders (`-` is standard input).
+
+    A missing path, an unreadable file or a file of another format in a folder is one entry in
+    `report.inputs`, and the rest are still validated; `report.valid` is False for any of them
+    but a skipped file.
+    """
+    return validate_inputs(
+        standard,
+        expand(paths),
+        record_type=record_type,
+        sheet=sheet,
+        keep=keep,
+        listener=listener,
+        jobs=jobs,
+    )

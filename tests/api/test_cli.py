@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +13,14 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from care_exchange_server.cli import LOOPBACK, _demo_settings
-from care_exchange_server.demo import COMMISSIONER, OTHER, PROVIDER, seed, walkthrough
+from care_exchange_server.demo import (
+    COMMISSIONER,
+    OTHER,
+    PROVIDER,
+    SECOND_PROVIDER,
+    seed,
+    walkthrough,
+)
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import make_engine, session_factory, transaction
 from care_exchange_server.storage.models import Client, IdempotencyKey
@@ -62,6 +71,10 @@ def test_admin_commands_print_json_and_show_a_secret_once(env: str) -> None:
         row = session.get_one(Client, made["clientId"])
         assert row.secret_hash and secret not in row.secret_hash
     engine.dispose()
+    expired = runner.invoke(app, ["admin", "expired-token", made["clientId"]])
+    assert expired.exit_code == 0, expired.output
+    claims = json.loads(base64.urlsafe_b64decode(expired.stdout.split(".")[1] + "=="))
+    assert claims["client_id"] == made["clientId"] and claims["exp"] < time.time()
     disabled = cli("admin", "client-disable", made["clientId"])
     assert disabled["clientId"] == made["clientId"]
     assert disabled["disabledAt"] is not None
@@ -76,6 +89,8 @@ def test_admin_mistakes_are_one_line_errors(env: str) -> None:
         app, ["admin", "client-create", "--org", "nobody", "--name", "x", "--scope", "admin"]
     )
     assert unknown.exit_code == 2 and "unknown organisation" in unknown.stderr
+    nobody = runner.invoke(app, ["admin", "expired-token", "nobody"])
+    assert nobody.exit_code == 2 and nobody.stderr == "care-exchange admin: no client 'nobody'\n"
 
 
 def test_key_rotation_publishes_old_and_new_keys(env: str) -> None:
@@ -94,10 +109,12 @@ def test_demo_seeds_once_and_its_walkthrough_names_its_credentials(database_url:
         assert seed(session) is None
     engine.dispose()
     assert made is not None
-    assert [c.organisation for c in made] == [PROVIDER, COMMISSIONER, OTHER]
+    assert [c.organisation for c in made] == [PROVIDER, COMMISSIONER, OTHER, SECOND_PROVIDER]
     text = walkthrough("http://127.0.0.1:8000", made)
-    for party in made:
+    for party in made[:3]:
         assert f"{party.client_id}:{party.secret}" in text
+    second = made[3]
+    assert f"client_id={second.client_id} client_secret={second.secret}" in text
     assert "/v1/records/capacity-snapshot" in text
 
 
@@ -121,7 +138,13 @@ def test_prune_deletes_only_keys_past_retention(env: str) -> None:
 def test_the_demo_lets_webhooks_reach_this_machine_unless_told_otherwise(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv("CARE_EXCHANGE_WEBHOOK_ALLOWED_HOSTS", raising=False)
-    assert _demo_settings(Settings()).webhook_allowed_hosts == LOOPBACK
+    for name in ("WEBHOOK_ALLOWED_HOSTS", "WEBHOOK_HEARTBEAT_SECONDS", "WEBHOOK_TIMEOUT_SECONDS"):
+        monkeypatch.delenv(f"CARE_EXCHANGE_{name}", raising=False)
+    demo = _demo_settings(Settings())
+    assert demo.webhook_allowed_hosts == LOOPBACK
+    assert (demo.webhook_heartbeat_seconds, demo.webhook_timeout_seconds) == (10, 5)
     monkeypatch.setenv("CARE_EXCHANGE_WEBHOOK_ALLOWED_HOSTS", '["10.1.2.0/24"]')
-    assert _demo_settings(Settings()).webhook_allowed_hosts == ["10.1.2.0/24"]
+    monkeypatch.setenv("CARE_EXCHANGE_WEBHOOK_HEARTBEAT_SECONDS", "300")
+    told = _demo_settings(Settings())
+    assert told.webhook_allowed_hosts == ["10.1.2.0/24"]
+    assert (told.webhook_heartbeat_seconds, told.webhook_timeout_seconds) == (300, 5)

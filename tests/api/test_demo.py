@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from care_exchange_conformance.config import Party, load
-from care_exchange_server.demo import SERVICES, seed, write_conformance_config
+from care_exchange_server.auth.tokens import InvalidTokenError, decode_access_token
+from care_exchange_server.demo import SERVICES, expired_token, seed, write_conformance_config
 from care_exchange_server.storage.db import transaction
 from tests.conftest import EXAMPLES
 
@@ -28,7 +31,7 @@ def test_walkthrough(app: FastAPI, client: TestClient) -> None:
             data={"grant_type": "client_credentials"},
         )
         tokens.append({"Authorization": f"Bearer {response.json()['access_token']}"})
-    provider, commissioner, other = tokens
+    provider, commissioner, other, _ = tokens
     subscription = client.post(
         "/v1/subscriptions",
         json={"types": ["capacity-snapshot"], "channel": {"type": "pull"}},
@@ -65,14 +68,30 @@ def test_the_demo_configures_the_conformance_suite(
     """The file `care-exchange run` writes is one the suite reads, with the demo's three roles."""
     with transaction(app.state.sessions) as session:
         made = seed(session)
-    assert made is not None
+        assert made is not None
+        expired = expired_token(session, app.state.settings, made[0].client_id)
     monkeypatch.chdir(tmp_path)
-    written = write_conformance_config("http://127.0.0.1:8000", made)
+    written = write_conformance_config("http://127.0.0.1:8000", made, expired)
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
     config = load(written)
-    provider, commissioner, other = made
+    provider, commissioner, other, second = made
     assert config.base_url == "http://127.0.0.1:8000"
     assert config.publisher == Party(provider.client_id, provider.secret)
     assert config.subscriber == Party(commissioner.client_id, commissioner.secret)
     assert config.outsider == Party(other.client_id, other.secret)
+    assert config.second_publisher == Party(second.client_id, second.secret)
     assert config.service_id == SERVICES[0]
+    assert config.expired_token == expired
+
+
+def test_the_demos_expired_token_is_genuine_and_refused_only_for_its_age(app: FastAPI) -> None:
+    """Signed with the server's key for the provider's client, so only its `exp` is wrong."""
+    with transaction(app.state.sessions) as session:
+        made = seed(session)
+        assert made is not None
+        expired = expired_token(session, app.state.settings, made[0].client_id)
+        with pytest.raises(InvalidTokenError, match="expired"):
+            decode_access_token(session, app.state.settings, expired)
+    claims = json.loads(base64.urlsafe_b64decode(expired.split(".")[1] + "=="))
+    assert claims["client_id"] == made[0].client_id
+    assert claims["exp"] < time.time() < claims["exp"] + 120

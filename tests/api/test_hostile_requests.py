@@ -12,7 +12,6 @@ database must hold exactly what it held before (idempotency keys aside: a key an
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,10 +23,9 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from care_exchange_server.storage.models import Base
-from tests.api.world import World, published_example
+from tests.api.world import World, published_example, table_digest
 
 pytestmark = pytest.mark.slow
 
@@ -224,16 +222,7 @@ def hostile_request(operation: Operation, known: dict[str, str], data: st.DataOb
 
 def stored(engine: Engine) -> str:
     """A digest of every row the server keeps, except the tables a refusal may change."""
-    digest = hashlib.sha256()
-    with engine.connect() as connection:
-        for table in Base.metadata.sorted_tables:
-            if table.name in CHANGED_BY_REFUSALS:
-                continue
-            rows = sorted(repr(tuple(row)) for row in connection.execute(select(table)))
-            digest.update(f"{table.name}:{len(rows)}:".encode())
-            for row in rows:
-                digest.update(row.encode())
-    return digest.hexdigest()
+    return table_digest(engine, CHANGED_BY_REFUSALS)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -522,7 +522,8 @@ def test_validation_error_docs_link_to_the_reference_pages(live: Live) -> None:
     response = live.world.call("provider", "POST", "/v1/services", json={})
     assert response.status_code == 422
     docs = [error["docs"] for error in problem_errors(response) if "docs" in error]
-    assert docs and all(link.startswith("docs/reference/service.md") for link in docs)
+    reference = "https://care-exchange.org/docs/reference/service"
+    assert docs and all(link.startswith(reference) for link in docs)
 
 
 def test_bulk_item_problems_are_complete(live: Live) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from care_exchange_server.auth import clients
@@ -17,7 +19,7 @@ from care_exchange_server.services import directory, entitlements
 from care_exchange_server.services.ids import new_id
 from care_exchange_server.storage.db import transaction
 from care_exchange_server.storage.enums import AgreementStatus, AuthMethod
-from care_exchange_server.storage.models import Agreement, Service
+from care_exchange_server.storage.models import Agreement, Base, Service
 from care_exchange_standard import load_standard
 from tests.conftest import EXAMPLES
 
@@ -266,3 +268,17 @@ def walk_feed(
         items += page["items"]
         url = page["next"]
     raise AssertionError(f"the feed did not end within {max_pages} pages")
+
+
+def table_digest(engine: Engine, leaving_out: Collection[str] = ()) -> str:
+    """A digest of every row the server keeps, but in the tables `leaving_out` names."""
+    digest = hashlib.sha256()
+    with engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            if table.name in leaving_out:
+                continue
+            rows = sorted(repr(tuple(row)) for row in connection.execute(select(table)))
+            digest.update(f"{table.name}:{len(rows)}:".encode())
+            for row in rows:
+                digest.update(row.encode())
+    return digest.hexdigest()

@@ -10,14 +10,17 @@ revocation; and two servers that will not narrow a subscriber's token to a read 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
@@ -30,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from care_exchange_conformance.checks import auth
 from care_exchange_conformance.checks.auth import challenge, hmac_secrets, public_key_pems
+from care_exchange_conformance.config import Config
 from care_exchange_conformance.registry import REGISTRY
 from care_exchange_conformance.registry import select as select_checks
 from care_exchange_conformance.reports.json_report import as_dict
@@ -57,7 +61,7 @@ def test_the_reference_server_passes_every_auth_check(serve_reference: Serve) ->
     assert [(r.check.id, r.status, r.failures, r.note) for r in report.results] == [
         (found.id, Status.PASSED, (), None) for found in AUTH
     ]
-    assert report.conforms and len(AUTH) == 16
+    assert report.conforms and len(AUTH) == 17
 
 
 # ---------------------------------------------------------------------- response rewriting
@@ -242,6 +246,25 @@ async def unchecked_signature(app: FastAPI, token: str) -> bool:
     return not await run_in_threadpool(verified)
 
 
+async def expired(app: FastAPI, token: str) -> bool:
+    """A server that checks the signature and forgets the expiry time."""
+    header, claims, _, _ = _segments(token)
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not claims.get("exp", time.time()) < time.time():
+        return False
+
+    def verified() -> bool:
+        with transaction(app.state.sessions) as session:
+            key = find_key(session, kid)
+            try:
+                jws.deserialize_compact(token, key, algorithms=[str(header.get("alg"))])
+            except JoseError:
+                return False
+            return True
+
+    return await run_in_threadpool(verified)
+
+
 # ------------------------------------------------------------------------ other variants
 
 
@@ -306,7 +329,11 @@ BROKEN = {
     "accepts alg none": (substituting(unsigned), ["CX-AUTH-009"]),
     "key confusion": (substituting(hmac_with_the_public_key), ["CX-AUTH-010"]),
     "signature unchecked": (substituting(unchecked_signature), ["CX-AUTH-011"]),
-    "401 without a challenge": (rewriting(no_bearer_challenge), [*REFUSALS, "CX-AUTH-012"]),
+    "expired token accepted": (substituting(expired), ["CX-AUTH-017"]),
+    "401 without a challenge": (
+        rewriting(no_bearer_challenge),
+        [*REFUSALS, "CX-AUTH-012", "CX-AUTH-017"],
+    ),
     "OAuth errors as problem+json": (
         rewriting(oauth_errors_as_problems),
         ["CX-AUTH-003", "CX-AUTH-004", "CX-AUTH-005", "CX-AUTH-006"],
@@ -358,6 +385,42 @@ def test_a_subscriber_that_cannot_narrow_to_a_read_scope_makes_cx_auth_013_not_a
     (result,) = [r for r in report.results if r.check.id == "CX-AUTH-013"]
     assert result.note is not None and re.search(reason, result.note)
     assert report.conforms
+
+
+def _fresh_token(config: Config) -> str:
+    assert config.publisher is not None
+    answer = httpx.post(
+        f"{config.base_url}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(config.publisher.client_id, config.publisher.client_secret),
+    )
+    return str(answer.json()["access_token"])
+
+
+def _resigned(token: str) -> str:
+    """The token with its claims kept and a signature by a key the server never had."""
+    header, claims, _, _ = _segments(token)
+    return jws.serialize_compact(header, json.dumps(claims), RSAKey.generate_key(2048))
+
+
+@pytest.mark.parametrize(
+    ("given", "reason"),
+    [
+        (lambda config: None, "no expired_token is configured"),
+        (_fresh_token, "has not expired"),
+        (lambda config: _resigned(config.expired_token), "not signed by a key of the JWKS"),
+    ],
+    ids=["absent", "not expired", "not the server's"],
+)
+def test_an_expired_token_that_proves_nothing_makes_cx_auth_017_not_applicable(
+    serve_reference: Serve, given: Callable[[Config], str | None], reason: str
+) -> None:
+    with serve_reference() as config:
+        config = dataclasses.replace(config, expired_token=given(config))
+        report = run(config, select_checks(AUTH, only=["CX-AUTH-017"]), seed=1)
+    ((result),) = report.results
+    assert result.status is Status.NOT_APPLICABLE
+    assert result.note is not None and reason in result.note
 
 
 # ------------------------------------------------------------------------------ the helpers

@@ -28,14 +28,18 @@ def test_options_override_the_environment_which_overrides_the_file(tmp_path: Pat
     assert from_file.publisher == Party("pub", "pub-secret")
     assert from_file.service_id == "svc-1"
     assert from_file.outsider is None
+    assert (from_file.expired_token, from_file.heartbeat_wait_seconds) == (None, 60)
     environ = {
         "CARE_EXCHANGE_CONFORMANCE_BASE_URL": "https://env.example.org",
         "CARE_EXCHANGE_CONFORMANCE_SUBSCRIBER_CLIENT_SECRET": "env-secret",
+        "CARE_EXCHANGE_CONFORMANCE_EXPIRED_TOKEN": "eyJ.old.token",
+        "CARE_EXCHANGE_CONFORMANCE_HEARTBEAT_WAIT_SECONDS": "330",
         "UNRELATED": "x",
     }
     from_env = load(path, environ)
     assert from_env.base_url == "https://env.example.org"
     assert from_env.subscriber == Party("sub", "env-secret")
+    assert (from_env.expired_token, from_env.heartbeat_wait_seconds) == ("eyJ.old.token", 330)
     assert load(path, environ, {"base_url": "http://127.0.0.1:9"}).base_url == "http://127.0.0.1:9"
 
 
@@ -48,6 +52,7 @@ def test_options_override_the_environment_which_overrides_the_file(tmp_path: Pat
         ("base_url = ", "not valid TOML"),
         ('base_url = "https://x"\ntimeout_seconds = "soon"', "must be a number"),
         ('base_url = "https://x"\ndelivery_seconds = "soon"', "delivery_seconds must be"),
+        ('base_url = "https://x"\nheartbeat_wait_seconds = "1m"', "heartbeat_wait_seconds must"),
         ('base_url = "https://x"\nreceiver_url = "hooks.example"', "receiver_url must be"),
         ('base_url = "https://x"\nreceiver_listen = "0.0.0.0"', "receiver_listen must be"),
     ],

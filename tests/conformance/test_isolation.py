@@ -9,8 +9,7 @@ import pytest
 from care_exchange_conformance.checks import all_checks
 from care_exchange_conformance.registry import select
 from care_exchange_conformance.runner import Status, run
-from care_exchange_server.demo import PROVIDER
-from care_exchange_testing.reference import SECOND_PROVIDER
+from care_exchange_server.demo import PROVIDER, SECOND_PROVIDER
 from tests.conformance.conftest import Serve, Variant
 from tests.conformance.variants import leak_on
 

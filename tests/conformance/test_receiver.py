@@ -17,16 +17,18 @@ OTHER = "whsec_" + "c2VjcmV0LW9mLXNvbWVvbmUtZWxzZQ=="
 BODY = '{"id": "evt-1", "sequence": "0000000000000000001", "type": "x"}'
 
 
-def _post(url: str, secrets: list[str], moment: datetime | None = None) -> httpx.Response:
+def _post(
+    url: str, secrets: list[str], moment: datetime | None = None, body: str = BODY
+) -> httpx.Response:
     moment = moment or datetime.now(UTC)
-    signature = " ".join(Webhook(secret).sign("evt-1", moment, BODY) for secret in secrets)
+    signature = " ".join(Webhook(secret).sign("evt-1", moment, body) for secret in secrets)
     headers = {
         "webhook-id": "evt-1",
         "webhook-timestamp": str(int(moment.timestamp())),
         "webhook-signature": signature,
         "content-type": "application/json",
     }
-    return httpx.post(url, content=BODY, headers=headers, timeout=2)
+    return httpx.post(url, content=body, headers=headers, timeout=2)
 
 
 @pytest.fixture(name="receiver")
@@ -67,6 +69,15 @@ def test_injected_failures_answer_the_next_deliveries_then_stop(receiver: Receiv
     assert _post(url, [SECRET]).status_code == 204
     answered = [found.answered for found in receiver.wait_for(key, lambda s: len(s) == 5, 2)]
     assert answered == [Fault.SERVER_ERROR, Fault.GONE, Fault.TIMEOUT, Fault.DROP, None]
+
+
+def test_a_heartbeat_never_takes_a_failure_meant_for_an_event(receiver: Receiver) -> None:
+    key, url = receiver.new_hook()
+    receiver.set_secrets(key, [SECRET])
+    receiver.inject(key, Fault.GONE)
+    heartbeat = '{"id": "hb-1", "type": "org.careexchange.heartbeat", "data": {}}'
+    assert _post(url, [SECRET], body=heartbeat).status_code == 204
+    assert _post(url, [SECRET]).status_code == 410
 
 
 def test_the_public_url_is_what_subscriptions_point_at() -> None:

@@ -30,7 +30,7 @@ def test_the_reference_server_passes_every_records_check_and_cleans_up(
     assert [(r.check.id, r.status, r.failures, r.note) for r in report.results] == [
         (found.id, Status.PASSED, (), None) for found in RECORDS
     ]
-    assert len(RECORDS) == 7 and report.not_cleaned_up == []
+    assert len(RECORDS) == 8 and report.not_cleaned_up == []
 
 
 class CurrentETag:
@@ -62,13 +62,26 @@ class CurrentETag:
         return found[0] if found else b'"0"'
 
 
+class NoDryRun:
+    """A broken variant: `dry_run` is dropped from bulk requests, so a dry run publishes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/v1/bulk":
+            scope = {**scope, "query_string": b""}
+        await self.app(scope, receive, send)
+
+
 @pytest.mark.parametrize(
     ("variant", "expected"),
     [
         (CurrentETag, ["CX-REC-003", "CX-REC-005"]),
         (PlainJsonErrors, ["CX-REC-003", "CX-REC-005"]),
+        (NoDryRun, ["CX-REC-008"]),
     ],
-    ids=["if-match-ignored", "errors-as-plain-json"],
+    ids=["if-match-ignored", "errors-as-plain-json", "dry-run-publishes"],
 )
 def test_a_broken_variant_fails_exactly_its_checks(
     serve_reference: Serve, variant: type, expected: list[str]

@@ -13,6 +13,8 @@ import pytest
 from care_exchange_standard import SCHEMA_DIR, Issue, Severity, Standard
 from tests.conftest import EXAMPLES
 
+REFERENCE = "https://care-exchange.org/docs/reference/"
+
 
 @pytest.fixture
 def snapshot() -> dict[str, Any]:
@@ -40,7 +42,7 @@ def test_required_points_at_the_missing_field(standard: Standard, snapshot: dict
         "beds.occupied",
     )
     assert issue.message == "'occupied' is required here but is missing."
-    assert issue.docs == "docs/reference/capacity-snapshot.md#beds.occupied"
+    assert issue.docs == f"{REFERENCE}capacity-snapshot#beds.occupied"
 
 
 def test_unknown_field_is_named_with_a_suggestion(
@@ -51,7 +53,7 @@ def test_unknown_field_is_named_with_a_suggestion(
     unexpected = [issue for issue in issues if issue.keyword == "additionalProperties"]
     assert [issue.pointer for issue in unexpected] == ["/beds/0/ocupied"]
     assert "Did you mean 'occupied'?" in unexpected[0].message
-    assert unexpected[0].docs == "docs/reference/capacity-snapshot.md#beds"
+    assert unexpected[0].docs == f"{REFERENCE}capacity-snapshot#beds"
 
 
 def test_each_unknown_field_is_its_own_error(standard: Standard, snapshot: dict[str, Any]) -> None:
@@ -79,13 +81,13 @@ def test_closed_codelist_message_lists_the_codes(
             ("registeredPlaces", "sixty"),
             "/registeredPlaces",
             "type",
-            "must be a whole number, not text",
+            '"sixty" is not a whole number; it is text.',
         ),
-        (("registeredPlaces", 2.5), "/registeredPlaces", "type", "a whole number, not a number"),
+        (("registeredPlaces", 2.5), "/registeredPlaces", "type", "2.5 is not a whole number."),
         (("registeredPlaces", -4), "/registeredPlaces", "minimum", "must be at least 0; it is -4"),
         (("asAt", "yesterday"), "/asAt", "format", "not a date and time with a time zone"),
         (("schemaVersion", "2.0"), "/schemaVersion", "pattern", "MAJOR.MINOR"),
-        (("beds", []), "/beds", "minItems", "must list at least 1 items; it has 0"),
+        (("beds", []), "/beds", "minItems", "list at least one entry; the list is empty."),
         (("notes", "x" * 2001), "/notes", "maxLength", "at most 2000 characters long; it has 2001"),
     ],
 )
@@ -149,7 +151,7 @@ def test_docs_base_can_point_at_a_published_copy(
     monkeypatch.setenv("CARE_EXCHANGE_DOCS_BASE", "https://docs.example/ref/")
     snapshot["registeredPlaces"] = -1
     assert only_error(standard, snapshot).docs == (
-        "https://docs.example/ref/capacity-snapshot.md#registeredPlaces"
+        "https://docs.example/ref/capacity-snapshot#registeredPlaces"
     )
 
 

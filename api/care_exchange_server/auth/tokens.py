@@ -40,15 +40,22 @@ class InvalidTokenError(Exception):
 
 
 def issue_access_token(
-    session: Session, settings: Settings, client: Client, scopes: Sequence[str] | None = None
+    session: Session,
+    settings: Settings,
+    client: Client,
+    scopes: Sequence[str] | None = None,
+    *,
+    issued_at: int | None = None,
 ) -> str:
     """Sign a token for `client` with `scopes` (default: all of the client's scopes).
 
     The lifetime always comes from settings. May create the first signing key (flushed, not
     committed). Scopes are not checked against the client here: the token endpoint does that.
+    `issued_at` (epoch seconds) back-dates a token, which is how the demo and the tests give the
+    conformance suite a genuinely signed token that has expired.
     """
     key = current_key(session)
-    now = int(utcnow().timestamp())
+    now = int(utcnow().timestamp()) if issued_at is None else issued_at
     granted = list(scopes) if scopes else client_scopes(client)
     claims: dict[str, Any] = {
         "iss": settings.issuer,

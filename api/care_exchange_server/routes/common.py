@@ -22,7 +22,7 @@ from care_exchange_server.errors import problem_response, request_id
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.services import idempotency
 from care_exchange_server.settings import Settings
-from care_exchange_server.storage.db import transaction
+from care_exchange_server.storage.db import rolled_back, transaction
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 Model = TypeVar("Model", bound=BaseModel)
@@ -84,6 +84,17 @@ async def run_post(
         for_replay=for_replay,
     )
     return await run_in_threadpool(post.run)
+
+
+async def dry_run_post(request: Request, handler: Handler) -> Response:
+    """A POST's work, checked in full and then undone; no idempotency key is claimed or kept."""
+
+    def undone() -> Response:
+        with rolled_back(request.app.state.sessions) as session:
+            status, body, headers = handler(session)
+        return json_response(status, body, headers)
+
+    return await run_in_threadpool(undone)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ def capabilities(settings: Annotated[Settings, Depends(get_settings)]) -> Capabi
             contents=[content.value for content in SubscriptionContent],
             retryDelaysSeconds=settings.webhook_retry_delays_seconds,
             heartbeatSeconds=settings.webhook_heartbeat_seconds,
+            timeoutSeconds=settings.webhook_timeout_seconds,
             secretOverlapHours=settings.webhook_secret_overlap_hours,
             eventRetentionDays=settings.event_retention_days,
             signatureSchemes=["v1"],

@@ -26,6 +26,7 @@ from care_exchange_server.bodies import (
 from care_exchange_server.deps import get_session, get_settings
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.routes.common import (
+    dry_run_post,
     in_read_session,
     in_transaction,
     json_response,
@@ -182,19 +183,26 @@ def _bulk_result(
 
 
 def _bulk_results(
-    session: Session, principal: Principal, items: list[Any], request_id: str
+    session: Session, principal: Principal, items: list[Any], request_id: str, dry_run: bool
 ) -> tuple[int, BulkResultBody, dict[str, str]]:
     submissions = [
         (item.get("recordType") if isinstance(item, dict) else None, item) for item in items
     ]
     outcomes = records.publish_many(session, principal, submissions)
-    results = [_bulk_result(i, outcome, request_id) for i, outcome in enumerate(outcomes)]
-    return 200, BulkResultBody(results=results), {}
+    body = BulkResultBody(
+        results=[_bulk_result(i, outcome, request_id) for i, outcome in enumerate(outcomes)]
+    )
+    if dry_run:
+        body["dryRun"] = True
+    return 200, body, {}
 
 
 @router.post("/bulk")
 async def bulk(
-    request: Request, principal: Caller, settings: Annotated[Settings, Depends(get_settings)]
+    request: Request,
+    principal: Caller,
+    settings: Annotated[Settings, Depends(get_settings)],
+    dry_run: Annotated[bool, Query()] = False,
 ) -> Response:
     """Publish many records; each item succeeds or fails on its own and is answered in order."""
     body = await read_json(request)
@@ -226,6 +234,10 @@ async def bulk(
             [FieldError("/records", f"has {len(items)} items.", "maxItems")],
         )
     request_id = errors.request_id(request)
-    return await run_post(
-        request, principal, lambda session: _bulk_results(session, principal, items, request_id)
-    )
+
+    def handler(session: Session) -> tuple[int, BulkResultBody, dict[str, str]]:
+        return _bulk_results(session, principal, items, request_id, dry_run)
+
+    if dry_run:
+        return await dry_run_post(request, handler)
+    return await run_post(request, principal, handler)

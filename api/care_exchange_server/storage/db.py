@@ -112,3 +112,11 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits together or not at all."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def rolled_back(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session whose work is always undone: a dry run meets every check a write would."""
+    with factory() as session, session.begin() as work:
+        yield session
+        work.rollback()

@@ -9,6 +9,7 @@ from care_exchange_conformance.checks import (
     idempotency,
     isolation,
     receipts,
+    receiving,
     records,
     subscriptions,
 )
@@ -25,6 +26,7 @@ AREAS = (
     subscriptions,
     receipts,
     feedback,
+    receiving,
 )
 
 

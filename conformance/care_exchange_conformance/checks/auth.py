@@ -9,8 +9,11 @@ a server that refuses everything cannot pass them. Forged tokens are built from 
 claims: unsigned (`alg: none`), signed HS256 with the server's own public key as the HMAC secret
 (key confusion), and with a claim changed under the original signature.
 
-An expired token is not tried: a client cannot ask for a short-lived token (its lifetime is the
-server's choice, `auth.accessTokenLifetimeSeconds`) and the suite cannot sign one.
+A client cannot ask for a short-lived token (its lifetime is the server's choice,
+`auth.accessTokenLifetimeSeconds`) and the suite cannot sign one, so the expired token is given in
+the configuration (`expired_token`): one the server issued to the publisher, kept until its `exp`
+passed. The check first proves it genuine (signed by a key of the JWKS, `exp` in the past), so a
+refusal for any other reason cannot pass it.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ import hashlib
 import hmac
 import json
 import re
+import time
 from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey, import_key
 
@@ -670,3 +675,45 @@ def revoke_unknown(context: Context) -> None:
         "an empty body, whether or not the token was known",
         answer,
     )
+
+
+def _signed_by_one_of(token: str, keys: list[dict[str, Any]]) -> bool:
+    """Whether a key of the JWKS, the one its `kid` names, verifies the token's signature."""
+    try:
+        header = jws.extract_compact(token.encode("ascii")).headers()
+    except (JoseError, ValueError, UnicodeError):
+        return False
+    for jwk in keys:
+        if jwk.get("kid") != header.get("kid"):
+            continue
+        try:
+            jws.deserialize_compact(token, import_key(jwk), algorithms=[str(header.get("alg"))])
+        except (JoseError, ValueError, TypeError, KeyError):
+            continue
+        return True
+    return False
+
+
+@check(
+    "CX-AUTH-017",
+    "A token past its expiry time is 401 invalid_token",
+    clause=PROTECTED_401,
+)
+def expired_token(context: Context) -> None:
+    token = context.config.expired_token
+    if token is None:
+        raise NotApplicableError(
+            "no expired_token is configured: give the suite a token your server issued to the "
+            "publisher's client, kept until its exp passed"
+        )
+    path = _accepted(context, context.token("publisher"))
+    _, claims = _decoded(context, token)
+    exp = claims.get("exp")
+    if type(exp) is not int or exp >= time.time():
+        raise NotApplicableError(f"the configured expired_token has not expired (exp {exp!r})")
+    if not _signed_by_one_of(token, _jwks(context)):
+        raise NotApplicableError(
+            "the configured expired_token is not signed by a key of the JWKS, so refusing it "
+            "would prove nothing about expiry"
+        )
+    _expect_refused(context, context.get(path, headers=_bearer(token)))

@@ -220,3 +220,35 @@ def bulk(context: Context) -> None:
     context.published[good["recordType"], good["id"]] = None
     read = context.get(record_path(good), party="subscriber")
     context.expect_status(read, 200, "the record published in bulk could not be read")
+
+
+@check(
+    "CX-REC-008",
+    "A bulk dry run answers each item as a publication would, and stores nothing",
+    clause=spec_clause("paths", "/v1/bulk", "post"),
+)
+def bulk_dry_run(context: Context) -> None:
+    good, broken = context.new_record(), context.new_record()
+    broken.pop("serviceId")
+    answer = context.request(
+        "POST",
+        "/v1/bulk",
+        party="publisher",
+        params={"dry_run": "true"},
+        json={"records": [good, broken]},
+    )
+    context.expect_status(answer, 200, "the bulk dry run was refused as a whole")
+    body = context.expect_schema(answer, "BulkResult")
+    statuses = [(item["index"], item["status"]) for item in body["results"]]
+    context.expect(
+        statuses == [(0, 201), (1, 422)] and body.get("dryRun") is True,
+        f"The dry run's results are {statuses}, dryRun {body.get('dryRun')!r}.",
+        "[(0, 201), (1, 422)] and dryRun true: what a publication would have answered",
+        answer,
+    )
+    read = context.get(record_path(good), party="publisher")
+    context.expect_status(read, 404, "the record checked by a dry run was stored")
+    published = context.publish(good)
+    context.expect_status(
+        published, 201, "the record checked by a dry run can no longer be published"
+    )

@@ -111,9 +111,15 @@ def _subject(record: dict[str, Any]) -> str:
     return f"{record['recordType']}/{record['id']}"
 
 
-def _delivered(context: Context, hook: Hook, subject: str, count: int = 1) -> list[Delivery]:
-    """The first `count` deliveries of the event about `subject`, within the deadline."""
-    seconds = context.config.delivery_seconds
+def _delivered(
+    context: Context, hook: Hook, subject: str, count: int = 1, extra_seconds: float = 0.0
+) -> list[Delivery]:
+    """The first `count` deliveries of the event about `subject`, within the deadline.
+
+    `extra_seconds` lengthens the deadline by what the implementation declares it may take,
+    such as its timeout and first retry delay.
+    """
+    seconds = context.config.delivery_seconds + extra_seconds
     found = _about(
         context.receiver().wait_for(
             hook.key, lambda seen: len(_about(seen, subject)) >= count, seconds
@@ -144,6 +150,45 @@ def _status(context: Context, hook: Hook) -> dict[str, Any]:
     context.expect_status(answer, 200, "the subscription's status could not be read")
     status: dict[str, Any] = context.expect_schema(answer, "SubscriptionStatus")
     return status
+
+
+def _expect_recovered(context: Context, hook: Hook, number: int) -> None:
+    """Once a retry is acknowledged, the status shows the event delivered and the streak over."""
+
+    def recovered() -> dict[str, Any] | None:
+        status = _status(context, hook)
+        done = status["deliveredSequence"] >= number and status["attempts"] == 0
+        return status if done and status["status"] == "active" else None
+
+    context.expect(
+        _until(recovered, context.config.delivery_seconds) is not None,
+        "After the retry was acknowledged, the status does not show the event delivered.",
+        f"status active, deliveredSequence {number} or more and attempts 0",
+    )
+
+
+def _expect_retried_after(context: Context, fault: Fault, what: str, **how: Any) -> None:
+    """The event whose first attempt meets `fault` is sent again, with its webhook-id.
+
+    The status must then show it delivered. The deadline allows for the declared timeout and
+    first retry delay.
+    """
+    offered = _offered(context)
+    delays = offered["retryDelaysSeconds"]
+    extra = offered["timeoutSeconds"] + (delays[1] if len(delays) > 1 else 0)
+    hook = _subscribe(context)
+    context.receiver().inject(hook.key, fault, **how)
+    record, _ = context.published_record()
+    subject = _subject(record)
+    (first,) = _delivered(context, hook, subject)
+    _, second = _delivered(context, hook, subject, count=2, extra_seconds=extra)
+    context.expect(
+        second.webhook_id == first.webhook_id,
+        f"After {what}, the next attempt's webhook-id is {second.webhook_id!r}, not "
+        f"{first.webhook_id!r}.",
+        "the same webhook-id on every attempt at an event",
+    )
+    _expect_recovered(context, hook, first.sequence or 0)
 
 
 def _replay(context: Context, hook: Hook, after: int) -> list[dict[str, Any]]:
@@ -345,18 +390,7 @@ def retried(context: Context) -> None:
         f"The retry came {waited:.2f} s after a 500 with Retry-After: 1.",
         "the next attempt no sooner than Retry-After says",
     )
-    number = first.sequence or 0
-
-    def recovered() -> dict[str, Any] | None:
-        status = _status(context, hook)
-        done = status["deliveredSequence"] >= number and status["attempts"] == 0
-        return status if done and status["status"] == "active" else None
-
-    context.expect(
-        _until(recovered, context.config.delivery_seconds) is not None,
-        "After the retry was acknowledged, the status does not show the event delivered.",
-        f"status active, deliveredSequence {number} or more and attempts 0",
-    )
+    _expect_recovered(context, hook, first.sequence or 0)
 
 
 @check(
@@ -461,4 +495,82 @@ def rotated(context: Context) -> None:
         + (f" ({delivery.problem})" if delivery.problem else "")
         + ".",
         "two space-separated v1 signatures, one with the old and one with the new secret",
+    )
+
+
+@check(
+    "CX-SUB-009",
+    "An event the receiver did not answer within the declared timeout is sent again",
+    clause=WEBHOOK,
+)
+def timed_out(context: Context) -> None:
+    late = _offered(context)["timeoutSeconds"] + 1
+    _expect_retried_after(context, Fault.TIMEOUT, f"an answer {late:g} s late", sleep_seconds=late)
+
+
+@check(
+    "CX-SUB-010",
+    "An event whose connection the receiver dropped unanswered is sent again",
+    clause=WEBHOOK,
+)
+def dropped(context: Context) -> None:
+    _expect_retried_after(context, Fault.DROP, "a dropped connection")
+
+
+@check(
+    "CX-SUB-011",
+    "An idle webhook is sent a signed heartbeat that gives the latest sequence",
+    clause=spec_clause("components", "schemas", "Event"),
+)
+def heartbeat(context: Context) -> None:
+    every = _offered(context)["heartbeatSeconds"]
+    waiting = context.config.heartbeat_wait_seconds
+    if every > waiting:
+        raise NotApplicableError(
+            f"heartbeats come after {every:g} s idle, longer than the suite waits "
+            f"(heartbeat_wait_seconds, {waiting:g} s)"
+        )
+    hook = _subscribe(context)
+    record, _ = context.published_record()
+    (last,) = _delivered(context, hook, _subject(record))
+
+    def beats(seen: list[Delivery]) -> list[Delivery]:
+        return [
+            found
+            for found in seen
+            if found.received_at > last.received_at and (found.event or {}).get("type") == HEARTBEAT
+        ]
+
+    seconds = every + context.config.delivery_seconds
+    found = beats(context.receiver().wait_for(hook.key, lambda seen: bool(beats(seen)), seconds))
+    context.expect(
+        bool(found),
+        f"No heartbeat reached the webhook in the {seconds:g} s after its last event.",
+        f"an {HEARTBEAT} event once the webhook had been idle {every:g} s",
+    )
+    beat = found[0]
+    context.expect(
+        beat.verified,
+        f"The heartbeat's signature does not verify: {beat.problem}.",
+        "a heartbeat signed as every delivery is",
+    )
+    event = beat.event or {}
+    _valid(context, event, "Event", "The heartbeat")
+    idle = beat.received_at - last.received_at
+    context.expect(
+        idle >= every / 2,
+        f"The heartbeat came {idle:.2f} s after the last event, although heartbeatSeconds is "
+        f"{every:g}.",
+        f"a heartbeat only once the webhook has been idle about {every:g} s",
+    )
+    latest = (event.get("data") or {}).get("latestSequence")
+    context.expect(
+        "sequence" not in event and latest == last.sequence,
+        f"The heartbeat has sequence {event.get('sequence')!r} and latestSequence {latest!r}.",
+        f"no sequence of its own and data.latestSequence {last.sequence} (the last event's)",
+    )
+    context.expect(
+        beat.webhook_id == event.get("id") and beat.webhook_id != last.webhook_id,
+        f"The heartbeat's webhook-id is {beat.webhook_id!r} for event id {event.get('id')!r}.",
+        "a webhook-id of its own, equal to the heartbeat's id",
     )

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from care_exchange_server.auth.clients import disable_client
 from care_exchange_server.services import records
 from care_exchange_server.storage.db import transaction
-from tests.api.world import World, example_record, published_example
+from tests.api.world import World, example_record, published_example, table_digest
 
 TYPE = "capacity-snapshot"
 BASE = f"/v1/records/{TYPE}"
@@ -256,6 +256,51 @@ def test_bulk_answers_per_item(world: World) -> None:
         world.call("provider", "GET", f"/v1/records/achievement/{other_type['id']}").status_code
         == 200
     )
+
+
+def test_a_bulk_dry_run_answers_as_a_publication_would_and_stores_nothing(
+    world: World, app: FastAPI
+) -> None:
+    taken = published_example(world)
+    good = example_record(TYPE, "svc-p1")
+    invalid = {**example_record(TYPE, "svc-p1"), "registeredPlaces": "many"}
+    not_mine = example_record(TYPE, "svc-q1")
+    again = {**taken, "registeredPlaces": 3}
+    items = [good, invalid, not_mine, again, {**good, "registeredPlaces": 2}]
+    before = table_digest(app.state.engines[0])
+    dry = world.call(
+        "provider",
+        "POST",
+        "/v1/bulk?dry_run=true",
+        json={"records": items},
+        headers={"Idempotency-Key": "dry-1"},
+    )
+    assert dry.status_code == 200, dry.text
+    assert table_digest(app.state.engines[0]) == before
+    assert dry.json()["dryRun"] is True
+    assert [r["status"] for r in dry.json()["results"]] == [201, 422, 403, 409, 409]
+    real = world.call(
+        "provider",
+        "POST",
+        "/v1/bulk?dry_run=false",
+        json={"records": items},
+        headers={"Idempotency-Key": "dry-1"},
+    )
+    assert real.status_code == 200 and "idempotent-replayed" not in real.headers
+    assert "dryRun" not in real.json()
+    published, dry_published = real.json()["results"], dry.json()["results"]
+    assert [r["status"] for r in published] == [r["status"] for r in dry_published]
+    assert published[0] == dry_published[0]
+    assert stored(world, good["id"])["version"] == 1
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "True", ""])
+def test_dry_run_is_true_or_false(world: World, value: str) -> None:
+    record = example_record(TYPE, "svc-p1")
+    answer = world.call("provider", "POST", f"/v1/bulk?dry_run={value}", json={"records": [record]})
+    assert (answer.status_code, answer.json()["code"]) == (400, "invalid_query")
+    assert answer.json()["errors"][0]["parameter"] == "dry_run"
+    assert world.call("provider", "GET", f"{BASE}/{record['id']}").status_code == 404
 
 
 def test_bulk_over_the_limit_is_413(world: World) -> None:

@@ -1,71 +1,188 @@
+"""Reading inputs: folders expanded without dropping a file, and JSON cut into work losslessly."""
+
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from care_exchange_standard.sources import InputError, expand, read_records
+from care_exchange_standard import sources
+from care_exchange_standard.sources import (
+    SKIPPED,
+    Input,
+    InputError,
+    Items,
+    Lines,
+    Records,
+    Unit,
+    array_items_from,
+    expand,
+    json_units,
+)
 
 
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
+def units(data: bytes, kind: sources.Kind = "json") -> list[Unit]:
+    return list(json_units(io.BytesIO(data), kind))
+
+
+def records(found: list[Unit]) -> list[Any]:
+    """What the units hold, parsed as the workers parse them."""
+    out: list[Any] = []
+    for unit in found:
+        if isinstance(unit, Items):
+            out.extend(orjson.loads(b"[" + unit.chunk + b"]"))
+        elif isinstance(unit, Lines):
+            out.extend(orjson.loads(line) for line in unit.data.split(b"\n") if line.strip())
+        else:
+            out.extend(record for _, record in unit.records)
+    return out
+
+
+def test_one_record_is_located_nowhere_in_particular() -> None:
+    assert units(b'{\n  "x": 1\n}\n') == [Records([("", {"x": 1})])]
+    assert units(b'{"x": 1}\n') == [Records([("", {"x": 1})])]
+
+
+@pytest.mark.parametrize("kind", ["json", "ndjson", "unknown"])
+def test_lines_keep_their_numbers(kind: sources.Kind) -> None:
+    [unit] = units(b'{"x": 1}\n\n{"x": 2}\n', kind)
+    assert isinstance(unit, Lines) and unit.first == 1
+    assert unit.data.split(b"\n")[2] == b'{"x": 2}'
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"  \n\t", "the file is empty"),
+        (sources.BOM, "the file is empty"),
+        (b"Home,Places\n", "not JSON: it starts with 'H'"),
+        (b'{"x": ', "not JSON at line 1, column 7"),
+        (b'{"x": "\xff"}', "not UTF-8"),
+    ],
+)
+def test_unreadable_json_says_why(data: bytes, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        units(data)
+
+
+def test_a_byte_order_mark_is_dropped() -> None:
+    assert records(units(sources.BOM + b'[{"x": 1}]')) == [{"x": 1}]
+    assert records(units(sources.BOM + b'{"x": 1}\n{"x": 2}\n', "ndjson")) == [{"x": 1}, {"x": 2}]
+
+
+def test_empty_array_has_no_work() -> None:
+    assert records(units(b"[ ]")) == []
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text(alphabet='ab{}[],"\\ \n'),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(alphabet="k{}", max_size=3), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+array_records = st.lists(st.dictionaries(st.sampled_from("abc"), json_values), max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(items=array_records, block=st.integers(min_value=8, max_value=200), indent=st.booleans())
+def test_array_cut_into_blocks_loses_and_invents_nothing(
+    items: list[dict[str, Any]], block: int, indent: bool
+) -> None:
+    """However the blocks fall, the items parse back in order, or a block fails to parse and
+    the exact reader takes over from its offset with the same items."""
+    data = json.dumps(items, indent=1 if indent else None).encode()
+    handle = io.BytesIO(data)
+    got: list[Any] = []
+    for unit in json_units(handle, "json", block):
+        assert isinstance(unit, Items)
+        try:
+            if unit.exact:
+                raise orjson.JSONDecodeError("no cut found", "", 0)
+            got.extend(orjson.loads(b"[" + unit.chunk + b"]"))
+        except orjson.JSONDecodeError:
+            got.extend(array_items_from(handle, unit.offset))
+            break
+    assert got == items
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lines=st.lists(
+        st.dictionaries(st.sampled_from("xy"), st.integers(-(2**60), 2**60)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_lines_cut_into_blocks_keep_every_line(lines: list[dict[str, Any]]) -> None:
+    data = b"".join(orjson.dumps(line) + b"\n" for line in lines)
+    found = list(json_units(io.BytesIO(data), "ndjson", 16))
+    assert records(found) == lines
+    numbers = [unit.first for unit in found if isinstance(unit, Lines)]
+    assert numbers == sorted(numbers) and (not numbers or numbers[0] == 1)
+
+
+def test_broken_array_is_reported_after_the_last_good_item() -> None:
+    data = b'[{"x": 1}, {"x": 2}, {"x": ]'
+    handle = io.BytesIO(data)
+    [unit] = json_units(handle, "json")
+    assert isinstance(unit, Items)
+    items = array_items_from(handle, unit.offset)
+    assert next(items) == {"x": 1} and next(items) == {"x": 2}
+    with pytest.raises(InputError, match="not JSON"):
+        next(items)
+
+
+def write(folder: Path, name: str, text: str = "{}") -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
 
 
-def test_one_record(tmp_path: Path) -> None:
-    [located] = read_records(write(tmp_path, "a.json", '{"x": 1}'))
-    assert (located.location, located.record) == ("", {"x": 1})
-
-
-def test_array_of_records_is_located_by_index(tmp_path: Path) -> None:
-    found = read_records(write(tmp_path, "a.json", '[{"x": 1}, {"x": 2}]'))
-    assert [(item.location, item.record) for item in found] == [
-        ("[0]", {"x": 1}),
-        ("[1]", {"x": 2}),
+def test_expand_reports_every_file_of_a_folder(tmp_path: Path) -> None:
+    one = write(tmp_path, "d/e/one.json")
+    two = write(tmp_path, "d/two.ndjson")
+    sheet = write(tmp_path, "d/beds.CSV")
+    notes = write(tmp_path, "d/notes.txt")
+    direct = write(tmp_path, "direct.txt")
+    assert expand([tmp_path / "d", direct]) == [
+        Input(str(sheet), sheet),
+        Input(str(one), one),
+        Input(str(notes), notes, skipped=True),
+        Input(str(two), two),
+        Input(str(direct), direct),
     ]
-    assert found[1].where.endswith("a.json[1]")
+    assert SKIPPED == "skipped: not a format the validator reads"
 
 
-@pytest.mark.parametrize("name", ["a.ndjson", "a.jsonl", "a.json"])
-def test_ndjson_is_located_by_line_and_skips_blank_lines(tmp_path: Path, name: str) -> None:
-    found = read_records(write(tmp_path, name, '{"x": 1}\n\n{"x": 2}\n'))
-    assert [(item.location, item.record) for item in found] == [(":1", {"x": 1}), (":3", {"x": 2})]
+def test_expand_keeps_missing_paths_and_empty_folders_as_problems(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    found = expand([tmp_path / "missing.json", tmp_path / "empty", Path("-")])
+    assert [(item.problem, item.path) for item in found] == [
+        ("no such file or folder", tmp_path / "missing.json"),
+        ("an empty folder", tmp_path / "empty"),
+        (None, None),
+    ]
+    assert found[2].name == "-"
 
 
 @pytest.mark.parametrize(
-    ("name", "text", "message"),
-    [
-        ("a.json", '{"x": ', r"a\.json:1:7: not JSON \(Expecting value\)"),
-        ("a.ndjson", '{"x": 1}\nnope\n', r"a\.ndjson:2: not JSON"),
-        ("a.json", "", r"a\.json:1:1: not JSON"),
-    ],
+    ("name", "kind"),
+    [("a.json", "json"), ("a.JSONL", "ndjson"), ("a.ndjson", "ndjson"), ("a.xlsx", "table")],
 )
-def test_non_json_is_an_input_error(tmp_path: Path, name: str, text: str, message: str) -> None:
-    with pytest.raises(InputError, match=message):
-        read_records(write(tmp_path, name, text))
+def test_kind_comes_from_the_suffix(name: str, kind: str) -> None:
+    assert Input(name, Path(name)).kind == kind
+    assert Input("-").kind == "unknown"
 
 
-def test_non_utf8_is_an_input_error(tmp_path: Path) -> None:
-    path = tmp_path / "a.json"
-    path.write_bytes(b'{"x": "\xff"}')
-    with pytest.raises(InputError, match="not UTF-8"):
-        read_records(path)
-
-
-def test_expand_searches_folders_and_keeps_files(tmp_path: Path) -> None:
-    nested = tmp_path / "d" / "e"
-    nested.mkdir(parents=True)
-    one = write(nested, "one.json", "{}")
-    two = write(tmp_path / "d", "two.ndjson", "{}")
-    write(tmp_path / "d", "ignored.txt", "{}")
-    direct = write(tmp_path, "direct.txt", "{}")
-    assert expand([tmp_path / "d", direct]) == [one, two, direct]
-
-
-def test_expand_refuses_missing_paths_and_empty_folders(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no such file or folder"):
-        expand([tmp_path / "missing.json"])
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match=r"no \.json, \.ndjson or \.jsonl files"):
-        expand([tmp_path / "empty"])
+def test_an_array_in_an_ndjson_file_is_read_as_an_array() -> None:
+    assert records(units(b'[{"x": 1},\n{"x": 2}]\n', "ndjson")) == [{"x": 1}, {"x": 2}]

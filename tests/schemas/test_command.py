@@ -1,0 +1,52 @@
+"""The one `care-exchange` command lists every part's subcommands without importing them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from care_exchange_standard.command import build, declared_commands
+
+HEAVY = ("jsonschema", "referencing", "care_exchange_server.cli", "fastapi", "sqlalchemy", "httpx")
+PROBE = """
+import sys
+from care_exchange_standard.command import main
+sys.argv = ["care-exchange", "--help"]
+try:
+    main()
+except SystemExit:
+    pass
+print(",".join(sorted(m for m in sys.modules if m.split(".")[0] in {heavy})))
+"""
+
+
+def test_help_lists_every_subcommand_and_imports_nothing_heavy() -> None:
+    roots = {name.split(".")[0] for name in HEAVY} | {"care_exchange_server"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=sorted(roots))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    *shown, imported = done.stdout.strip().splitlines()
+    loaded = set(imported.split(",")) - {""}
+    assert not [name for name in HEAVY if name in loaded], loaded
+    listed = "\n".join(shown)
+    for name, _, line in declared_commands():
+        assert name in listed and line.split()[0] in listed
+
+
+@pytest.mark.parametrize("declared", declared_commands(), ids=lambda declared: declared[0])
+def test_every_declared_subcommand_loads_and_has_help(declared: tuple[str, str, str]) -> None:
+    name, _, _ = declared
+    done = CliRunner().invoke(build(), [name, "--help"])
+    assert done.exit_code == 0, done.output
+    assert f"care-exchange {name}" in done.output
+
+
+def test_the_version_is_printed() -> None:
+    done = CliRunner().invoke(build(), ["--version"])
+    assert done.exit_code == 0 and done.output.startswith("care-exchange 0.")

@@ -1,0 +1,100 @@
+"""The validator's run: every line and item judged once, at its position, in or out of process."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from care_exchange_standard import Standard
+from care_exchange_standard import sources as sources_module
+from care_exchange_standard.validator import validate_paths
+from tests.conftest import EXAMPLES
+
+GOOD = json.loads((EXAMPLES / "valid/capacity-snapshot/nursing-home-open.json").read_text())
+BAD = dict(GOOD, registeredPlaces=-1)
+
+lines = st.lists(st.sampled_from(["good", "bad", "broken", "blank"]), min_size=1, max_size=40)
+
+
+def ndjson(kinds: list[str]) -> str:
+    text = {
+        "good": json.dumps(GOOD),
+        "bad": json.dumps(BAD),
+        "broken": '{"recordType": ',
+        "blank": "  ",
+    }
+    return "".join(text[kind] + "\n" for kind in kinds)
+
+
+@settings(max_examples=40, deadline=None)
+@given(kinds=lines)
+def test_every_ndjson_line_is_judged_at_its_number(standard: Standard, kinds: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "batch.ndjson"
+        path.write_text(ndjson(kinds))
+        report = validate_paths(standard, [path], jobs=1)
+    expected = {
+        f":{number}": kind
+        for number, kind in enumerate(kinds, start=1)
+        if kind in ("bad", "broken")
+    }
+    found = {result.location: result for result in report.results}
+    assert set(found) == set(expected)
+    for location, kind in expected.items():
+        keyword = found[location].errors[0].keyword
+        assert keyword == ("json" if kind == "broken" else "minimum")
+    assert report.records == sum(kind != "blank" for kind in kinds)
+    assert report.invalid == len(expected)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_workers_and_this_process_agree(standard: Standard, tmp_path: Path, jobs: int) -> None:
+    """Text with brackets makes the quick cut go wrong; the exact reader takes over."""
+    closing = dict(GOOD, notes="a note with } and ] in it")
+    opening = dict(GOOD, notes="a note with { and [ in it")
+    records: list[Any] = [GOOD, BAD, closing, BAD, 7] * 20 + [GOOD, BAD, opening, BAD, 7] * 20
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps(records, indent=1))
+    lines_path = tmp_path / "many.ndjson"
+    lines_path.write_text(ndjson(["good", "bad", "broken"] * 50))
+    original = sources_module.BLOCK
+    sources_module.BLOCK = 300
+    try:
+        report = validate_paths(standard, [path, lines_path], jobs=jobs)
+    finally:
+        sources_module.BLOCK = original
+    assert report.records == 200 + 150
+    invalid = [r.where for r in report.results if not r.valid]
+    assert invalid[:3] == [f"{path}[2]", f"{path}[4]", f"{path}[5]"]
+    assert len(invalid) == 120 + 100
+    assert invalid[120] == f"{lines_path}:2"
+    assert [item.status for item in report.inputs] == ["read", "read"]
+
+
+def test_only_records_with_issues_are_kept_and_the_cap_counts_the_rest(
+    standard: Standard, tmp_path: Path
+) -> None:
+    path = tmp_path / "batch.ndjson"
+    path.write_text(ndjson(["good"] * 30 + ["bad"] * 5))
+    heard: list[str] = []
+    report = validate_paths(standard, [path], keep=2, listener=lambda r: heard.append(r.location))
+    assert [result.location for result in report.results] == [":31", ":32"]
+    assert report.omitted == 3 and heard == [":31", ":32", ":33", ":34", ":35"]
+    assert report.summary()["valid"] == 30 and report.summary()["errors"] == 5
+
+
+def test_a_broken_array_keeps_the_items_before_the_break(
+    standard: Standard, tmp_path: Path
+) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text("[" + json.dumps(GOOD) + "," + json.dumps(BAD) + ", {]")
+    report = validate_paths(standard, [path], jobs=1)
+    [item] = report.inputs
+    assert item.status == "unreadable" and item.records == 2 and item.invalid == 1
+    assert item.message is not None and item.message.startswith("after item 2: not JSON")
