@@ -29,6 +29,11 @@ COMMANDS = (
         "care_exchange_standard.validate_command:validate",
         "Validate Care Exchange records offline against the standard's schemas.",
     ),
+    (
+        "spreadsheet",
+        "care_exchange_standard.tables.spreadsheet_command:spreadsheet",
+        "Write a blank spreadsheet for a record type, generated from its schema.",
+    ),
 )
 # The subcommands other parts contribute, by the distribution that carries them.
 PROVIDED_BY = {
