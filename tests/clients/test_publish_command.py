@@ -139,3 +139,36 @@ def test_without_credentials_it_says_how_to_give_them(tmp_path: Path) -> None:
         env={"CARE_EXCHANGE_PROFILES": str(tmp_path / "none.toml"), "CARE_EXCHANGE_BASE_URL": ""},
     )
     assert done.exit_code == 2 and "care-exchange login" in done.stderr
+
+
+def test_a_filled_spreadsheet_is_published_and_its_mistakes_are_named_by_cell(
+    publish: Publish, reference: Reference, publisher: Client, tmp_path: Path
+) -> None:
+    records = [new_record(reference.service_id) for _ in range(3)]
+    sheet = tmp_path / "capacity.csv"
+    filled = CliRunner().invoke(
+        build(),
+        [
+            "spreadsheet",
+            "capacity-snapshot",
+            "--format",
+            "csv",
+            "--from",
+            _write(tmp_path / "records.json", records),
+            "--output",
+            str(sheet),
+        ],
+    )
+    assert filled.exit_code == 0, filled.output
+    lines = sheet.read_text(encoding="utf-8-sig").splitlines()
+    broken = tmp_path / "broken.csv"
+    row = lines[3].split(",")
+    row[3] = "forty"  # Registered places, column D, of the first record (spreadsheet row 4)
+    broken.write_text("\n".join([*lines[:3], ",".join(row), *lines[4:]]), encoding="utf-8")
+    refused = publish(str(broken))
+    assert refused.exit_code == 1
+    assert "broken.csv D4" in refused.output and "Nothing was published" in refused.output
+    done = publish(str(sheet))
+    assert done.exit_code == 0, done.output
+    assert _row(done.output, "accepted") == 3
+    assert _versions(publisher, records) == [1, 1, 1]
