@@ -9,11 +9,13 @@ places of those sent and not yet answered are all that is held.
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from care_exchange_client.bulk import BulkItemResult
 from care_exchange_client.client import Client
@@ -21,6 +23,8 @@ from care_exchange_client.errors import CareExchangeError
 from care_exchange_standard.inputs import Located
 
 MAX_SHOWN = 50
+READ_AHEAD = 2000
+T = TypeVar("T")
 
 
 class Verdict(StrEnum):
@@ -104,6 +108,49 @@ def judge(client: Client, found: Located, result: BulkItemResult) -> tuple[Verdi
     return Verdict.REFUSED, _refusal(found, result)
 
 
+def read_ahead(items: Iterable[T], most: int = READ_AHEAD) -> Iterator[T]:
+    """`items`, produced by a thread of their own up to `most` ahead of the consumer.
+
+    Reading and checking the next records (Python work) then overlaps the wait for the server's
+    answer to the last chunk, which is spent outside the interpreter lock.
+    """
+    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=most)
+    stop = threading.Event()
+
+    def offer(entry: tuple[bool, Any]) -> bool:
+        """Hand `entry` over unless the consumer has gone."""
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer((True, item)):
+                    return
+            offer((False, None))
+        except BaseException as error:  # handed to the consumer, raised there
+            offer((False, error))
+
+    producer = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    producer.start()
+    try:
+        while True:
+            more, item = ready.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        producer.join(timeout=5)
+
+
 def publish_located(
     client: Client,
     records: Iterable[Located],
@@ -116,7 +163,7 @@ def publish_located(
     pending: deque[Located] = deque()
 
     def bodies() -> Iterator[Any]:
-        for found in records:
+        for found in read_ahead(records):
             pending.append(found)
             yield found.record
 

@@ -1,0 +1,128 @@
+"""`care-exchange publish` of a CSV spreadsheet against raw httpx bulk calls, in the same run.
+
+Both publish the same number of fresh capacity snapshots to one reference server (the demo
+seeded, uvicorn on loopback, real tokens) through `POST /v1/bulk`:
+
+- ours: the command as a provider runs it, in its own process: it reads the CSV a
+  spreadsheet would save, validates every record here, then publishes in chunks with its
+  progress bar and its table; its start-up is counted;
+- the baseline: records already in memory as JSON, a token fetched once, posted 500 at a time
+  with httpx and nothing checked but the count of 201s.
+
+The ratio is the baseline's time over ours (issue 12's target: at least 0.8x).
+Run: `.venv/bin/python -m bench.publish_cli [--backend sqlite|postgresql] [--records N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.api import fresh_database, postgres_unreachable
+from care_exchange_conformance.config import Party
+from care_exchange_standard import SCHEMA_DIR
+from care_exchange_standard.tables.layout import layout_for
+from care_exchange_standard.tables.writing import write_csv
+from care_exchange_testing.reference import serve_reference
+
+TARGET_RATIO = 0.8
+CHUNK = 500
+RECORD_TYPE = "capacity-snapshot"
+EXAMPLE = SCHEMA_DIR / "examples" / "valid" / RECORD_TYPE / "nursing-home-open.json"
+
+
+def records(count: int, service_id: str) -> list[dict[str, Any]]:
+    template = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    return [{**template, "id": str(uuid.uuid4()), "serviceId": service_id} for _ in range(count)]
+
+
+def ours(base_url: str, party: Party, sheet: Path) -> float:
+    command = str(Path(sys.executable).with_name("care-exchange"))
+    environment = {
+        **os.environ,
+        "CARE_EXCHANGE_BASE_URL": base_url,
+        "CARE_EXCHANGE_CLIENT_ID": party.client_id,
+        "CARE_EXCHANGE_CLIENT_SECRET": party.client_secret,
+        "CARE_EXCHANGE_PROFILES": str(sheet.with_name("no-profiles.toml")),
+    }
+    started = time.perf_counter()
+    done = subprocess.run(
+        [command, "publish", str(sheet)], env=environment, capture_output=True, text=True
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"care-exchange publish failed:\n{done.stdout}\n{done.stderr}")
+    return elapsed
+
+
+def raw(base_url: str, party: Party, batch: list[dict[str, Any]]) -> float:
+    with httpx.Client(base_url=base_url, timeout=120) as http:
+        token = http.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(party.client_id, party.client_secret),
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        started = time.perf_counter()
+        published = 0
+        for start in range(0, len(batch), CHUNK):
+            body = json.dumps({"records": batch[start : start + CHUNK]}).encode()
+            answer = http.post(
+                "/v1/bulk", content=body, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
+            )
+            published += sum(item["status"] == 201 for item in answer.json()["results"])
+        elapsed = time.perf_counter() - started
+    if published != len(batch):
+        raise SystemExit(f"the baseline published {published} of {len(batch)} records")
+    return elapsed
+
+
+def run(backend: str, count: int) -> tuple[float, float]:
+    """Seconds for ours and for the baseline, each on records of its own."""
+    with (
+        tempfile.TemporaryDirectory(prefix="care-exchange-publish-") as folder,
+        fresh_database(backend) as url,
+        serve_reference(url) as config,
+    ):
+        assert config.publisher is not None and config.service_id is not None
+        sheet = Path(folder) / "capacity.csv"
+        with sheet.open("wb") as handle:
+            write_csv(layout_for(RECORD_TYPE), handle, records(count, config.service_id))
+        baseline = raw(config.base_url, config.publisher, records(count, config.service_id))
+        command = ours(config.base_url, config.publisher, sheet)
+    return command, baseline
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--records", type=int, default=50_000)
+    options = parser.parse_args(argv)
+    if options.backend == "postgresql" and (reason := postgres_unreachable()):
+        sys.stdout.write(f"postgresql skipped: {reason}\n")
+        return 1
+    command, baseline = run(options.backend, options.records)
+    ratio = baseline / command
+    verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
+    sys.stdout.write(
+        f"{options.backend:<10} care-exchange publish (CSV)  {command:8.2f} s"
+        f"  {options.records / command:8,.0f} records/s\n"
+        f"{options.backend:<10} raw httpx bulk calls         {baseline:8.2f} s"
+        f"  {options.records / baseline:8,.0f} records/s\n"
+        f"{options.backend:<10} ratio {ratio:.2f}x ({verdict} the target of {TARGET_RATIO}x)\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
