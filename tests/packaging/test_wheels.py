@@ -182,7 +182,7 @@ def installed_server(wheelhouse: Path, tmp_path: Path) -> Iterator[Running]:
             if command:
                 config = tmp_path / command[1]
                 break
-        assert process.poll() is None and len(clients) == 3, clients
+        assert process.poll() is None and len(clients) == 4, clients  # the demo's four clients
         assert config is not None and config.is_file()
         # The server logs every request to this pipe: keep reading it, or a full pipe stops it.
         drain = threading.Thread(target=logged.extend, args=(process.stdout,), daemon=True)
