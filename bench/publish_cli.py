@@ -7,7 +7,7 @@ seeded, uvicorn on loopback, real tokens) through `POST /v1/bulk`:
   spreadsheet would save, validates every record here, then publishes in chunks with its
   progress bar and its table; its start-up is counted;
 - the baseline: records already in memory as JSON, a token fetched once, posted 500 at a time
-  with httpx and nothing checked but the count of 201s.
+  with httpx2 and nothing checked but the count of 201s (`bench.sdk.raw_bulk`).
 
 The ratio is the baseline's time over ours (issue 12's target: at least 0.8x).
 Run: `.venv/bin/python -m bench.publish_cli [--backend sqlite|postgresql] [--records N]`.
@@ -16,34 +16,22 @@ Run: `.venv/bin/python -m bench.publish_cli [--backend sqlite|postgresql] [--rec
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from bench.api import fresh_database, postgres_unreachable
+from bench.sdk import fresh_records, raw_bulk
 from care_exchange_conformance.config import Party
-from care_exchange_standard import SCHEMA_DIR
 from care_exchange_standard.tables.layout import layout_for
 from care_exchange_standard.tables.writing import write_csv
 from care_exchange_testing.reference import serve_reference
 
 TARGET_RATIO = 0.8
-CHUNK = 500
 RECORD_TYPE = "capacity-snapshot"
-EXAMPLE = SCHEMA_DIR / "examples" / "valid" / RECORD_TYPE / "nursing-home-open.json"
-
-
-def records(count: int, service_id: str) -> list[dict[str, Any]]:
-    template = json.loads(EXAMPLE.read_text(encoding="utf-8"))
-    return [{**template, "id": str(uuid.uuid4()), "serviceId": service_id} for _ in range(count)]
 
 
 def ours(base_url: str, party: Party, sheet: Path) -> float:
@@ -65,28 +53,6 @@ def ours(base_url: str, party: Party, sheet: Path) -> float:
     return elapsed
 
 
-def raw(base_url: str, party: Party, batch: list[dict[str, Any]]) -> float:
-    with httpx.Client(base_url=base_url, timeout=120) as http:
-        token = http.post(
-            "/oauth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(party.client_id, party.client_secret),
-        ).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        started = time.perf_counter()
-        published = 0
-        for start in range(0, len(batch), CHUNK):
-            body = json.dumps({"records": batch[start : start + CHUNK]}).encode()
-            answer = http.post(
-                "/v1/bulk", content=body, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
-            )
-            published += sum(item["status"] == 201 for item in answer.json()["results"])
-        elapsed = time.perf_counter() - started
-    if published != len(batch):
-        raise SystemExit(f"the baseline published {published} of {len(batch)} records")
-    return elapsed
-
-
 def run(backend: str, count: int) -> tuple[float, float]:
     """Seconds for ours and for the baseline, each on records of its own."""
     with (
@@ -97,8 +63,10 @@ def run(backend: str, count: int) -> tuple[float, float]:
         assert config.publisher is not None and config.service_id is not None
         sheet = Path(folder) / "capacity.csv"
         with sheet.open("wb") as handle:
-            write_csv(layout_for(RECORD_TYPE), handle, records(count, config.service_id))
-        baseline = raw(config.base_url, config.publisher, records(count, config.service_id))
+            write_csv(layout_for(RECORD_TYPE), handle, fresh_records(count, config.service_id))
+        baseline = raw_bulk(
+            config.base_url, config.publisher, fresh_records(count, config.service_id)
+        )
         command = ours(config.base_url, config.publisher, sheet)
     return command, baseline
 

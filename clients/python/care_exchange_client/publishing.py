@@ -12,7 +12,7 @@ import json
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -108,7 +108,7 @@ def judge(client: Client, found: Located, result: BulkItemResult) -> tuple[Verdi
     return Verdict.REFUSED, _refusal(found, result)
 
 
-def read_ahead(items: Iterable[T], most: int = READ_AHEAD) -> Iterator[T]:
+def read_ahead(items: Iterable[T], most: int = READ_AHEAD) -> Generator[T, None, None]:
     """`items`, produced by a thread of their own up to `most` ahead of the consumer.
 
     Reading and checking the next records (Python work) then overlaps the wait for the server's

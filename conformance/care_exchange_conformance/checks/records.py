@@ -197,26 +197,41 @@ def list_paging(context: Context) -> None:
     context.expect(not missing, f"Records missing from the list: {missing}.", "every record")
 
 
+def _bulk_of_good_and_broken(context: Context, dry_run: bool) -> dict[str, Any]:
+    """A valid record and one without its service, in one bulk request: answered 201 and 422.
+
+    Returns the valid record. `dryRun` must be in the answer exactly when it was a dry run.
+    """
+    good, broken = context.new_record(), context.new_record()
+    broken.pop("serviceId")
+    answer = context.request(
+        "POST",
+        "/v1/bulk",
+        party="publisher",
+        params={"dry_run": "true"} if dry_run else None,
+        json={"records": [good, broken]},
+    )
+    doing = "the bulk dry run" if dry_run else "the bulk publish"
+    context.expect_status(answer, 200, f"{doing} was refused as a whole")
+    body = context.expect_schema(answer, "BulkResult")
+    statuses = [(item["index"], item["status"]) for item in body["results"]]
+    context.expect(
+        statuses == [(0, 201), (1, 422)] and (body.get("dryRun") is True) is dry_run,
+        f"The per-item results of {doing} are {statuses}, dryRun {body.get('dryRun')!r}.",
+        "[(0, 201), (1, 422)]: the valid record accepted, the invalid one refused"
+        + (", and dryRun true" if dry_run else ", and no dryRun"),
+        answer,
+    )
+    return good
+
+
 @check(
     "CX-REC-007",
     "A bulk publish answers each item on its own, in order",
     clause=spec_clause("paths", "/v1/bulk", "post"),
 )
 def bulk(context: Context) -> None:
-    good, broken = context.new_record(), context.new_record()
-    broken.pop("serviceId")
-    answer = context.request(
-        "POST", "/v1/bulk", party="publisher", json={"records": [good, broken]}
-    )
-    context.expect_status(answer, 200, "the bulk publish was refused as a whole")
-    results = context.expect_schema(answer, "BulkResult")["results"]
-    statuses = [(item["index"], item["status"]) for item in results]
-    context.expect(
-        statuses == [(0, 201), (1, 422)],
-        f"The per-item results are {statuses}.",
-        "[(0, 201), (1, 422)]: the valid record published, the invalid one refused",
-        answer,
-    )
+    good = _bulk_of_good_and_broken(context, dry_run=False)
     context.published[good["recordType"], good["id"]] = None
     read = context.get(record_path(good), party="subscriber")
     context.expect_status(read, 200, "the record published in bulk could not be read")
@@ -228,27 +243,8 @@ def bulk(context: Context) -> None:
     clause=spec_clause("paths", "/v1/bulk", "post"),
 )
 def bulk_dry_run(context: Context) -> None:
-    good, broken = context.new_record(), context.new_record()
-    broken.pop("serviceId")
-    answer = context.request(
-        "POST",
-        "/v1/bulk",
-        party="publisher",
-        params={"dry_run": "true"},
-        json={"records": [good, broken]},
-    )
-    context.expect_status(answer, 200, "the bulk dry run was refused as a whole")
-    body = context.expect_schema(answer, "BulkResult")
-    statuses = [(item["index"], item["status"]) for item in body["results"]]
-    context.expect(
-        statuses == [(0, 201), (1, 422)] and body.get("dryRun") is True,
-        f"The dry run's results are {statuses}, dryRun {body.get('dryRun')!r}.",
-        "[(0, 201), (1, 422)] and dryRun true: what a publication would have answered",
-        answer,
-    )
+    good = _bulk_of_good_and_broken(context, dry_run=True)
     read = context.get(record_path(good), party="publisher")
     context.expect_status(read, 404, "the record checked by a dry run was stored")
     published = context.publish(good)
-    context.expect_status(
-        published, 201, "the record checked by a dry run can no longer be published"
-    )
+    context.expect_status(published, 201, "after a dry run the record could not be published")
