@@ -19,6 +19,7 @@ refusals that matter at level 1, on requests chosen by hand.
 from __future__ import annotations
 
 from care_exchange_conformance.context import Context
+from care_exchange_conformance.evidence import REDACTED
 from care_exchange_conformance.generation import Kind, by_operation, outcome
 from care_exchange_conformance.registry import Level, NotApplicableError, check, spec_clause
 
@@ -40,13 +41,24 @@ def _report(context: Context, kind: Kind, expected: str) -> None:
     message = f"{first.operation}, {request}: {first.message}"
     if len(findings) > 1:
         counted = list(by_operation(findings))
-        shown = ", ".join(f"{operation} ({count})" for operation, count in counted[:5])
-        more = f" and {len(counted) - SHOWN_OPERATIONS} more operations" if len(counted) > 5 else ""
+        shown = ", ".join(f"{name} ({count})" for name, count in counted[:SHOWN_OPERATIONS])
+        hidden = len(counted) - SHOWN_OPERATIONS
+        more = f" and {hidden} more operations" if hidden > 0 else ""
         message += (
             f" {len(findings)} of the {found.requests} generated requests showed this: "
             f"{shown}{more}."
         )
-    context.fail(message, expected, first.response)
+    context.fail(_redacted(context, message, found.parties), expected, first.response)
+
+
+def _redacted(context: Context, text: str, parties: set[str]) -> str:
+    """The text without the secrets and tokens of the clients the requests were sent as."""
+    for party in sorted(parties):
+        client = context.config.party(party)
+        secrets = [context.token(party), client.client_secret if client else ""]
+        for secret in filter(None, secrets):
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 @check(
