@@ -32,6 +32,7 @@ so a run repeats.
 from __future__ import annotations
 
 import base64
+import tempfile
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import suppress
@@ -181,6 +182,22 @@ class Generator:
         self._existing: dict[str, str | None] = {}
 
     def run(self) -> Outcome:
+        """Generate and send, with Hypothesis' files in a temporary folder.
+
+        Hypothesis keeps caches in `.hypothesis/` of the working directory, which is a vendor's
+        CI checkout: the run leaves nothing there.
+        """
+        from hypothesis import configuration
+
+        previous = getattr(configuration, "__hypothesis_home_directory", None)
+        with tempfile.TemporaryDirectory(prefix="care-exchange-conformance-") as home:
+            configuration.set_hypothesis_home_dir(home)
+            try:
+                return self._run()
+            finally:
+                configuration.set_hypothesis_home_dir(previous)
+
+    def _run(self) -> Outcome:
         from schemathesis import GenerationMode
         from schemathesis.core.result import Ok
 

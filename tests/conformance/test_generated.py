@@ -369,7 +369,10 @@ def test_a_broken_variant_fails_exactly_its_check(
         assert "Bearer ey" not in json.dumps(failure.exchange.as_dict())
 
 
-def test_fewer_examples_send_fewer_requests(serve_reference: Serve) -> None:
+def test_fewer_examples_send_fewer_requests_and_leave_no_files(
+    serve_reference: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # Hypothesis would keep its caches in .hypothesis/ here
     with serve_reference() as config:
         context = Context(replace(config, generated_examples=1), SEED)
         try:
@@ -380,3 +383,4 @@ def test_fewer_examples_send_fewer_requests(serve_reference: Serve) -> None:
         finally:
             context.close()
     assert max(sent.values()) <= 2  # one valid and one invalid request at most
+    assert list(tmp_path.iterdir()) == []
