@@ -34,7 +34,7 @@ from __future__ import annotations
 import base64
 import tempfile
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -544,6 +544,3 @@ def by_operation(findings: list[Finding]) -> Iterator[tuple[str, int]]:
     for found in findings:
         counts[found.operation] = counts.get(found.operation, 0) + 1
     yield from counts.items()
-
-
-Describe = Callable[[Finding], str]
