@@ -238,9 +238,15 @@ class Generator:
                 self._skip(operation, f"the capability document declares no {feature}")
                 return None
         if path in OAUTH_ENDPOINTS:
-            where = self.context.oauth_metadata().get(OAUTH_ENDPOINTS[path])
+            member = OAUTH_ENDPOINTS[path]
+            where = None
+            with suppress(CheckFailedError):
+                where = self.context.oauth_metadata().get(member)
             if where != self.context.config.base_url + path:
-                self._skip(operation, f"the metadata's {OAUTH_ENDPOINTS[path]} is {where!r}")
+                self._skip(operation, f"the authorisation server metadata's {member} is {where!r}")
+                return None
+            if self.context.config.party("publisher") is None:
+                self._skip(operation, "no publisher client is configured")
                 return None
             return "publisher"
         requirements: list[dict[str, list[str]]] = raw.get("security", [])
