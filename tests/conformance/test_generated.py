@@ -356,6 +356,7 @@ def test_a_broken_variant_fails_exactly_its_check(
 ) -> None:
     with serve_reference(variant) as config:
         report = run(config, GENERATED, seed=SEED)
+    assert report.not_cleaned_up == []
     failed = [r for r in report.results if r.status is not Status.PASSED]
     assert [r.check.id for r in failed] == expected, [r.failures for r in failed]
     for result in failed:
@@ -384,3 +385,53 @@ def test_fewer_examples_send_fewer_requests_and_leave_no_files(
             context.close()
     assert max(sent.values()) <= 2  # one valid and one invalid request at most
     assert list(tmp_path.iterdir()) == []
+
+
+class SubscribeWhateverIsSent:
+    """A broken variant: any POST /v1/subscriptions makes a pull subscription, however invalid
+    the request (its body and Idempotency-Key are ignored)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] == "/v1/subscriptions"
+        ):
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps({"types": ["capacity-snapshot"], "channel": {"type": "pull"}}).encode()
+        kept = [
+            (name, value)
+            for name, value in scope["headers"]
+            if name not in (b"content-length", b"content-type", b"idempotency-key")
+        ]
+        headers = [
+            *kept,
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        message = await receive()
+        while message.get("more_body"):
+            message = await receive()
+
+        async def replaced() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app({**scope, "headers": headers, "query_string": b""}, replaced, send)
+
+
+def test_what_an_invalid_request_created_is_removed(serve_reference: Serve) -> None:
+    with serve_reference(middleware(SubscribeWhateverIsSent)) as config:
+        report = run(config, GENERATED, seed=SEED)
+        context = Context(config, SEED)
+        try:
+            left = context.get("/v1/subscriptions", party="publisher").json()["items"]
+        finally:
+            context.close()
+    assert [r.check.id for r in report.results if r.status is Status.FAILED] == ["CX-SPEC-005"]
+    [failure] = next(r for r in report.results if r.status is Status.FAILED).failures
+    assert failure.message.startswith("POST /v1/subscriptions, a generated invalid request")
+    assert report.not_cleaned_up == [] and left == []
