@@ -73,6 +73,7 @@ LISTS = {
 }
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_MESSAGE = 700
+SCHEMA_MESSAGE = 240
 
 
 class Kind(StrEnum):
@@ -536,6 +537,19 @@ def _failure(
 
 
 def _describe(failure: Any) -> str:
+    """A failure in a line; for a schema violation, where in the body and which keyword.
+
+    A violation's message quotes the whole offending value first: the middle of a long one is cut.
+    """
+    validation = getattr(failure, "validation_message", None)
+    if isinstance(validation, str):
+        pointer = "".join(f"/{part}" for part in getattr(failure, "instance_path", []))
+        keyword = (getattr(failure, "schema_path", None) or ["?"])[-1]
+        text = " ".join(validation.split())
+        if len(text) > SCHEMA_MESSAGE:
+            half = SCHEMA_MESSAGE // 2
+            text = f"{text[:half]} ... {text[-half:]}"
+        return f"{failure.title} at '{pointer or '/'}' ({keyword}): {text}"
     message = " ".join(str(failure.message).split())
     return f"{failure.title}: {message}" if message else str(failure.title)
 
