@@ -35,7 +35,7 @@ import base64
 import tempfile
 import weakref
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -183,10 +183,11 @@ class Generator:
         self._existing: dict[str, str | None] = {}
 
     def run(self) -> Outcome:
-        """Generate and send, with Hypothesis' files in a temporary folder.
+        """Generate and send, with Hypothesis drawing from the seed alone and leaving no files.
 
         Hypothesis keeps caches in `.hypothesis/` of the working directory, which is a vendor's
-        CI checkout: the run leaves nothing there.
+        CI checkout: they go to a temporary folder. Each draw is from the seed alone
+        (`_without_local_constants`).
         """
         from hypothesis import configuration
 
@@ -296,8 +297,8 @@ class Generator:
         def collect(case: Case[Any]) -> None:
             drawn.append(case)
 
-        with suppress(Unsatisfiable):  # nothing of that kind to generate
-            collect()
+        with suppress(Unsatisfiable), _without_local_constants():
+            collect()  # Unsatisfiable: nothing of that kind to generate
         return drawn
 
     # ---------------------------------------------------------------------------- sending
@@ -479,6 +480,28 @@ class Generator:
         for item in body.get("results", []) if case.operation.path == "/v1/bulk" else []:
             if isinstance(item, dict) and item.get("status") == 201:
                 self.context.published[str(item.get("recordType")), str(item.get("id"))] = None
+
+
+@contextmanager
+def _without_local_constants() -> Iterator[None]:
+    """Hypothesis without the constants of the local modules loaded.
+
+    Now and then it draws a constant found in the source of the modules loaded from outside
+    site-packages, so the same seed would draw other requests in another environment, or later
+    in the same process once more modules are loaded.
+    """
+    from hypothesis.internal.conjecture import providers
+    from hypothesis.internal.constants_ast import Constants
+
+    original = providers._get_local_constants
+    none = Constants()
+    providers.CONSTANTS_CACHE.cache.clear()  # it holds the local constants drawn so far
+    setattr(providers, "_get_local_constants", lambda: none)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(providers, "_get_local_constants", original)  # noqa: B010
+        providers.CONSTANTS_CACHE.cache.clear()
 
 
 def _has_inputs(operation: Operation) -> bool:

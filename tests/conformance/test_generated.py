@@ -3,6 +3,7 @@ it as they found it, repeat with their seed, and catch what they are for."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -84,8 +85,9 @@ def test_the_reference_server_passes_every_generated_check(serve_reference: Serv
     assert before == after
 
 
-def test_a_run_repeats_with_its_seed() -> None:
-    """The same seed draws the same requests; another seed draws others."""
+def test_a_run_repeats_with_its_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same seed draws the same requests, whatever modules are loaded; another seed draws
+    others."""
     schema = generation._schema()
     operation = schema["/v1/agreements"]["GET"]
     from schemathesis import GenerationMode
@@ -98,8 +100,15 @@ def test_a_run_repeats_with_its_seed() -> None:
             context.close()
         return [(case.query, case.headers) for case in cases]
 
-    assert drawn(11) == drawn(11)
-    assert drawn(11) != drawn(12)
+    first = drawn(11)
+    # Hypothesis would draw constants from the source of local modules loaded since.
+    (tmp_path / "cx_local_constants.py").write_text(
+        "".join(f"VALUE_{n} = {n + 7919}\nTEXT_{n} = 'status-{n}'\n" for n in range(300))
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("cx_local_constants")
+    assert drawn(11) == first
+    assert drawn(12) != first
     assert len(drawn(11)) == 5
 
 
