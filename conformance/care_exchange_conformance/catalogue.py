@@ -24,6 +24,7 @@ AREA_NAMES = {
     "RCPT": "Access receipts",
     "REC": "Records",
     "RECV": "A subscriber's webhook endpoint (`care-exchange conformance receiver`)",
+    "SPEC": "Generated requests (schemathesis against the spec)",
     "SUB": "Subscriptions and webhooks",
 }
 HEADER = """# Conformance checks

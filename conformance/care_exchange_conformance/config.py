@@ -10,6 +10,7 @@ receiver_url = "https://hooks.example.org"  # optional: how the implementation r
 delivery_seconds = 20             # optional: how long a webhook delivery may take to arrive
 expired_token = "eyJ..."          # optional: a token issued to the publisher, now expired
 heartbeat_wait_seconds = 60       # optional: the longest the suite waits for a heartbeat
+generated_examples = 5            # optional: requests generated per operation and kind (CX-SPEC)
 
 [publisher]                       # publishes for `service_id`
 client_id = "..."
@@ -74,6 +75,7 @@ class Config:
     delivery_seconds: float = 20.0
     expired_token: str | None = None
     heartbeat_wait_seconds: float = 60.0
+    generated_examples: int = 5
 
     def party(self, name: str) -> Party | None:
         found: Party | None = getattr(self, name)
@@ -118,6 +120,7 @@ def load(
         delivery_seconds=_seconds(flat, "delivery_seconds", "20"),
         expired_token=flat.get("expired_token"),
         heartbeat_wait_seconds=_seconds(flat, "heartbeat_wait_seconds", "60"),
+        generated_examples=_count(flat, "generated_examples", "5"),
         **parties,
     )
 
@@ -128,6 +131,13 @@ def _seconds(flat: Mapping[str, str], name: str, default: str) -> float:
         return float(value)
     except ValueError:
         raise ConfigError(f"{name} must be a number of seconds, not {value!r}.") from None
+
+
+def _count(flat: Mapping[str, str], name: str, default: str) -> int:
+    value = flat.get(name, default)
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, not {value!r}.")
+    return int(value)
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -16,25 +16,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-import jsonschema_rs
 import pytest
 import requests
 import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
-from hypothesis.internal.conjecture import utils as conjecture_utils
-from hypothesis.strategies import SearchStrategy
-from jsonschema_rs.canonical import CanonicalKind, Satisfiability
 from schemathesis import Case, Response
 from schemathesis.checks import CheckFunction, not_a_server_error
-from schemathesis.config import GenerationConfig
-from schemathesis.core.jsonschema import CANONICALIZE_DRAFT_BY_VALIDATOR
 from schemathesis.core.jsonschema.types import JsonValue
-from schemathesis.generation.jsonschema import Alphabet, StrategyContext
-from schemathesis.generation.jsonschema.strategy import UnsupportedView
-from schemathesis.generation.jsonschema.strategy import from_schema as canonical_from_schema
-from schemathesis.specs.openapi import _hypothesis as openapi_hypothesis
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -43,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from care_exchange_conformance import schemathesis_compat
 from care_exchange_server.app import create_app, dispose
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.migrate import upgrade
@@ -52,67 +43,9 @@ from tests.api.world import RECORD_TYPES, World, build_world, example_record
 pytestmark = pytest.mark.slow
 
 
-def _canonical_strategy_or_none(
-    schema: Any, generation_config: GenerationConfig, validator_cls: Any
-) -> SearchStrategy[Any] | None:
-    """schemathesis' own `_canonical_strategy_or_none`, asking jsonschema-rs 0.61 its way."""
-    try:
-        draft = CANONICALIZE_DRAFT_BY_VALIDATOR[validator_cls]
-        canonical = jsonschema_rs.canonicalize(schema, draft=draft)
-    except (jsonschema_rs.ValidationError, jsonschema_rs.canonical.CanonicalizationError):
-        return None
-    if canonical.kind == CanonicalKind.RAW or canonical.satisfiability() == Satisfiability.NO:
-        return None
-    alphabet = Alphabet(allow_x00=generation_config.allow_x00, codec=generation_config.codec)
-    try:
-        return canonical_from_schema(canonical, StrategyContext(alphabet=alphabet))
-    except UnsupportedView:
-        return None
-
-
-def _route_around_canonical_generation() -> None:
-    """Make schemathesis 4.24 work with jsonschema-rs 0.61 (the project's pin).
-
-    schemathesis builds its strategies from `jsonschema_rs.canonicalize(...)` and asks the result
-    `is_satisfiable()`, which jsonschema-rs 0.61 renamed `satisfiability()` (`yes`/`no`/`unknown`);
-    every generation then fails with an AttributeError. Its fallback, hypothesis-jsonschema
-    0.23, does not work with the installed Hypothesis either. So the one function is replaced by
-    an equivalent that asks the new way; nothing changes once the two versions agree again.
-    """
-    if hasattr(jsonschema_rs.canonicalize({"type": "string"}), "is_satisfiable"):
-        return
-    setattr(openapi_hypothesis, "_canonical_strategy_or_none", _canonical_strategy_or_none)  # noqa: B010
-
-
-_route_around_canonical_generation()
-
-_DONE = object()
-
-
-def _many_more(self: conjecture_utils.many) -> bool:
-    """The pre-6.16x `many.more()`: one step of the iterator the new `many` offers instead."""
-    iterator: Iterator[None] | None = self.__dict__.get("_legacy_iterator")
-    if iterator is None:
-        self.__enter__()
-        iterator = self.__dict__["_legacy_iterator"] = iter(self)
-    if next(iterator, _DONE) is _DONE:
-        self.__exit__(None)
-        return False
-    return True
-
-
-def _give_many_its_more_back() -> None:
-    """Make hypothesis-jsonschema 0.23 (schemathesis' generator for objects) work again.
-
-    It draws object members with `while elements.more(): ...` on Hypothesis' internal `many`,
-    which the installed Hypothesis turned into a context manager and iterator without `more()`;
-    every object body then fails with an AttributeError. A no-op on a Hypothesis that has it.
-    """
-    if not hasattr(conjecture_utils.many, "more"):
-        setattr(conjecture_utils.many, "more", _many_more)  # noqa: B010
-
-
-_give_many_its_more_back()
+# schemathesis 4.24 with jsonschema-rs 0.61 and the installed Hypothesis: the suite's repairs,
+# in one place (care_exchange_conformance/schemathesis_compat.py says what they are).
+schemathesis_compat.install()
 
 
 SPEC = Path(__file__).resolve().parents[2] / "spec" / "openapi.yaml"

@@ -6,6 +6,7 @@ from care_exchange_conformance.checks import (
     errors,
     feed,
     feedback,
+    generated,
     idempotency,
     isolation,
     receipts,
@@ -26,6 +27,7 @@ AREAS = (
     subscriptions,
     receipts,
     feedback,
+    generated,
     receiving,
 )
 
