@@ -604,22 +604,35 @@ def _read_csv(source: Path | BinaryIO, record_type: str | None) -> Iterator[Tabl
     else:
         handle = source
     try:
-        yield from _csv_records(handle, record_type)
+        yield from _csv_records(blocks_of(handle), record_type)
     finally:
         if isinstance(source, Path):
             handle.close()
 
 
-def _csv_rows(handle: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
-    """(1-based row number, its cells) for each row of the CSV that has a cell filled."""
-    start = handle.read(4)
+def blocks_of(handle: IO[bytes]) -> Iterator[bytes]:
+    """A file's bytes, a block at a time."""
+    while block := handle.read(CSV_CHUNK):
+        yield block
+
+
+def _csv_rows(blocks: Iterator[bytes], skipped: int = 0) -> Iterator[tuple[int, list[str]]]:
+    """(1-based row number, its cells) for each row of the CSV that has a cell filled.
+
+    `skipped` rows (and lines) left out of the blocks before their data rows are counted in.
+    """
+    start = b""
+    for block in blocks:
+        start += block
+        if len(start) >= 4:
+            break
     if start.startswith(UTF16_BOMS):
         raise TableError(
             "the file is UTF-16 text: save it as 'CSV UTF-8 (Comma delimited)' and try again"
         )
     if start.startswith(OLE_MAGIC) or start.startswith(b"PK\x03\x04"):
         raise TableError("this is a workbook, not CSV text: name it .xlsx, or save it as CSV")
-    texts = _decoded_chunks(handle, start)
+    texts = _decoded_chunks(itertools.chain([start], blocks), skipped)
     first = next(texts, "")
     heading = first.partition("\n")[0]
     delimiter = ","
@@ -629,46 +642,50 @@ def _csv_rows(handle: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
     lines = itertools.chain.from_iterable(
         io.StringIO(text, newline="") for text in itertools.chain([first], texts)
     )
-    row = 0
+    row = skipped
     try:
         csv.field_size_limit(CSV_FIELD_LIMIT)
-        for row, cells in enumerate(csv.reader(lines, delimiter=delimiter), start=1):
+        for row, cells in enumerate(csv.reader(lines, delimiter=delimiter), start=skipped + 1):
             if any(cells):
                 yield row, cells
     except csv.Error as error:
         raise TableError(f"not a readable CSV file near row {row + 1} ({error})") from None
 
 
-def _decoded_chunks(handle: IO[bytes], start: bytes) -> Iterator[str]:
-    """The file as UTF-8 text (a byte-order mark left out) in pieces of whole lines.
-
-    Text that cannot be decoded is a TableError naming its line, after the lines before it.
-    """
-    data = (start + handle.read(CSV_CHUNK)).removeprefix(codecs.BOM_UTF8)
-    lines_before = 0
-    while data:
-        more = handle.read(CSV_CHUNK)
-        if more:
-            cut = data.rfind(b"\n") + 1
-            if not cut:  # not one whole line yet
-                data += more
+def _decoded_chunks(blocks: Iterable[bytes], lines_before: int) -> Iterator[str]:
+    """The blocks as UTF-8 text (a byte-order mark left out) in pieces of whole lines."""
+    data, started = b"", False
+    for block in blocks:
+        data += block
+        if not started:
+            if len(data) < len(codecs.BOM_UTF8):
                 continue
-            whole, data = data[:cut], data[cut:] + more
-        else:
-            whole, data = data, b""
-        try:
-            text = whole.decode("utf-8")
-        except UnicodeDecodeError as error:
-            good = whole.rfind(b"\n", 0, error.start) + 1
-            yield whole[:good].decode("utf-8")
-            number = lines_before + whole.count(b"\n", 0, good) + 1
-            byte = whole[error.start : error.start + 1].hex().upper()
-            raise TableError(
-                f"the file is not UTF-8 text (byte 0x{byte} on line {number}): in Excel save it "
-                "as 'CSV UTF-8 (Comma delimited)', or re-save it as UTF-8"
-            ) from None
-        yield text
-        lines_before += whole.count(b"\n")
+            data, started = data.removeprefix(codecs.BOM_UTF8), True
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield from _decoded(data[:cut], lines_before)
+            lines_before += data.count(b"\n", 0, cut)
+            data = data[cut:]
+    if not started:
+        data = data.removeprefix(codecs.BOM_UTF8)
+    if data:
+        yield from _decoded(data, lines_before)
+
+
+def _decoded(data: bytes, lines_before: int) -> Iterator[str]:
+    """UTF-8 text, or its lines before one that is not and then TableError naming that line."""
+    try:
+        yield data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        good = data.rfind(b"\n", 0, error.start) + 1
+        if good:
+            yield data[:good].decode("utf-8")
+        number = lines_before + data.count(b"\n", 0, error.start) + 1
+        byte = data[error.start : error.start + 1].hex().upper()
+        raise TableError(
+            f"the file is not UTF-8 text (byte 0x{byte} on line {number}): in Excel save it "
+            "as 'CSV UTF-8 (Comma delimited)', or re-save it as UTF-8"
+        ) from None
 
 
 def _as_cells(line: Line) -> Cells:
@@ -676,8 +693,10 @@ def _as_cells(line: Line) -> Cells:
     return {index: raw for index, raw in enumerate(line) if not is_blank(raw)}
 
 
-def _csv_records(handle: IO[bytes], record_type: str | None) -> Iterator[TableRow]:
-    rows = _csv_rows(handle)
+def _csv_records(
+    blocks: Iterator[bytes], record_type: str | None, skipped: int = 0
+) -> Iterator[TableRow]:
+    rows = _csv_rows(blocks, skipped)
     first = next(rows, None)
     if first is None:
         raise TableError("the file is empty")
