@@ -263,6 +263,7 @@ class _Slot(NamedTuple):
     holders: FieldPath  # objects between the list row (or record) and the value
     base: FieldPath  # the field path of the list row (or () for the record)
     suffix: str  # the JSON pointer below the list row: "/weeklyCharge/amount"
+    whole: bool  # a whole number or number column: plain digits are read in the loop
 
 
 class _Segment(NamedTuple):
@@ -346,6 +347,7 @@ class SheetReader:
                     holders=rel[:-1],
                     base=(*column.list_path, ITEMS) if column.list_path else (),
                     suffix="".join(f"/{_escape(part)}" for part in rel),
+                    whole=column.kind in ("integer", "number"),
                 )
             )
         own = slots.pop((), [])
@@ -420,42 +422,53 @@ class SheetReader:
         if own is not None:
             values = own.pick(line)
             if values.count("") != len(values):
-                for slot, raw in zip(own.slots, values, strict=True):
+                for (at, read, name, holders, _, suffix, whole), raw in zip(
+                    own.slots, values, strict=True
+                ):
                     if raw == "":
                         continue
-                    try:
-                        value = slot.read(raw)
-                    except CellValueError as error:
-                        found.append(self._problem(slot.at, row, slot.suffix, str(error)))
-                        continue
-                    if value is BLANK:
-                        continue
-                    holder = self._walk(record, (), slot.holders) if slot.holders else record
-                    if holder.setdefault(slot.name, value) != value:
-                        message = f"{show(raw)} {DIFFERS}"
-                        found.append(self._problem(slot.at, row, slot.suffix, message))
-        for segment in self.segments:
-            values = segment.pick(line)
+                    if whole and type(raw) is str and raw.isdecimal():
+                        value = int(raw)
+                    else:
+                        try:
+                            value = read(raw)
+                        except CellValueError as error:
+                            found.append(self._problem(at, row, suffix, str(error)))
+                            continue
+                        if value is BLANK:
+                            continue
+                    holder = self._walk(record, (), holders) if holders else record
+                    if holder.setdefault(name, value) != value:
+                        found.append(self._problem(at, row, suffix, f"{show(raw)} {DIFFERS}"))
+        for list_path, slots, pick in self.segments:
+            values = pick(line)
             if values.count("") == len(values):
                 continue
             item: dict[str, Any] | None = None
             pointer = ""
-            for slot, raw in zip(segment.slots, values, strict=True):
+            for (at, read, name, holders, base, suffix, whole), raw in zip(
+                slots, values, strict=True
+            ):
                 if raw == "":
                     continue
-                try:
-                    value = slot.read(raw)
-                except CellValueError as error:
-                    if item is None:
-                        item, pointer = self._new_item(group, segment.list_path, slot.at, row)
-                    found.append(self._problem(slot.at, row, pointer + slot.suffix, str(error)))
-                    continue
-                if value is BLANK:
-                    continue
+                if whole and type(raw) is str and raw.isdecimal():
+                    value = int(raw)  # the commonest cell of all, read here
+                else:
+                    try:
+                        value = read(raw)
+                    except CellValueError as error:
+                        if item is None:
+                            item, pointer = self._new_item(group, list_path, at, row)
+                        found.append(self._problem(at, row, pointer + suffix, str(error)))
+                        continue
+                    if value is BLANK:
+                        continue
                 if item is None:
-                    item, pointer = self._new_item(group, segment.list_path, slot.at, row)
-                holder = self._walk(item, slot.base, slot.holders) if slot.holders else item
-                holder[slot.name] = value
+                    item, pointer = self._new_item(group, list_path, at, row)
+                if holders:
+                    self._walk(item, base, holders)[name] = value
+                else:
+                    item[name] = value
         if self.unmapped or len(line) > self.width:
             self._strays(group, row, line)
         if found:
@@ -493,7 +506,8 @@ class SheetReader:
         item: dict[str, Any] = dict(plan.fixed) if plan.fixed else {}
         items.append(item)
         item_pointer = f"{pointer}{plan.suffix}/{len(items) - 1}"
-        group.cells[item_pointer] = self.ref(index, row)
+        letters = self.letters.get(index) or column_letters(index)
+        group.cells[item_pointer] = f"{self.prefix}{letters}{row}"
         group.lines[item_pointer] = (self.prefix, row)
         current = group.current
         current[list_path] = (item, item_pointer)
