@@ -34,6 +34,7 @@ RFC3339 = re.compile(
 CODE_SPLIT = re.compile(r"[;\n]")
 LINES = re.compile(r"\r?\n")
 SHOWN = 60
+KNOWN_CELLS = 1024  # cells of a column whose values a reader remembers
 
 
 class CellValueError(ValueError):
@@ -139,6 +140,23 @@ def cell_reader(column: Column) -> Callable[[Raw], Any]:
             return BLANK if raw is None else general(raw)
 
         return read_string
+
+    if kind == "date" or kind == "date-time" or kind == "boolean":
+        # Worth remembering: a file tends to give the same few dates (an "as at" in every row).
+        known: dict[str, Any] = {}
+
+        def read_known(raw: Raw) -> Any:
+            if type(raw) is not str:
+                return BLANK if raw is None else general(raw)
+            value = known.get(raw, BLANK)
+            if value is BLANK:
+                value = BLANK if not raw.strip() else general(raw)
+                if len(known) >= KNOWN_CELLS:
+                    known.clear()
+                known[raw] = value
+            return value
+
+        return read_known
 
     def read_other(raw: Raw) -> Any:
         return BLANK if is_blank(raw) else general(raw)
