@@ -35,6 +35,7 @@ from care_exchange_standard.tables.reading import (
 
 PART_BYTES = 1 << 20
 MAX_PART_BYTES = 16 << 20  # no record boundary found in this much: read the rest in order
+MAX_TRIES = 10_000  # nor in this many lines (blank ones, or a record of very many lines)
 HEAD_BYTES = 1 << 20  # the heading rows must lie in this much of the file's start
 
 
@@ -62,11 +63,11 @@ def csv_parts(path: Path, record_type: str | None = None) -> Iterator[CsvPart]:
         header = head[:header_bytes]
         at_end = False
         while buffer or not at_end:
-            cut = 0
+            cut, searched, tries = 0, PART_BYTES - 1, 0
             while not at_end:
                 if len(buffer) >= PART_BYTES:
-                    cut = _cut(buffer, PART_BYTES, id_index, delimiter)
-                    if cut or len(buffer) >= MAX_PART_BYTES:
+                    cut, searched, tries = _cut(buffer, searched, tries, id_index, delimiter)
+                    if cut or tries >= MAX_TRIES or len(buffer) >= MAX_PART_BYTES:
                         break
                 block = handle.read(PART_BYTES)
                 at_end = not block
@@ -149,20 +150,27 @@ def _heading(head: bytes, record_type: str | None) -> tuple[int, str, int, bytes
     return sum(map(len, lines[:header_lines])), record_type, id_index, delimiter.encode()
 
 
-def _cut(buffer: bytes, target: int, id_index: int, delimiter: bytes) -> int:
-    """Just after a line at or past `target` whose next line starts another record; else 0."""
-    end = buffer.find(b"\n", target - 1)
-    while end >= 0:
+def _cut(
+    buffer: bytes, end: int, tries: int, id_index: int, delimiter: bytes
+) -> tuple[int, int, int]:
+    """Where to cut, where to search on from, and the lines tried so far.
+
+    The cut is just after the first line ending at or past `end` whose next line starts another
+    record; 0 when none is found yet.
+    """
+    end = buffer.find(b"\n", end)
+    while end >= 0 and tries < MAX_TRIES:
         following = buffer.find(b"\n", end + 1)
         if following < 0:
-            return 0
+            break
+        tries += 1
         before = _field(buffer[buffer.rfind(b"\n", 0, end) + 1 : end], id_index, delimiter)
         line = buffer[end + 1 : following]
         after = "" if b'"' in line else _field(line, id_index, delimiter)
         if before and after and before != after:
-            return end + 1
+            return end + 1, end, tries
         end = following
-    return 0
+    return 0, max(end, 0), tries
 
 
 def _field(line: bytes, index: int, delimiter: bytes) -> str:

@@ -97,3 +97,14 @@ def test_a_file_without_identifiers_is_one_part(tmp_path: Path) -> None:
     [part] = list(csv_parts(path, CAPACITY))
     assert part.rest == 0
     assert len(list(read_part(part, path))) == len(list(read_table(path, name=path.name)))
+
+
+def test_a_long_run_of_blank_lines_is_soon_given_up_to_be_read_in_order(tmp_path: Path) -> None:
+    path = capacity_csv(tmp_path / "c.csv", 30)
+    lines = path.read_bytes().split(b"\n")
+    lines[20:20] = [b",,,,,,,,,"] * (parts_module.MAX_TRIES + 5_000)
+    path.write_bytes(b"\n".join(lines))
+    found = list(csv_parts(path))
+    assert found[-1].rest is not None
+    whole, split = whole_and_parts(path)
+    assert split == whole
