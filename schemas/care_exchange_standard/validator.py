@@ -459,6 +459,111 @@ def _table_issues(
     return type_name, found, cells
 
 
+@dataclass
+class _TableOutcome:
+    """What was found in some rows of a spreadsheet: counts, and the rows with issues."""
+
+    tally: dict[str | None, list[int]] = field(default_factory=dict)
+    findings: list[tuple[str, str | None, list[Issue], list[str | None]]] = field(
+        default_factory=list
+    )
+    error: str | None = None  # the reader gave up here (TableError)
+
+
+def _judge_rows(standard: Standard, rows: Iterator[_TableRow], outcome: _TableOutcome) -> None:
+    for row in rows:
+        type_name, issues, cells = _table_issues(standard, row)
+        valid = not any(issue.severity is Severity.ERROR for issue in issues)
+        outcome.tally.setdefault(type_name, [0, 0])[0 if valid else 1] += 1
+        if issues:
+            outcome.findings.append((row.location, type_name, issues, cells))
+
+
+def _file_rows(
+    standard: Standard, report: Report, item: InputResult, rows: Iterator[_TableRow]
+) -> None:
+    """Rows judged here, each filed as it comes."""
+    for row in rows:
+        type_name, issues, cells = _table_issues(standard, row)
+        valid = not any(issue.severity is Severity.ERROR for issue in issues)
+        report.count(item, type_name, valid)
+        if issues:
+            report.add(item, RecordResult(item.name, row.location, type_name, issues, cells))
+
+
+def _judge_part(part: Any, path: Path) -> _TableOutcome:
+    """One part of a large CSV file, read and judged in a worker process."""
+    assert _worker_standard is not None  # set before the workers are forked
+    tables = importlib.import_module("care_exchange_standard.tables")
+    outcome = _TableOutcome()
+    try:
+        _judge_rows(_worker_standard, tables.read_part(part, path), outcome)
+    except tables.TableError as error:
+        outcome.error = str(error)
+    return outcome
+
+
+def _file(report: Report, item: InputResult, outcome: _TableOutcome) -> None:
+    for type_name, (valid, invalid) in outcome.tally.items():
+        if valid:
+            report.count(item, type_name, True, valid)
+        if invalid:
+            report.count(item, type_name, False, invalid)
+    for location, type_name, issues, cells in outcome.findings:
+        report.add(item, RecordResult(item.name, location, type_name, issues, cells))
+    if outcome.error is not None:
+        raise InputError(outcome.error)
+
+
+def _in_parts(source: Path | IO[bytes], name: str, sheet: str | None) -> Path | None:
+    """The path of a CSV file large enough to be read in parts by worker processes, else None."""
+    if not isinstance(source, Path) or sheet is not None or not name.casefold().endswith(".csv"):
+        return None
+    if _cpus() < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    try:
+        return source if source.stat().st_size >= POOL_THRESHOLD else None
+    except OSError:
+        return None
+
+
+def _run_parts(
+    standard: Standard, report: Report, item: InputResult, path: Path, parts: Iterator[Any]
+) -> None:
+    """Parts of a CSV file judged by forked workers, their findings filed in order."""
+    global _worker_standard  # handed to the forked workers
+    _worker_standard = standard
+    jobs = min(_cpus(), MAX_JOBS)
+    pool = multiprocessing.get_context("fork").Pool(jobs)
+    pending: deque[AsyncResult[_TableOutcome]] = deque()
+    finished = False
+    try:
+        for part in parts:
+            if part.rest is not None:  # read in order, after what the workers have
+                while pending:
+                    _file(report, item, pending.popleft().get())
+                _file_rows(standard, report, item, _part_rows(part, path))
+                continue
+            pending.append(pool.apply_async(_judge_part, (part, path)))
+            while len(pending) > _PENDING_PER_WORKER * jobs:
+                _file(report, item, pending.popleft().get())
+        while pending:
+            _file(report, item, pending.popleft().get())
+        finished = True
+    finally:
+        if finished:
+            pool.close()
+        else:
+            pool.terminate()
+        pool.join()
+
+
+def _part_rows(part: Any, path: Path) -> Iterator[_TableRow]:
+    tables = importlib.import_module("care_exchange_standard.tables")
+    rows: Iterator[_TableRow] = tables.read_part(part, path)
+    return rows
+
+
 def _run_table(
     standard: Standard,
     report: Report,
@@ -474,16 +579,16 @@ def _run_table(
     except ImportError:
         raise InputError("reading spreadsheets is not available in this installation") from None
     table_error: type[Exception] = tables.TableError
-    rows: Iterator[_TableRow] = tables.read_table(
-        source, name=name, record_type=record_type, sheet=sheet
-    )
+    large = _in_parts(source, name, sheet)
+    parts_of = getattr(tables, "csv_parts", None)
     try:
-        for row in rows:
-            type_name, issues, cells = _table_issues(standard, row)
-            valid = not any(issue.severity is Severity.ERROR for issue in issues)
-            report.count(item, type_name, valid)
-            if issues:
-                report.add(item, RecordResult(item.name, row.location, type_name, issues, cells))
+        if large is not None and parts_of is not None:
+            _run_parts(standard, report, item, large, parts_of(large, record_type))
+            return
+        rows: Iterator[_TableRow] = tables.read_table(
+            source, name=name, record_type=record_type, sheet=sheet
+        )
+        _file_rows(standard, report, item, rows)
     except table_error as error:
         raise InputError(str(error)) from None
 

@@ -37,6 +37,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from care_exchange_standard.tables.parts import CsvPart as CsvPart
+    from care_exchange_standard.tables.parts import csv_parts as csv_parts
+    from care_exchange_standard.tables.parts import read_part as read_part
     from care_exchange_standard.tables.reading import (
         CellProblem,
         TableError,
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
     )
 
 __all__ = ["CellProblem", "TableError", "TableRow", "read_table"]
+# Beyond the contract: a large CSV file in parts, for the validator's worker processes.
+PARTS = ("CsvPart", "csv_parts", "read_part")
 
 
 def __getattr__(name: str) -> Any:
@@ -53,4 +58,8 @@ def __getattr__(name: str) -> Any:
         from care_exchange_standard.tables import reading
 
         return getattr(reading, name)
+    if name in PARTS:
+        from care_exchange_standard.tables import parts
+
+        return getattr(parts, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 from care_exchange_standard.tables.layout import Column
 
@@ -34,6 +34,7 @@ RFC3339 = re.compile(
 CODE_SPLIT = re.compile(r"[;\n]")
 LINES = re.compile(r"\r?\n")
 SHOWN = 60
+KNOWN_CELLS = 1024  # cells of a column whose values a reader remembers
 
 
 class CellValueError(ValueError):
@@ -93,6 +94,74 @@ def converter(column: Column) -> Callable[[Raw], Any]:
             return lambda raw: _parts(raw, LINES)
         case _:
             return to_string
+
+
+class _Blank:
+    """What `cell_reader`'s functions return for a cell of spaces only: there is no value."""
+
+    def __repr__(self) -> str:
+        return "BLANK"
+
+
+BLANK: Final = _Blank()
+
+
+def cell_reader(column: Column) -> Callable[[Raw], Any]:
+    """`converter(column)` for cells as they come, blank ones (spaces only) giving BLANK.
+
+    Readers call this once a cell, so the commonest cell of each kind (a plain whole number, a
+    code as it is listed, text) is read first, and the general converter only after.
+    """
+    general = converter(column)
+    kind = column.kind
+    if kind == "integer" or kind == "number":
+
+        def read_number(raw: Raw) -> Any:
+            if type(raw) is str and raw.isdecimal():
+                return int(raw)
+            return BLANK if is_blank(raw) else general(raw)
+
+        return read_number
+    if kind == "code":
+        codes = column.codes
+
+        def read_code(raw: Raw) -> Any:
+            if type(raw) is str and raw in codes:
+                return raw
+            return BLANK if is_blank(raw) else general(raw)
+
+        return read_code
+    if kind == "string":
+
+        def read_string(raw: Raw) -> Any:
+            if type(raw) is str:
+                text = raw.strip()
+                return text if text else BLANK
+            return BLANK if raw is None else general(raw)
+
+        return read_string
+
+    if kind == "date" or kind == "date-time" or kind == "boolean":
+        # Worth remembering: a file tends to give the same few dates (an "as at" in every row).
+        known: dict[str, Any] = {}
+
+        def read_known(raw: Raw) -> Any:
+            if type(raw) is not str:
+                return BLANK if raw is None else general(raw)
+            value = known.get(raw, BLANK)
+            if value is BLANK:
+                value = BLANK if not raw.strip() else general(raw)
+                if len(known) >= KNOWN_CELLS:
+                    known.clear()
+                known[raw] = value
+            return value
+
+        return read_known
+
+    def read_other(raw: Raw) -> Any:
+        return BLANK if is_blank(raw) else general(raw)
+
+    return read_other
 
 
 def _parts(raw: Raw, separator: re.Pattern[str]) -> list[str]:

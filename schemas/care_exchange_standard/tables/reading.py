@@ -11,16 +11,25 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
+import io
 import itertools
+import operator
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, NamedTuple
 
 from care_exchange_standard.fields import ITEMS, FieldPath
-from care_exchange_standard.tables.cells import CellValueError, Raw, converter, read_cell, show
+from care_exchange_standard.tables.cells import (
+    BLANK,
+    CellValueError,
+    Raw,
+    cell_reader,
+    is_blank,
+    show,
+)
 from care_exchange_standard.tables.cells import to_string as cell_text
 from care_exchange_standard.tables.layout import (
     DEFAULT_SCHEMA_VERSION,
@@ -47,6 +56,8 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 CSV_FIELD_LIMIT = 1 << 20
 SPOOL_LIMIT = 64 << 20
+CSV_CHUNK = 1 << 18
+DIFFERS = "differs from the value given above for the same record"
 Cells = dict[int, Raw]
 
 
@@ -225,6 +236,10 @@ def _guess_type(headings: Cells) -> str | None:
 
 # --- building records from lines -------------------------------------------------------------
 
+# A line of a sheet: its cells in column order, "" for a blank one (CSV gives them so; an XLSX
+# row is spread out to this form).
+Line = Sequence[Raw]
+
 
 @dataclass
 class Group:
@@ -239,18 +254,24 @@ class Group:
     current: dict[FieldPath, tuple[dict[str, Any], str]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Plan:
+class _Slot(NamedTuple):
     """Where one column's cells go, worked out once per sheet rather than once per cell."""
 
-    column: Column
-    letters: str
-    list_path: FieldPath
+    at: int  # the column's index
+    read: Callable[[Raw], Any]  # the cell to its value, BLANK for spaces, or CellValueError
+    name: str  # the member it fills, in the list row (or record) or in `holders` below it
     holders: FieldPath  # objects between the list row (or record) and the value
     base: FieldPath  # the field path of the list row (or () for the record)
-    name: str
     suffix: str  # the JSON pointer below the list row: "/weeklyCharge/amount"
-    convert: Callable[[Raw], Any]
+    whole: bool  # a whole number or number column: plain digits are read in the loop
+
+
+class _Segment(NamedTuple):
+    """The columns of the record's own fields, or of one list's rows."""
+
+    list_path: FieldPath  # () for the record's own fields
+    slots: tuple[_Slot, ...]
+    pick: Callable[[Line], tuple[Raw, ...]]  # the segment's cells of a line, in slot order
 
 
 @dataclass(frozen=True)
@@ -266,8 +287,20 @@ class _ListPlan:
     inner: tuple[FieldPath, ...]  # the lists inside its rows, whose current row it ends
 
 
+def _picker(indices: Sequence[int]) -> Callable[[Line], tuple[Raw, ...]]:
+    if len(indices) == 1:
+        only = indices[0]
+        return lambda line: (line[only],)
+    return operator.itemgetter(*indices)
+
+
 class SheetReader:
-    """Lines of one sheet (or a CSV) into groups, by the outline rule of layout.py."""
+    """Lines of one sheet (or a CSV) into groups, by the outline rule of layout.py.
+
+    A line is read a segment at a time (the record's own fields, then each list's, outer lists
+    first): a segment whose cells are all blank is passed over whole, and a list's row is made
+    at its first filled cell.
+    """
 
     def __init__(
         self, layout: Layout, mapping: dict[int, Column], prefix: str, *, list_sheet: bool
@@ -276,9 +309,10 @@ class SheetReader:
         self.mapping = mapping
         self.prefix = prefix
         self.list_sheet = list_sheet
+        self.width = max(mapping) + 1 if mapping else 0
+        self.unmapped = tuple(index for index in range(self.width) if index not in mapping)
         self.id_index = next((i for i, c in mapping.items() if c.path == RECORD_ID), None)
-        self.lists = sorted({c.list_path for c in mapping.values() if c.list_path}, key=len)
-        self.parents = {info.path: info.parent for info in layout.lists}
+        self.letters = {index: column_letters(index) for index in mapping}
         self.list_plans: dict[FieldPath, _ListPlan] = {}
         for info in layout.lists:
             parent = info.parent or ()
@@ -296,64 +330,82 @@ class SheetReader:
                     if len(other.path) > len(info.path) and _starts_with(other.path, info.path)
                 ),
             )
-        self.plans: dict[int, _Plan] = {}
-        for index, column in mapping.items():
-            if list_sheet and column.path == RECORD_ID:
+        # The record identifier is read by the grouping of lines: a text column need not be
+        # read again on every line.
+        plain_id = self.id_index is not None and mapping[self.id_index].kind == "string"
+        self.id_slot = None if list_sheet or not plain_id else RECORD_ID[-1]
+        slots: dict[FieldPath, list[_Slot]] = {}
+        for index, column in sorted(mapping.items()):
+            if column.path == RECORD_ID and (list_sheet or plain_id):
                 continue
             rel = column.rel
-            self.plans[index] = _Plan(
-                column=column,
-                letters=column_letters(index),
-                list_path=column.list_path,
-                holders=rel[:-1],
-                base=(*column.list_path, ITEMS) if column.list_path else (),
-                name=rel[-1],
-                suffix="".join(f"/{_escape(part)}" for part in rel),
-                convert=converter(column),
+            slots.setdefault(column.list_path, []).append(
+                _Slot(
+                    at=index,
+                    read=cell_reader(column),
+                    name=rel[-1],
+                    holders=rel[:-1],
+                    base=(*column.list_path, ITEMS) if column.list_path else (),
+                    suffix="".join(f"/{_escape(part)}" for part in rel),
+                    whole=column.kind in ("integer", "number"),
+                )
             )
+        own = slots.pop((), [])
+        self.own = _Segment((), tuple(own), _picker([s.at for s in own])) if own else None
+        self.segments = tuple(
+            _Segment(path, tuple(found), _picker([s.at for s in found]))
+            for path, found in sorted(slots.items(), key=lambda entry: len(entry[0]))
+        )
 
     def ref(self, index: int, row: int) -> str:
-        plan = self.plans.get(index)
-        letters = plan.letters if plan is not None else column_letters(index)
+        letters = self.letters.get(index) or column_letters(index)
         return f"{self.prefix}{letters}{row}"
 
-    def groups(self, rows: Iterable[tuple[int, Cells]]) -> Iterator[Group]:
+    def groups(self, rows: Iterable[tuple[int, Line]]) -> Iterator[Group]:
         group: Group | None = None
-        id_index = self.id_index
-        for row, cells in rows:
+        id_index, width = self.id_index, self.width
+        for row, line in rows:
+            if len(line) < width:
+                line = [*line, *[""] * (width - len(line))]
             line_id = None
-            if id_index is not None and id_index in cells:
-                line_id = cell_text(cells[id_index])
-            if group is None or self._starts_group(group, line_id, cells):
+            if id_index is not None:
+                raw = line[id_index]
+                if raw != "":
+                    line_id = (raw.strip() if type(raw) is str else cell_text(raw)) or None
+            if line_id is None and _is_blank_line(line):
+                continue
+            if group is None or self._starts_group(group, line_id, line):
                 if group is not None:
                     yield group
                 key = line_id if line_id is not None or group is None else group.key
-                group = self._new_group(key, row, cells)
-            self._add_line(group, row, cells)
+                group = self._new_group(key, row, line)
+            self._add_line(group, row, line, line_id)
         if group is not None:
             yield group
 
-    def _starts_group(self, group: Group, line_id: str | None, cells: Cells) -> bool:
+    def _starts_group(self, group: Group, line_id: str | None, line: Line) -> bool:
         if line_id is not None:
             return line_id != group.key
-        if self.list_sheet:
+        if self.list_sheet or self.own is None:
             return False
         # No identifier: a line that gives the record's own fields anew starts a record.
-        for index, raw in cells.items():
-            column = self.mapping.get(index)
-            if column is None or column.list_path:
+        values = self.own.pick(line)
+        if values.count("") == len(values):
+            return False
+        for slot, raw in zip(self.own.slots, values, strict=True):
+            if raw == "":
                 continue
             try:
-                value = read_cell(column, raw)
+                value = slot.read(raw)
             except CellValueError:
                 return True
-            if _get(group.record, column.path) != value:
+            if value is not BLANK and _get(group.record, (*slot.holders, slot.name)) != value:
                 return True
         return False
 
-    def _new_group(self, key: str | None, row: int, cells: Cells) -> Group:
+    def _new_group(self, key: str | None, row: int, line: Line) -> Group:
         record: dict[str, Any] = {}
-        first = min(cells) if cells else 0
+        first = next((i for i, raw in enumerate(line) if not is_blank(raw)), 0)
         group = Group(key=key, first_row=row, record=record)
         group.lines[""] = (self.prefix, row)
         group.cells[""] = self.ref(first, row)
@@ -361,52 +413,89 @@ class SheetReader:
             record.update(self.layout.constants.get((), {}))
         return group
 
-    def _add_line(self, group: Group, row: int, cells: Cells) -> None:
-        plans = self.plans
-        filled: list[tuple[int, _Plan, Raw]] = []
-        starting: dict[FieldPath, int] = {}
-        for index in cells:  # in column order, as both readers give them
-            plan = plans.get(index)
-            if plan is None:
-                if index not in self.mapping:
-                    raw = cells[index]
-                    message = f"a value under no heading: {show(raw)}"
-                    group.problems.append(CellProblem(self.ref(index, row), "", message))
+    def _add_line(self, group: Group, row: int, line: Line, line_id: str | None) -> None:
+        found: list[tuple[int, CellProblem]] = []
+        record = group.record
+        if line_id is not None and self.id_slot is not None and self.id_slot not in record:
+            record[self.id_slot] = line_id
+        own = self.own
+        if own is not None:
+            values = own.pick(line)
+            if values.count("") != len(values):
+                for (at, read, name, holders, _, suffix, whole), raw in zip(
+                    own.slots, values, strict=True
+                ):
+                    if raw == "":
+                        continue
+                    if whole and type(raw) is str and raw.isdecimal():
+                        value = int(raw)
+                    else:
+                        try:
+                            value = read(raw)
+                        except CellValueError as error:
+                            found.append(self._problem(at, row, suffix, str(error)))
+                            continue
+                        if value is BLANK:
+                            continue
+                    holder = self._walk(record, (), holders) if holders else record
+                    if holder.setdefault(name, value) != value:
+                        found.append(self._problem(at, row, suffix, f"{show(raw)} {DIFFERS}"))
+        for list_path, slots, pick in self.segments:
+            values = pick(line)
+            if values.count("") == len(values):
                 continue
-            filled.append((index, plan, cells[index]))
-            if plan.list_path and plan.list_path not in starting:
-                starting[plan.list_path] = index
-        if starting:
-            for list_path in self.lists:
-                if list_path in starting:
-                    self._new_item(group, list_path, self.ref(starting[list_path], row), row)
-        for index, plan, raw in filled:
-            if plan.list_path:
-                container, pointer = self._container(group, plan.list_path, index, row)
-            else:
-                container, pointer = group.record, ""
-            try:
-                value = plan.convert(raw)
-            except CellValueError as error:
-                ref = self.ref(index, row)
-                group.problems.append(CellProblem(ref, pointer + plan.suffix, str(error)))
-                continue
-            holder = container
-            if plan.holders:
-                holder = self._walk(container, plan.base, plan.holders)
-            name = plan.name
-            if name in holder and holder[name] != value:
-                message = f"{show(raw)} differs from the value given above for the same record"
-                ref = self.ref(index, row)
-                group.problems.append(CellProblem(ref, pointer + plan.suffix, message))
-                continue
-            holder[name] = value
+            item: dict[str, Any] | None = None
+            pointer = ""
+            for (at, read, name, holders, base, suffix, whole), raw in zip(
+                slots, values, strict=True
+            ):
+                if raw == "":
+                    continue
+                if whole and type(raw) is str and raw.isdecimal():
+                    value = int(raw)  # the commonest cell of all, read here
+                else:
+                    try:
+                        value = read(raw)
+                    except CellValueError as error:
+                        if item is None:
+                            item, pointer = self._new_item(group, list_path, at, row)
+                        found.append(self._problem(at, row, pointer + suffix, str(error)))
+                        continue
+                    if value is BLANK:
+                        continue
+                if item is None:
+                    item, pointer = self._new_item(group, list_path, at, row)
+                if holders:
+                    self._walk(item, base, holders)[name] = value
+                else:
+                    item[name] = value
+        if self.unmapped or len(line) > self.width:
+            self._strays(group, row, line)
+        if found:
+            found.sort(key=operator.itemgetter(0))  # in column order, as people read them
+            group.problems.extend(problem for _, problem in found)
 
-    def _new_item(self, group: Group, list_path: FieldPath, ref: str, row: int) -> None:
+    def _problem(self, index: int, row: int, pointer: str, message: str) -> tuple[int, CellProblem]:
+        return index, CellProblem(self.ref(index, row), pointer, message)
+
+    def _strays(self, group: Group, row: int, line: Line) -> None:
+        """Values in columns without a heading: a line's first problems, in column order."""
+        strays = [
+            CellProblem(self.ref(index, row), "", f"a value under no heading: {show(line[index])}")
+            for index in (*self.unmapped, *range(self.width, len(line)))
+            if not is_blank(line[index])
+        ]
+        if strays:
+            group.problems.extend(strays)
+
+    def _new_item(
+        self, group: Group, list_path: FieldPath, index: int, row: int
+    ) -> tuple[dict[str, Any], str]:
+        """A new row of a list (and of its enclosing lists, when they have none yet)."""
         plan = self.list_plans[list_path]
         if plan.parent:
             if plan.parent not in group.current:
-                self._new_item(group, plan.parent, ref, row)
+                self._new_item(group, plan.parent, index, row)
             container, pointer = group.current[plan.parent]
         else:
             container, pointer = group.record, ""
@@ -417,19 +506,14 @@ class SheetReader:
         item: dict[str, Any] = dict(plan.fixed) if plan.fixed else {}
         items.append(item)
         item_pointer = f"{pointer}{plan.suffix}/{len(items) - 1}"
-        group.cells[item_pointer] = ref
+        letters = self.letters.get(index) or column_letters(index)
+        group.cells[item_pointer] = f"{self.prefix}{letters}{row}"
         group.lines[item_pointer] = (self.prefix, row)
         current = group.current
         current[list_path] = (item, item_pointer)
         for inner in plan.inner:
             current.pop(inner, None)
-
-    def _container(
-        self, group: Group, list_path: FieldPath, index: int, row: int
-    ) -> tuple[dict[str, Any], str]:
-        if list_path not in group.current:
-            self._new_item(group, list_path, self.ref(index, row), row)
-        return group.current[list_path]
+        return item, item_pointer
 
     def _walk(self, container: dict[str, Any], base: FieldPath, rel: FieldPath) -> dict[str, Any]:
         """The object at `rel` below a container, made (with its fixed members) when missing."""
@@ -441,6 +525,10 @@ class SheetReader:
                 found = holder[name] = dict(self.layout.constants.get(path, {}))
             holder = found
         return holder
+
+
+def _is_blank_line(line: Line) -> bool:
+    return all(is_blank(raw) for raw in line)
 
 
 def _starts_with(path: FieldPath, prefix: FieldPath) -> bool:
@@ -482,21 +570,27 @@ def _finish(
 
 
 def _after_heading(
-    layout: Layout,
-    headings: Cells,
-    lookahead: list[tuple[int, Cells]],
-    rows: Iterator[tuple[int, Cells]],
-) -> tuple[Cells, Iterator[tuple[int, Cells]]]:
-    """The headings to map by (a field-path row wins) and the data rows, notes row left out."""
-    kept: list[tuple[int, Cells]] = []
-    for row, cells in lookahead:
-        if not kept and _is_path_row(layout, cells):
+    layout: Layout, headings: Cells, lookahead: list[tuple[int, Cells]]
+) -> tuple[Cells, int]:
+    """The headings to map by (a field-path row wins) and how many rows after them are not data.
+
+    Those are a row of field paths and the notes row.
+    """
+    for skipped, (_, cells) in enumerate(lookahead):
+        if _is_path_row(layout, cells):
             headings = cells
-        elif not kept and _is_notes_row(cells):
-            continue
-        else:
-            kept.append((row, cells))
-    return headings, itertools.chain(kept, rows)
+        elif not _is_notes_row(cells):
+            return headings, skipped
+    return headings, len(lookahead)
+
+
+def _spread(rows: Iterable[tuple[int, Cells]]) -> Iterator[tuple[int, Line]]:
+    """Rows of filled cells by column as lines ("" for a blank cell)."""
+    for row, cells in rows:
+        line: list[Raw] = [""] * (max(cells) + 1) if cells else []
+        for index, raw in cells.items():
+            line[index] = raw
+        yield row, line
 
 
 def _guess_from(headings: Cells, lookahead: list[tuple[int, Cells]]) -> str | None:
@@ -524,73 +618,117 @@ def _read_csv(source: Path | BinaryIO, record_type: str | None) -> Iterator[Tabl
     else:
         handle = source
     try:
-        yield from _csv_records(handle, record_type)
+        yield from _csv_records(blocks_of(handle), record_type)
     finally:
         if isinstance(source, Path):
             handle.close()
 
 
-def _csv_rows(handle: IO[bytes]) -> Iterator[tuple[int, Cells]]:
-    start = handle.read(4)
+def blocks_of(handle: IO[bytes]) -> Iterator[bytes]:
+    """A file's bytes, a block at a time."""
+    while block := handle.read(CSV_CHUNK):
+        yield block
+
+
+def _csv_rows(blocks: Iterator[bytes], skipped: int = 0) -> Iterator[tuple[int, list[str]]]:
+    """(1-based row number, its cells) for each row of the CSV that has a cell filled.
+
+    `skipped` rows (and lines) left out of the blocks before their data rows are counted in.
+    """
+    start = b""
+    for block in blocks:
+        start += block
+        if len(start) >= 4:
+            break
     if start.startswith(UTF16_BOMS):
         raise TableError(
             "the file is UTF-16 text: save it as 'CSV UTF-8 (Comma delimited)' and try again"
         )
     if start.startswith(OLE_MAGIC) or start.startswith(b"PK\x03\x04"):
         raise TableError("this is a workbook, not CSV text: name it .xlsx, or save it as CSV")
-    lines = _decoded_lines(
-        itertools.chain((start + handle.readline()).splitlines(keepends=True), handle)
+    texts = _decoded_chunks(itertools.chain([start], blocks), skipped)
+    first = next(texts, "")
+    heading = first.partition("\n")[0]
+    delimiter = ","
+    if "," not in heading and ("\t" in heading or ";" in heading):
+        delimiter = "\t" if "\t" in heading else ";"
+    # Lines end at \n, \r\n or \r, as the csv module wants them (newline="").
+    lines = itertools.chain.from_iterable(
+        io.StringIO(text, newline="") for text in itertools.chain([first], texts)
     )
-    row = 0
+    row = skipped
     try:
-        first = next(lines, "")
-        delimiter = ","
-        if "," not in first and ("\t" in first or ";" in first):
-            delimiter = "\t" if "\t" in first else ";"
         csv.field_size_limit(CSV_FIELD_LIMIT)
-        for row, cells in enumerate(
-            csv.reader(itertools.chain([first], lines), delimiter=delimiter), start=1
-        ):
-            values: Cells = {i: v for i, v in enumerate(cells) if v and not v.isspace()}
-            if values:
-                yield row, values
+        for row, cells in enumerate(csv.reader(lines, delimiter=delimiter), start=skipped + 1):
+            if any(cells):
+                yield row, cells
     except csv.Error as error:
         raise TableError(f"not a readable CSV file near row {row + 1} ({error})") from None
 
 
-def _decoded_lines(lines: Iterable[bytes]) -> Iterator[str]:
-    """Each line of UTF-8 text (a byte-order mark left out), or TableError naming the line."""
-    for number, raw in enumerate(lines, start=1):
-        if number == 1:
-            raw = raw.removeprefix(codecs.BOM_UTF8)
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            byte = raw[error.start : error.start + 1].hex().upper()
-            raise TableError(
-                f"the file is not UTF-8 text (byte 0x{byte} on line {number}): in Excel save it "
-                "as 'CSV UTF-8 (Comma delimited)', or re-save it as UTF-8"
-            ) from None
+def _decoded_chunks(blocks: Iterable[bytes], lines_before: int) -> Iterator[str]:
+    """The blocks as UTF-8 text (a byte-order mark left out) in pieces of whole lines."""
+    data, started = b"", False
+    for block in blocks:
+        data += block
+        if not started:
+            if len(data) < len(codecs.BOM_UTF8):
+                continue
+            data, started = data.removeprefix(codecs.BOM_UTF8), True
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield from _decoded(data[:cut], lines_before)
+            lines_before += data.count(b"\n", 0, cut)
+            data = data[cut:]
+    if not started:
+        data = data.removeprefix(codecs.BOM_UTF8)
+    if data:
+        yield from _decoded(data, lines_before)
 
 
-def _csv_records(handle: IO[bytes], record_type: str | None) -> Iterator[TableRow]:
-    rows = _csv_rows(handle)
+def _decoded(data: bytes, lines_before: int) -> Iterator[str]:
+    """UTF-8 text, or its lines before one that is not and then TableError naming that line."""
+    try:
+        yield data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        good = data.rfind(b"\n", 0, error.start) + 1
+        if good:
+            yield data[:good].decode("utf-8")
+        number = lines_before + data.count(b"\n", 0, error.start) + 1
+        byte = data[error.start : error.start + 1].hex().upper()
+        raise TableError(
+            f"the file is not UTF-8 text (byte 0x{byte} on line {number}): in Excel save it "
+            "as 'CSV UTF-8 (Comma delimited)', or re-save it as UTF-8"
+        ) from None
+
+
+def _as_cells(line: Line) -> Cells:
+    """A line's filled cells by column, as the headings are read."""
+    return {index: raw for index, raw in enumerate(line) if not is_blank(raw)}
+
+
+def _csv_records(
+    blocks: Iterator[bytes], record_type: str | None, skipped: int = 0
+) -> Iterator[TableRow]:
+    rows = _csv_rows(blocks, skipped)
     first = next(rows, None)
     if first is None:
         raise TableError("the file is empty")
     lookahead = list(itertools.islice(rows, 2))
+    found = [(row, _as_cells(line)) for row, line in [first, *lookahead]]
     if record_type is None:
-        record_type = _guess_from(first[1], lookahead)
+        record_type = _guess_from(found[0][1], found[1:])
         if record_type is None:
             raise TableError(
                 "cannot tell which record type the columns are for: pass --type "
                 f"({', '.join(record_types())})"
             )
     layout = layout_for(record_type)
-    headings, data = _after_heading(layout, first[1], lookahead, rows)
+    headings, skipped = _after_heading(layout, found[0][1], found[1:])
     mapping = _map_headings(layout, None, headings, "")
     reader = SheetReader(layout, mapping, "", list_sheet=False)
     columns = {"": _letters(mapping)}
+    data = itertools.chain(lookahead[skipped:], rows)
     for group in reader.groups(data):
         yield _finish(group, DEFAULT_SCHEMA_VERSION, columns)
 
@@ -709,7 +847,8 @@ def _xlsx_records(
                 f"({', '.join(record_types())})"
             )
     layout = layout_for(record_type)
-    headings, data = _after_heading(layout, first[1], lookahead, rows)
+    headings, skipped = _after_heading(layout, first[1], lookahead)
+    data = _spread(itertools.chain(lookahead[skipped:], rows))
     mapping = _map_headings(layout, None, headings, f"sheet {main!r}: ")
     columns: dict[str, Mapping[FieldPath, str]] = {f"{main}!": _letters(mapping)}
     fragments = _list_sheets(workbook, layout, meta, main, columns)
@@ -768,7 +907,8 @@ def _list_sheets(
         if first is None:
             continue
         lookahead = list(itertools.islice(rows, 2))
-        headings, data = _after_heading(layout, first[1], lookahead, rows)
+        headings, skipped = _after_heading(layout, first[1], lookahead)
+        data = _spread(itertools.chain(lookahead[skipped:], rows))
         mapping = _map_headings(layout, sheet, headings, f"sheet {found!r}: ")
         if not any(column.path == RECORD_ID for column in mapping.values()):
             raise TableError(

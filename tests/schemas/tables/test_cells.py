@@ -149,3 +149,24 @@ def test_several_codes_in_one_cell(codes: list[str], titles: bool) -> None:
 )
 def test_free_text_lists_are_one_entry_a_line(entries: list[str]) -> None:
     assert read_cell(HIGHLIGHTS, write_cell(HIGHLIGHTS, entries, titles=False)) == entries
+
+
+def test_cell_readers_read_as_the_converters_and_blank_cells_as_blank() -> None:
+    from care_exchange_standard.tables.cells import BLANK, cell_reader
+
+    since = column("capacity-snapshot", "admissions.since")
+    places = column("capacity-snapshot", "registeredPlaces")
+    read_since = cell_reader(since)
+    for reader, raw, expected in [
+        (read_since, "31/03/2024", "2024-03-31"),
+        (read_since, "31/03/2024", "2024-03-31"),  # remembered, the same
+        (cell_reader(places), "40", 40),
+        (cell_reader(places), " 1,234 ", 1234),
+        (cell_reader(CARE_LEVEL), "Nursing", "nursing"),
+    ]:
+        assert reader(raw) == expected
+    for kind_column in (since, places, CARE_LEVEL, REASONS, HIGHLIGHTS):
+        assert cell_reader(kind_column)("  ") is BLANK
+    for _ in range(2):  # a wrong cell is refused every time, never remembered
+        with pytest.raises(CellValueError):
+            read_since("31/02/2024")

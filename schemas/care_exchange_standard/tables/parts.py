@@ -1,0 +1,179 @@
+"""A large CSV file cut into parts of whole records, each read on its own (in worker processes).
+
+`csv_parts` runs in the process that splits the file: it reads the heading rows as `read_table`
+does, then cuts the data after it at the lines where one record ends and the next begins (the
+"Record identifier" changes). A part carries the heading rows, so `read_part` reads it with
+`read_table`'s own reader, and the count of data rows before it, so its rows and lines are
+numbered as in the whole file. Cutting is exact only while rows are lines: the rest of the file
+from the first part that holds a quote (a cell with a comma or a line break in it may span
+lines) or a lone carriage return is one part read in order from its place in the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from care_exchange_standard.tables.layout import RECORD_ID, layout_for, record_types
+from care_exchange_standard.tables.reading import (
+    CSV_FIELD_LIMIT,
+    Cells,
+    TableError,
+    TableRow,
+    _after_heading,
+    _as_cells,
+    _csv_records,
+    _guess_from,
+    _map_headings,
+    blocks_of,
+    read_table,
+)
+
+PART_BYTES = 1 << 20
+MAX_PART_BYTES = 16 << 20  # no record boundary found in this much: read the rest in order
+MAX_TRIES = 10_000  # nor in this many lines (blank ones, or a record of very many lines)
+HEAD_BYTES = 1 << 20  # the heading rows must lie in this much of the file's start
+
+
+@dataclass(frozen=True)
+class CsvPart:
+    """Whole records of a CSV file, with what is needed to read them on their own."""
+
+    record_type: str | None
+    header: bytes  # the file's heading rows (field-path and notes rows too)
+    data: bytes  # whole lines of data rows
+    skipped: int  # data rows (each one line) before this part
+    rest: int | None = None  # instead of data: read the file from this byte offset on
+
+
+def csv_parts(path: Path, record_type: str | None = None) -> Iterator[CsvPart]:
+    """The parts of a CSV file, in order; one part for all of it when it cannot be cut."""
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+        found = _heading(head, record_type)
+        if found is None:
+            yield CsvPart(record_type, b"", b"", 0, rest=0)
+            return
+        header_bytes, record_type, id_index, delimiter = found
+        buffer, offset, skipped = head[header_bytes:], header_bytes, 0
+        header = head[:header_bytes]
+        at_end = False
+        while buffer or not at_end:
+            cut, searched, tries = 0, PART_BYTES - 1, 0
+            while not at_end:
+                if len(buffer) >= PART_BYTES:
+                    cut, searched, tries = _cut(buffer, searched, tries, id_index, delimiter)
+                    if cut or tries >= MAX_TRIES or len(buffer) >= MAX_PART_BYTES:
+                        break
+                block = handle.read(PART_BYTES)
+                at_end = not block
+                buffer += block
+            if at_end:
+                cut = len(buffer)
+            data = buffer[:cut]
+            if not cut or b'"' in data or data.count(b"\r") != data.count(b"\r\n"):
+                yield CsvPart(record_type, header, b"", skipped, rest=offset)
+                return
+            yield CsvPart(record_type, header, data, skipped)
+            skipped += data.count(b"\n")
+            offset += cut
+            buffer = buffer[cut:]
+
+
+def read_part(part: CsvPart, path: Path) -> Iterator[TableRow]:
+    """The records of one part, located as in the whole file (TableError as `read_table`)."""
+    if not part.header:  # the whole file
+        yield from read_table(path, name="whole.csv", record_type=part.record_type)
+        return
+    if part.rest is None:
+        yield from _csv_records(iter((part.header, part.data)), part.record_type, part.skipped)
+        return
+    try:
+        handle = path.open("rb")
+    except OSError as error:
+        raise TableError(f"cannot be read ({error.strerror or error})") from None
+    with handle:
+        handle.seek(part.rest)
+        blocks = itertools.chain((part.header,), blocks_of(handle))
+        yield from _csv_records(blocks, part.record_type, part.skipped)
+
+
+def _heading(head: bytes, record_type: str | None) -> tuple[int, str, int, bytes] | None:
+    """Where the heading rows end, the record type, the identifier's column and the delimiter.
+
+    None when the start of the file is not plainly so (read in order, the reader says why).
+    """
+    lines = head.splitlines(keepends=True)[:-1]  # whole lines only
+    if not lines or b"\r" in b"".join(lines).replace(b"\r\n", b""):
+        return None
+    try:
+        texts = [line.decode("utf-8") for line in lines]
+    except UnicodeDecodeError:
+        return None
+    texts[0] = texts[0].removeprefix(codecs.BOM_UTF8.decode("utf-8"))
+    delimiter = ","
+    if "," not in texts[0] and ("\t" in texts[0] or ";" in texts[0]):
+        delimiter = "\t" if "\t" in texts[0] else ";"
+    reader = csv.reader(iter(texts), delimiter=delimiter)
+    rows: list[tuple[int, Cells]] = []  # (lines read up to its end, its filled cells)
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    try:
+        while len(rows) < 3:
+            cells = next(reader, None)
+            if cells is None:
+                return None
+            if any(cells):
+                rows.append((reader.line_num, _as_cells(cells)))
+    except csv.Error:
+        return None
+    first, lookahead = rows[0][1], rows[1:]
+    try:
+        if record_type is None:
+            record_type = _guess_from(first, lookahead)
+            if record_type is None:
+                return None
+        if record_type not in record_types():
+            return None
+        layout = layout_for(record_type)
+        headings, skipped = _after_heading(layout, first, lookahead)
+        mapping = _map_headings(layout, None, headings, "")
+    except TableError:
+        return None
+    id_index = next((i for i, c in mapping.items() if c.path == RECORD_ID), None)
+    if id_index is None:
+        return None
+    header_lines = rows[skipped][0]
+    return sum(map(len, lines[:header_lines])), record_type, id_index, delimiter.encode()
+
+
+def _cut(
+    buffer: bytes, end: int, tries: int, id_index: int, delimiter: bytes
+) -> tuple[int, int, int]:
+    """Where to cut, where to search on from, and the lines tried so far.
+
+    The cut is just after the first line ending at or past `end` whose next line starts another
+    record; 0 when none is found yet.
+    """
+    end = buffer.find(b"\n", end)
+    while end >= 0 and tries < MAX_TRIES:
+        following = buffer.find(b"\n", end + 1)
+        if following < 0:
+            break
+        tries += 1
+        before = _field(buffer[buffer.rfind(b"\n", 0, end) + 1 : end], id_index, delimiter)
+        line = buffer[end + 1 : following]
+        after = "" if b'"' in line else _field(line, id_index, delimiter)
+        if before and after and before != after:
+            return end + 1, end, tries
+        end = following
+    return 0, max(end, 0), tries
+
+
+def _field(line: bytes, index: int, delimiter: bytes) -> str:
+    """A cell of a line without quotes, as the reader reads it."""
+    cells = line.split(delimiter)
+    return cells[index].decode("utf-8", "replace").strip() if index < len(cells) else ""

@@ -1,0 +1,110 @@
+"""A large CSV file in parts reads exactly as the whole file: records, places and errors."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import pytest
+
+from care_exchange_standard import SCHEMA_DIR
+from care_exchange_standard.tables import TableError, read_table
+from care_exchange_standard.tables import parts as parts_module
+from care_exchange_standard.tables.layout import layout_for
+from care_exchange_standard.tables.parts import csv_parts, read_part
+from care_exchange_standard.tables.writing import write_csv
+
+CAPACITY = "capacity-snapshot"
+
+
+@pytest.fixture(autouse=True)
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parts_module, "PART_BYTES", 2_000)
+    monkeypatch.setattr(parts_module, "MAX_PART_BYTES", 20_000)
+
+
+def capacity_csv(path: Path, count: int) -> Path:
+    folder = SCHEMA_DIR / "examples" / "valid" / CAPACITY
+    pool = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+    records = [{**pool[i % len(pool)], "id": f"cs-{i}"} for i in range(count)]
+    with path.open("wb") as handle:
+        write_csv(layout_for(CAPACITY), handle, records)
+    return path
+
+
+def whole_and_parts(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    def seen(rows: object) -> list[tuple[object, ...]]:
+        return [
+            (row.location, row.record, row.problems, row.cell_for("/beds/1/places"))
+            for row in rows  # type: ignore[attr-defined]
+        ]
+
+    whole = seen(read_table(path, name=path.name))
+    split = seen(row for part in csv_parts(path) for row in read_part(part, path))
+    return whole, split
+
+
+def test_parts_read_as_the_whole_file(tmp_path: Path) -> None:
+    path = capacity_csv(tmp_path / "c.csv", 120)
+    parts = list(csv_parts(path))
+    assert len(parts) > 5 and all(part.rest is None for part in parts)
+    whole, split = whole_and_parts(path)
+    assert split == whole and len(whole) == 120
+
+
+def test_wrong_cells_blank_lines_and_a_quote_later_on(tmp_path: Path) -> None:
+    path = capacity_csv(tmp_path / "c.csv", 120)
+    lines = path.read_bytes().split(b"\n")
+    lines[40] = lines[40].replace(b",nursing,", b",nursin,")
+    lines[41:41] = [b",,,,", b""]
+    lines[300] = lines[300].replace(b",residential,", b',"residential, of course",')
+    path.write_bytes(b"\n".join(lines))
+    parts = list(csv_parts(path))
+    assert parts[-1].rest is not None and any(part.rest is None for part in parts)
+    whole, split = whole_and_parts(path)
+    assert split == whole
+    assert any(problems for _, _, problems, _ in whole)
+
+
+def test_lines_that_are_not_utf8_are_named_as_in_the_whole_file(tmp_path: Path) -> None:
+    path = capacity_csv(tmp_path / "c.csv", 120)
+    lines = path.read_bytes().split(b"\n")
+    lines[250] = lines[250].replace(b"snap", b"sn\xe9p").replace(b"cs-", b"c\xe9-")
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(TableError) as whole:
+        list(read_table(path, name=path.name))
+    assert "on line 251" in str(whole.value)
+    found: list[str] = []
+    with pytest.raises(TableError) as split:
+        for part in csv_parts(path):
+            found.extend(row.location for row in read_part(part, path))
+    assert str(split.value) == str(whole.value)
+    assert found == locations_until_error(path)
+
+
+def locations_until_error(path: Path) -> list[str]:
+    found: list[str] = []
+    with contextlib.suppress(TableError):
+        for row in read_table(path, name=path.name):
+            found.append(row.location)
+    return found
+
+
+def test_a_file_without_identifiers_is_one_part(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("Service identifier,Registered places\n" + "svc-1,4\n" * 2_000)
+    [part] = list(csv_parts(path, CAPACITY))
+    assert part.rest == 0
+    assert len(list(read_part(part, path))) == len(list(read_table(path, name=path.name)))
+
+
+def test_a_long_run_of_blank_lines_is_soon_given_up_to_be_read_in_order(tmp_path: Path) -> None:
+    path = capacity_csv(tmp_path / "c.csv", 30)
+    lines = path.read_bytes().split(b"\n")
+    lines[20:20] = [b",,,,,,,,,"] * (parts_module.MAX_TRIES + 5_000)
+    path.write_bytes(b"\n".join(lines))
+    found = list(csv_parts(path))
+    assert found[-1].rest is not None
+    whole, split = whole_and_parts(path)
+    assert split == whole

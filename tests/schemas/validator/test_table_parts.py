@@ -1,0 +1,71 @@
+"""A large CSV file judged in parts by worker processes reports as when read in order."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from care_exchange_standard import SCHEMA_DIR, validator
+from care_exchange_standard.standard import load_standard
+from care_exchange_standard.tables import parts
+from care_exchange_standard.tables.layout import layout_for
+from care_exchange_standard.tables.writing import write_csv
+
+CAPACITY = "capacity-snapshot"
+
+
+def capacity_csv(path: Path, count: int) -> Path:
+    folder = SCHEMA_DIR / "examples" / "valid" / CAPACITY
+    pool = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+    records = [{**pool[i % len(pool)], "id": f"cs-{i}"} for i in range(count)]
+    with path.open("wb") as handle:
+        write_csv(layout_for(CAPACITY), handle, records)
+    lines = path.read_bytes().split(b"\n")
+    for number in range(10, len(lines), 7):
+        lines[number] = lines[number].replace(b",nursing,", b",nursin,").replace(b",40,", b",-4,")
+    path.write_bytes(b"\n".join(lines))
+    return path
+
+
+def report(path: Path) -> dict[str, Any]:
+    found = validator.validate_paths(load_standard(), [path], record_type=CAPACITY).as_dict()
+    loaded: dict[str, Any] = json.loads(json.dumps(found))
+    return loaded
+
+
+@pytest.mark.parametrize("quote", [False, True])
+def test_parts_report_as_the_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quote: bool
+) -> None:
+    path = capacity_csv(tmp_path / "c.csv", 150)
+    if quote:
+        data = path.read_bytes()
+        cut = len(data) * 2 // 3
+        cut = data.index(b",nursing,", cut)
+        path.write_bytes(data[:cut] + b',"nursing",' + data[cut + len(b",nursing,") :])
+    in_order = report(path)
+    monkeypatch.setattr(validator, "POOL_THRESHOLD", 1)
+    monkeypatch.setattr(validator, "_cpus", lambda: 2)
+    monkeypatch.setattr(parts, "PART_BYTES", 3_000)
+    assert validator._in_parts(path, path.name, None) == path
+    assert report(path) == in_order
+    assert in_order["summary"]["invalid"] > 5
+
+
+def test_an_unreadable_line_stops_the_parts_where_it_stops_the_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = capacity_csv(tmp_path / "c.csv", 150)
+    lines = path.read_bytes().split(b"\n")
+    lines[300] = b"cs-x\xe9" + lines[300]
+    path.write_bytes(b"\n".join(lines))
+    in_order = report(path)
+    monkeypatch.setattr(validator, "POOL_THRESHOLD", 1)
+    monkeypatch.setattr(validator, "_cpus", lambda: 2)
+    monkeypatch.setattr(parts, "PART_BYTES", 3_000)
+    assert report(path) == in_order
+    assert in_order["inputs"][0]["status"] == "unreadable"
+    assert "line 301" in in_order["inputs"][0]["message"]
