@@ -102,3 +102,13 @@ def test_fast_and_reference_validators_agree_on_mutated_records(
     fast = standard.validator(example.type_name).is_valid(mutated)
     reference = standard.reference_validator(example.type_name).is_valid(mutated)
     assert fast == reference
+
+
+@pytest.mark.parametrize("address", ["@", "a@", "x y@z", "data@provider.org.uk"])
+def test_both_validators_read_an_email_address_alike(standard: Standard, address: str) -> None:
+    """jsonschema alone would take anything with an @ for an address (Hypothesis found "@")."""
+    (example,) = [found for found in VALID_EXAMPLES if found.type_name == "provider"][:1]
+    record = {**example.record, "dataContactEmail": address}
+    fast = standard.validator("provider").is_valid(record)
+    assert fast == standard.reference_validator("provider").is_valid(record)
+    assert fast is (address == "data@provider.org.uk")

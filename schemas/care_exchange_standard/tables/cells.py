@@ -20,6 +20,8 @@ from care_exchange_standard.tables.layout import Column
 
 Raw = str | int | float | bool | datetime | date | None
 
+# More digits than any count or amount needs; also below Python's int() limit of 4,300.
+MAX_DIGITS = 30
 EXCEL_EPOCH = datetime(1899, 12, 30)
 MAX_SERIAL = 2958465  # 9999-12-31
 TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1"})
@@ -117,7 +119,7 @@ def cell_reader(column: Column) -> Callable[[Raw], Any]:
     if kind == "integer" or kind == "number":
 
         def read_number(raw: Raw) -> Any:
-            if type(raw) is str and raw.isdecimal():
+            if type(raw) is str and raw.isdecimal() and len(raw) <= MAX_DIGITS:
                 return int(raw)
             return BLANK if is_blank(raw) else general(raw)
 
@@ -189,7 +191,7 @@ def _number_text(raw: str) -> str:
 
 
 def to_integer(raw: Raw) -> int:
-    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= MAX_DIGITS:
         return int(raw)
     if isinstance(raw, bool | datetime | date):
         raise CellValueError(f"not a whole number: {show(raw)}")
@@ -200,13 +202,15 @@ def to_integer(raw: Raw) -> int:
             return int(raw)
         raise CellValueError(f"not a whole number: {show(raw)}")
     text = _number_text(str(raw))
+    if len(text) > MAX_DIGITS:
+        raise CellValueError(f"too many digits for a whole number: {show(raw)}")
     if INTEGER.fullmatch(text):
         return int(text.split(".")[0])
     raise CellValueError(f"not a whole number: {show(raw)}")
 
 
 def to_number(raw: Raw) -> int | float:
-    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= MAX_DIGITS:
         return int(raw)
     if isinstance(raw, bool | datetime | date):
         raise CellValueError(f"not a number: {show(raw)}")
@@ -217,6 +221,8 @@ def to_number(raw: Raw) -> int | float:
             raise CellValueError(f"not a number: {show(raw)}")
         return raw
     text = _number_text(str(raw))
+    if len(text) > MAX_DIGITS:
+        raise CellValueError(f"too many digits for a number: {show(raw)}")
     if not NUMBER.fullmatch(text):
         raise CellValueError(f"not a number: {show(raw)}")
     if INTEGER.fullmatch(text) and "." not in text:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -170,3 +171,12 @@ def test_cell_readers_read_as_the_converters_and_blank_cells_as_blank() -> None:
     for _ in range(2):  # a wrong cell is refused every time, never remembered
         with pytest.raises(CellValueError):
             read_since("31/02/2024")
+
+
+@pytest.mark.parametrize("convert", [to_integer, to_number])
+@pytest.mark.parametrize("raw", ["5" * 5000, "1" * 31, "£" + "9" * 4400])
+def test_a_number_longer_than_any_count_is_a_cell_problem_not_a_crash(
+    convert: Callable[[str], object], raw: str
+) -> None:
+    with pytest.raises(CellValueError, match="too many digits"):
+        convert(raw)
