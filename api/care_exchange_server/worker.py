@@ -47,6 +47,8 @@ log = logging.getLogger("care_exchange.worker")
 EXPIRY_SWEEP_SECONDS = 60.0
 MAX_RETRY_AFTER_SECONDS = 86_400.0
 USER_AGENT = "care-exchange-webhooks/1"
+# Structured-mode CloudEvents (the spec's webhook request body).
+CLOUDEVENTS_JSON = "application/cloudevents+json"
 RENEWALS_PER_LEASE = 4
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -371,7 +373,7 @@ class Worker:
         timeout = self.settings.webhook_timeout_seconds
         headers = {
             "host": target.host,
-            "content-type": "application/json",
+            "content-type": CLOUDEVENTS_JSON,
             "user-agent": USER_AGENT,
             **signatures.headers(work.secrets, message_id, int(time.time()), body),
         }

@@ -56,6 +56,7 @@ class Delivery:
     webhook_id: str | None
     webhook_timestamp: str | None
     signature: str | None
+    content_type: str | None
     body: bytes
     event: dict[str, Any] | None
     verified_with: tuple[str, ...]
@@ -198,6 +199,7 @@ def _inspect(
         webhook_id=headers.get("webhook-id"),
         webhook_timestamp=headers.get("webhook-timestamp"),
         signature=headers.get("webhook-signature"),
+        content_type=headers.get("content-type"),
         body=body,
         event=event,
         verified_with=tuple(verified),

@@ -21,7 +21,8 @@ from standardwebhooks import Webhook
 from care_exchange_conformance.assertions import Assertions
 from care_exchange_standard.spec import load_spec
 
-EXAMPLES = ("webhooks", "subscriptionEvent", "post", "requestBody", "content", "application/json")
+CLOUDEVENTS_JSON = "application/cloudevents+json"
+EXAMPLES = ("webhooks", "subscriptionEvent", "post", "requestBody", "content", CLOUDEVENTS_JSON)
 
 
 def example_event(kind: str) -> dict[str, Any]:
@@ -96,7 +97,7 @@ class Sender(Assertions):
             "webhook-id": event["id"],
             "webhook-timestamp": str(int(moment.timestamp())),
             "webhook-signature": signature,
-            "content-type": "application/json",
+            "content-type": CLOUDEVENTS_JSON,
         }
         try:
             return self.http.post(self.url, content=body, headers=headers)

@@ -9,6 +9,7 @@ killed mid-batch, is in test_worker_process.py.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
+from cloudevents.core.bindings.http import HTTPMessage, from_http
+from cloudevents.core.formats.json import JSONFormat
 from fastapi import FastAPI
 from sqlalchemy import update
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -82,6 +85,25 @@ def sequences(receiver: Receiver) -> list[int]:
     return [int(event["sequence"]) for event in receiver.events() if "sequence" in event]
 
 
+def test_the_cloudevents_sdk_reads_a_delivery_as_the_event_it_carries(
+    world: World, app: FastAPI, settings: Settings, receiver: Receiver
+) -> None:
+    """Structured mode, as the CloudEvents HTTP binding defines it, read by its own SDK."""
+    subscribe(world, receiver)
+    record = published_example(world)
+    deliver_until(app, settings, lambda: len(receiver.received) >= 1)
+    (request,) = receiver.received[:1]
+    assert request.headers["content-type"] == JSONFormat.CONTENT_TYPE
+    parsed = from_http(HTTPMessage(request.headers, request.body), JSONFormat())
+    sent = json.loads(request.body)
+    assert parsed.get_id() == sent["id"] == request.headers["webhook-id"]
+    assert (parsed.get_type(), parsed.get_source()) == (sent["type"], sent["source"])
+    assert parsed.get_extension("sequence") == sent["sequence"]
+    assert parsed.get_extension("subscription") == sent["subscription"]
+    data = parsed.get_data()
+    assert data == sent["data"] and isinstance(data, dict) and data["id"] == record["id"]
+
+
 def test_events_arrive_signed_in_order_and_verify_independently(
     world: World, app: FastAPI, settings: Settings, receiver: Receiver
 ) -> None:
@@ -93,7 +115,7 @@ def test_events_arrive_signed_in_order_and_verify_independently(
         event = verify(subscription["secret"], request)
         assert event["data"]["id"] == record_id
         assert request.headers["webhook-id"] == event["id"]
-        assert request.headers["content-type"] == "application/json"
+        assert request.headers["content-type"] == "application/cloudevents+json"
     found = status(world, subscription)
     assert (found["deliveredSequence"], found["backlog"], found["lastError"]) == (3, 0, None)
 

@@ -66,6 +66,14 @@ def test_signatures_made_with_another_secret_fail_the_signature_checks(
     assert _failed(_run(serve_reference)) == ["CX-SUB-002", "CX-SUB-008", "CX-SUB-011"]
 
 
+def test_events_sent_as_plain_json_fail_the_delivery_check(
+    serve_reference: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A structured CloudEvent labelled application/json: a CloudEvents reader takes it for data."""
+    monkeypatch.setattr(worker, "CLOUDEVENTS_JSON", "application/json")
+    assert _failed(_run(serve_reference)) == ["CX-SUB-002"]
+
+
 def test_a_worker_that_never_retries_fails_the_retry_check(
     serve_reference: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:

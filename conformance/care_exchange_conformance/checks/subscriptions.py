@@ -25,6 +25,7 @@ FILTER = spec_clause("components", "schemas", "SubscriptionFilter")
 ROTATE = spec_clause("paths", "/v1/subscriptions/{subscriptionId}/rotate-secret", "post")
 UPDATED = "org.careexchange.record.updated"
 HEARTBEAT = "org.careexchange.heartbeat"
+CLOUDEVENTS_JSON = "application/cloudevents+json"
 POLL_SECONDS = 0.05
 PAGES_LIMIT = 1000
 T = TypeVar("T")
@@ -252,7 +253,8 @@ def created(context: Context) -> None:
 
 @check(
     "CX-SUB-002",
-    "A published record reaches the webhook as a CloudEvent signed with the subscription's secret",
+    "A published record reaches the webhook as a structured CloudEvent, signed with the "
+    "subscription's secret",
     clause=WEBHOOK,
 )
 def delivered(context: Context) -> None:
@@ -265,6 +267,12 @@ def delivered(context: Context) -> None:
         f"(webhook-signature: {delivery.signature!r}).",
         "webhook-signature: v1,<HMAC-SHA256 of id.timestamp.body with the secret> (Standard "
         "Webhooks), a timestamp within five minutes",
+    )
+    media = (delivery.content_type or "").split(";")[0].strip().lower()
+    context.expect(
+        media == CLOUDEVENTS_JSON,
+        f"The delivery's Content-Type is {delivery.content_type!r}.",
+        f"{CLOUDEVENTS_JSON}: a CloudEvent in structured mode",
     )
     event = delivery.event or {}
     _valid(context, event, "Event", "The delivered event")
