@@ -65,6 +65,20 @@ class BulkItemFailedBody(TypedDict):
     problem: ProblemBody
 
 
+class HealthBody(TypedDict):
+    status: str
+
+
+class ReadinessChecksBody(TypedDict):
+    database: str
+    migrations: str
+
+
+class ReadinessBody(TypedDict):
+    status: str
+    checks: ReadinessChecksBody
+
+
 class BulkResultBody(TypedDict):
     results: list[BulkItemPublishedBody | BulkItemFailedBody]
     dryRun: NotRequired[bool]

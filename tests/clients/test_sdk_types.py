@@ -15,6 +15,8 @@ from care_exchange_standard.spec import SPEC_URI, load_spec
 COMPONENTS: dict[str, Any] = {
     "RootDocument": sdk.RootDocument,
     "CapabilityDocument": sdk.CapabilityDocument,
+    "Health": sdk.Health,
+    "Readiness": sdk.Readiness,
     "AuthorizationServerMetadata": sdk.AuthorizationServerMetadata,
     "Jwk": sdk.Jwk,
     "Jwks": sdk.Jwks,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from care_exchange_server.bodies import (
     AuthCapabilityBody,
     CapabilityDocumentBody,
     FeaturesBody,
+    HealthBody,
     IdempotencyCapabilityBody,
     LimitsBody,
     RootDocumentBody,
@@ -18,7 +20,9 @@ from care_exchange_server.bodies import (
     SubscriptionsCapabilityBody,
 )
 from care_exchange_server.deps import get_settings
+from care_exchange_server.routes.common import json_response
 from care_exchange_server.scopes import all_scopes
+from care_exchange_server.services.health import readiness
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.enums import AuthMethod, SubscriptionChannel, SubscriptionContent
 from care_exchange_standard import STANDARD_VERSION, load_standard
@@ -39,6 +43,17 @@ def root() -> RootDocumentBody:
             openapi="/openapi.yaml",
         ),
     )
+
+
+@router.get("/healthz")
+def health() -> HealthBody:
+    return HealthBody(status="ok")
+
+
+@router.get("/readyz")
+async def ready(request: Request) -> Response:
+    found = await run_in_threadpool(readiness, request.app.state.engines[0])
+    return json_response(200 if found["status"] == "ready" else 503, found)
 
 
 @router.get("/.well-known/care-exchange")

@@ -67,6 +67,8 @@ class Call(Generic[T]):
     form: Mapping[str, str] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     auth: Auth = "bearer"
+    # Error statuses that are answers of the operation, read like a success (a probe's 503).
+    answers: frozenset[int] = frozenset()
 
     @property
     def safety(self) -> Safety:
@@ -145,6 +147,8 @@ class Exchange(Generic[T]):
     def after_answer(self, response: httpx2.Response) -> Retry | None:
         """None when the answer is final (then `result` reads it)."""
         status = response.status_code
+        if status in self.call.answers:
+            return None
         if status == 401 and self.call.auth == "bearer" and not self.renewed:
             challenge = response.headers.get("www-authenticate", "")
             if _INVALID_TOKEN.search(challenge):
@@ -174,7 +178,7 @@ class Exchange(Generic[T]):
         return False
 
     def result(self, response: httpx2.Response) -> T:
-        if response.status_code < 400:
+        if response.status_code < 400 or response.status_code in self.call.answers:
             return self.call.read(response)
         if self.call.auth == "client" or self.call.path.startswith("/oauth/"):
             refused = _token_error(response)

@@ -142,6 +142,8 @@ class Operations:
     # discovery
     get_root = operation_method(ops.get_root)
     get_capabilities = operation_method(ops.get_capabilities)
+    get_health = operation_method(ops.get_health)
+    get_readiness = operation_method(ops.get_readiness)
     get_authorization_server_metadata = operation_method(ops.get_authorization_server_metadata)
     get_jwks = operation_method(ops.get_jwks)
     get_open_api_document = operation_method(ops.get_open_api_document)

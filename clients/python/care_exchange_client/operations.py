@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -38,12 +38,14 @@ from care_exchange_client.types import (
     FeedbackKind,
     FeedbackRequest,
     FeedPage,
+    Health,
     IntrospectionResponse,
     Jwks,
     OAuthClient,
     Organisation,
     OrganisationKind,
     Page,
+    Readiness,
     Record,
     RecordEnvelope,
     RootDocument,
@@ -130,6 +132,18 @@ def get_root() -> Call[RootDocument]:
 def get_capabilities() -> Call[CapabilityDocument]:
     """The server's limits (page sizes, bulk items, body size): read them, never hard-code."""
     return json_call("getCapabilities", "GET", "/.well-known/care-exchange", auth="none")
+
+
+@operation("getHealth", "GET", "/healthz")
+def get_health() -> Call[Health]:
+    return json_call("getHealth", "GET", "/healthz", auth="none")
+
+
+@operation("getReadiness", "GET", "/readyz")
+def get_readiness() -> Call[Readiness]:
+    """Ready or not, an answer: a `503` is read as `status: not-ready`, never retried."""
+    call = json_call("getReadiness", "GET", "/readyz", auth="none")
+    return replace(call, answers=frozenset({503}))
 
 
 @operation("getAuthorizationServerMetadata", "GET", "/.well-known/oauth-authorization-server")

@@ -128,6 +128,20 @@ class Features(TypedDict):
     feedback: bool
 
 
+class Health(TypedDict):
+    status: Literal["ok"]
+
+
+class ReadinessChecks(TypedDict):
+    database: Literal["ok", "unreachable"]
+    migrations: Literal["current", "behind", "ahead", "unknown"]
+
+
+class Readiness(TypedDict):
+    status: Literal["ready", "not-ready"]
+    checks: ReadinessChecks
+
+
 class CapabilityDocument(TypedDict):
     standardVersion: str
     apiVersion: str
