@@ -521,6 +521,9 @@ MATRIX: dict[str, Row] = {
     ),
     "getJwks": Row("GET", "/jwks.json", nothing, public(200)),
     "getOpenApiDocument": Row("GET", "/openapi.yaml", nothing, public(200)),
+    # Operations: probes, public.
+    "getHealth": Row("GET", "/healthz", nothing, public(200)),
+    "getReadiness": Row("GET", "/readyz", nothing, public(200)),
     # OAuth: client authentication, never a bearer token.
     "requestToken": Row("POST", "/oauth/token", oauth_token, OAUTH, with_client_credentials=200),
     "revokeToken": Row(

@@ -377,7 +377,14 @@ NEGATIVE_CONFIG = schemathesis.Config.from_dict(
 # Left out: operations with nothing to get wrong (no parameters, no body), and the two whose
 # body is a record: Hypothesis cannot draw "not any of nine record schemas" in reasonable time.
 # Hostile record bodies are sent by tests/api/test_hostile_requests.py instead.
-WITHOUT_INPUTS = ["getRoot", "getCapabilities", "getAuthorizationServerMetadata", "getJwks"]
+WITHOUT_INPUTS = [
+    "getRoot",
+    "getCapabilities",
+    "getAuthorizationServerMetadata",
+    "getJwks",
+    "getHealth",
+    "getReadiness",
+]
 RECORD_BODIES = ["publishRecord", "replaceRecord"]
 NEGATIVE_SCHEMA = (
     schemathesis.openapi.from_path(SPEC, config=NEGATIVE_CONFIG)
