@@ -19,10 +19,10 @@ import orjson
 from care_exchange_standard.sources import (
     Input,
     InputError,
-    Items,
     Lines,
     Records,
     array_items_from,
+    items_of,
     json_units,
     open_stream,
 )
@@ -71,7 +71,7 @@ def located_records(
                 for location, record in unit.records:
                     yield Located(item.name, location, record)
             else:
-                parsed = _items(unit)
+                parsed = items_of(unit)
                 if parsed is None:
                     for record in array_items_from(handle, unit.offset):
                         seen += 1
@@ -91,17 +91,6 @@ def _lines(name: str, unit: Lines) -> Iterator[Located]:
         except orjson.JSONDecodeError:
             continue
         yield Located(name, f":{unit.first + index}", record)
-
-
-def _items(unit: Items) -> list[Any] | None:
-    """A block's items, or None when the block must be read again exactly."""
-    if unit.exact:
-        return None
-    try:
-        found: list[Any] = orjson.loads(b"[" + unit.chunk + b"]")
-    except orjson.JSONDecodeError:
-        return None
-    return found
 
 
 def _table(item: Input, record_type: str | None, sheet: str | None) -> Iterator[Located]:

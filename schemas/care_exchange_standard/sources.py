@@ -122,6 +122,17 @@ class Records:
 Unit = Lines | Items | Records
 
 
+def items_of(unit: Items) -> list[Any] | None:
+    """A block's items, or None when the block must be read again with the exact parser."""
+    if unit.exact:
+        return None
+    try:
+        found: list[Any] = orjson.loads(b"[" + unit.chunk + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    return found
+
+
 def not_json(error: orjson.JSONDecodeError, where: str = "") -> str:
     """Plain words for a parser's complaint, with the line and column it stopped at."""
     reason = str(error.msg)

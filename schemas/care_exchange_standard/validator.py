@@ -31,6 +31,7 @@ from care_exchange_standard.sources import (
     array_items_from,
     expand,
     first_bytes,
+    items_of,
     json_units,
     not_json,
     open_stream,
@@ -250,12 +251,10 @@ def judge(standard: Standard, unit: Unit) -> Outcome:
     outcome = Outcome()
     entries: list[Any] | list[tuple[str, Any]]
     if isinstance(unit, Items):
-        if unit.exact:
+        items = items_of(unit)
+        if items is None:
             return Outcome(failed=True)
-        try:
-            entries = orjson.loads(b"[" + unit.chunk + b"]")
-        except orjson.JSONDecodeError:
-            return Outcome(failed=True)
+        entries = items
     elif isinstance(unit, Records):
         entries = [record for _, record in unit.records]
     else:
