@@ -9,4 +9,5 @@ COMMANDS = (
     ("db", "care_exchange_server.cli:db_app", "The database."),
     ("admin", "care_exchange_server.cli:admin_app", "Organisations and OAuth clients."),
     ("keys", "care_exchange_server.cli:keys_app", "Token-signing keys."),
+    ("demo", "care_exchange_server.cli:demo_app", "New credentials for the demo."),
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,15 @@ from sqlalchemy.orm import Session
 
 from care_exchange_server.app import create_app
 from care_exchange_server.auth import clients, keys
-from care_exchange_server.demo import expired_token, seed, walkthrough, write_conformance_config
+from care_exchange_server.demo import (
+    DemoClient,
+    demo_clients,
+    expired_token,
+    reset,
+    seed,
+    walkthrough,
+    write_conformance_config,
+)
 from care_exchange_server.middleware import configure_logging
 from care_exchange_server.problems import ProblemError
 from care_exchange_server.services import directory, events, idempotency
@@ -24,11 +33,13 @@ from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import make_engine, session_factory, transaction
 from care_exchange_server.storage.enums import AuthMethod
 from care_exchange_server.storage.migrate import upgrade
+from care_exchange_server.storage.models import Client
 from care_exchange_server.worker import run_until_signalled, start_in_thread
 
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 admin_app = typer.Typer(help="Organisations and OAuth clients (prints JSON).", no_args_is_help=True)
 keys_app = typer.Typer(help="Token-signing keys.", no_args_is_help=True)
+demo_app = typer.Typer(help="The demo that `care-exchange run` seeds.", no_args_is_help=True)
 
 
 def load_settings() -> Settings:
@@ -113,8 +124,27 @@ def db_prune() -> None:
     _print({"idempotencyKeysDeleted": keys, "subscriptionEventsDeleted": gone})
 
 
+def _check_port(host: str, port: int) -> None:
+    """Stop before anything is seeded or migrated when the address cannot be listened on."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            typer.echo(
+                f"care-exchange: cannot listen on {host}:{port} ({error.strerror}); "
+                f"choose another port with --port {port + 1}",
+                err=True,
+            )
+            raise typer.Exit(2) from None
+
+
 def _serve(settings: Settings, host: str, port: int, with_worker: bool) -> None:
     configure_logging(settings.log_level)
+    typer.echo(
+        f"Care Exchange listening on http://{host}:{port} "
+        f"(API reference at http://{host}:{port}/docs); Ctrl+C stops it."
+    )
     halt = start_in_thread(settings) if with_worker else None
     try:
         uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
@@ -131,6 +161,7 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the API; the embedded SQLite database is migrated first, PostgreSQL is not."""
+    _check_port(host, port)
     settings = _settings_for(host, port)
     if settings.database_url.startswith("sqlite"):
         upgrade(settings.database_url)
@@ -152,21 +183,63 @@ def run(
 
     A delivery worker runs in the same process, so webhooks work without a second command.
     """
+    _check_port(host, port)
     settings = _demo_settings(_settings_for(host, port))
     upgrade(settings.database_url)
     with _transaction(settings) as session:
         made = seed(session)
-        expired = None if made is None else expired_token(session, settings, made[0].client_id)
-    if made is None or expired is None:
-        typer.echo("The demo is already seeded; its secrets were shown when it was created.")
+        seeded = [] if made is not None else demo_clients(session)
+    if made is None:
+        typer.echo(_seeded_before(settings.issuer, seeded, port))
     else:
-        typer.echo(walkthrough(settings.issuer, made))
-        written = write_conformance_config(settings.issuer, made, expired)
-        typer.echo(
-            f"\nConformance suite against this demo (configuration in {written}):\n"
-            f"  care-exchange conformance run --config {written}\n"
-        )
+        _show_demo(settings, made)
     _serve(settings, host, port, with_worker=True)
+
+
+def _show_demo(settings: Settings, made: list[DemoClient]) -> None:
+    """Print the credentials with the walkthrough, and write the suite's configuration."""
+    with _transaction(settings) as session:
+        expired = expired_token(session, settings, made[0].client_id)
+    typer.echo(walkthrough(settings.issuer, made))
+    written = write_conformance_config(settings.issuer, made, expired)
+    typer.echo(
+        f"\nConformance suite against this demo (configuration in {written}):\n"
+        f"  care-exchange conformance run --config {written}\n"
+    )
+
+
+def _seeded_before(base_url: str, seeded: list[Client], port: int) -> str:
+    """The walkthrough of a demo seeded by an earlier run, whose secrets exist only as hashes."""
+    if not seeded:
+        return "The demo was seeded before, but its clients are gone; delete var/ to start again."
+    shown = [DemoClient(client.organisation_id, client.client_id, "SECRET") for client in seeded]
+    return (
+        "The demo was seeded by an earlier run. Its secrets were shown then and are stored only\n"
+        f"as hashes: `care-exchange demo reset --port {port}` issues new ones (the old ones stop\n"
+        "working) and prints this walkthrough with them filled in.\n\n"
+        + walkthrough(base_url, shown)
+    )
+
+
+@demo_app.command("reset")
+def demo_reset(
+    host: Annotated[str, typer.Option(help="Address the demo server listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port the demo server listens on.")] = 8000,
+) -> None:
+    """Issue new secrets for the demo's clients and print the walkthrough with them.
+
+    Works while the demo server runs; the old secrets stop working at once. The conformance
+    suite's configuration for the demo is written again with the new ones.
+    """
+    settings = _demo_settings(_settings_for(host, port))
+    upgrade(settings.database_url)
+    try:
+        with _transaction(settings) as session:
+            made = reset(session)
+    except LookupError as error:
+        typer.echo(f"care-exchange demo: {error.args[0]}", err=True)
+        raise typer.Exit(2) from None
+    _show_demo(settings, made)
 
 
 @admin_app.command("org-create")

@@ -27,6 +27,7 @@ from care_exchange_standard import SCHEMA_DIR, load_standard
 PROVIDER, COMMISSIONER, OTHER = "org-thistle-care", "org-lothian-hscp", "org-fife-hscp"
 SERVICES = ("svc-thistle-court", "svc-rowan-lodge")
 SECOND_PROVIDER, SECOND_SERVICE = "org-heather-homes", "svc-heather-house"
+DEMO_ORGANISATIONS = (PROVIDER, COMMISSIONER, OTHER, SECOND_PROVIDER)
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def seed(session: Session) -> list[DemoClient] | None:
         client, secret = clients.create_client(
             session,
             organisation,
-            f"{organisation} demo client",
+            _demo_client_name(organisation),
             scopes,
             AuthMethod.CLIENT_SECRET_BASIC,
         )
@@ -115,6 +116,44 @@ def seed(session: Session) -> list[DemoClient] | None:
         made.append(DemoClient(organisation, client.client_id, secret))
     session.flush()
     return made
+
+
+def _demo_client_name(organisation: str) -> str:
+    return f"{organisation} demo client"
+
+
+def demo_clients(session: Session) -> list[Client]:
+    """The seeded demo's clients, in the walkthrough's order; empty before it is seeded."""
+    found = []
+    for organisation in DEMO_ORGANISATIONS:
+        named = [
+            client
+            for client in clients.list_clients(session, organisation, include_disabled=False)
+            if client.name == _demo_client_name(organisation)
+        ]
+        if not named:
+            return []
+        found.append(named[0])
+    return found
+
+
+def reset(session: Session) -> list[DemoClient]:
+    """The demo's clients with new secrets, seeding it first if it is not there.
+
+    A secret is stored only as a hash, so a demo started earlier cannot show its credentials
+    again; new ones are the way back in. The old secrets stop working at once.
+    """
+    made = seed(session)
+    if made is not None:
+        return made
+    renewed = []
+    for client in demo_clients(session):
+        secret = clients.renew_secret(session, client.client_id)
+        assert secret is not None, "the demo's clients use client secrets"
+        renewed.append(DemoClient(client.organisation_id, client.client_id, secret))
+    if len(renewed) != len(DEMO_ORGANISATIONS):
+        raise LookupError("the demo's clients were removed or disabled; delete var/ to start again")
+    return renewed
 
 
 def walkthrough(base_url: str, made: list[DemoClient]) -> str:
@@ -127,7 +166,7 @@ def walkthrough(base_url: str, made: list[DemoClient]) -> str:
         f"{base_url}/oauth/token | {pick}"
     )
     lines = [
-        "Demo credentials (shown once; delete var/ to start again):",
+        "Demo credentials (shown once; `care-exchange demo reset` issues new ones):",
         *(f"  {c.organisation}: client_id={c.client_id} client_secret={c.secret}" for c in made),
         "",
         "Walkthrough:",

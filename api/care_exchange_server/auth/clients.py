@@ -107,6 +107,20 @@ def create_client(
     return client, secret
 
 
+def renew_secret(session: Session, client_id: str) -> str | None:
+    """Give a basic client a new secret, returned now and never again; the old one stops at once.
+
+    None when there is no such client, or it authenticates with keys (private_key_jwt).
+    """
+    client = session.get(Client, client_id)
+    if client is None or client.auth_method != AuthMethod.CLIENT_SECRET_BASIC:
+        return None
+    secret = generate_secret()
+    client.secret_hash = hash_secret(secret)
+    session.flush()
+    return secret
+
+
 def disable_client(session: Session, client_id: str) -> Client | None:
     """Disable at once: its tokens stop verifying and it can get no more; None if unknown."""
     client = session.get(Client, client_id)
