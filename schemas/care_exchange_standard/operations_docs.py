@@ -34,9 +34,13 @@ def load_spec(spec_file: Path = SPEC_FILE) -> dict[str, Any]:
 
 
 def problem_codes(spec: Mapping[str, Any]) -> list[str]:
-    """The codes the spec's `Problem` schema lists, so the page can link each to its error page."""
+    """The codes the spec's `Problem` schema lists, so the page can link each to its error page.
+
+    They are the backticked words of its "Known codes: ..." sentence, up to the sentence's end.
+    """
     text = str(spec["components"]["schemas"]["Problem"].get("description", ""))
-    return _CODE.findall(text)
+    listed = " ".join(text.split()).partition("Known codes:")[2].partition(". ")[0]
+    return _CODE.findall(listed)
 
 
 def _resolve(spec: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -73,7 +77,7 @@ def scopes_of(security: Sequence[Mapping[str, Sequence[str]]] | None, types: set
     if security is None:
         return "any valid access token"
     if not security or all(not requirement for requirement in security):
-        return "none (public)"
+        return "none: no access token (OAuth endpoints authenticate the client itself)"
     scopes = [scope for requirement in security for names in requirement.values() for scope in names]
     by_suffix: dict[str, set[str]] = {}
     for scope in scopes:
