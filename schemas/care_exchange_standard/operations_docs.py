@@ -77,7 +77,7 @@ def scopes_of(security: Sequence[Mapping[str, Sequence[str]]] | None, types: set
     if security is None:
         return "any valid access token"
     if not security or all(not requirement for requirement in security):
-        return "none: no access token (OAuth endpoints authenticate the client itself)"
+        return "none (no access token)"
     scopes = [scope for requirement in security for names in requirement.values() for scope in names]
     by_suffix: dict[str, set[str]] = {}
     for scope in scopes:
@@ -98,12 +98,14 @@ def _operation(
 ) -> list[str]:
     codes = problem_codes(spec)
     security = operation.get("security", spec.get("security"))
+    scopes = scopes_of(security, types)
+    if path.startswith("/oauth/") and not any(security or []):
+        scopes += "; the client authenticates itself (client secret or `private_key_jwt`)"
     lines = [
         f"### {operation.get('summary', operation['operationId'])}"
         f" {{ #{operation['operationId']} }}",
         "",
-        f"`{method.upper()} {path}` · operation `{operation['operationId']}` · scopes: "
-        + scopes_of(security, types),
+        f"`{method.upper()} {path}` · operation `{operation['operationId']}` · scopes: {scopes}",
         "",
     ]
     if operation.get("deprecated"):
