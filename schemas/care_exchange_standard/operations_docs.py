@@ -78,7 +78,9 @@ def scopes_of(security: Sequence[Mapping[str, Sequence[str]]] | None, types: set
         return "any valid access token"
     if not security or all(not requirement for requirement in security):
         return "none (no access token)"
-    scopes = [scope for requirement in security for names in requirement.values() for scope in names]
+    scopes = [
+        scope for requirement in security for names in requirement.values() for scope in names
+    ]
     by_suffix: dict[str, set[str]] = {}
     for scope in scopes:
         prefix, _, suffix = scope.rpartition(":")
@@ -134,7 +136,8 @@ def render(spec: Mapping[str, Any]) -> str:
         "`/openapi.yaml` and an interactive view of it (Swagger UI) at `/docs`. Scopes are "
         "alternatives: a token needs one of them. `{type}` stands for the record type in the "
         "path, so publishing a capacity snapshot needs `capacity-snapshot:publish`. Errors are "
-        "problem details; each code links to its page in the [error catalogue](../errors/index.md).",
+        "problem details; each code links to its page in the "
+        "[error catalogue](../errors/index.md).",
         "",
     ]
     grouped: dict[str, list[tuple[str, str, Mapping[str, Any]]]] = {
