@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from pydantic_core import PydanticUndefined
 
 from care_exchange_server.problems import CATALOGUE, PROBLEM_BASE, ProblemType
 from care_exchange_server.settings import Settings
+from care_exchange_standard.operations_docs import load_spec, operations_answering
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_DIR = ROOT / "docs"
@@ -68,8 +70,10 @@ def advice(kind: ProblemType) -> str:
     )
 
 
-def render_error(code: str, kind: ProblemType) -> str:
-    """One code's page: what it means, what to do, and what the answer looks like."""
+def render_error(
+    code: str, kind: ProblemType, answered_by: Sequence[tuple[str, str, str]] = ()
+) -> str:
+    """One code's page: what it means, what to do, what the answer looks like, and where from."""
     example = {
         "type": PROBLEM_BASE + code,
         "title": kind.title,
@@ -107,8 +111,13 @@ def render_error(code: str, kind: ProblemType) -> str:
         "this code. Programs should act on `code` (or on the status when the code is unknown "
         "to them), never on the words.",
         "",
-        "[All error codes](index.md)",
     ]
+    lines += ["", "## Operations that can answer with it", ""]
+    lines += [
+        f"- [{summary}](../api/index.md#{operation_id}) ({status})"
+        for operation_id, summary, status in answered_by
+    ] or ["Any operation: the spec does not name it in any operation's responses."]
+    lines += ["", "[All error codes](index.md)"]
     return "\n".join(lines) + "\n"
 
 
@@ -182,8 +191,9 @@ def render_settings() -> str:
 def render_all() -> dict[str, str]:
     """Every page, by path inside `docs/`."""
     pages = {"settings.md": render_settings(), "errors/index.md": render_error_index()}
+    answering = operations_answering(load_spec())
     for code, kind in CATALOGUE.items():
-        pages[f"errors/{code}.md"] = render_error(code, kind)
+        pages[f"errors/{code}.md"] = render_error(code, kind, answering.get(code, []))
     return pages
 
 

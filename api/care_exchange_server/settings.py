@@ -57,8 +57,8 @@ class Settings(BaseSettings):
     )
     idempotency_retention_hours: int = Field(
         default=24,
-        description="How long an `Idempotency-Key` and its stored answer are kept (the standard asks"
-        " for at least 24 hours); `db prune` deletes older ones.",
+        description="How long an `Idempotency-Key` and its stored answer are kept (the standard"
+        " asks for at least 24 hours); `db prune` deletes older ones.",
     )
     log_level: str = Field(
         default="INFO", description="The level of the JSON log lines: DEBUG, INFO, WARNING, ERROR."

@@ -122,6 +122,29 @@ def _operation(
     return [*lines, ""]
 
 
+def operations_answering(spec: Mapping[str, Any]) -> dict[str, list[tuple[str, str, str]]]:
+    """For each problem code, the operations whose documented responses name it.
+
+    As (operationId, summary, status), in the spec's order: the error catalogue lists them so a
+    reader of one error page sees where it can come from.
+    """
+    codes = problem_codes(spec)
+    found: dict[str, list[tuple[str, str, str]]] = {}
+    for item in spec["paths"].values():
+        for method in METHODS:
+            if method not in item:
+                continue
+            operation = item[method]
+            for status, response in operation.get("responses", {}).items():
+                text = str(_resolve(spec, response).get("description", ""))
+                for code in dict.fromkeys(_CODE.findall(text)):
+                    if code in codes:
+                        summary = str(operation.get("summary", operation["operationId"]))
+                        entry = (str(operation["operationId"]), summary, str(status))
+                        found.setdefault(code, []).append(entry)
+    return found
+
+
 def render(spec: Mapping[str, Any]) -> str:
     """One page: every operation, grouped by the spec's tags in the spec's order."""
     types = {name for name, info in load_standard().types.items() if info.kind == "record"}
