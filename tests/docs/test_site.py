@@ -81,6 +81,26 @@ def test_links_to_the_sites_own_address_lead_to_its_pages(site: Path) -> None:
     assert broken == []
 
 
+_SOURCES = ("spec", "schemas/care_exchange_standard", "api", "conformance", "clients/python")
+_ADDRESS = re.compile(r"https://care-exchange\.org/docs/[A-Za-z0-9_./#-]*")
+
+
+def test_addresses_of_the_site_in_the_spec_and_the_code_lead_to_its_pages(site: Path) -> None:
+    """The spec's examples and the code's messages point readers at pages that exist.
+
+    A templated address (`.../reference/<type>#<field>`) is checked up to its first `<`.
+    """
+    found = {
+        (str(path.relative_to(ROOT)), address.rstrip("."))
+        for folder in _SOURCES
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in {".py", ".yaml"} and path.is_file()
+        for address in _ADDRESS.findall(path.read_text("utf-8"))
+    }
+    assert found
+    assert sorted(entry for entry in found if not _resolves(site, entry[1])) == []
+
+
 def test_the_validators_field_links_lead_to_the_fields_entries(site: Path) -> None:
     standard = load_standard()
     links = [
