@@ -9,6 +9,7 @@ links, the problems' pages) are checked against the built pages here.
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import subprocess
@@ -109,6 +110,16 @@ def test_the_validators_field_links_lead_to_the_fields_entries(site: Path) -> No
         for field in [None, *documented_fields(info)]
     ]
     assert [link for link in links if not _resolves(site, link)] == []
+
+
+def test_the_commissioners_guide_shows_the_tested_snippets_whole(site: Path) -> None:
+    """The page shows the very files the snippet tests run, not a copy that could drift."""
+    page = (site / "guides" / "commissioner" / "index.html").read_text("utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    for snippet in ("verify_webhook.py", "verify_webhook.mjs"):
+        source = (ROOT / "docs" / "snippets" / snippet).read_text("utf-8")
+        lines = [line.strip() for line in source.splitlines() if line.strip()]
+        assert [line for line in lines if line not in text] == [], snippet
 
 
 def test_every_problem_type_has_its_page_under_errors(site: Path) -> None:
