@@ -172,7 +172,8 @@ def render_settings() -> str:
         f"their settings from environment variables prefixed `{ENV_PREFIX}`. Names are not "
         "case-sensitive. A list is written as JSON, for example "
         f"`{ENV_PREFIX}WEBHOOK_ALLOWED_HOSTS='[\"10.0.0.0/8\"]'`. Settings that cannot work "
-        "together stop the process at start with a one-line message naming them. How to run the "
+        "together (webhook and worker timings) stop the process at start with a one-line message "
+        "naming them. How to run the "
         "server in production: the [operator's guide](guides/operator.md).",
         "",
         "| Variable | Type | Default | Meaning |",
