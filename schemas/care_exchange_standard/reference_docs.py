@@ -16,6 +16,7 @@ from typing import Any
 from care_exchange_standard.codelists import Codelist
 from care_exchange_standard.fields import ITEMS, Field
 from care_exchange_standard.files import ROOT, SCHEMA_DIR
+from care_exchange_standard.rules import rule_anchor
 from care_exchange_standard.standard import (
     STANDARD_VERSION,
     Standard,
@@ -150,6 +151,31 @@ def _examples_section(info: TypeInfo) -> list[str]:
     return lines
 
 
+def _rules_section(standard: Standard, info: TypeInfo) -> list[str]:
+    rules = standard.validator(info.name).rules if info.kind == "record" else []
+    if not rules:
+        return []
+    lines = [
+        "## Rules",
+        "",
+        "Checks across fields, applied by every validator to records that pass the schema: an "
+        "error refuses the record, a warning comes back with it "
+        "([governance](../governance.md#rules)).",
+        "",
+        "| Rule | Severity | Blames | What is checked |",
+        "|---|---|---|---|",
+    ]
+    for rule in rules:
+        blamed = ", ".join(
+            f"`{'/' + rule.each + '/*' if rule.each else ''}{pointer}`" for pointer in rule.pointers
+        )
+        lines.append(
+            f'| <a id="{rule_anchor(rule.code)}"></a>`{rule.code}` | {rule.severity} | {blamed} '
+            f"| **{_cell(rule.title)}.** {_cell(rule.message)} |"
+        )
+    return [*lines, ""]
+
+
 def render_type(standard: Standard, info: TypeInfo) -> str:
     """One type's page: what it is for, every field, the codes it takes, and its examples."""
     schema = info.schema
@@ -172,6 +198,7 @@ def render_type(standard: Standard, info: TypeInfo) -> str:
         *(_field_row(info, field) for field in documented_fields(info)),
         "",
     ]
+    lines += _rules_section(standard, info)
     names = sorted(
         {f.codelist for f in info.fields.values() if f.codelist} & set(standard.codelists)
     )

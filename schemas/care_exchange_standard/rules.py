@@ -79,6 +79,11 @@ class Context:
         return found
 
 
+def rule_anchor(code: str) -> str:
+    """The anchor of a rule on its type's reference page (`rule-places-within-registered`)."""
+    return "rule-" + code.split("/", 1)[1]
+
+
 class RuleSetError(ValueError):
     """A rule file that does not match `formats/rule-set.json` or whose expressions fail."""
 

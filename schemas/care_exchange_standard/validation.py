@@ -19,7 +19,7 @@ import jsonschema_rs
 from care_exchange_standard.codelists import Codelist
 from care_exchange_standard.fields import ITEMS, Field, FieldPath, field_path
 from care_exchange_standard.messages import Condition, describe, show
-from care_exchange_standard.rules import Clock, Context, Rule, check_rules, verdict
+from care_exchange_standard.rules import Clock, Context, Rule, check_rules, rule_anchor, verdict
 
 DOCS_BASE_ENV = "CARE_EXCHANGE_DOCS_BASE"
 # The published field reference: one page per type (docs/reference/TYPE.md in the repository),
@@ -218,7 +218,8 @@ class TypeValidator:
             for at in failure.pointers:
                 parts = [int(p) if p.isdigit() else p for p in at.split("/")[1:]]
                 issue = self._issue(parts, "rule", rule.message, Severity(rule.severity))
-                found.append(replace(issue, rule=rule.code))
+                docs = f"{docs_link(self.type_name, None)}#{rule_anchor(rule.code)}"
+                found.append(replace(issue, rule=rule.code, docs=docs))
         return found
 
     def _issue(
