@@ -104,7 +104,7 @@ def service_of(provider_id: str) -> Service:
         "id": SERVICE,
         "providerId": provider_id,
         "name": "Bench service",
-        "serviceType": "care-home-without-nursing",
+        "serviceType": "care-home-with-nursing",
         "status": "active",
     }
     return Service(id=SERVICE, provider_id=provider_id, document=document)

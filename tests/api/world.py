@@ -151,7 +151,7 @@ def service_document(service_id: str, provider_id: str) -> dict[str, Any]:
         "providerId": provider_id,
         "name": f"Service {service_id}",
         "identifiers": [{"scheme": "care-inspectorate-service", "value": "CS2003001025"}],
-        "serviceType": "care-home-without-nursing",
+        "serviceType": "care-home-with-nursing",
         "clientGroups": ["older-people"],
         "geography": {"country": "scotland", "councilArea": "S12000036"},
         "registeredPlaces": 30,

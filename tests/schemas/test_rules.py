@@ -20,6 +20,58 @@ _STANDARD = load_standard()
 RULES = [rule for name in _STANDARD.types for rule in _STANDARD.validator(name).rules]
 
 
+def _example(name: str) -> Any:
+    return json.loads((EXAMPLES / "valid" / f"{name}.json").read_text())
+
+
+def _set(record: Any, path: str, value: Any) -> Any:
+    """A copy of the record with the value at a slash-separated path (list indices as numbers)."""
+    changed = copy.deepcopy(record)
+    *parents, last = [int(part) if part.isdigit() else part for part in path.split("/")]
+    node = changed
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    return changed
+
+
+# Each warning rule, broken by a valid example with one figure changed (path, value), and the
+# pointers it blames: the record is still accepted, so the case lives here, not among the invalid
+# examples.
+WARNINGS: dict[str, tuple[str, str, Any, list[str]]] = {
+    "complaints-and-compliments/complaints-received-accounted-for": (
+        "complaints-and-compliments/scottish-care-at-home-quarter",
+        "complaints/stillOpen",
+        0,
+        ["/complaints/received"],
+    ),
+    "home-care-activity/late-reasons-add-up": (
+        "home-care-activity/scottish-hscp-monthly",
+        "visits/late/visits",
+        600,
+        ["/visits/late/reasons"],
+    ),
+    "home-care-activity/hours-delivered-within-planned": (
+        "home-care-activity/small-english-weekly",
+        "hours/delivered",
+        310.25,
+        ["/hours/delivered"],
+    ),
+    "notifiable-event/controlled-drug-event-type": (
+        "notifiable-event/unwitnessed-fall-fracture",
+        "medication",
+        {"incidentType": "omitted-dose", "controlledDrug": True},
+        ["/eventType"],
+    ),
+    "workforce-snapshot/wte-within-headcount": (
+        "workforce-snapshot/care-at-home-quarter",
+        "staff/1/wte",
+        37.5,
+        ["/staff/1/wte"],
+    ),
+}
+
+
 def _labels() -> dict[str, set[str]]:
     """Rule codes the invalid examples are labelled with, by example."""
     found: dict[str, set[str]] = {}
@@ -40,7 +92,10 @@ def test_each_rule_blames_real_fields_and_an_example_breaks_it(
         path = ((rule.each, ITEMS) if rule.each else ()) + tuple(parts)
         assert path in fields, f"{rule.code} blames {pointer}, not a field"
     if rule.code.endswith("-only") and "$service" in rule.expression:
-        return  # needs the service: test_a_rule_can_read_the_service shows it
+        return  # needs the service: test_each_service_rule_passes_a_fitting_service_... shows it
+    if rule.severity == "warning":
+        assert rule.code in WARNINGS, f"no case in WARNINGS breaks {rule.code}"
+        return  # invalid examples are refused; a warning is shown on a record that is accepted
     broken_by = [name for name, codes in _labels().items() if rule.code in codes]
     assert broken_by, f"no invalid example is labelled as breaking {rule.code}"
 
@@ -69,9 +124,92 @@ def test_a_rule_can_read_the_service(standard: Standard) -> None:
     assert (issue.rule, issue.pointer, issue.severity) == (
         "capacity-snapshot/care-home-only",
         "/serviceId",
-        "error",
+        "warning",
     )
     assert issue.as_dict()["rule"] == "capacity-snapshot/care-home-only"
+
+
+@pytest.mark.parametrize("code", sorted(WARNINGS))
+def test_each_warning_rule_is_broken_and_the_record_accepted(standard: Standard, code: str) -> None:
+    name, path, value, pointers = WARNINGS[code]
+    type_name = name.split("/")[0]
+    record = _set(_example(name), path, value)
+    issues = standard.validator(type_name).validate(record, Context.on(date(2026, 11, 29)))
+    assert [(i.rule, i.pointer, i.severity) for i in issues] == [
+        (code, pointer, "warning") for pointer in pointers
+    ]
+
+
+# Each rule that reads the service, with an example, a service it fits and one it does not.
+NURSING_HOME = {"serviceType": "care-home-with-nursing"}
+RESIDENTIAL_HOME = {"serviceType": "care-home-without-nursing"}
+SERVICE_RULES = [
+    (
+        "capacity-snapshot/care-home-only",
+        "capacity-snapshot/nursing-home-open",
+        NURSING_HOME,
+        {"serviceType": "care-at-home"},
+    ),
+    (
+        "capacity-snapshot/nursing-places-nursing-home-only",
+        "capacity-snapshot/nursing-home-open",
+        NURSING_HOME,
+        RESIDENTIAL_HOME,
+    ),
+    (
+        "fees-and-charges/care-home-only",
+        "fees-and-charges/english-home-mixed-funding",
+        NURSING_HOME,
+        {"serviceType": "supported-living"},
+    ),
+    (
+        "fees-and-charges/nursing-charges-nursing-home-only",
+        "fees-and-charges/scottish-nursing-home-nchc",
+        NURSING_HOME | {"geography": {"country": "scotland"}},
+        RESIDENTIAL_HOME | {"geography": {"country": "scotland"}},
+    ),
+    (
+        "fees-and-charges/national-care-home-contract-scotland-only",
+        "fees-and-charges/scottish-nursing-home-nchc",
+        NURSING_HOME | {"geography": {"country": "scotland"}},
+        NURSING_HOME | {"geography": {"country": "england"}},
+    ),
+    (
+        "home-care-activity/care-at-home-only",
+        "home-care-activity/scottish-hscp-monthly",
+        {"serviceType": "care-at-home-and-housing-support"},
+        RESIDENTIAL_HOME,
+    ),
+    (
+        "resident-movements/care-home-only",
+        "resident-movements/english-residential-home-month",
+        RESIDENTIAL_HOME,
+        {"serviceType": "care-at-home"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("code", "name", "fitting", "unfitting"), SERVICE_RULES, ids=[case[0] for case in SERVICE_RULES]
+)
+def test_each_service_rule_passes_a_fitting_service_and_warns_of_another(
+    standard: Standard, code: str, name: str, fitting: Any, unfitting: Any
+) -> None:
+    type_name = name.split("/")[0]
+    validator = standard.validator(type_name)
+    record = _example(name)
+    assert validator.validate(record, Context.now(fitting)) == []
+    assert validator.validate(record, Context.now()) == []  # offline: the service is not known
+    [issue] = validator.validate(record, Context.now(unfitting))
+    rule = next(rule for rule in validator.rules if rule.code == code)
+    assert (issue.rule, issue.pointer, issue.severity) == (code, rule.pointers[0], "warning")
+
+
+def test_every_service_rule_has_a_case_and_only_warns() -> None:
+    """The directory entry may lag the registration: a provider is never refused over it."""
+    reading_service = {rule.code for rule in RULES if "$service" in rule.expression}
+    assert reading_service == {case[0] for case in SERVICE_RULES}
+    assert {rule.severity for rule in RULES if "$service" in rule.expression} == {"warning"}
 
 
 def test_a_moment_may_be_five_minutes_ahead_of_the_clock_and_no_more(standard: Standard) -> None:
