@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     # Rate limits, in the `limits` library's notation; "off" (or empty) turns one off. A full
     # conformance run makes about 26 token requests for one client and 30 from one address in a
     # minute, the benchmarks a few thousand API requests for one client: the defaults leave them
-    # twice that and more, and bound the scrypt work of guessing to a second a minute per client.
+    # twice that or more. A scrypt check takes 50-150 ms: one address can cause 6-18 s of hashing
+    # a minute, and guessing one client's secret half that.
     rate_limit_token_per_client: str | None = Field(
         default="60/minute",
         description=(
@@ -56,7 +57,7 @@ class Settings(BaseSettings):
         ),
     )
     rate_limit_token_per_address: str | None = Field(
-        default="300/minute",
+        default="120/minute",
         description=(
             "Attempts per remote address at the same endpoints, whatever client they name, so"
             " that spraying many client ids from one address is bounded too. Behind a proxy the"

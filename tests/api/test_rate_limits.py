@@ -266,7 +266,7 @@ def test_the_sdk_rides_through_a_real_429(serve: Serve) -> None:
 def test_the_default_limits_bound_the_token_endpoint_and_stay_out_of_the_way() -> None:
     defaults = Settings()
     assert defaults.rate_limit_token_per_client == "60/minute"
-    assert defaults.rate_limit_token_per_address == "300/minute"
+    assert defaults.rate_limit_token_per_address == "120/minute"
     assert defaults.rate_limit_api_per_client == "30000/minute"
     assert defaults.rate_limit_storage_uri == "memory://"
 
