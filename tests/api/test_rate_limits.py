@@ -40,6 +40,18 @@ OFF: dict[str, str | None] = {
 }
 
 
+# Generous: the machine that runs the suite may be busy, and a timeout is not what is tested.
+TIMEOUT = 60.0
+
+
+def _get(url: str, **options: Any) -> httpx.Response:
+    return httpx.get(url, timeout=TIMEOUT, **options)
+
+
+def _post(url: str, **options: Any) -> httpx.Response:
+    return httpx.post(url, timeout=TIMEOUT, **options)
+
+
 @dataclass(frozen=True)
 class Caller:
     client_id: str
@@ -60,7 +72,7 @@ class Served:
         return token
 
     def token_attempt(self, client_id: str, secret: str) -> httpx.Response:
-        return httpx.post(
+        return _post(
             f"{self.base_url}/oauth/token",
             auth=(client_id, secret),
             data={"grant_type": "client_credentials"},
@@ -176,7 +188,7 @@ def test_spraying_client_ids_from_one_address_is_refused(serve: Serve) -> None:
         assert _assert_rate_limited(refused, "token-address") >= 1
         assert refused.headers["ratelimit-policy"] == '"token-address";q=4;w=60'
         # The revocation and introspection endpoints hash the secret too: they share the count.
-        revoke = httpx.post(
+        revoke = _post(
             f"{served.base_url}/oauth/revoke", auth=_secret(served.provider), data={"token": "x"}
         )
         _assert_rate_limited(revoke, "token-address")
@@ -187,12 +199,12 @@ def test_the_api_limit_counts_each_client_apart(serve: Serve) -> None:
         me = f"{served.base_url}/v1/records/{RECORD_TYPE}"
         busy = {"Authorization": f"Bearer {served.token(served.provider)}"}
         quiet = {"Authorization": f"Bearer {served.token(served.other)}"}
-        statuses = [httpx.get(me, headers=busy).status_code for _ in range(5)]
+        statuses = [_get(me, headers=busy).status_code for _ in range(5)]
         assert statuses == [200] * 5
-        _assert_rate_limited(httpx.get(me, headers=busy), "api-client")
-        assert httpx.get(me, headers=quiet).status_code == 200
+        _assert_rate_limited(_get(me, headers=busy), "api-client")
+        assert _get(me, headers=quiet).status_code == 200
         # A refused request is checked after the token: without one it is a 401, not a 429.
-        assert httpx.get(me).status_code == 401
+        assert _get(me).status_code == 401
 
 
 def _everything(app: FastAPI) -> dict[str, list[tuple[Any, ...]]]:
@@ -209,16 +221,16 @@ def test_a_refused_post_stores_nothing(serve: Serve) -> None:
         headers = {"Authorization": f"Bearer {served.token(served.provider)}"}
         path = f"{served.base_url}/v1/records/{RECORD_TYPE}"
         for _ in range(2):
-            published = httpx.post(path, json=example_record(RECORD_TYPE, SERVICE), headers=headers)
+            published = _post(path, json=example_record(RECORD_TYPE, SERVICE), headers=headers)
             assert published.status_code == 201, published.text
         before = _everything(served.app)
         assert before["records"], "the published records are in the snapshot"
         record = example_record(RECORD_TYPE, SERVICE)
         keyed = {**headers, "Idempotency-Key": str(uuid.uuid4())}
-        _assert_rate_limited(httpx.post(path, json=record, headers=keyed), "api-client")
+        _assert_rate_limited(_post(path, json=record, headers=keyed), "api-client")
         bulk = {"records": [example_record(RECORD_TYPE, SERVICE) for _ in range(3)]}
         _assert_rate_limited(
-            httpx.post(f"{served.base_url}/v1/bulk", json=bulk, headers=keyed), "api-client"
+            _post(f"{served.base_url}/v1/bulk", json=bulk, headers=keyed), "api-client"
         )
         assert _everything(served.app) == before
 
@@ -231,7 +243,7 @@ def test_limits_that_are_off_never_answer_429(serve: Serve) -> None:
         }
         assert statuses == {401}
         assert served.app.state.rate_limits.body() == {}
-        capabilities = httpx.get(f"{served.base_url}/.well-known/care-exchange").json()
+        capabilities = _get(f"{served.base_url}/.well-known/care-exchange").json()
         assert capabilities["rateLimits"] == {}
 
 
@@ -239,7 +251,7 @@ def test_the_capability_document_states_the_limits(serve: Serve) -> None:
     with serve(
         token_per_client="30/minute", token_per_address="5 per 10 seconds", api_per_client="9/hour"
     ) as served:
-        capabilities = httpx.get(f"{served.base_url}/.well-known/care-exchange").json()
+        capabilities = _get(f"{served.base_url}/.well-known/care-exchange").json()
     assert capabilities["rateLimits"] == {
         "tokenPerClient": {"limit": 30, "windowSeconds": 60},
         "tokenPerAddress": {"limit": 5, "windowSeconds": 10},

@@ -115,9 +115,10 @@ def test_two_workers_serve_one_postgresql_database(database: str, tmp_path: Path
                 f"{base}/oauth/token",
                 auth=(client_id, secret),
                 data={"grant_type": "client_credentials"},
+                timeout=30,
             ).json()["access_token"]
-            # The issuer the command derived from --port reached the workers: the token says so.
-            capabilities = httpx.get(f"{base}/.well-known/care-exchange").json()
+            # The issuer the command derived from --port reached the workers.
+            capabilities = httpx.get(f"{base}/.well-known/care-exchange", timeout=30).json()
             assert capabilities["auth"]["issuer"] == base
             headers = {"Authorization": f"Bearer {token}"}
             record = example_record(TYPE, SERVICE)
@@ -125,6 +126,7 @@ def test_two_workers_serve_one_postgresql_database(database: str, tmp_path: Path
                 f"{base}/v1/records/{TYPE}",
                 json=record,
                 headers={**headers, "X-Request-ID": "publish"},
+                timeout=30,
             )
             assert published.status_code == 201, published.text
             reads = _read_until_both_answer(
