@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from care_exchange_server.contract import conform, load_contract
 from care_exchange_server.errors import install_error_handlers
 from care_exchange_server.middleware import install_middleware
+from care_exchange_server.rate_limits import RateLimits
 from care_exchange_server.routes import (
     admin,
     agreements,
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = session_factory(engine)
     app.state.read_sessions = session_factory(read_engine)
     app.state.receipt_book = ReceiptBook(app.state.sessions)
+    app.state.rate_limits = RateLimits(settings)
     install_middleware(app, settings)
     install_error_handlers(app)
     for module in (

@@ -189,6 +189,17 @@ class LimitsBody(TypedDict):
     bulkMaxItems: int
 
 
+class RateLimitBody(TypedDict):
+    limit: int
+    windowSeconds: int
+
+
+class RateLimitsBody(TypedDict, total=False):
+    tokenPerClient: RateLimitBody
+    tokenPerAddress: RateLimitBody
+    apiPerClient: RateLimitBody
+
+
 class AuthCapabilityBody(TypedDict):
     issuer: str
     tokenEndpoint: str
@@ -221,6 +232,7 @@ class CapabilityDocumentBody(TypedDict):
     scopes: list[str]
     idempotency: IdempotencyCapabilityBody
     limits: LimitsBody
+    rateLimits: NotRequired[RateLimitsBody]
     auth: AuthCapabilityBody
     subscriptions: NotRequired[SubscriptionsCapabilityBody]
     features: FeaturesBody

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -139,15 +141,63 @@ def _check_port(host: str, port: int) -> None:
             raise typer.Exit(2) from None
 
 
-def _serve(settings: Settings, host: str, port: int, with_worker: bool) -> None:
+APP_FACTORY = "care_exchange_server.cli:app_from_environment"
+SQLITE_ONE_PROCESS = (
+    "care-exchange serve: --workers above 1 needs PostgreSQL (CARE_EXCHANGE_DATABASE_URL="
+    "postgresql+psycopg://...): processes sharing a SQLite file queue for its one write lock, and"
+    " a writer that waits past the busy timeout is answered 503"
+)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of each `serve --workers N` process, from the settings in its environment.
+
+    uvicorn starts worker processes from an import string, so the parent passes them that way.
+    """
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """Every setting as the `CARE_EXCHANGE_*` variable that gives it.
+
+    What the command derived (the issuer from --host and --port, say) reaches worker processes.
+    """
+    found: dict[str, str] = {}
+    for name, value in settings.model_dump(mode="json").items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        found[f"CARE_EXCHANGE_{name.upper()}"] = "off" if value is None else text
+    return found
+
+
+def _serve(settings: Settings, host: str, port: int, with_worker: bool, workers: int = 1) -> None:
+    """Serve with uvloop and httptools where installed (uvicorn's "auto" picks them).
+
+    With several workers, uvicorn's parent process supervises them and serves nothing: the
+    delivery worker runs there, once however many processes serve.
+    """
     configure_logging(settings.log_level)
     typer.echo(
         f"Care Exchange listening on http://{host}:{port} "
         f"(API reference at http://{host}:{port}/docs); Ctrl+C stops it."
     )
     halt = start_in_thread(settings) if with_worker else None
+    served: str | FastAPI = create_app(settings) if workers == 1 else APP_FACTORY
+    if workers > 1:
+        os.environ.update(settings_environment(settings))
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(
+            served,
+            factory=workers > 1,
+            workers=workers,
+            host=host,
+            port=port,
+            loop="auto",
+            http="auto",
+            log_config=None,
+            access_log=False,
+        )
     finally:
         if halt is not None:
             halt()
@@ -159,13 +209,24 @@ def serve(
     with_worker: Annotated[
         bool, typer.Option(help="Also deliver webhooks from this process.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes (PostgreSQL only above 1). Rate limits kept in memory"
+            " count in each process apart: see CARE_EXCHANGE_RATE_LIMIT_STORAGE_URI.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API; the embedded SQLite database is migrated first, PostgreSQL is not."""
     _check_port(host, port)
     settings = _settings_for(host, port)
     if settings.database_url.startswith("sqlite"):
+        if workers > 1:
+            typer.echo(SQLITE_ONE_PROCESS, err=True)
+            raise typer.Exit(2)
         upgrade(settings.database_url)
-    _serve(settings, host, port, with_worker)
+    _serve(settings, host, port, with_worker, workers)
 
 
 def worker() -> None:

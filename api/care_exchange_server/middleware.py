@@ -22,7 +22,10 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line; only the fields put in `extra` by this module, never headers."""
+    """One JSON object per line; only the fields put in `extra` by this module, never headers.
+
+    The process id tells apart the processes of `serve --workers N`, which share one stderr.
+    """
 
     FIELDS = ("request_id", "method", "path", "status", "duration_ms", "client_id")
 
@@ -31,6 +34,7 @@ class JsonFormatter(logging.Formatter):
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname,
             "message": record.getMessage(),
+            "pid": record.process,
         }
         for name in self.FIELDS:
             if hasattr(record, name):

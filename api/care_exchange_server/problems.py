@@ -135,6 +135,12 @@ CATALOGUE: Mapping[str, ProblemType] = {
         "This request must be conditional",
         "A change to a record needs If-Match with the ETag of the version it is based on.",
     ),
+    "rate_limited": _kind(
+        429,
+        "Too many requests",
+        "The caller made more requests than rateLimits in the capability document allows; "
+        "retry after Retry-After.",
+    ),
     "internal_error": _kind(
         500,
         "Internal server error",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from itertools import pairwise
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from limits import RateLimitItem, parse_many
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("var")
@@ -116,6 +117,54 @@ class Settings(BaseSettings):
         default=50,
         description="The most events of one subscription a worker takes in one claim.",
     )
+    # Rate limits, in the `limits` library's notation; "off" (or empty) turns one off. A full
+    # conformance run makes about 26 token requests for one client and 30 from one address in a
+    # minute, the benchmarks a few thousand API requests for one client: the defaults leave them
+    # twice that or more. A scrypt check takes 50-150 ms: one address can cause 6-18 s of hashing
+    # a minute, and guessing one client's secret half that.
+    rate_limit_token_per_client: str | None = Field(
+        default="60/minute",
+        description=(
+            "Attempts per OAuth client id at the token, revocation and introspection endpoints,"
+            " counted before the client is authenticated: each attempt costs a scrypt hash, so"
+            " this bounds both the work and the guessing of one client's secret."
+        ),
+    )
+    rate_limit_token_per_address: str | None = Field(
+        default="120/minute",
+        description=(
+            "Attempts per remote address at the same endpoints, whatever client they name, so"
+            " that spraying many client ids from one address is bounded too. Behind a proxy the"
+            " address is the one uvicorn reports (see its --forwarded-allow-ips)."
+        ),
+    )
+    rate_limit_api_per_client: str | None = Field(
+        default="30000/minute",
+        description=(
+            "Requests per authenticated client to the API, counted once its token is verified"
+            " and before any work is done."
+        ),
+    )
+    rate_limit_storage_uri: str = Field(
+        default="memory://",
+        description=(
+            "Where the counters live, as a `limits` storage URI. `memory://` counts in each"
+            " process separately: with N processes (`serve --workers N`, or several hosts) a"
+            " client may make up to N times each limit. Point it at a shared store such as"
+            " `redis://host:6379` (needs the `redis` package) to count across processes."
+        ),
+    )
+
+    @field_validator(
+        "rate_limit_token_per_client", "rate_limit_token_per_address", "rate_limit_api_per_client"
+    )
+    @classmethod
+    def _rate_limit(cls, value: str | None) -> str | None:
+        """One limit in the `limits` notation, or None for none; refused at start if unreadable."""
+        if value is None or value.strip().lower() in ("", "off", "none"):
+            return None
+        parse_rate_limit(value)
+        return value.strip()
 
     @model_validator(mode="after")
     def _deliverable(self) -> Settings:
@@ -132,6 +181,19 @@ class Settings(BaseSettings):
     @property
     def token_endpoint(self) -> str:
         return f"{self.issuer}/oauth/token"
+
+
+def parse_rate_limit(text: str) -> RateLimitItem:
+    """The one limit `text` states (`"30/minute"`, `"5 per 10 seconds"`)."""
+    try:
+        items = parse_many(text)
+    except ValueError:
+        items = []
+    if len(items) != 1 or items[0].amount < 1:
+        raise ValueError(
+            f"{text!r} is not one rate limit such as '30/minute' or '5 per 10 seconds' (or 'off')"
+        )
+    return items[0]
 
 
 def delivery_problems(settings: Settings) -> list[str]:

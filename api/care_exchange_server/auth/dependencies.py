@@ -74,8 +74,13 @@ def refusal(error: InvalidTokenError) -> ProblemError:
 
 
 def identified(request: Request, principal: Principal) -> None:
-    """Name the client in the request state, for the access log."""
+    """Name the client in the request state, for the access log; count it against its limit.
+
+    Every authenticated request passes here once its token is verified and before its work (in
+    the threadpool, so a shared rate-limit store may be waited on).
+    """
     request.scope.setdefault("state", {})["client_id"] = principal.client_id
+    request.app.state.rate_limits.check_api(principal.client_id)
 
 
 async def current_principal(

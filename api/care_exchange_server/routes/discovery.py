@@ -57,7 +57,9 @@ async def ready(request: Request) -> Response:
 
 
 @router.get("/.well-known/care-exchange")
-def capabilities(settings: Annotated[Settings, Depends(get_settings)]) -> CapabilityDocumentBody:
+def capabilities(
+    request: Request, settings: Annotated[Settings, Depends(get_settings)]
+) -> CapabilityDocumentBody:
     return CapabilityDocumentBody(
         standardVersion=STANDARD_VERSION,
         apiVersion="v1",
@@ -72,6 +74,7 @@ def capabilities(settings: Annotated[Settings, Depends(get_settings)]) -> Capabi
             pageSizeMax=settings.page_size_max,
             bulkMaxItems=settings.bulk_max_items,
         ),
+        rateLimits=request.app.state.rate_limits.body(),
         auth=AuthCapabilityBody(
             issuer=settings.issuer,
             tokenEndpoint=settings.token_endpoint,

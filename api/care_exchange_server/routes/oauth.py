@@ -26,6 +26,7 @@ from care_exchange_server.auth.server import (
 )
 from care_exchange_server.bodies import AuthorizationServerMetadataBody
 from care_exchange_server.deps import get_settings
+from care_exchange_server.rate_limits import RateLimits, claimed_client_id
 from care_exchange_server.routes.common import in_transaction
 from care_exchange_server.settings import Settings
 
@@ -39,9 +40,14 @@ async def _handle(request: Request, settings: Settings, handler: Handler) -> Res
     """One transaction per OAuth request, committed whenever a response is sent.
 
     An RFC 6749 error is a response too, so a client assertion's jti stays spent even when the
-    request it came with is refused.
+    request it came with is refused. Rate limits apply before any of it: every endpoint here
+    hashes the client's secret, which is the work they bound.
     """
     form = await request.form()
+    limits: RateLimits = request.app.state.rate_limits
+    claimed = claimed_client_id(request.headers.get("authorization"), form.multi_items())
+    address = request.client.host if request.client else None
+    await limits.check_token_off_loop(claimed, address)
     parsed = parse_form(request.method, str(request.url), request.headers, form.multi_items())
     return await in_transaction(request, lambda session: handler(session, settings, parsed))
 
