@@ -13,6 +13,7 @@ from care_exchange_server.middleware import install_middleware
 from care_exchange_server.routes import (
     admin,
     agreements,
+    artefacts,
     directory,
     discovery,
     feed,
@@ -20,6 +21,7 @@ from care_exchange_server.routes import (
     oauth,
     receipts,
     records,
+    reference,
     subscriptions,
 )
 from care_exchange_server.services.receipt_book import ReceiptBook
@@ -36,8 +38,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the server.
 
-    The normative OpenAPI document is served as written, so FastAPI's own generated document is
-    switched off rather than left to disagree with it.
+    The spec's own document is served (bundled, `routes.artefacts`) and its own reference page
+    (`routes.reference`), so FastAPI's generated document and pages are switched off rather
+    than left to disagree with them.
     """
     settings = settings or Settings()
     app = FastAPI(
@@ -60,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (
         discovery,
+        artefacts,
+        reference,
         oauth,
         records,
         feed,
@@ -71,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin,
     ):
         app.include_router(module.router)
+    app.router.routes.append(reference.ASSET_ROUTE)
     return app
 
 

@@ -166,6 +166,8 @@ class RootLinksBody(TypedDict):
     oauthMetadata: str
     jwks: str
     openapi: str
+    openapiJson: NotRequired[str]
+    docs: NotRequired[str]
 
 
 class RootDocumentBody(TypedDict):
