@@ -14,6 +14,7 @@ from care_exchange_server.rate_limits import RateLimits
 from care_exchange_server.routes import (
     admin,
     agreements,
+    artefacts,
     directory,
     discovery,
     feed,
@@ -21,6 +22,7 @@ from care_exchange_server.routes import (
     oauth,
     receipts,
     records,
+    reference,
     subscriptions,
 )
 from care_exchange_server.services.receipt_book import ReceiptBook
@@ -37,8 +39,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the server.
 
-    The normative OpenAPI document is served as written, so FastAPI's own generated document is
-    switched off rather than left to disagree with it.
+    The spec's own document is served (bundled, `routes.artefacts`) and its own reference page
+    (`routes.reference`), so FastAPI's generated document and pages are switched off rather
+    than left to disagree with them.
     """
     settings = settings or Settings()
     app = FastAPI(
@@ -62,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (
         discovery,
+        artefacts,
+        reference,
         oauth,
         records,
         feed,
@@ -73,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin,
     ):
         app.include_router(module.router)
+    app.router.routes.append(reference.ASSET_ROUTE)
     return app
 
 

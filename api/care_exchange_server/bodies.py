@@ -169,6 +169,8 @@ class RootLinksBody(TypedDict):
     oauthMetadata: str
     jwks: str
     openapi: str
+    openapiJson: NotRequired[str]
+    docs: NotRequired[str]
 
 
 class RootDocumentBody(TypedDict):

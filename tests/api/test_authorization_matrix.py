@@ -165,6 +165,14 @@ def record_call(world: World, **kwargs: Any) -> Call:
     return Call({"type": TYPE, "id": record["id"]}, kwargs, subject=record["id"])
 
 
+def standard_file(world: World) -> Call:
+    return Call({"folder": "codelists", "file": "care-levels.csv"})
+
+
+def problem_type(world: World) -> Call:
+    return Call({"code": "insufficient_scope"})
+
+
 def new_record(world: World) -> Call:
     return Call({"type": TYPE}, {"json": example_record(TYPE, "svc-p1")})
 
@@ -521,6 +529,10 @@ MATRIX: dict[str, Row] = {
     ),
     "getJwks": Row("GET", "/jwks.json", nothing, public(200)),
     "getOpenApiDocument": Row("GET", "/openapi.yaml", nothing, public(200)),
+    "getOpenApiJson": Row("GET", "/openapi.json", nothing, public(200)),
+    "getApiReference": Row("GET", "/docs", nothing, public(200)),
+    "getStandardFile": Row("GET", "/schemas/v1/{folder}/{file}", standard_file, public(200)),
+    "getProblemType": Row("GET", "/problems/{code}", problem_type, public(200)),
     # Operations: probes, public.
     "getHealth": Row("GET", "/healthz", nothing, public(200)),
     "getReadiness": Row("GET", "/readyz", nothing, public(200)),

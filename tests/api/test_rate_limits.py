@@ -170,8 +170,15 @@ def test_a_refused_client_is_let_in_after_retry_after(serve: Serve) -> None:
         refused = _guessed_until_refused(served, 3)
         wait = _assert_rate_limited(refused, "token-client")
         assert refused.headers["ratelimit-policy"] == '"token-client";q=3;w=1'
-        time.sleep(wait)
-        assert served.token_attempt(*_secret(served.provider)).status_code == 200
+        # A client that honours Retry-After gets in; on a loaded machine the window may still
+        # hold an attempt that finished late, so it is told to wait once more, never for long.
+        for _ in range(3):
+            time.sleep(wait)
+            answer = served.token_attempt(*_secret(served.provider))
+            if answer.status_code != 429:
+                break
+            wait = _assert_rate_limited(answer, "token-client")
+        assert answer.status_code == 200
 
 
 def _secret(caller: Caller) -> tuple[str, str]:

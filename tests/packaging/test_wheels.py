@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from care_exchange_testing.live_server import free_port
 
@@ -107,6 +108,8 @@ def test_the_wheels_carry_the_schemas_and_the_spec(wheelhouse: Path) -> None:
         [sys.executable, "-m", "zipfile", "-l", server], capture_output=True, text=True, check=True
     ).stdout
     assert "care_exchange_server/storage/migrations/script.py.mako" in listing
+    assert "care_exchange_server/swagger_ui/swagger-ui-bundle.js" in listing
+    assert "care_exchange_server/swagger_ui/LICENSE" in listing
     assert not re.search(r"^(api|schemas|conformance)/", listing, re.MULTILINE)
 
 
@@ -215,7 +218,14 @@ def test_the_server_wheel_serves_its_spec_and_takes_a_publish(installed_server: 
     base_url = installed_server.base_url
     spec = httpx.get(f"{base_url}/openapi.yaml")
     assert spec.status_code == 200
-    assert spec.text == (ROOT / "spec" / "openapi.yaml").read_text(encoding="utf-8")
+    served = yaml.safe_load(spec.text)
+    source = yaml.safe_load((ROOT / "spec" / "openapi.yaml").read_text(encoding="utf-8"))
+    assert served["paths"].keys() == source["paths"].keys()
+    assert "../schemas/" not in spec.text, "the served document is bundled from the wheel's data"
+    schema = httpx.get(f"{base_url}/schemas/v1/records/capacity-snapshot.json")
+    assert schema.content == (ROOT / "schemas/records/capacity-snapshot.json").read_bytes()
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "care-exchange-docs.js"):
+        assert httpx.get(f"{base_url}/docs/assets/{asset}").status_code == 200, asset
     record = ROOT / "schemas/examples/valid/capacity-snapshot/nursing-home-open.json"
     published = httpx.post(
         f"{base_url}/v1/records/capacity-snapshot",

@@ -1,11 +1,11 @@
-"""Discovery: what this server is, what it supports, and where the normative spec is."""
+"""Discovery: what this server is, what it supports, and where its documents are."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from care_exchange_server.bodies import (
@@ -26,7 +26,6 @@ from care_exchange_server.services.health import readiness
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.enums import AuthMethod, SubscriptionChannel, SubscriptionContent
 from care_exchange_standard import STANDARD_VERSION, load_standard
-from care_exchange_standard.files import SPEC_FILE
 
 router = APIRouter(tags=["discovery"])
 
@@ -41,6 +40,8 @@ def root() -> RootDocumentBody:
             oauthMetadata="/.well-known/oauth-authorization-server",
             jwks="/jwks.json",
             openapi="/openapi.yaml",
+            openapiJson="/openapi.json",
+            docs="/docs",
         ),
     )
 
@@ -94,8 +95,3 @@ def capabilities(
         ),
         features=FeaturesBody(subscriptions=True, feed=True, feedback=True),
     )
-
-
-@router.get("/openapi.yaml", response_class=FileResponse)
-def openapi_document() -> FileResponse:
-    return FileResponse(SPEC_FILE, media_type="application/yaml")

@@ -147,6 +147,10 @@ class Operations:
     get_authorization_server_metadata = operation_method(ops.get_authorization_server_metadata)
     get_jwks = operation_method(ops.get_jwks)
     get_open_api_document = operation_method(ops.get_open_api_document)
+    get_open_api_json = operation_method(ops.get_open_api_json)
+    get_api_reference = operation_method(ops.get_api_reference)
+    get_standard_file = operation_method(ops.get_standard_file)
+    get_problem_type = operation_method(ops.get_problem_type)
     # OAuth
     request_token = operation_method(ops.request_token)
     revoke_token = operation_method(ops.revoke_token)

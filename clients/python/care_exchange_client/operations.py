@@ -159,8 +159,37 @@ def get_jwks() -> Call[Jwks]:
 
 @operation("getOpenApiDocument", "GET", "/openapi.yaml")
 def get_open_api_document() -> Call[str]:
-    """The server's copy of the normative spec, as YAML text."""
+    """The server's self-contained copy of the spec, as YAML text."""
     return Call("getOpenApiDocument", "GET", "/openapi.yaml", text_result, auth="none")
+
+
+@operation("getOpenApiJson", "GET", "/openapi.json")
+def get_open_api_json() -> Call[dict[str, Any]]:
+    return json_call("getOpenApiJson", "GET", "/openapi.json", auth="none")
+
+
+@operation("getApiReference", "GET", "/docs")
+def get_api_reference() -> Call[str]:
+    """The HTML page for people; a program reads `get_open_api_json` instead."""
+    return Call("getApiReference", "GET", "/docs", text_result, auth="none")
+
+
+@operation("getStandardFile", "GET", "/schemas/v1/{folder}/{file}")
+def get_standard_file(folder: str, file: str) -> Call[str]:
+    """A schema (`records`, `common`, `directory`) or codelist (`codelists`) as the server has it.
+
+    The SDK carries the standard itself (`care_exchange_standard`); this is for comparing it
+    with what a server implements.
+    """
+    path = f"/schemas/v1/{_segment(folder)}/{_segment(file)}"
+    return Call("getStandardFile", "GET", path, text_result, auth="none")
+
+
+@operation("getProblemType", "GET", "/problems/{code}")
+def get_problem_type(code: str) -> Call[str]:
+    """The HTML page that a problem's `type` names."""
+    path = f"/problems/{_segment(code)}"
+    return Call("getProblemType", "GET", path, text_result, auth="none")
 
 
 # ------------------------------------------------------------------------------ OAuth

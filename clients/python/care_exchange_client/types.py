@@ -83,6 +83,8 @@ class RootLinks(TypedDict):
     oauthMetadata: str
     jwks: str
     openapi: str
+    openapiJson: NotRequired[str]
+    docs: NotRequired[str]
 
 
 class RootDocument(TypedDict):
