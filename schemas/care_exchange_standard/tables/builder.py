@@ -42,6 +42,8 @@ class Slot(NamedTuple):
     base: FieldPath  # the field path of the list row (or () for the record)
     suffix: str  # the JSON pointer below the list row: "/weeklyCharge/amount"
     whole: bool  # a whole number or number column: plain digits are read in the loop
+    kind: str  # the column's kind: the builder reads the commonest cells of some itself
+    codes: Mapping[str, str]  # a code column's codes
 
 
 class Segment(NamedTuple):
@@ -107,9 +109,18 @@ class _Source:
         return "holder"
 
     def value(self, indent: int, slot: Slot) -> None:
-        """`value` = the cell `raw` read as the slot's column reads it."""
+        """`value` = the cell `raw` read as the slot's column reads it.
+
+        The commonest cells, plain digits, text and a code as listed, are read here as
+        `cell_reader` reads them first: a call a cell is most of what reading costs.
+        """
         read = self.name(slot.read, "read")
-        if slot.whole:
+        if slot.kind == "string":
+            self.add(indent, f"value = (raw.strip() or BLANK) if type(raw) is str else {read}(raw)")
+        elif slot.kind == "code":
+            codes = self.name(slot.codes)
+            self.add(indent, f"value = raw if type(raw) is str and raw in {codes} else {read}(raw)")
+        elif slot.whole:
             self.add(
                 indent,
                 "if type(raw) is str and raw.isdecimal():",

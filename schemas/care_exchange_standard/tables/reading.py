@@ -358,6 +358,8 @@ class SheetReader:
                     base=(*column.list_path, ITEMS) if column.list_path else (),
                     suffix="".join(f"/{_escape(part)}" for part in rel),
                     whole=column.kind in ("integer", "number"),
+                    kind=column.kind,
+                    codes=column.codes,
                 )
             )
         own = slots.pop((), [])
@@ -472,7 +474,7 @@ class SheetReader:
         if own is not None:
             values = own.pick(line)
             if values.count("") != len(values):
-                for (at, read, name, holders, _, suffix, whole), raw in zip(
+                for (at, read, name, holders, _, suffix, whole, _, _), raw in zip(
                     own.slots, values, strict=True
                 ):
                     if raw == "":
@@ -496,7 +498,7 @@ class SheetReader:
                 continue
             item: dict[str, Any] | None = None
             pointer = ""
-            for (at, read, name, holders, base, suffix, whole), raw in zip(
+            for (at, read, name, holders, base, suffix, whole, _, _), raw in zip(
                 slots, values, strict=True
             ):
                 if raw == "":
