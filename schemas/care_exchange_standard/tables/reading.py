@@ -105,6 +105,8 @@ class Places:
     and lines), as only a record with something to report asks.
     """
 
+    __slots__ = ("_columns", "_group", "_place")
+
     def __init__(
         self,
         group: Group,
@@ -385,7 +387,7 @@ class SheetReader:
 
     def groups(self, rows: Iterable[tuple[int, Line]]) -> Iterator[Group]:
         group: Group | None = None
-        id_index, width = self.id_index, self.width
+        id_index, width, id_slot, build = self.id_index, self.width, self.id_slot, self.build
         for row, line in rows:
             if len(line) < width:
                 line = [*line, *[""] * (width - len(line))]
@@ -396,34 +398,33 @@ class SheetReader:
                     line_id = (raw.strip() if type(raw) is str else cell_text(raw)) or None
             if line_id is None and _is_blank_line(line):
                 continue
-            if group is None or self._starts_group(group, line_id, line):
+            if group is None or (
+                line_id != group.key  # the commonest case of _starts_group, asked here
+                if line_id is not None
+                else self._starts_group(group, line_id, line)
+            ):
                 if group is not None:
                     yield group
                 key = line_id if line_id is not None or group is None else group.key
-                if self.build is None:
+                if build is None:
                     group = self._new_group(key, row, line)
                 else:
                     record = dict(self.layout.constants.get((), {}))
                     group = Group(key=key, first_row=row, record=record, placed=False)
-            if group.placed:
+            if group.placed or build is None:
                 self._add_line(group, row, line, line_id)
-            else:
-                group = self._build_line(group, row, line, line_id)
+                continue
+            # The compiled builder's line, written out here: this loop runs once a line.
+            group.kept.append((row, line, line_id))
+            record = group.record
+            if line_id is not None and id_slot is not None and id_slot not in record:
+                record[id_slot] = line_id
+            try:
+                build(record, line, group.rows)
+            except (IrregularLineError, CellValueError):
+                group = self.placed(group)
         if group is not None:
             yield group
-
-    def _build_line(self, group: Group, row: int, line: Line, line_id: str | None) -> Group:
-        """A line added by the compiled builder, or the group built again when it gives up."""
-        assert self.build is not None
-        group.kept.append((row, line, line_id))
-        record = group.record
-        if line_id is not None and self.id_slot is not None and self.id_slot not in record:
-            record[self.id_slot] = line_id
-        try:
-            self.build(record, line, group.rows)
-        except (IrregularLineError, CellValueError):
-            return self.placed(group)
-        return group
 
     def placed(self, group: Group) -> Group:
         """The group built again from its lines, with the cells and lines of its values."""
