@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
+import functools
 import io
 import itertools
 import operator
@@ -768,7 +769,24 @@ def _csv_records(
     if first is None:
         raise TableError("the file is empty")
     lookahead = list(itertools.islice(rows, 2))
-    found = [(row, _as_cells(line)) for row, line in [first, *lookahead]]
+    head = tuple(tuple(line) for _, line in [first, *lookahead])
+    reader, columns, not_data = _csv_sheet(record_type, head)
+    data = itertools.chain(lookahead[not_data:], rows)
+    for group in reader.groups(data):
+        yield _finish(group, DEFAULT_SCHEMA_VERSION, columns, reader)
+
+
+@functools.lru_cache(maxsize=16)
+def _csv_sheet(
+    record_type: str | None, head: tuple[tuple[str, ...], ...]
+) -> tuple[SheetReader, Mapping[str, Mapping[FieldPath, str]], int]:
+    """The reader of a CSV starting with these rows, its columns' letters, the rows not data.
+
+    Kept for the next part of the same file (parts.py): a worker reads many, each starting
+    with the file's heading rows, and working them out and compiling the line builder costs
+    as much as reading a few hundred records.
+    """
+    found = [(row, _as_cells(line)) for row, line in enumerate(head)]
     if record_type is None:
         record_type = _guess_from(found[0][1], found[1:])
         if record_type is None:
@@ -780,10 +798,7 @@ def _csv_records(
     headings, skipped = _after_heading(layout, found[0][1], found[1:])
     mapping = _map_headings(layout, None, headings, "")
     reader = SheetReader(layout, mapping, "", list_sheet=False, compiled=True)
-    columns = {"": _letters(mapping)}
-    data = itertools.chain(lookahead[skipped:], rows)
-    for group in reader.groups(data):
-        yield _finish(group, DEFAULT_SCHEMA_VERSION, columns, reader)
+    return reader, {"": _letters(mapping)}, skipped
 
 
 # --- XLSX --------------------------------------------------------------------------------------
