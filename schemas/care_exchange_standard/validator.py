@@ -372,6 +372,10 @@ class _Engine:
         while self.pending:
             self.settle()
 
+    def discard(self) -> None:
+        """Forget the units still out: they belong to an input given up on."""
+        self.pending.clear()
+
     def settle(self) -> None:
         item, unit, waiting = self.pending.popleft()
         outcome = waiting if isinstance(waiting, Outcome) else waiting.get()
@@ -607,6 +611,24 @@ def _run_table(
         raise InputError(str(error)) from None
 
 
+def internal_error(error: Exception) -> str:
+    """The one line an input gets when reading it failed by a fault of this program.
+
+    The rest of the run goes on, and the line says what to report, so a bug costs the user
+    one input, not the run and a traceback.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = f" {version('care-exchange-standard')}"
+    except PackageNotFoundError:
+        release = ""
+    return (
+        f"an internal error stopped reading it ({type(error).__name__}: {error}); this is a "
+        f"bug in care-exchange{release}, not in the file: please report it with this line"
+    )
+
+
 def _cpus() -> int:
     """The CPUs this process may run on (fewer than the machine's in a container)."""
     affinity = getattr(os, "sched_getaffinity", None)
@@ -657,6 +679,9 @@ def validate_inputs(
             except InputError as error:
                 engine.drain()
                 item.status, item.message = "unreadable", str(error)
+            except Exception as error:  # a bug of ours: one line for this input, not the end
+                engine.discard()
+                item.status, item.message = "unreadable", internal_error(error)
         finished = True
     finally:
         engine.close(finished)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from care_exchange_standard.fields import FieldPath
-from care_exchange_standard.tables.cells import BLANK, Raw, is_blank
+from care_exchange_standard.tables.cells import BLANK, MAX_DIGITS, Raw, is_blank
 
 # A line of a sheet: its cells in column order, "" for a blank one (CSV gives them so; an XLSX
 # row is spread out to this form).
@@ -123,7 +123,7 @@ class _Source:
         elif slot.whole:
             self.add(
                 indent,
-                "if type(raw) is str and raw.isdecimal():",
+                f"if type(raw) is str and raw.isdecimal() and len(raw) <= {MAX_DIGITS}:",
                 "    value = int(raw)",
                 "else:",
                 f"    value = {read}(raw)",

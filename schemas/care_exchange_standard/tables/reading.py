@@ -35,6 +35,7 @@ from care_exchange_standard.tables.builder import (
 )
 from care_exchange_standard.tables.cells import (
     BLANK,
+    MAX_DIGITS,
     CellValueError,
     Raw,
     cell_reader,
@@ -481,7 +482,7 @@ class SheetReader:
                 ):
                     if raw == "":
                         continue
-                    if whole and type(raw) is str and raw.isdecimal():
+                    if whole and type(raw) is str and raw.isdecimal() and len(raw) <= MAX_DIGITS:
                         value = int(raw)
                     else:
                         try:
@@ -505,7 +506,7 @@ class SheetReader:
             ):
                 if raw == "":
                     continue
-                if whole and type(raw) is str and raw.isdecimal():
+                if whole and type(raw) is str and raw.isdecimal() and len(raw) <= MAX_DIGITS:
                     value = int(raw)  # the commonest cell of all, read here
                 else:
                     try:
