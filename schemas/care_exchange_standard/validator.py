@@ -36,7 +36,7 @@ from care_exchange_standard.sources import (
     not_json,
     open_stream,
 )
-from care_exchange_standard.validation import Issue, Severity, docs_link
+from care_exchange_standard.validation import Check, Issue, Severity, docs_link
 
 if TYPE_CHECKING:
     from care_exchange_standard.standard import Standard
@@ -260,9 +260,8 @@ def judge(standard: Standard, unit: Unit) -> Outcome:
     else:
         entries = unit.data.split(b"\n")
     checks = standard.clean_checks()
-    by_record, by_directory = checks.get("recordType", {}), checks.get("directoryType", {})
     clean: Counter[str] = Counter()
-    loads, missing = orjson.loads, object()
+    loads = orjson.loads
     for index, entry in enumerate(entries):
         if isinstance(unit, Lines):
             try:
@@ -273,16 +272,10 @@ def judge(standard: Standard, unit: Unit) -> Outcome:
                 continue
         else:
             record = entry
-        if type(record) is dict:
-            declared = record.get("recordType", missing)
-            checks_of = by_record
-            if declared is missing:
-                declared, checks_of = record.get("directoryType"), by_directory
-            name = str(declared)
-            pair = checks_of.get(name)
-            if pair is not None and pair[0](record) and pair[1](record):
-                clean[name] += 1
-                continue
+        name = _clean_type(checks, record)
+        if name is not None:
+            clean[name] += 1
+            continue
         type_name, issues = standard.validate(record)
         location: str | int
         if isinstance(unit, Lines):
@@ -296,6 +289,24 @@ def judge(standard: Standard, unit: Unit) -> Outcome:
         outcome.count += times
         outcome.tally.setdefault(name, [0, 0])[0] += times
     return outcome
+
+
+_MISSING = object()
+
+
+def _clean_type(checks: dict[str, dict[str, tuple[Check, Check]]], record: Any) -> str | None:
+    """The type of a record with nothing to report, from its two bare verdicts; else None."""
+    if type(record) is not dict:
+        return None
+    declared = record.get("recordType", _MISSING)
+    checks_of = checks.get("recordType", {})
+    if declared is _MISSING:
+        declared, checks_of = record.get("directoryType"), checks.get("directoryType", {})
+    name = str(declared)
+    pair = checks_of.get(name)
+    if pair is not None and pair[0](record) and pair[1](record):
+        return name
+    return None
 
 
 def _bad_line(outcome: Outcome, number: int, error: orjson.JSONDecodeError) -> None:
@@ -360,6 +371,10 @@ class _Engine:
     def drain(self) -> None:
         while self.pending:
             self.settle()
+
+    def discard(self) -> None:
+        """Forget the units still out: they belong to an input given up on."""
+        self.pending.clear()
 
     def settle(self) -> None:
         item, unit, waiting = self.pending.popleft()
@@ -435,6 +450,10 @@ class _TableRow(Protocol):
 def _table_issues(
     standard: Standard, row: _TableRow
 ) -> tuple[str | None, list[Issue], list[str | None]]:
+    if not row.problems:
+        clean = _clean_type(standard.clean_checks(), row.record)
+        if clean is not None:
+            return clean, [], []
     type_name, issues = standard.validate(row.record)
     found: list[Issue] = []
     cells: list[str | None] = []
@@ -592,6 +611,24 @@ def _run_table(
         raise InputError(str(error)) from None
 
 
+def internal_error(error: Exception) -> str:
+    """The one line an input gets when reading it failed by a fault of this program.
+
+    The rest of the run goes on, and the line says what to report, so a bug costs the user
+    one input, not the run and a traceback.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = f" {version('care-exchange-standard')}"
+    except PackageNotFoundError:
+        release = ""
+    return (
+        f"an internal error stopped reading it ({type(error).__name__}: {error}); this is a "
+        f"bug in care-exchange{release}, not in the file: please report it with this line"
+    )
+
+
 def _cpus() -> int:
     """The CPUs this process may run on (fewer than the machine's in a container)."""
     affinity = getattr(os, "sched_getaffinity", None)
@@ -642,6 +679,9 @@ def validate_inputs(
             except InputError as error:
                 engine.drain()
                 item.status, item.message = "unreadable", str(error)
+            except Exception as error:  # a bug of ours: one line for this input, not the end
+                engine.discard()
+                item.status, item.message = "unreadable", internal_error(error)
         finished = True
     finally:
         engine.close(finished)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
+import functools
 import io
 import itertools
 import operator
@@ -19,11 +20,22 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import IO, Any, BinaryIO, NamedTuple
+from typing import IO, Any, BinaryIO
 
 from care_exchange_standard.fields import ITEMS, FieldPath
+from care_exchange_standard.tables.builder import (
+    Current,
+    IrregularLineError,
+    Line,
+    LineBuilder,
+    ListPlan,
+    Segment,
+    Slot,
+    line_builder,
+)
 from care_exchange_standard.tables.cells import (
     BLANK,
+    MAX_DIGITS,
     CellValueError,
     Raw,
     cell_reader,
@@ -81,11 +93,31 @@ class TableRow:
     location: str  # "Capacity snapshot!row 7" (CSV: "row 7")
     record: dict[str, Any]
     problems: tuple[CellProblem, ...]
-    cells: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
-    lines: Mapping[str, tuple[str, int]] = field(default_factory=dict, repr=False, compare=False)
-    columns: Mapping[str, Mapping[FieldPath, str]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
+    places: Places | None = field(default=None, repr=False, compare=False)
+
+    def cell_for(self, pointer: str) -> str | None:
+        """The cell that holds `pointer` or its nearest ancestor ("Capacity snapshot!C7")."""
+        return self.places.cell_for(pointer) if self.places is not None else None
+
+
+class Places:
+    """Where the values of one record are, for the messages about it.
+
+    Worked out when first asked for (`place` builds the record's group again with its cells
+    and lines), as only a record with something to report asks.
+    """
+
+    __slots__ = ("_columns", "_group", "_place")
+
+    def __init__(
+        self,
+        group: Group,
+        columns: Mapping[str, Mapping[FieldPath, str]],
+        place: Callable[[Group], Group],
+    ) -> None:
+        self._group = group
+        self._columns = columns
+        self._place = place
 
     def cell_for(self, pointer: str) -> str | None:
         """The cell that holds `pointer` or its nearest ancestor ("Capacity snapshot!C7").
@@ -93,20 +125,21 @@ class TableRow:
         A value's cell is found from the line of its list row (or record) and the column of
         its field, so a field left blank still gets its cell.
         """
-        if pointer in self.cells:
-            return self.cells[pointer]
+        group = self._group = self._place(self._group)
+        if pointer in group.cells:
+            return group.cells[pointer]
         parts = [_unescape(part) for part in pointer.split("/")[1:]] if pointer else []
         path = tuple(ITEMS if part.isdigit() else part for part in parts)
         for end in range(len(parts), -1, -1):
             ancestor = "".join(f"/{_escape(part)}" for part in parts[:end])
-            if ancestor not in self.lines:
+            if ancestor not in group.lines:
                 continue
-            prefix, row = self.lines[ancestor]
-            letters = self.columns.get(prefix, {})
+            prefix, row = group.lines[ancestor]
+            letters = self._columns.get(prefix, {})
             for stop in range(len(path), end, -1):
                 if path[:stop] in letters:
                     return f"{prefix}{letters[path[:stop]]}{row}"
-            return self.cells.get(ancestor)
+            return group.cells.get(ancestor)
         return None
 
 
@@ -236,14 +269,14 @@ def _guess_type(headings: Cells) -> str | None:
 
 # --- building records from lines -------------------------------------------------------------
 
-# A line of a sheet: its cells in column order, "" for a blank one (CSV gives them so; an XLSX
-# row is spread out to this form).
-Line = Sequence[Raw]
 
-
-@dataclass
+@dataclass(slots=True)
 class Group:
-    """The lines of one record (or, on a list's sheet, one record's rows of that list)."""
+    """The lines of one record (or, on a list's sheet, one record's rows of that list).
+
+    A group built by the compiled line builder (`placed` False) has its record only; its
+    places (cells, lines) come from building it again with them, from `kept`, when asked.
+    """
 
     key: str | None
     first_row: int
@@ -252,39 +285,9 @@ class Group:
     cells: dict[str, str] = field(default_factory=dict)
     lines: dict[str, tuple[str, int]] = field(default_factory=dict)
     current: dict[FieldPath, tuple[dict[str, Any], str]] = field(default_factory=dict)
-
-
-class _Slot(NamedTuple):
-    """Where one column's cells go, worked out once per sheet rather than once per cell."""
-
-    at: int  # the column's index
-    read: Callable[[Raw], Any]  # the cell to its value, BLANK for spaces, or CellValueError
-    name: str  # the member it fills, in the list row (or record) or in `holders` below it
-    holders: FieldPath  # objects between the list row (or record) and the value
-    base: FieldPath  # the field path of the list row (or () for the record)
-    suffix: str  # the JSON pointer below the list row: "/weeklyCharge/amount"
-    whole: bool  # a whole number or number column: plain digits are read in the loop
-
-
-class _Segment(NamedTuple):
-    """The columns of the record's own fields, or of one list's rows."""
-
-    list_path: FieldPath  # () for the record's own fields
-    slots: tuple[_Slot, ...]
-    pick: Callable[[Line], tuple[Raw, ...]]  # the segment's cells of a line, in slot order
-
-
-@dataclass(frozen=True)
-class _ListPlan:
-    """Where one list's rows go, worked out once per sheet."""
-
-    parent: FieldPath  # the enclosing list, () for a list of the record
-    base: FieldPath
-    holders: FieldPath
-    name: str
-    suffix: str
-    fixed: Mapping[str, Any]
-    inner: tuple[FieldPath, ...]  # the lists inside its rows, whose current row it ends
+    placed: bool = True
+    kept: list[tuple[int, Line, str | None]] = field(default_factory=list)
+    rows: Current = field(default_factory=dict)  # the compiled builder's current list rows
 
 
 def _picker(indices: Sequence[int]) -> Callable[[Line], tuple[Raw, ...]]:
@@ -300,10 +303,21 @@ class SheetReader:
     A line is read a segment at a time (the record's own fields, then each list's, outer lists
     first): a segment whose cells are all blank is passed over whole, and a list's row is made
     at its first filled cell.
+
+    With `compiled`, lines go through the line builder compiled for the sheet (builder.py),
+    and a record's places are worked out only when asked for (`placed`): most records have
+    nothing to report, so nothing asks. The XLSX reader merges list sheets' places into each
+    record's, so it reads without.
     """
 
     def __init__(
-        self, layout: Layout, mapping: dict[int, Column], prefix: str, *, list_sheet: bool
+        self,
+        layout: Layout,
+        mapping: dict[int, Column],
+        prefix: str,
+        *,
+        list_sheet: bool,
+        compiled: bool = False,
     ) -> None:
         self.layout = layout
         self.mapping = mapping
@@ -313,11 +327,11 @@ class SheetReader:
         self.unmapped = tuple(index for index in range(self.width) if index not in mapping)
         self.id_index = next((i for i, c in mapping.items() if c.path == RECORD_ID), None)
         self.letters = {index: column_letters(index) for index in mapping}
-        self.list_plans: dict[FieldPath, _ListPlan] = {}
+        self.list_plans: dict[FieldPath, ListPlan] = {}
         for info in layout.lists:
             parent = info.parent or ()
             rel = info.path[len(parent) + 1 :] if parent else info.path
-            self.list_plans[info.path] = _ListPlan(
+            self.list_plans[info.path] = ListPlan(
                 parent=parent,
                 base=(*parent, ITEMS) if parent else (),
                 holders=rel[:-1],
@@ -334,13 +348,13 @@ class SheetReader:
         # read again on every line.
         plain_id = self.id_index is not None and mapping[self.id_index].kind == "string"
         self.id_slot = None if list_sheet or not plain_id else RECORD_ID[-1]
-        slots: dict[FieldPath, list[_Slot]] = {}
+        slots: dict[FieldPath, list[Slot]] = {}
         for index, column in sorted(mapping.items()):
             if column.path == RECORD_ID and (list_sheet or plain_id):
                 continue
             rel = column.rel
             slots.setdefault(column.list_path, []).append(
-                _Slot(
+                Slot(
                     at=index,
                     read=cell_reader(column),
                     name=rel[-1],
@@ -348,14 +362,26 @@ class SheetReader:
                     base=(*column.list_path, ITEMS) if column.list_path else (),
                     suffix="".join(f"/{_escape(part)}" for part in rel),
                     whole=column.kind in ("integer", "number"),
+                    kind=column.kind,
+                    codes=column.codes,
                 )
             )
         own = slots.pop((), [])
-        self.own = _Segment((), tuple(own), _picker([s.at for s in own])) if own else None
+        self.own = Segment((), tuple(own), _picker([s.at for s in own])) if own else None
         self.segments = tuple(
-            _Segment(path, tuple(found), _picker([s.at for s in found]))
+            Segment(path, tuple(found), _picker([s.at for s in found]))
             for path, found in sorted(slots.items(), key=lambda entry: len(entry[0]))
         )
+        self.build: LineBuilder | None = None
+        if compiled:
+            self.build = line_builder(
+                own,
+                self.segments,
+                self.list_plans,
+                layout.constants,
+                self.unmapped,
+                self.width,
+            )
 
     def ref(self, index: int, row: int) -> str:
         letters = self.letters.get(index) or column_letters(index)
@@ -363,7 +389,7 @@ class SheetReader:
 
     def groups(self, rows: Iterable[tuple[int, Line]]) -> Iterator[Group]:
         group: Group | None = None
-        id_index, width = self.id_index, self.width
+        id_index, width, id_slot, build = self.id_index, self.width, self.id_slot, self.build
         for row, line in rows:
             if len(line) < width:
                 line = [*line, *[""] * (width - len(line))]
@@ -374,14 +400,43 @@ class SheetReader:
                     line_id = (raw.strip() if type(raw) is str else cell_text(raw)) or None
             if line_id is None and _is_blank_line(line):
                 continue
-            if group is None or self._starts_group(group, line_id, line):
+            if group is None or (
+                line_id != group.key  # the commonest case of _starts_group, asked here
+                if line_id is not None
+                else self._starts_group(group, line_id, line)
+            ):
                 if group is not None:
                     yield group
                 key = line_id if line_id is not None or group is None else group.key
-                group = self._new_group(key, row, line)
-            self._add_line(group, row, line, line_id)
+                if build is None:
+                    group = self._new_group(key, row, line)
+                else:
+                    record = dict(self.layout.constants.get((), {}))
+                    group = Group(key=key, first_row=row, record=record, placed=False)
+            if group.placed or build is None:
+                self._add_line(group, row, line, line_id)
+                continue
+            # The compiled builder's line, written out here: this loop runs once a line.
+            group.kept.append((row, line, line_id))
+            record = group.record
+            if line_id is not None and id_slot is not None and id_slot not in record:
+                record[id_slot] = line_id
+            try:
+                build(record, line, group.rows)
+            except (IrregularLineError, CellValueError):
+                group = self.placed(group)
         if group is not None:
             yield group
+
+    def placed(self, group: Group) -> Group:
+        """The group built again from its lines, with the cells and lines of its values."""
+        if group.placed:
+            return group
+        row, line, _ = group.kept[0]
+        found = self._new_group(group.key, row, line)
+        for row, line, line_id in group.kept:
+            self._add_line(found, row, line, line_id)
+        return found
 
     def _starts_group(self, group: Group, line_id: str | None, line: Line) -> bool:
         if line_id is not None:
@@ -422,12 +477,12 @@ class SheetReader:
         if own is not None:
             values = own.pick(line)
             if values.count("") != len(values):
-                for (at, read, name, holders, _, suffix, whole), raw in zip(
+                for (at, read, name, holders, _, suffix, whole, _, _), raw in zip(
                     own.slots, values, strict=True
                 ):
                     if raw == "":
                         continue
-                    if whole and type(raw) is str and raw.isdecimal():
+                    if whole and type(raw) is str and raw.isdecimal() and len(raw) <= MAX_DIGITS:
                         value = int(raw)
                     else:
                         try:
@@ -446,12 +501,12 @@ class SheetReader:
                 continue
             item: dict[str, Any] | None = None
             pointer = ""
-            for (at, read, name, holders, base, suffix, whole), raw in zip(
+            for (at, read, name, holders, base, suffix, whole, _, _), raw in zip(
                 slots, values, strict=True
             ):
                 if raw == "":
                     continue
-                if whole and type(raw) is str and raw.isdecimal():
+                if whole and type(raw) is str and raw.isdecimal() and len(raw) <= MAX_DIGITS:
                     value = int(raw)  # the commonest cell of all, read here
                 else:
                     try:
@@ -555,17 +610,17 @@ def _merge(target: dict[str, Any], fragment: Mapping[str, Any]) -> None:
 
 
 def _finish(
-    group: Group, schema_version: str, columns: Mapping[str, Mapping[FieldPath, str]]
+    group: Group,
+    schema_version: str,
+    columns: Mapping[str, Mapping[FieldPath, str]],
+    reader: SheetReader,
 ) -> TableRow:
     group.record.setdefault(SCHEMA_VERSION[0], schema_version)
-    prefix, row = group.lines[""]
     return TableRow(
-        location=f"{prefix}row {row}",
+        location=f"{reader.prefix}row {group.first_row}",
         record=group.record,
         problems=tuple(group.problems),
-        cells=group.cells,
-        lines=group.lines,
-        columns=columns,
+        places=Places(group, columns, reader.placed),
     )
 
 
@@ -715,7 +770,24 @@ def _csv_records(
     if first is None:
         raise TableError("the file is empty")
     lookahead = list(itertools.islice(rows, 2))
-    found = [(row, _as_cells(line)) for row, line in [first, *lookahead]]
+    head = tuple(tuple(line) for _, line in [first, *lookahead])
+    reader, columns, not_data = _csv_sheet(record_type, head)
+    data = itertools.chain(lookahead[not_data:], rows)
+    for group in reader.groups(data):
+        yield _finish(group, DEFAULT_SCHEMA_VERSION, columns, reader)
+
+
+@functools.lru_cache(maxsize=16)
+def _csv_sheet(
+    record_type: str | None, head: tuple[tuple[str, ...], ...]
+) -> tuple[SheetReader, Mapping[str, Mapping[FieldPath, str]], int]:
+    """The reader of a CSV starting with these rows, its columns' letters, the rows not data.
+
+    Kept for the next part of the same file (parts.py): a worker reads many, each starting
+    with the file's heading rows, and working them out and compiling the line builder costs
+    as much as reading a few hundred records.
+    """
+    found = [(row, _as_cells(line)) for row, line in enumerate(head)]
     if record_type is None:
         record_type = _guess_from(found[0][1], found[1:])
         if record_type is None:
@@ -726,11 +798,8 @@ def _csv_records(
     layout = layout_for(record_type)
     headings, skipped = _after_heading(layout, found[0][1], found[1:])
     mapping = _map_headings(layout, None, headings, "")
-    reader = SheetReader(layout, mapping, "", list_sheet=False)
-    columns = {"": _letters(mapping)}
-    data = itertools.chain(lookahead[skipped:], rows)
-    for group in reader.groups(data):
-        yield _finish(group, DEFAULT_SCHEMA_VERSION, columns)
+    reader = SheetReader(layout, mapping, "", list_sheet=False, compiled=True)
+    return reader, {"": _letters(mapping)}, skipped
 
 
 # --- XLSX --------------------------------------------------------------------------------------
@@ -863,7 +932,7 @@ def _xlsx_records(
             for pointer, line in fragment.lines.items():
                 if pointer:
                     group.lines.setdefault(pointer, line)
-        yield _finish(group, schema_version, columns)
+        yield _finish(group, schema_version, columns, reader)
     if fragments:
         _orphans(fragments, main)
 

@@ -130,6 +130,19 @@ def test_cells_that_cannot_be_read_are_problems_at_their_cells() -> None:
     assert row.cell_for("/nothing/here") == "A2"
 
 
+@pytest.mark.parametrize("digits", [31, 5000])
+def test_a_whole_number_of_too_many_digits_is_a_problem_at_its_cell(digits: int) -> None:
+    # 5000 digits is past Python's int() limit: it once escaped as a ValueError.
+    many = "1" * digits
+    line = capacity_line(**{"Registered places": many, "Beds by type: Places": many})
+    [row] = read(csv_bytes(HEADINGS, line), "csv")
+    assert [(p.cell, p.pointer) for p in row.problems] == [
+        ("D2", "/registeredPlaces"),
+        ("G2", "/beds/0/places"),
+    ]
+    assert all(p.message.startswith("too many digits") for p in row.problems)
+
+
 def test_a_ragged_row_is_a_problem_of_that_row() -> None:
     [row] = read(csv_bytes(HEADINGS, [*capacity_line(), "", "surplus"]), "csv")
     assert row.problems == (

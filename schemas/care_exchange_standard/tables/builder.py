@@ -1,0 +1,224 @@
+"""Where a sheet's cells go, worked out once per sheet, and a line builder compiled from that.
+
+`SheetReader` (reading.py) works out per sheet which member of which object each column fills
+(`Slot`) and where each list's rows go (`ListPlan`). Going through those plans cell by cell
+costs more per record than reading the CSV; `line_builder` turns them into the source of one
+Python function a sheet, the columns' assignments written out in order, so a line of ordinary
+cells costs a few operations a cell. The function keeps no places (cells for messages) and
+gives up on anything unusual, a cell it cannot read, a value that differs from the one given
+above or a value under no heading, by raising `IrregularLineError`: the reader then builds
+that record again with its general code, which says exactly what is wrong and where.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from care_exchange_standard.fields import FieldPath
+from care_exchange_standard.tables.cells import BLANK, MAX_DIGITS, Raw, is_blank
+
+# A line of a sheet: its cells in column order, "" for a blank one (CSV gives them so; an XLSX
+# row is spread out to this form).
+Line = Sequence[Raw]
+# The list rows a record's lines have made so far, the last of each list: lines without their
+# own row of a list (a reason's line below its bed) fill the last one.
+Current = dict[FieldPath, dict[str, Any]]
+LineBuilder = Callable[[dict[str, Any], Line, Current], None]
+
+
+class IrregularLineError(Exception):
+    """A line the compiled builder leaves to the general one, which explains it."""
+
+
+class Slot(NamedTuple):
+    """Where one column's cells go."""
+
+    at: int  # the column's index
+    read: Callable[[Raw], Any]  # the cell to its value, BLANK for spaces, or CellValueError
+    name: str  # the member it fills, in the list row (or record) or in `holders` below it
+    holders: FieldPath  # objects between the list row (or record) and the value
+    base: FieldPath  # the field path of the list row (or () for the record)
+    suffix: str  # the JSON pointer below the list row: "/weeklyCharge/amount"
+    whole: bool  # a whole number or number column: plain digits are read in the loop
+    kind: str  # the column's kind: the builder reads the commonest cells of some itself
+    codes: Mapping[str, str]  # a code column's codes
+
+
+class Segment(NamedTuple):
+    """The columns of the record's own fields, or of one list's rows."""
+
+    list_path: FieldPath  # () for the record's own fields
+    slots: tuple[Slot, ...]
+    pick: Callable[[Line], tuple[Raw, ...]]  # the segment's cells of a line, in slot order
+
+
+@dataclass(frozen=True)
+class ListPlan:
+    """Where one list's rows go."""
+
+    parent: FieldPath  # the enclosing list, () for a list of the record
+    base: FieldPath
+    holders: FieldPath
+    name: str
+    suffix: str
+    fixed: Mapping[str, Any]
+    inner: tuple[FieldPath, ...]  # the lists inside its rows, whose current row it ends
+
+
+class _Source:
+    """The lines of the generated module, and the values its code names."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {"BLANK": BLANK, "IrregularLineError": IrregularLineError}
+
+    def add(self, indent: int, *lines: str) -> None:
+        self.lines.extend("    " * indent + line for line in lines)
+
+    def name(self, value: Any, stem: str = "k") -> str:
+        """A name in the module for a value (a reader, a constant)."""
+        found = f"{stem}{len(self.names)}"
+        self.names[found] = value
+        return found
+
+    def holder(
+        self,
+        indent: int,
+        start: str,
+        base: FieldPath,
+        holders: FieldPath,
+        constants: Mapping[FieldPath, Mapping[str, Any]],
+    ) -> str:
+        """The name of the object at `holders` below `start`, made with its fixed members."""
+        if not holders:
+            return start
+        self.add(indent, f"holder = {start}")
+        path = base
+        for name in holders:
+            path = (*path, name)
+            fixed = self.name(dict(constants.get(path, {})))
+            self.add(
+                indent,
+                f"found = holder.get({name!r})",
+                "if found is None:",
+                f"    found = holder[{name!r}] = dict({fixed})",
+                "holder = found",
+            )
+        return "holder"
+
+    def value(self, indent: int, slot: Slot) -> None:
+        """`value` = the cell `raw` read as the slot's column reads it.
+
+        The commonest cells, plain digits, text and a code as listed, are read here as
+        `cell_reader` reads them first: a call a cell is most of what reading costs.
+        """
+        read = self.name(slot.read, "read")
+        if slot.kind == "string":
+            self.add(indent, f"value = (raw.strip() or BLANK) if type(raw) is str else {read}(raw)")
+        elif slot.kind == "code":
+            codes = self.name(slot.codes)
+            self.add(indent, f"value = raw if type(raw) is str and raw in {codes} else {read}(raw)")
+        elif slot.whole:
+            self.add(
+                indent,
+                f"if type(raw) is str and raw.isdecimal() and len(raw) <= {MAX_DIGITS}:",
+                "    value = int(raw)",
+                "else:",
+                f"    value = {read}(raw)",
+            )
+        else:
+            self.add(indent, f"value = {read}(raw)")
+
+
+def line_builder(
+    own: Sequence[Slot],
+    segments: Iterable[Segment],
+    plans: Mapping[FieldPath, ListPlan],
+    constants: Mapping[FieldPath, Mapping[str, Any]],
+    unmapped: Sequence[int],
+    width: int,
+) -> LineBuilder:
+    """`build(record, line, current)`: a line's cells into the record, as SheetReader does.
+
+    Raises IrregularLineError (or CellValueError) where the general builder notes a problem.
+    """
+    source = _Source()
+    source.names["is_blank"] = is_blank
+    makers = {path: f"new_row_{index}" for index, path in enumerate(plans)}
+    for path, plan in plans.items():
+        _new_row(source, path, plan, makers, constants)
+    source.add(0, "def build(record, line, current):")
+    if unmapped:
+        source.add(
+            1,
+            f"for index in {source.name(tuple(unmapped))}:",
+            "    if not is_blank(line[index]):",
+            "        raise IrregularLineError",
+        )
+    source.add(
+        1,
+        f"if len(line) > {width} and not all(is_blank(raw) for raw in line[{width}:]):",
+        "    raise IrregularLineError",
+    )
+    for slot in own:
+        source.add(1, f"raw = line[{slot.at}]", 'if raw != "":')
+        source.value(2, slot)
+        source.add(2, "if value is not BLANK:")
+        holder = source.holder(3, "record", (), slot.holders, constants)
+        source.add(
+            3,
+            f"if {holder}.setdefault({slot.name!r}, value) != value:",
+            "    raise IrregularLineError",
+        )
+    for segment in segments:
+        new = makers[segment.list_path]
+        source.add(1, "item = None")
+        for slot in segment.slots:
+            source.add(1, f"raw = line[{slot.at}]", 'if raw != "":')
+            source.value(2, slot)
+            source.add(2, "if value is not BLANK:")
+            source.add(3, "if item is None:", f"    item = {new}(record, current)")
+            holder = source.holder(3, "item", slot.base, slot.holders, constants)
+            source.add(3, f"{holder}[{slot.name!r}] = value")
+    source.add(1, "return None")
+    namespace = dict(source.names)
+    exec(compile("\n".join(source.lines), "<line builder>", "exec"), namespace)
+    built: LineBuilder = namespace["build"]
+    return built
+
+
+def _new_row(
+    source: _Source,
+    path: FieldPath,
+    plan: ListPlan,
+    makers: Mapping[FieldPath, str],
+    constants: Mapping[FieldPath, Mapping[str, Any]],
+) -> None:
+    """`new_row_<n>(record, current)`: a list's new row (and its enclosing lists' if need be)."""
+    source.add(0, f"def {makers[path]}(record, current):")
+    if plan.parent:
+        key = source.name(plan.parent, "path")
+        source.add(
+            1,
+            f"container = current.get({key})",
+            "if container is None:",
+            f"    container = {makers[plan.parent]}(record, current)",
+        )
+    else:
+        source.add(1, "container = record")
+    holder = source.holder(1, "container", plan.base, plan.holders, constants)
+    fixed = f"dict({source.name(dict(plan.fixed))})" if plan.fixed else "{}"
+    source.add(
+        1,
+        f"items = {holder}.get({plan.name!r})",
+        "if items is None:",
+        f"    items = {holder}[{plan.name!r}] = []",
+        f"item = {fixed}",
+        "items.append(item)",
+        f"current[{source.name(path, 'path')}] = item",
+    )
+    for inner in plan.inner:
+        source.add(1, f"current.pop({source.name(inner, 'path')}, None)")
+    source.add(1, "return item")
