@@ -34,6 +34,11 @@ COMMANDS = (
         "care_exchange_standard.tables.spreadsheet_command:spreadsheet",
         "Write a blank spreadsheet for a record type, generated from its schema.",
     ),
+    (
+        "returns",
+        "care_exchange_standard.returns.returns_command:returns_app",
+        "Preview a body's return filled from record files; what the standard fills.",
+    ),
 )
 # The subcommands other parts contribute, by the distribution that carries them.
 PROVIDED_BY = {

@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # `jsonschema` takes a second to import (its URI grammars): o
 
 BASE_URI = "https://care-exchange.org/schemas/v1/"
 STANDARD_VERSION = (SCHEMA_DIR / "VERSION").read_text(encoding="utf-8").strip()
-SCHEMA_FOLDERS = ("common", "records", "directory")
+SCHEMA_FOLDERS = ("common", "records", "directory", "formats")
 TYPE_FOLDERS: Mapping[str, Literal["record", "directory"]] = {
     "records": "record",
     "directory": "directory",

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from care_exchange_conformance.config import load
+from care_exchange_conformance.config import Party, load
 from care_exchange_testing.live_server import free_port
 
 COMMAND = str(Path(sys.executable).with_name("care-exchange"))
@@ -67,6 +67,13 @@ def _demo_server(demo_dir: Path, port: int) -> Iterator[list[str]]:
         printed.append(process.communicate(timeout=30)[0])
 
 
+def _publisher(demo_dir: Path) -> Party:
+    """The demo's provider client, from the suite's configuration the demo writes."""
+    party = load(demo_dir / "var" / "conformance-demo.toml").publisher
+    assert party is not None
+    return party
+
+
 def _token(port: int, client_id: str, secret: str) -> int:
     return httpx.post(
         f"http://127.0.0.1:{port}/oauth/token",
@@ -97,13 +104,13 @@ def test_a_second_run_shows_the_walkthrough_and_reset_gives_working_secrets(
         pass
     first_output = first[0]
     assert f"listening on http://127.0.0.1:{port}" in first_output
-    old = load(demo_dir / "var" / "conformance-demo.toml").publisher
+    old = _publisher(demo_dir)
     assert f"client_secret={old.client_secret}" in first_output
 
     with _demo_server(demo_dir, port) as second:
         reset = _run(demo_dir, "demo", "reset", "--port", str(port))
         assert reset.returncode == 0, reset.stderr
-        new = load(demo_dir / "var" / "conformance-demo.toml").publisher
+        new = _publisher(demo_dir)
         assert new.client_id == old.client_id
         assert new.client_secret != old.client_secret
         assert f"{new.client_id}:{new.client_secret}" in reset.stdout

@@ -1,0 +1,165 @@
+"""Fill a return: one service, one period, every field computed or told why not.
+
+A field's status says what its value means: `value` (a true zero is a value), `empty` (the
+records were there but gave nothing), `no-source` (nothing was published for a type it reads in
+that period), `unmapped` (the standard cannot fill it yet) or `error` (its expression failed,
+only this field).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from care_exchange_standard.returns.periods import Period, parse_period
+from care_exchange_standard.returns.sandbox import Limits, Sandbox
+from care_exchange_standard.returns.selection import (
+    current,
+    expression_input,
+    resolve_event,
+    select,
+)
+from care_exchange_standard.returns.templates import Template
+
+STATUSES = ("value", "empty", "no-source", "unmapped", "error")
+
+
+@dataclass(frozen=True)
+class FieldResult:
+    """One answered question of a return."""
+
+    definition: Mapping[str, Any]
+    status: str
+    value: Any = None
+    message: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"code": self.definition["code"]}
+        for name in ("label", "section", "unit", "valueType"):
+            if name in self.definition:
+                found[name] = self.definition[name]
+        found |= {"value": self.value, "status": self.status}
+        if self.message:
+            found["message"] = self.message
+        return found
+
+
+@dataclass(frozen=True)
+class FilledReturn:
+    """A template filled for one service and period, from the records that fell in it."""
+
+    template: Template
+    service_id: str
+    period: Period
+    fields: list[FieldResult]
+    sources: dict[str, list[str]] = field(default_factory=dict)
+
+    def coverage(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for result in self.fields:
+            counts[result.status] += 1
+        return counts
+
+    def as_dict(self) -> dict[str, Any]:
+        """The filled return as the API and `returns render --format json` give it."""
+        template = self.template
+        return {
+            "template": {"id": template.id, "version": template.version, "title": template.title},
+            "serviceId": self.service_id,
+            "period": self.period.as_dict(),
+            "fields": [result.as_dict() for result in self.fields],
+            "coverage": self.coverage(),
+            "sources": self.sources,
+        }
+
+
+def _one(value: Any) -> Any:
+    if isinstance(value, list):
+        if len(value) == 1:
+            return value[0]
+        raise ValueError(f"gave {len(value)} values where one was expected")
+    return value
+
+
+def coerce(definition: Mapping[str, Any], value: Any) -> Any:
+    """The value as the field's type wants it; ValueError says what was wrong."""
+    wanted = definition["valueType"]
+    value = _one(value)
+    if wanted in ("integer", "number"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"gave {value!r} where a number was expected")
+        if wanted == "number":
+            return value
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"gave {value:g} where a whole number was expected")
+        return int(value)
+    if wanted == "boolean":
+        if not isinstance(value, bool):
+            raise ValueError(f"gave {value!r} where true or false was expected")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"gave {value!r} where text was expected")
+    if wanted == "date":
+        try:
+            return date.fromisoformat(value[:10]).isoformat()
+        except ValueError:
+            raise ValueError(f"gave {value!r} where a date was expected") from None
+    if wanted == "code" and value not in definition.get("codes", ()):
+        raise ValueError(f"gave {value!r}, which is not one of the return's codes")
+    return value
+
+
+def _answer(
+    definition: Mapping[str, Any],
+    sandbox: Sandbox,
+    chosen: Mapping[str, list[Any]],
+    service: Mapping[str, Any] | None,
+) -> FieldResult:
+    if definition["match"] == "unmapped":
+        return FieldResult(definition, "unmapped", message=str(definition.get("reason", "")))
+    outcome = sandbox.evaluate(str(definition["expression"]))
+    if outcome.error is not None:
+        return FieldResult(definition, "error", message=outcome.error)
+    if outcome.value is None or outcome.value == []:
+        kinds = {str(entry).split("/")[0] for entry in definition["dependsOn"]}
+        missing = sorted(
+            kind
+            for kind in kinds
+            if (kind == "service" and service is None) or (kind != "service" and not chosen[kind])
+        )
+        if missing:
+            said = "nothing published in the period for " + ", ".join(missing)
+            return FieldResult(definition, "no-source", message=said)
+        return FieldResult(definition, "empty")
+    try:
+        return FieldResult(definition, "value", coerce(definition, outcome.value))
+    except ValueError as error:
+        return FieldResult(definition, "error", message=str(error))
+
+
+def fill(
+    template: Template,
+    records: Iterable[Mapping[str, Any]],
+    *,
+    service_id: str,
+    period: str,
+    service: Mapping[str, Any] | None = None,
+    limits: Limits | None = None,
+) -> FilledReturn:
+    """Fill `template` for one service and period; PeriodError for a period it cannot take.
+
+    `records` may hold anything: records of other services, types and periods are left out
+    here, as are test data and all but the last copy of each record id.
+    """
+    when = parse_period(template.period_kind, period, template.year_starts)
+    by_type = current(records, service_id)
+    if when.kind == "event":
+        when = resolve_event(by_type, when)
+    chosen = select(by_type, template.record_types, when)
+    with Sandbox(limits) as sandbox:
+        sandbox.load(expression_input(chosen, service, when))
+        results = [_answer(d, sandbox, chosen, service) for d in template.fields]
+    sources = {kind: [str(r["id"]) for r in found] for kind, found in chosen.items()}
+    return FilledReturn(template, service_id, when, results, sources)

@@ -1,0 +1,149 @@
+"""Evaluate untrusted expressions in a separate process with memory, CPU and time limits.
+
+An expression that loops, allocates without bound or backtracks for ever must fail only its
+own field and leave the server healthy. JSONata's own guards (a timeout, a stack depth, a
+sequence length) stop most of them inside the evaluator; the worker process's address-space and
+CPU limits and a wall clock here stop the rest, by killing the worker and starting another.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import orjson
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one expression may use; the defaults suit returns over a year of one service."""
+
+    seconds_per_field: float = 2.0
+    memory_bytes: int = 1024 * 1024 * 1024
+    cpu_seconds: int = 60
+    max_stack_depth: int = 200
+    max_sequence_length: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A value (None when the expression gave nothing), or the reason it failed."""
+
+    value: Any = None
+    error: str | None = None
+
+
+class Sandbox:
+    """One worker process, started when first needed and replaced after a fatal expression."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._data: bytes = orjson.dumps({"data": None}) + b"\n"
+        self._buffer = b""
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            for stream in (self._process.stdin, self._process.stdout):
+                if stream is not None:
+                    stream.close()
+            self._process = None
+            self._buffer = b""
+
+    def load(self, data: Any) -> None:
+        """Set the input every following expression reads."""
+        self._data = orjson.dumps({"data": data}) + b"\n"
+        if self._process is not None:
+            self._send(self._data)
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._process is None:
+            self._process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "care_exchange_standard.returns.worker",
+                    str(self.limits.memory_bytes),
+                    str(self.limits.cpu_seconds),
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            self._send(self._data)
+        return self._process
+
+    def _send(self, line: bytes) -> None:
+        process = self._process
+        assert process is not None and process.stdin is not None
+        process.stdin.write(line)
+        process.stdin.flush()
+
+    def _reply(self, deadline: float) -> bytes | None:
+        """One line from the worker, or None when it is late or has died."""
+        process = self._process
+        assert process is not None and process.stdout is not None
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(process.stdout, selectors.EVENT_READ)
+            while b"\n" not in self._buffer:
+                left = deadline - time.monotonic()
+                if left <= 0 or not waiting.select(left):
+                    return None
+                chunk = os.read(process.stdout.fileno(), 1 << 16)
+                if not chunk:
+                    return None
+                self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def evaluate(self, expression: str) -> Outcome:
+        """The expression's value over the loaded input; never raises for what it does."""
+        limits = self.limits
+        started = time.monotonic()
+        try:
+            self._start()
+            self._send(
+                orjson.dumps(
+                    {
+                        "expression": expression,
+                        "timeoutMs": int(limits.seconds_per_field * 1000),
+                        "maxStackDepth": limits.max_stack_depth,
+                        "maxSequenceLength": limits.max_sequence_length,
+                    }
+                )
+                + b"\n"
+            )
+        except OSError:
+            self.close()
+            return Outcome(error="the evaluator stopped before it could start this field")
+        line = self._reply(started + limits.seconds_per_field + 1.0)
+        if line is None:
+            late = time.monotonic() - started >= limits.seconds_per_field
+            self.close()
+            if late:
+                return Outcome(error=f"took longer than {limits.seconds_per_field:g} s")
+            megabytes = limits.memory_bytes // (1024 * 1024)
+            return Outcome(error=f"stopped the evaluator (over {megabytes} MB of memory, or CPU)")
+        answer = orjson.loads(line)
+        if "error" in answer:
+            return Outcome(error=str(answer["error"]))
+        return Outcome(value=answer.get("value"))

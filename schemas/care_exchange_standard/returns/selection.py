@@ -1,0 +1,115 @@
+"""Which of a service's records fill one return, and the input its expressions read.
+
+Callers pass every candidate record; the choice is made here, once, so the offline renderer and
+the server fill the same return from the same records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from care_exchange_standard.returns.periods import Period, PeriodError, moment
+
+Record = Mapping[str, Any]
+
+
+def input_key(record_type: str) -> str:
+    """A record type's key in the expression input: `capacity-snapshot` → `capacitySnapshot`."""
+    first, *rest = record_type.split("-")
+    return first + "".join(part.capitalize() for part in rest)
+
+
+def _date_of(text: str) -> date:
+    """The calendar date as written in the record, in its own offset."""
+    return date.fromisoformat(text[:10])
+
+
+def _period_of(record: Record) -> tuple[date, date] | None:
+    period = record.get("period")
+    if isinstance(period, Mapping):
+        return _date_of(str(period["start"])), _date_of(str(period["end"]))
+    return None
+
+
+def _sort_key(record: Record) -> tuple[str, str]:
+    period = record.get("period")
+    start = str(period.get("start", "")) if isinstance(period, Mapping) else ""
+    when = str(record.get("asAt") or record.get("occurredAt") or start)
+    return (moment(when).isoformat() if "T" in when else when, str(record.get("id", "")))
+
+
+def _in_span(record: Record, start: date, end: date) -> bool:
+    for anchor in ("asAt", "occurredAt"):
+        if anchor in record:
+            return start <= _date_of(str(record[anchor])) <= end
+    covered = _period_of(record)
+    return covered is not None and start <= covered[0] and covered[1] <= end
+
+
+def _at_moment(records: Sequence[Record], when: Period) -> list[Record]:
+    assert when.as_at is not None
+    if records and "asAt" in records[0]:
+        earlier = [r for r in records if moment(str(r["asAt"])) <= when.as_at]
+        return earlier[-1:]
+    day = when.as_at.date()
+    return [r for r in records if (p := _period_of(r)) is not None and p[0] <= day <= p[1]]
+
+
+def current(records: Iterable[Record], service_id: str) -> dict[str, list[Record]]:
+    """The service's records by type, each id once (the last given wins), never test data."""
+    latest: dict[tuple[str, str], Record] = {}
+    for record in records:
+        if record.get("serviceId") != service_id or record.get("testData") is True:
+            continue
+        latest[(str(record.get("recordType")), str(record.get("id")))] = record
+    by_type: dict[str, list[Record]] = {}
+    for (record_type, _), record in latest.items():
+        by_type.setdefault(record_type, []).append(record)
+    return {name: sorted(found, key=_sort_key) for name, found in by_type.items()}
+
+
+def _is_event_type(records: Sequence[Record]) -> bool:
+    return bool(records) and "occurredAt" in records[0]
+
+
+def resolve_event(by_type: Mapping[str, Sequence[Record]], when: Period) -> Period:
+    """An event return's moment is its event's; PeriodError when the service has no such event."""
+    for records in by_type.values():
+        for record in records:
+            if record.get("id") == when.designator and "occurredAt" in record:
+                return replace(when, as_at=moment(str(record["occurredAt"])))
+    raise PeriodError(f"the service has no event record {when.designator!r}")
+
+
+def select(
+    by_type: Mapping[str, Sequence[Record]], record_types: Sequence[str], when: Period
+) -> dict[str, list[Record]]:
+    """The records of each of the template's types that fall in the period (possibly none).
+
+    An event period must have been through `resolve_event` first.
+    """
+    chosen: dict[str, list[Record]] = {}
+    for record_type in record_types:
+        records = list(by_type.get(record_type, ()))
+        if when.start is not None and when.end is not None:
+            chosen[record_type] = [r for r in records if _in_span(r, when.start, when.end)]
+        elif not _is_event_type(records):
+            chosen[record_type] = _at_moment(records, when)
+        else:
+            named = when.designator if when.kind == "event" else None
+            chosen[record_type] = [r for r in records if r.get("id") == named]
+    return chosen
+
+
+def expression_input(
+    chosen: Mapping[str, Sequence[Record]], service: Record | None, when: Period
+) -> dict[str, Any]:
+    """`$` of every field expression (the contract in the returns guide)."""
+    found: dict[str, Any] = {"service": dict(service) if service is not None else None}
+    found["period"] = when.as_dict()
+    for record_type, records in chosen.items():
+        found[input_key(record_type)] = [dict(record) for record in records]
+    return found
