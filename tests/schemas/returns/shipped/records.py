@@ -25,7 +25,9 @@ def _record(record_type: str, record_id: str, service_id: str, **fields: Any) ->
     }
 
 
-def bed(level: str, places: int, occupied: int, accepting: int, reserved: int, **more: Any) -> Record:
+def bed(
+    level: str, places: int, occupied: int, accepting: int, reserved: int, **more: Any
+) -> Record:
     """One bed row; places not occupied, accepting or reserved are vacant and not available."""
     unavailable = places - occupied - accepting - reserved
     row: Record = {
@@ -105,7 +107,13 @@ def ash_capacity() -> list[Record]:
 
 
 def staff(role: str, employment: str, headcount: int, wte: float, **more: Any) -> Record:
-    return {"jobRole": role, "employmentType": employment, "headcount": headcount, "wte": wte, **more}
+    return {
+        "jobRole": role,
+        "employmentType": employment,
+        "headcount": headcount,
+        "wte": wte,
+        **more,
+    }
 
 
 def ash_workforce() -> Record:
@@ -129,9 +137,19 @@ def ash_workforce() -> Record:
             staff("administrative", "direct-permanent", 2, 1.6, starters=1, leavers=0),
         ],
         vacancies=[
-            {"jobRole": "registered-nurse", "vacancyWte": 1.6, "vacantPosts": 2, "hardToFillPosts": 0},
+            {
+                "jobRole": "registered-nurse",
+                "vacancyWte": 1.6,
+                "vacantPosts": 2,
+                "hardToFillPosts": 0,
+            },
             {"jobRole": "care-worker", "vacancyWte": 2.4, "vacantPosts": 3, "hardToFillPosts": 0},
-            {"jobRole": "activities-worker", "vacancyWte": 0.5, "vacantPosts": 1, "hardToFillPosts": 0},
+            {
+                "jobRole": "activities-worker",
+                "vacancyWte": 0.5,
+                "vacantPosts": 1,
+                "hardToFillPosts": 0,
+            },
         ],
         absences=[
             {"jobRole": "registered-nurse", "reason": "sickness", "staffAbsent": 1},
@@ -220,7 +238,11 @@ def swift_home_care() -> list[Record]:
             peopleSupported=54,
             hours={"planned": 1500, "delivered": 1470.25},
             packages={"started": 3, "ended": 1, "handedBack": 1, "declined": 1},
-            unmetNeed={"peopleWaiting": 4, "peopleWaitingInHospital": 2, "weeklyHoursWaiting": 31.5},
+            unmetNeed={
+                "peopleWaiting": 4,
+                "peopleWaitingInHospital": 2,
+                "weeklyHoursWaiting": 31.5,
+            },
         ),
         activity(
             "hca-swift-10a",
@@ -268,7 +290,9 @@ def birch_movements() -> list[Record]:
             "deaths": deaths,
         }
         if discharges:
-            found["dischargesByDestination"] = [{"destination": "own-home", "discharges": discharges}]
+            found["dischargesByDestination"] = [
+                {"destination": "own-home", "discharges": discharges}
+            ]
         if deaths:
             found["deathsByPlace"] = [{"place": "care-home", "deaths": deaths}]
         return found
@@ -367,10 +391,25 @@ def birch_workforce() -> list[Record]:
                 "hardToFillReasons": ["pay", "location"],
             },
         ],
-        absences=[{"reason": "sickness", "daysLost": 310.5}, {"reason": "covid-19", "daysLost": 42}],
+        absences=[
+            {"reason": "sickness", "daysLost": 310.5},
+            {"reason": "covid-19", "daysLost": 42},
+        ],
         registrationCompliance=[
-            {"body": "sssc", "staffRequired": 41, "registered": 38, "pendingWithinTimeAllowed": 2, "overdue": 1},
-            {"body": "nmc", "staffRequired": 5, "registered": 5, "pendingWithinTimeAllowed": 0, "overdue": 0},
+            {
+                "body": "sssc",
+                "staffRequired": 41,
+                "registered": 38,
+                "pendingWithinTimeAllowed": 2,
+                "overdue": 1,
+            },
+            {
+                "body": "nmc",
+                "staffRequired": 5,
+                "registered": 5,
+                "pendingWithinTimeAllowed": 0,
+                "overdue": 0,
+            },
         ],
     )
     year_2024 = _record(

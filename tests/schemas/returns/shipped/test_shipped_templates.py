@@ -10,8 +10,12 @@ from jsonschema import Draft202012Validator
 
 from care_exchange_standard import Severity, Standard
 from care_exchange_standard.files import SCHEMA_DIR
-from care_exchange_standard.returns import check_template, load_template, shipped_templates
-from care_exchange_standard.returns import template_coverage
+from care_exchange_standard.returns import (
+    check_template,
+    load_template,
+    shipped_templates,
+    template_coverage,
+)
 from tests.schemas.returns.shipped import records
 
 FORMAT = "https://care-exchange.org/schemas/v1/formats/return-template.json"
@@ -37,7 +41,8 @@ SHORT_OF_TARGET = {
     "asc-wds-workplace-bulk-upload": (
         "38 of 44 columns (86.4%): ESTTYPE and OTHERTYPE need the provider entry, which the "
         "expression input lacks; PERMCQC and PERMLA are ASC-WDS account permissions; "
-        "SERVICEUSERS and OTHERUSERDESC need ASC-WDS service-user codes not found in a public source"
+        "SERVICEUSERS and OTHERUSERDESC need ASC-WDS service-user codes not found "
+        "in a public source"
     ),
     "cqc-death-notification": (
         "21 of 23 fields (91.3%): the provider's name needs the provider entry in the expression "
