@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("var")
@@ -16,32 +16,106 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CARE_EXCHANGE_", extra="ignore")
 
-    database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'care-exchange.sqlite3'}"
-    issuer: str = "http://127.0.0.1:8000"
-    audience: str = "care-exchange"
-    access_token_lifetime_seconds: int = 900
-    client_assertion_max_lifetime_seconds: int = 300
-    max_body_bytes: int = 1_048_576
-    page_size_default: int = 50
-    page_size_max: int = 200
-    bulk_max_items: int = 500
-    idempotency_retention_hours: int = 24
-    log_level: str = "INFO"
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_DATA_DIR / 'care-exchange.sqlite3'}",
+        description="The database, as an SQLAlchemy URL: the embedded SQLite file by default,"
+        " `postgresql+psycopg://user:password@host/dbname` in production.",
+    )
+    issuer: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The server's public base URL, as clients reach it (https, no trailing"
+        " slash): the `iss` of its tokens and the base of the links it writes. `serve` and"
+        " `run` use their own address when it is not set.",
+    )
+    audience: str = Field(
+        default="care-exchange",
+        description="The `aud` claim of the access tokens the server issues and accepts.",
+    )
+    access_token_lifetime_seconds: int = Field(
+        default=900, description="How long an access token lasts."
+    )
+    client_assertion_max_lifetime_seconds: int = Field(
+        default=300,
+        description="How far ahead a `private_key_jwt` client assertion may expire; a longer"
+        " one is refused, as a long-lived assertion is as good as a password.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        description="The largest request body accepted (`limits.maxBodyBytes`); a larger one is"
+        " `413 payload_too_large`.",
+    )
+    page_size_default: int = Field(
+        default=50, description="Items in a page of a listing when `page_size` is not given."
+    )
+    page_size_max: int = Field(
+        default=200, description="The largest `page_size` a client may ask for."
+    )
+    bulk_max_items: int = Field(
+        default=500,
+        description="The most records in one bulk request (`limits.bulkMaxItems`); more is"
+        " `413 too_many_items`.",
+    )
+    idempotency_retention_hours: int = Field(
+        default=24,
+        description="How long an `Idempotency-Key` and its stored answer are kept (the standard"
+        " asks for at least 24 hours); `db prune` deletes older ones.",
+    )
+    log_level: str = Field(
+        default="INFO", description="The level of the JSON log lines: DEBUG, INFO, WARNING, ERROR."
+    )
     # Webhook delivery. The delays are those of Standard Webhooks: before the first attempt, then
     # before each retry. A failing streak ends in `error` once it has lasted their sum (after the
     # first) and had as many attempts as there are delays, whatever `Retry-After` asked for.
-    webhook_retry_delays_seconds: list[float] = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
-    webhook_timeout_seconds: float = 15.0
-    webhook_allowed_hosts: list[str] = []
-    webhook_heartbeat_seconds: float = 300.0
-    webhook_secret_overlap_hours: float = 24.0
+    webhook_retry_delays_seconds: list[float] = Field(
+        default=[0, 5, 300, 1800, 7200, 18000, 36000, 36000],
+        description="Seconds to wait before the first delivery attempt, then before each retry"
+        " (Standard Webhooks' schedule), ascending. A subscription whose deliveries fail for"
+        " the whole schedule goes to `error`.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15.0,
+        description="How long a receiver has to answer a delivery before it counts as failed.",
+    )
+    webhook_allowed_hosts: list[str] = Field(
+        default=[],
+        description="Networks (CIDR, e.g. `10.0.0.0/8`) that webhook URLs may point into despite"
+        " being private or loopback; plain http is then accepted too. Empty: public https"
+        " receivers only.",
+    )
+    webhook_heartbeat_seconds: float = Field(
+        default=300.0,
+        description="After this long without a delivery, a webhook gets a heartbeat event"
+        " carrying the last sequence, so a receiver can spot a gap.",
+    )
+    webhook_secret_overlap_hours: float = Field(
+        default=24.0,
+        description="After a subscription's secret is rotated, how long deliveries are also"
+        " signed with the previous secret.",
+    )
     # Delivered (or read) events older than this are deleted by `care-exchange db prune`.
-    event_retention_days: int = 30
+    event_retention_days: int = Field(
+        default=30,
+        description="Events delivered (or read, for pull subscriptions) longer ago than this"
+        " are deleted by `care-exchange db prune`; undelivered ones are kept.",
+    )
     # Renewed while delivering; at least twice the webhook timeout (checked at start).
-    worker_lease_seconds: float = 30.0
-    worker_poll_seconds: float = 0.5
-    worker_claim_size: int = 200
-    worker_events_per_claim: int = 50
+    worker_lease_seconds: float = Field(
+        default=30.0,
+        description="How long a worker holds a subscription it is delivering before another"
+        " may take it over; renewed while delivering, and at least twice the webhook timeout.",
+    )
+    worker_poll_seconds: float = Field(
+        default=0.5, description="How often an idle worker looks for events to deliver."
+    )
+    worker_claim_size: int = Field(
+        default=200,
+        description="The most subscriptions one worker delivers to at once (and its most open"
+        " connections).",
+    )
+    worker_events_per_claim: int = Field(
+        default=50,
+        description="The most events of one subscription a worker takes in one claim.",
+    )
 
     @model_validator(mode="after")
     def _deliverable(self) -> Settings:

@@ -16,6 +16,7 @@ from typing import Any
 from care_exchange_standard.codelists import Codelist
 from care_exchange_standard.fields import ITEMS, Field
 from care_exchange_standard.files import ROOT, SCHEMA_DIR
+from care_exchange_standard.rules import rule_anchor
 from care_exchange_standard.standard import (
     STANDARD_VERSION,
     Standard,
@@ -116,7 +117,8 @@ def _codelist_section(codelist: Codelist) -> list[str]:
     lines = [
         f'### <a id="codelist-{stem}"></a>{stem}',
         "",
-        f"From [`schemas/codelists/{codelist.name}`](../../schemas/codelists/{codelist.name}).",
+        f"From `schemas/codelists/{codelist.name}` in the standard; where else it is used:"
+        f" [codelists](codelists.md#codelist-{stem}).",
         "",
         "| " + " | ".join(codelist.columns) + " |",
         "|" + "---|" * len(codelist.columns),
@@ -149,6 +151,31 @@ def _examples_section(info: TypeInfo) -> list[str]:
     return lines
 
 
+def _rules_section(standard: Standard, info: TypeInfo) -> list[str]:
+    rules = standard.validator(info.name).rules if info.kind == "record" else []
+    if not rules:
+        return []
+    lines = [
+        "## Rules",
+        "",
+        "Checks across fields, applied by every validator to records that pass the schema: an "
+        "error refuses the record, a warning comes back with it "
+        "([governance](../governance.md#rules)).",
+        "",
+        "| Rule | Severity | Blames | What is checked |",
+        "|---|---|---|---|",
+    ]
+    for rule in rules:
+        blamed = ", ".join(
+            f"`{'/' + rule.each + '/*' if rule.each else ''}{pointer}`" for pointer in rule.pointers
+        )
+        lines.append(
+            f'| <a id="{rule_anchor(rule.code)}"></a>`{rule.code}` | {rule.severity} | {blamed} '
+            f"| **{_cell(rule.title)}.** {_cell(rule.message)} |"
+        )
+    return [*lines, ""]
+
+
 def render_type(standard: Standard, info: TypeInfo) -> str:
     """One type's page: what it is for, every field, the codes it takes, and its examples."""
     schema = info.schema
@@ -161,7 +188,7 @@ def render_type(standard: Standard, info: TypeInfo) -> str:
         str(schema.get("description", "")),
         "",
         f"- Kind: {info.kind} type; `{info.discriminator}` is `{info.name}`.",
-        f"- Schema: [`schemas/{relative}`](../../schemas/{relative}), `$id` `{info.uri}`.",
+        f"- Schema: [`{info.uri}`]({info.uri}) (`schemas/{relative}` in the standard).",
         f"- Standard version: {STANDARD_VERSION}.",
         "",
         "## Fields",
@@ -171,6 +198,7 @@ def render_type(standard: Standard, info: TypeInfo) -> str:
         *(_field_row(info, field) for field in documented_fields(info)),
         "",
     ]
+    lines += _rules_section(standard, info)
     names = sorted(
         {f.codelist for f in info.fields.values() if f.codelist} & set(standard.codelists)
     )
@@ -196,12 +224,57 @@ def render_index(standard: Standard) -> str:
         description = _cell(str(info.schema.get("description", "")))
         count = len(documented_fields(info))
         lines.append(f"| [`{info.name}`]({info.name}.md) | {info.kind} | {count} | {description} |")
+    lines += [
+        "",
+        "Every codelist, with the fields that use it: [codelists](codelists.md).",
+    ]
     return "\n".join(lines) + "\n"
+
+
+def render_codelists(standard: Standard) -> str:
+    """Every codelist on one page, each with the fields that take its codes.
+
+    The type pages table only the lists their own fields use; a reader mapping a local code
+    (a regulator's notification type, a job role) needs the whole list and every place it counts.
+    """
+    users: dict[str, list[str]] = {}
+    for info in standard.types.values():
+        for field in documented_fields(info):
+            name = field.codelist or _item_codelist(info, field)
+            if name:
+                link = f"[`{info.name}`: `{display_name(field)}`]({info.name}.md#{field.name})"
+                users.setdefault(name, []).append(link)
+    lines = [
+        f"# Care Exchange {STANDARD_VERSION}: codelists",
+        "",
+        GENERATED,
+        "",
+        "Codelists are CSV files in the standard (`schemas/codelists/`). A field on a **closed**"
+        " list accepts its codes alone; a field on an **open** list also accepts other codes,"
+        " with a warning. A `Deprecated` column names the version that deprecated a code.",
+        "",
+        "| Codelist | Codes | Used by |",
+        "|---|---|---|",
+    ]
+    for name, codelist in sorted(standard.codelists.items()):
+        stem = name.removesuffix(".csv")
+        used = ", ".join(users.get(name, [])) or "no field yet"
+        lines.append(f"| [{stem}](#codelist-{stem}) | {len(codelist.codes)} | {used} |")
+    lines.append("")
+    for _, codelist in sorted(standard.codelists.items()):
+        section = _codelist_section(codelist)
+        lines += [section[0].replace("### ", "## ", 1), "", *section[4:]]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _item_codelist(info: TypeInfo, field: Field) -> str | None:
+    item = info.fields.get((*field.path, ITEMS))
+    return item.codelist if item else None
 
 
 def render_all(standard: Standard) -> dict[str, str]:
     """Every page, by file name inside `docs/reference/`."""
-    pages = {"index.md": render_index(standard)}
+    pages = {"index.md": render_index(standard), "codelists.md": render_codelists(standard)}
     for info in standard.types.values():
         pages[f"{info.name}.md"] = render_type(standard, info)
     return pages

@@ -21,6 +21,7 @@ from care_exchange_standard.codelists import Codelist, load_codelists
 from care_exchange_standard.fields import Field, FieldPath, index_fields
 from care_exchange_standard.files import SCHEMA_DIR
 from care_exchange_standard.messages import show
+from care_exchange_standard.rules import load_rules
 from care_exchange_standard.validation import (
     Check,
     Issue,
@@ -84,6 +85,7 @@ class Standard:
             for uri, doc in self.documents.items()
         )
         self._rs_registry = jsonschema_rs.Registry(list(self.documents.items()))
+        self._rules = load_rules(directory / "rules", self.registry)
         self.codelists: dict[str, Codelist] = load_codelists(directory / "codelists")
         self.types: dict[str, TypeInfo] = {}
         self._validators: dict[str, TypeValidator] = {}
@@ -103,7 +105,13 @@ class Standard:
         )
         quiet = jsonschema_rs.validator_for(warning_schema(fields, self.codelists))
         self._validators[name] = TypeValidator(
-            name, compiled, fields, self.codelists, quiet=quiet, documents=self.documents
+            name,
+            compiled,
+            fields,
+            self.codelists,
+            quiet=quiet,
+            documents=self.documents,
+            rules=self._rules.get(name, ()),
         )
 
     def clean_checks(self) -> dict[str, dict[str, tuple[Check, Check]]]:

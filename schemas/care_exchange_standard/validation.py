@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -19,6 +19,7 @@ import jsonschema_rs
 from care_exchange_standard.codelists import Codelist
 from care_exchange_standard.fields import ITEMS, Field, FieldPath, field_path
 from care_exchange_standard.messages import Condition, describe, show
+from care_exchange_standard.rules import Clock, Context, Rule, check_rules, rule_anchor, verdict
 
 DOCS_BASE_ENV = "CARE_EXCHANGE_DOCS_BASE"
 # The published field reference: one page per type (docs/reference/TYPE.md in the repository),
@@ -43,11 +44,17 @@ class Issue:
     severity: Severity = Severity.ERROR
     field: str | None = None
     docs: str | None = None
+    rule: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready form, the same shape the API's problem details use for `errors[]`."""
+        """A JSON-ready form, the same shape the API's problem details use for `errors[]`.
+
+        `rule`, the code of the standard's rule that failed, appears only on rule findings.
+        """
         return {
-            key: str(value) if key == "severity" else value for key, value in asdict(self).items()
+            key: str(value) if key == "severity" else value
+            for key, value in asdict(self).items()
+            if key != "rule" or value is not None
         }
 
 
@@ -157,10 +164,14 @@ class TypeValidator:
         *,
         quiet: jsonschema_rs.Validator | None = None,
         documents: Mapping[str, Mapping[str, Any]] | None = None,
+        rules: Sequence[Rule] = (),
     ) -> None:
         self.type_name = type_name
         self._compiled = compiled
         self._quiet = quiet
+        self.rules = list(rules)
+        self._clock = Clock()
+        self._rules_pass: Callable[[Any], bool] | None = verdict(self.rules, self._clock)
         self._fields = fields
         self._codelists = codelists
         root = fields.get(())
@@ -169,21 +180,47 @@ class TypeValidator:
 
     @property
     def checks(self) -> tuple[Check, Check]:
-        """The bare verdicts: valid against the schema, and free of warnings."""
+        """The bare verdicts: valid against the schema, and free of warnings and broken rules.
+
+        The second is asked only of records that pass the first, as rules judge valid records.
+        """
         quiet = self._quiet.is_valid if self._quiet is not None else _never
-        return self._compiled.is_valid, quiet
+        rules_pass = self._rules_pass
+        if rules_pass is None:
+            return self._compiled.is_valid, quiet
+        return self._compiled.is_valid, lambda record: bool(quiet(record) and rules_pass(record))
 
     def is_valid(self, instance: Any) -> bool:
         """The fast path: a verdict with no explanation, for bulk checks and benchmarks."""
         return bool(self._compiled.is_valid(instance))
 
-    def validate(self, instance: Any) -> list[Issue]:
-        """Every error, then every warning: errors decide validity, so they come first."""
-        if self._compiled.is_valid(instance) and self._quiet is not None:
-            if self._quiet.is_valid(instance):
-                return []
-            return list(self._warnings(instance, ()))
-        return [*self._errors(instance), *self._warnings(instance, ())]
+    def validate(self, instance: Any, context: Context | None = None) -> list[Issue]:
+        """Every error, then every warning: errors decide validity, so they come first.
+
+        The standard's rules judge only records the schema finds valid; `context` gives them
+        the service and the clock (now, and no service, when absent).
+        """
+        if not self._compiled.is_valid(instance):
+            return [*self._errors(instance), *self._warnings(instance, ())]
+        broken = self._broken_rules(instance, context)
+        warnings: list[Issue] = []
+        if self._quiet is None or not self._quiet.is_valid(instance):
+            warnings = list(self._warnings(instance, ()))
+        errors = [issue for issue in broken if issue.severity is Severity.ERROR]
+        return [*errors, *warnings, *(issue for issue in broken if issue not in errors)]
+
+    def _broken_rules(self, instance: Any, context: Context | None) -> list[Issue]:
+        if not self.rules or not isinstance(instance, Mapping):
+            return []
+        found = []
+        for failure in check_rules(self.rules, instance, context or Context.now()):
+            rule = failure.rule
+            for at in failure.pointers:
+                parts = [int(p) if p.isdigit() else p for p in at.split("/")[1:]]
+                issue = self._issue(parts, "rule", rule.message, Severity(rule.severity))
+                docs = f"{docs_link(self.type_name, None)}#{rule_anchor(rule.code)}"
+                found.append(replace(issue, rule=rule.code, docs=docs))
+        return found
 
     def _issue(
         self, parts: Sequence[str | int], keyword: str, message: str, severity: Severity

@@ -14,12 +14,18 @@ SERVICE = "svc-thistle-court"
 
 
 def capacity(record_id: str, as_at: str, occupied: tuple[int, int, int]) -> dict[str, Any]:
-    """The example nursing home's snapshot with other occupancy (places 40, 16 and 2)."""
+    """The example nursing home's snapshot with other occupancy (places 40, 16 and 2).
+
+    The places accepting admissions make up the difference, so each row still adds up.
+    """
     example = EXAMPLES / "valid/capacity-snapshot/nursing-home-open.json"
     record: dict[str, Any] = copy.deepcopy(json.loads(example.read_text()))
     record |= {"id": record_id, "asAt": as_at}
     for row, taken in zip(record["beds"], occupied, strict=True):
         row["occupied"] = taken
+        row["vacantAcceptingAdmissions"] = (
+            row["places"] - taken - row["vacantReserved"] - row["vacantNotAvailable"]
+        )
     return record
 
 
@@ -29,9 +35,9 @@ def records() -> list[dict[str, Any]]:
     other = capacity("cap-other", "2026-10-10T09:00:00Z", (1, 1, 1)) | {"serviceId": "svc-x"}
     test = capacity("cap-test", "2026-10-20T09:00:00Z", (0, 0, 0)) | {"testData": True}
     return [
-        capacity("cap-oct-28", "2026-10-28T09:00:00+00:00", (30, 10, 2)),
+        capacity("cap-oct-28", "2026-10-28T09:00:00+00:00", (30, 10, 1)),
         capacity("cap-oct-03", "2026-10-03T09:00:00+01:00", (36, 15, 1)),
-        capacity("cap-nov-02", "2026-11-02T09:00:00Z", (40, 16, 2)),
+        capacity("cap-nov-02", "2026-11-02T09:00:00Z", (38, 16, 1)),
         other,
         test,
     ]

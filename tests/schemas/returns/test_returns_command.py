@@ -51,7 +51,7 @@ def test_render_writes_the_filled_return_as_json_and_counts_invalid_records(file
     assert {f["code"]: f["value"] for f in body["fields"]} == {
         "REG": 60,
         "OCC_NURSING": 30,
-        "AVG_OCC": 47,
+        "AVG_OCC": 46.5,
         "SNAPSHOTS": 2,
         "ISOLATION": None,
     }
@@ -63,7 +63,7 @@ def test_render_writes_csv_with_the_returns_codes_as_columns(files: Path) -> Non
     assert done.exit_code == 0, done.output
     assert done.stdout.splitlines() == [
         "REG,OCC_NURSING,AVG_OCC,SNAPSHOTS,ISOLATION",
-        "60,30,47,2,",
+        "60,30,46.5,2,",
     ]
 
 

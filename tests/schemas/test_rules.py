@@ -1,0 +1,133 @@
+"""The standard's rules: each is shown breaking by an example, and both ways of judging agree."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from care_exchange_standard import Standard, load_standard
+from care_exchange_standard.fields import ITEMS
+from care_exchange_standard.rules import Context, RuleSetError, check_rules, parse_rule_set
+from tests.conftest import EXAMPLES, INVALID_EXAMPLES, VALID_EXAMPLES
+
+_STANDARD = load_standard()
+RULES = [rule for name in _STANDARD.types for rule in _STANDARD.validator(name).rules]
+
+
+def _labels() -> dict[str, set[str]]:
+    """Rule codes the invalid examples are labelled with, by example."""
+    found: dict[str, set[str]] = {}
+    for path in sorted((EXAMPLES / "expected-errors").glob("*.json")):
+        for name, errors in json.loads(path.read_text()).items():
+            codes = {error["rule"] for error in errors if "rule" in error}
+            found[f"{path.stem}/{name}"] = codes
+    return found
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.code)
+def test_each_rule_blames_real_fields_and_an_example_breaks_it(
+    standard: Standard, rule: Any
+) -> None:
+    fields = standard.types[rule.record_type].fields
+    for pointer in rule.pointers:
+        parts = [part for part in pointer.split("/")[1:]]
+        path = ((rule.each, ITEMS) if rule.each else ()) + tuple(parts)
+        assert path in fields, f"{rule.code} blames {pointer}, not a field"
+    if rule.code.endswith("-only") and "$service" in rule.expression:
+        return  # needs the service: test_a_rule_can_read_the_service shows it
+    broken_by = [name for name, codes in _labels().items() if rule.code in codes]
+    assert broken_by, f"no invalid example is labelled as breaking {rule.code}"
+
+
+@pytest.mark.parametrize("example", VALID_EXAMPLES, ids=str)
+def test_no_valid_example_breaks_a_rule(standard: Standard, example: Any) -> None:
+    rules = standard.validator(example.type_name).rules
+    assert check_rules(rules, example.record, Context.on(date(2026, 11, 29))) == []
+
+
+@pytest.mark.parametrize("example", INVALID_EXAMPLES, ids=str)
+def test_an_invalid_example_breaks_exactly_its_labelled_rules(
+    standard: Standard, example: Any
+) -> None:
+    found = {issue.rule for issue in standard.validator(example.type_name).validate(example.record)}
+    assert found - {None} == _labels().get(str(example), set())
+
+
+def test_a_rule_can_read_the_service(standard: Standard) -> None:
+    record = json.loads((EXAMPLES / "valid/capacity-snapshot/nursing-home-open.json").read_text())
+    validator = standard.validator("capacity-snapshot")
+    home = Context.now({"serviceType": "care-home-with-nursing"})
+    at_home = Context.now({"serviceType": "care-at-home"})
+    assert validator.validate(record, home) == []
+    [issue] = validator.validate(record, at_home)
+    assert (issue.rule, issue.pointer, issue.severity) == (
+        "capacity-snapshot/care-home-only",
+        "/serviceId",
+        "error",
+    )
+    assert issue.as_dict()["rule"] == "capacity-snapshot/care-home-only"
+
+
+def test_a_moment_may_be_five_minutes_ahead_of_the_clock_and_no_more(standard: Standard) -> None:
+    record = json.loads((EXAMPLES / "valid/capacity-snapshot/nursing-home-open.json").read_text())
+    validator = standard.validator("capacity-snapshot")
+    end_of_first = Context.on(date(2026, 11, 1))
+    for as_at, broken in (
+        ("2026-11-01T19:00:00-05:00", False),  # midnight UTC: now, at the end of the 1st
+        ("2026-11-02T00:04:00Z", False),  # within five minutes of the server's clock
+        ("2026-11-02T00:06:00Z", True),
+    ):
+        rules = check_rules(validator.rules, record | {"asAt": as_at}, end_of_first)
+        assert bool(rules) == broken, as_at
+
+
+def test_a_rule_file_with_a_bad_code_or_expression_is_refused(standard: Standard) -> None:
+    document = json.loads((EXAMPLES.parent / "rules/capacity-snapshot.json").read_text())
+    wrong = copy.deepcopy(document)
+    wrong["rules"][0]["code"] = "workforce-snapshot/places"
+    with pytest.raises(RuleSetError, match="must start capacity-snapshot/"):
+        parse_rule_set(wrong, "t.json", standard.registry)
+    broken = copy.deepcopy(document)
+    broken["rules"][0]["expression"] = "$sum(beds.places"
+    with pytest.raises(RuleSetError, match=r"t\.json capacity-snapshot/places-within-registered"):
+        parse_rule_set(broken, "t.json", standard.registry)
+    missing = copy.deepcopy(document)
+    del missing["rules"][0]["message"]
+    with pytest.raises(RuleSetError, match="'message' is a required property"):
+        parse_rule_set(missing, "t.json", standard.registry)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_the_bulk_verdict_agrees_with_the_explanation(standard: Standard, data: Any) -> None:
+    """Counts in a record are nudged; the one-call verdict passes exactly when no rule breaks."""
+    example = data.draw(
+        st.sampled_from([e for e in VALID_EXAMPLES if standard.validator(e.type_name).rules])
+    )
+    record = copy.deepcopy(example.record)
+
+    def nudge(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: nudge(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [nudge(v) for v in value]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return max(0, value + data.draw(st.integers(-3, 3)))
+        return value
+
+    record = nudge(record)
+    validator = standard.validator(example.type_name)
+    schema_ok, clean = validator.checks
+    if not schema_ok(record):
+        return
+    explained = [i for i in validator.validate(record) if i.rule is not None]
+    warned = not clean(record)
+    assert (not explained) or warned
+    if not explained:
+        assert clean(record) == (validator.validate(record) == [])
