@@ -30,7 +30,7 @@ IDS = [
 ]
 # (fields, exact, derived, unmapped), counted by hand from the template files.
 COUNTS = {
-    "nhse-capacity-tracker-care-home": (25, 2, 23, 0),
+    "nhse-capacity-tracker-care-home": (30, 2, 28, 0),
     "nhse-capacity-tracker-home-care": (17, 3, 14, 0),
     "phs-care-home-census-part-1": (18, 2, 16, 0),
     "care-inspectorate-annual-return-staffing": (29, 0, 29, 0),

@@ -49,11 +49,17 @@ def test_capacity_tracker_care_home_october() -> None:
         "VacantReserved": ("value", 1),  # the general nursing row's 1
         "VacantAcceptingAdmissions": ("value", 4),  # 2 + 1 + 0 + 1
         "VacantNotAvailable": ("value", 1),  # dementia nursing: 10 - 8 - 1 - 0
-        "VacantNursing": ("value", 2),
-        "VacantNursingDementia": ("value", 1),
-        "VacantResidential": ("value", 1),  # 0 general + 1 respite (no specialism)
-        "VacantResidentialDementia": ("value", 0),  # no such beds: a true zero
-        "VacantOtherSpecialist": ("value", 0),
+        # Accepting admissions by bed type: general rows have no specialism and no designation.
+        "VacantGeneralNursing": ("value", 2),
+        "VacantDementiaNursing": ("value", 1),
+        "VacantGeneralResidential": ("value", 0),
+        "VacantDementiaResidential": ("value", 0),  # no such beds: a true zero
+        "VacantLearningDisabilityNursing": ("value", 0),
+        "VacantLearningDisabilityResidential": ("value", 0),
+        "VacantMentalHealthNursing": ("value", 0),
+        "VacantMentalHealthResidential": ("value", 0),
+        "VacantYoungPhysicallyDisabled": ("value", 0),
+        "VacantTransitionalShortStay": ("value", 1),  # the residential respite row
         "AdmissionStatus": ("value", "Open with restrictions"),
         "AdmissionClosureReasons": ("value", "staffing"),
         "AdmissionStatusSince": ("value", "2026-10-20"),
@@ -78,7 +84,9 @@ def test_capacity_tracker_care_home_november_has_no_workforce_snapshot() -> None
     values = _values("nhse-capacity-tracker-care-home", found, r.ASH, "2026-11")
     assert values["OccupiedOrUsed"] == ("value", 22)  # 20 + 2
     assert values["VacantAcceptingAdmissions"] == ("value", 16)  # 8 + 8
-    assert values["VacantNursingDementia"] == ("value", 0)  # a snapshot, no such beds
+    assert values["VacantGeneralNursing"] == ("value", 8)
+    assert values["VacantGeneralResidential"] == ("value", 8)
+    assert values["VacantDementiaNursing"] == ("value", 0)  # a snapshot, no such beds
     assert values["AdmissionStatus"] == ("value", "Open")
     assert values["AdmissionStatusSince"] == ("empty", None)  # open, no date given
     absent = ("StaffAbsentTotal", "StaffAbsentCovid", "AgencyHours")
