@@ -290,6 +290,7 @@ def test_cqc_death_notification() -> None:
         "TimeOfDeath": ("value", "06:05"),  # as written, in local time
         "PlaceOfDeath": ("value", "The location at (1) above"),
         "EndOfLifeCare": ("value", True),
+        "ExpectedDeath": ("value", True),
         "Circumstances": (
             "value",
             "Resident died peacefully overnight after a week of decline from pneumonia.",
@@ -306,4 +307,5 @@ def test_cqc_death_in_hospital_with_details_to_come_and_no_service_entry() -> No
     assert values["CauseOfDeath"] == ("empty", None)  # the record exists; the cause is not known
     assert values["DateBeganToUseService"] == ("empty", None)
     assert values["EndOfLifeCare"] == ("value", False)
+    assert values["ExpectedDeath"] == ("value", False)
     assert values["LocationName"] == ("no-source", None)  # no service entry was passed
