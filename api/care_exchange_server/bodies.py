@@ -26,6 +26,7 @@ class ProblemErrorBody(TypedDict):
     keyword: str
     message: str
     docs: NotRequired[str]
+    rule: NotRequired[str]
 
 
 class ProblemBody(TypedDict):
@@ -49,6 +50,7 @@ class RecordEnvelopeBody(TypedDict):
     submittedBy: str
     publishedAt: str
     data: NotRequired[Any]
+    warnings: NotRequired[list[ProblemErrorBody]]
 
 
 class BulkItemPublishedBody(TypedDict):
@@ -57,6 +59,7 @@ class BulkItemPublishedBody(TypedDict):
     recordType: str
     id: str
     version: int
+    warnings: NotRequired[list[ProblemErrorBody]]
 
 
 class BulkItemFailedBody(TypedDict):

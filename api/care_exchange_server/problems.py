@@ -160,6 +160,7 @@ class FieldError:
     keyword: str = "invalid"
     docs: str | None = None
     parameter: str | None = None
+    rule: str | None = None
 
     @classmethod
     def of_parameter(cls, name: str, message: str, keyword: str = "invalid") -> FieldError:
@@ -173,6 +174,8 @@ class FieldError:
             found["pointer"] = self.pointer
         if self.docs:
             found["docs"] = self.docs
+        if self.rule:
+            found["rule"] = self.rule
         return found
 
 

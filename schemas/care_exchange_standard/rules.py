@@ -10,6 +10,7 @@ standard's own, not a stranger's, so they run in-process, with JSONata's guards 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -36,7 +37,7 @@ class Rule:
     pointers: tuple[str, ...]
     since: str
     each: str | None
-    compiled: Any
+    compiled: Compiled
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,34 @@ class RuleSetError(ValueError):
     """A rule file that does not match `formats/rule-set.json` or whose expressions fail."""
 
 
-def _compile(expression: str, where: str) -> Any:
-    import jsonatapy
+class Compiled:
+    """An expression compiled once per thread.
 
-    try:
-        return jsonatapy.compile(expression)
-    except ValueError as error:
-        raise RuleSetError(f"{where}: {error}") from None
+    jsonatapy's compiled expressions may only be used by the thread that compiled them, and a
+    server validates in a pool of threads.
+    """
+
+    def __init__(self, expression: str, where: str) -> None:
+        import jsonatapy
+
+        try:
+            jsonatapy.compile(expression)
+        except ValueError as error:
+            raise RuleSetError(f"{where}: {error}") from None
+        self.expression = expression
+        self._local = threading.local()
+
+    def evaluate(self, data: Any, bindings: dict[str, Any], *, timeout: int) -> Any:
+        compiled = getattr(self._local, "compiled", None)
+        if compiled is None:
+            import jsonatapy
+
+            compiled = self._local.compiled = jsonatapy.compile(self.expression)
+        return compiled.evaluate(data, bindings, timeout=timeout)
+
+
+def _compile(expression: str, where: str) -> Compiled:
+    return Compiled(expression, where)
 
 
 def parse_rule_set(document: Mapping[str, Any], where: str, registry: Registry[Any]) -> list[Rule]:
@@ -212,9 +234,11 @@ def verdict(rules: Sequence[Rule], clock: Clock) -> Any:
         return None
     combined = _compile(_combined(rules), f"the rules of {rules[0].record_type}")
 
-    def passes(record: Any) -> bool:
+    def passes(record: Any, bindings: Mapping[str, Any] | None = None) -> bool:
+        """`bindings` (a Context's) default to the clock's, without a service."""
+        given = clock.bindings() if bindings is None else dict(bindings)
         try:
-            return combined.evaluate(record, clock.bindings(), timeout=TIMEOUT_MS) is not False
+            return combined.evaluate(record, given, timeout=TIMEOUT_MS) is not False
         except ValueError:
             return True
 

@@ -171,7 +171,7 @@ class TypeValidator:
         self._quiet = quiet
         self.rules = list(rules)
         self._clock = Clock()
-        self._rules_pass: Callable[[Any], bool] | None = verdict(self.rules, self._clock)
+        self._rules_pass: Callable[..., bool] | None = verdict(self.rules, self._clock)
         self._fields = fields
         self._codelists = codelists
         root = fields.get(())
@@ -202,14 +202,30 @@ class TypeValidator:
         """
         if not self._compiled.is_valid(instance):
             return [*self._errors(instance), *self._warnings(instance, ())]
-        broken = self._broken_rules(instance, context)
+        broken = self.rule_issues(instance, context)
         warnings: list[Issue] = []
         if self._quiet is None or not self._quiet.is_valid(instance):
             warnings = list(self._warnings(instance, ()))
         errors = [issue for issue in broken if issue.severity is Severity.ERROR]
         return [*errors, *warnings, *(issue for issue in broken if issue not in errors)]
 
-    def _broken_rules(self, instance: Any, context: Context | None) -> list[Issue]:
+    def judge(self, instance: Any, context: Context) -> list[Issue]:
+        """What `validate` says of a record, asking only bare verdicts while it is clean.
+
+        For one record at a time with its own context (a server knows each record's service);
+        bulk checks use `checks`, which judge rules without a service.
+        """
+        rules_pass = self._rules_pass
+        if (
+            self._compiled.is_valid(instance)
+            and (self._quiet is None or self._quiet.is_valid(instance))
+            and (rules_pass is None or rules_pass(instance, context.bindings()))
+        ):
+            return []
+        return self.validate(instance, context)
+
+    def rule_issues(self, instance: Any, context: Context | None = None) -> list[Issue]:
+        """The standard's rules a schema-valid record breaks, each with its code and pointer."""
         if not self.rules or not isinstance(instance, Mapping):
             return []
         found = []

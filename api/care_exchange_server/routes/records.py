@@ -173,13 +173,16 @@ def _bulk_result(
         return BulkItemFailedBody(
             index=index, status=outcome.status, problem=outcome.body(request_id)
         )
-    return BulkItemPublishedBody(
+    published = BulkItemPublishedBody(
         index=index,
         status=201,
         recordType=outcome.record_type,
         id=outcome.record_id,
         version=outcome.version,
     )
+    if outcome.warnings:
+        published["warnings"] = [warning.as_dict() for warning in outcome.warnings]
+    return published
 
 
 def _bulk_results(

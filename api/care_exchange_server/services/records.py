@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import replace as replace_fields
 from datetime import date
@@ -27,7 +28,7 @@ from care_exchange_server.services.access import (
     may_read,
     visible_records,
 )
-from care_exchange_server.services.conformance import conforming
+from care_exchange_server.services.conformance import conforming, judged
 from care_exchange_server.services.stored import STORED_COLUMNS as _STORED
 from care_exchange_server.services.stored import StoredRecord
 from care_exchange_server.services.times import timestamp
@@ -108,13 +109,16 @@ def _document(principal: Principal, record_type: object, body: Any) -> tuple[str
     return record_type, conforming(record_type, body)
 
 
-def _providers(session: Session, documents: Sequence[object]) -> dict[str, str]:
-    """The provider of each service the documents name, in one query."""
+def _services(
+    session: Session, documents: Sequence[object]
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The provider and directory entry of each service the documents name, in one query."""
     wanted = {doc[1]["serviceId"] for doc in documents if isinstance(doc, tuple)}
     if not wanted:
         return {}
-    rows = session.execute(select(Service.id, Service.provider_id).where(Service.id.in_(wanted)))
-    return {row.id: row.provider_id for row in rows}
+    query = select(Service.id, Service.provider_id, Service.document)
+    rows = session.execute(query.where(Service.id.in_(wanted)))
+    return {row.id: (row.provider_id, row.document) for row in rows}
 
 
 def _existing(session: Session, documents: Sequence[object]) -> set[tuple[str, str]]:
@@ -198,8 +202,9 @@ def publish_many(
             documents.append(_document(principal, record_type, body))
         except ProblemError as problem:
             documents.append(problem)
-    providers = _providers(session, documents)
+    services = _services(session, documents)
     taken = _existing(session, documents)
+    warned: dict[int, tuple[FieldError, ...]] = {}
     delegated: list[Grant] | None = None
     now = utcnow()
     outcomes: list[dict[str, Any] | ProblemError] = []
@@ -208,10 +213,10 @@ def publish_many(
             outcomes.append(doc)
             continue
         record_type, data = doc
-        provider_id = providers.get(data["serviceId"])
-        if provider_id is None:
+        if data["serviceId"] not in services:
             outcomes.append(_unknown_service(data["serviceId"]))
             continue
+        provider_id, service = services[data["serviceId"]]
         if provider_id != principal.organisation_id and delegated is None:
             delegated = delegated_grants(session, principal.organisation_id)
         if not can_publish_with(delegated or [], principal, provider_id, data["serviceId"]):
@@ -222,7 +227,14 @@ def publish_many(
         if (record_type, data["id"]) in taken:
             outcomes.append(_conflict(record_type, data["id"]))
             continue
+        try:
+            warnings = judged(record_type, data, service)
+        except ProblemError as broken:
+            outcomes.append(broken)
+            continue
         taken.add((record_type, data["id"]))
+        if warnings:
+            warned[len(outcomes)] = tuple(warnings)
         outcomes.append(
             {
                 "record_type": record_type,
@@ -247,7 +259,12 @@ def publish_many(
     published = [outcome for outcome in inserted if isinstance(outcome, StoredRecord)]
     feed.records_changed(session, published, date.today())
     stored = iter(inserted)
-    return [next(stored) if isinstance(outcome, dict) else outcome for outcome in outcomes]
+    answers = [next(stored) if isinstance(outcome, dict) else outcome for outcome in outcomes]
+    for index, said in warned.items():
+        answer = answers[index]
+        if isinstance(answer, StoredRecord):
+            answers[index] = dataclasses.replace(answer, warnings=said)
+    return answers
 
 
 def _unknown_service(service_id: str) -> ProblemError:
@@ -424,7 +441,10 @@ def replace(
     ]
     if mismatched:
         raise ProblemError("validation_failed", "A new version cannot move the record.", mismatched)
-    return _next_version(session, record, principal, ACTIVE, data)
+    service = session.get(Service, record.service_id)
+    warnings = judged(record_type, data, service.document if service is not None else None)
+    stored = _next_version(session, record, principal, ACTIVE, data)
+    return dataclasses.replace(stored, warnings=tuple(warnings))
 
 
 def retract(
@@ -497,4 +517,6 @@ def envelope(
     )
     if item.state == ACTIVE:
         body["data"] = item.data
+    if isinstance(item, StoredRecord) and item.warnings:
+        body["warnings"] = [warning.as_dict() for warning in item.warnings]
     return body

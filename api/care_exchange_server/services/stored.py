@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from care_exchange_server.problems import FieldError
 from care_exchange_server.storage.enums import RecordState
 from care_exchange_server.storage.models import Record
 
@@ -24,6 +25,8 @@ class StoredRecord:
     submitted_by: str
     published_at: datetime
     data: dict[str, Any] | None
+    # What the standard's validator warned about when this version was published; not stored.
+    warnings: tuple[FieldError, ...] = ()
 
 
 STORED_COLUMNS = (

@@ -354,7 +354,7 @@ def test_bulk_falls_back_row_by_row_when_a_concurrent_publish_took_an_id(
     monkeypatch.setattr(records, "_existing", lambda session, documents: set())
     fresh = example_record(TYPE, "svc-p1")
     response = world.call(
-        "provider", "POST", "/v1/bulk", json={"records": [{**taken, "registeredPlaces": 1}, fresh]}
+        "provider", "POST", "/v1/bulk", json={"records": [{**taken, "notes": "Again."}, fresh]}
     )
     assert [r["status"] for r in response.json()["results"]] == [409, 201]
     assert stored(world, taken["id"])["data"] == taken
