@@ -262,6 +262,15 @@ def test_asc_wds_workplace_row() -> None:
     }
 
 
+def test_asc_wds_home_care_row_without_a_service_entry() -> None:
+    values = _values("asc-wds-workplace-bulk-upload", r.swift_home_care(), r.SWIFT, "2026-10-20")
+    # On 20 October the record for 16-31 October covers the moment: 54 people receive care.
+    assert values["UTILISATION"] == ("value", "54")
+    assert values["CAPACITY"] == ("no-source", None)  # home care publishes no capacity snapshot
+    assert values["TOTALPERMTEMP"] == ("no-source", None)  # nor, here, a workforce snapshot
+    assert values["ESTNAME"] == ("no-source", None)  # no service entry was passed
+
+
 def test_cqc_death_notification() -> None:
     found = r.ash_deaths()
     values = _values("cqc-death-notification", found, r.ASH, "evt-ash-0031", r.ash_service())
