@@ -42,6 +42,7 @@ NEVER_FAIL = {
     "then",
     "title",
     "x-personal-data",
+    "x-since",
 }
 
 
