@@ -115,7 +115,7 @@ def _answer(
     definition: Mapping[str, Any],
     sandbox: Sandbox,
     chosen: Mapping[str, list[Any]],
-    service: Mapping[str, Any] | None,
+    entries: Mapping[str, Mapping[str, Any] | None],
 ) -> FieldResult:
     if definition["match"] == "unmapped":
         return FieldResult(definition, "unmapped", message=str(definition.get("reason", "")))
@@ -127,7 +127,7 @@ def _answer(
         missing = sorted(
             kind
             for kind in kinds
-            if (kind == "service" and service is None) or (kind != "service" and not chosen[kind])
+            if (entries[kind] is None if kind in entries else not chosen[kind])
         )
         if missing:
             said = "nothing published in the period for " + ", ".join(missing)
@@ -146,12 +146,14 @@ def fill(
     service_id: str,
     period: str,
     service: Mapping[str, Any] | None = None,
+    provider: Mapping[str, Any] | None = None,
     limits: Limits | None = None,
 ) -> FilledReturn:
     """Fill `template` for one service and period; PeriodError for a period it cannot take.
 
     `records` may hold anything: records of other services, types and periods are left out
-    here, as are test data and all but the last copy of each record id.
+    here, as are test data and all but the last copy of each record id. `service` and
+    `provider` are their directory entries, when known.
     """
     when = parse_period(template.period_kind, period, template.year_starts)
     by_type = current(records, service_id)
@@ -159,7 +161,8 @@ def fill(
         when = resolve_event(by_type, when)
     chosen = select(by_type, template.record_types, when)
     with Sandbox(limits) as sandbox:
-        sandbox.load(expression_input(chosen, service, when))
-        results = [_answer(d, sandbox, chosen, service) for d in template.fields]
+        sandbox.load(expression_input(chosen, service, when, provider))
+        entries = {"service": service, "provider": provider}
+        results = [_answer(d, sandbox, chosen, entries) for d in template.fields]
     sources = {kind: [str(r["id"]) for r in found] for kind, found in chosen.items()}
     return FilledReturn(template, service_id, when, results, sources)

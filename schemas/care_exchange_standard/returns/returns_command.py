@@ -60,7 +60,11 @@ def _template(name: str) -> Any:
 
 
 def _records(paths: list[Path]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], int]:
-    """Valid records and services from the inputs, and how many invalid ones were left out."""
+    """Valid records, directory entries by `service/ID` and `provider/ID`, and invalid ones.
+
+    Invalid records are only counted: a return is never filled from a record the standard
+    refuses.
+    """
     from care_exchange_standard import load_standard
     from care_exchange_standard.inputs import located_records
     from care_exchange_standard.sources import InputError, expand
@@ -75,8 +79,8 @@ def _records(paths: list[Path]) -> tuple[list[dict[str, Any]], dict[str, dict[st
                 kind, issues = standard.validate(found.record)
                 if kind is None or any(i.severity == "error" for i in issues):
                     invalid += 1
-                elif kind == "service":
-                    services[str(found.record["id"])] = found.record
+                elif kind in ("service", "provider"):
+                    services[f"{kind}/{found.record['id']}"] = found.record
                 elif kind in standard.record_types:
                     records.append(found.record)
         except InputError as error:
@@ -121,9 +125,11 @@ def render(
             "`care-exchange validate` says why",
             err=True,
         )
+    entry = services.get(f"service/{service}")
+    owner = services.get(f"provider/{entry['providerId']}") if entry else None
     try:
         filled = fill(
-            chosen, found, service_id=service, period=period, service=services.get(service)
+            chosen, found, service_id=service, period=period, service=entry, provider=owner
         )
     except PeriodError as error:
         raise _fail(str(error)) from None

@@ -105,10 +105,16 @@ def select(
 
 
 def expression_input(
-    chosen: Mapping[str, Sequence[Record]], service: Record | None, when: Period
+    chosen: Mapping[str, Sequence[Record]],
+    service: Record | None,
+    when: Period,
+    provider: Record | None = None,
 ) -> dict[str, Any]:
     """`$` of every field expression (the contract in the returns guide)."""
-    found: dict[str, Any] = {"service": dict(service) if service is not None else None}
+    found: dict[str, Any] = {
+        "service": dict(service) if service is not None else None,
+        "provider": dict(provider) if provider is not None else None,
+    }
     found["period"] = when.as_dict()
     for record_type, records in chosen.items():
         found[input_key(record_type)] = [dict(record) for record in records]

@@ -89,6 +89,7 @@ def _roots(record_types: Sequence[str]) -> dict[str, Root]:
         if name in standard.types
     }
     roots["service"] = Root("service", standard.types["service"].fields)
+    roots["provider"] = Root("provider", standard.types["provider"].fields)
     roots["period"] = Root("period", None)
     return roots
 
@@ -134,7 +135,7 @@ def _field_problems(
         kind, *parts = entry.split("/")
         root = by_name.get(kind)
         if root is None or root.fields is None:
-            message = f"{kind!r} is not one of the template's record types or the service"
+            message = f"{kind!r} is not a record type of the template, the service or the provider"
             problems.append(TemplateProblem(f"{at}/dependsOn/{position}", message))
         elif not _resolves(root.fields, parts):
             message = f"{entry} is not a field of the standard"

@@ -64,7 +64,7 @@ def test_a_sound_template_has_no_problems_and_reports_its_coverage() -> None:
         (
             {"dependsOn": ["workforce-snapshot/staff"]},
             "/fields/1/dependsOn/0",
-            "not one of the template's record types",
+            "not a record type of the template",
         ),
         ({"valueType": "code"}, "/fields/1", "'codes' is a required property"),
         ({"match": "unmapped"}, "/fields/1", "'reason' is a required property"),

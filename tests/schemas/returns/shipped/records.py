@@ -69,6 +69,18 @@ def ash_service() -> Record:
     }
 
 
+def ash_provider() -> Record:
+    return {
+        "directoryType": "provider",
+        "schemaVersion": "1.0",
+        "id": "prov-yorkshire-dales-care",
+        "name": "Yorkshire Dales Care",
+        "legalName": "Yorkshire Dales Care Limited",
+        "organisationType": "private-company",
+        "identifiers": [{"scheme": "cqc-provider", "value": "1-987654321"}],
+    }
+
+
 def ash_capacity() -> list[Record]:
     """Two October snapshots (27 October is the later) and one in November."""
     early = _record(

@@ -19,9 +19,12 @@ def _values(
     service_id: str,
     period: str,
     service: dict[str, Any] | None = None,
+    provider: dict[str, Any] | None = None,
 ) -> Values:
     template = shipped_templates()[template_id]
-    filled = fill(template, found, service_id=service_id, period=period, service=service)
+    filled = fill(
+        template, found, service_id=service_id, period=period, service=service, provider=provider
+    )
     return {field.definition["code"]: (field.status, field.value) for field in filled.fields}
 
 
@@ -212,15 +215,22 @@ def test_care_inspectorate_annual_return_zeros_and_nothing() -> None:
 def test_asc_wds_workplace_row() -> None:
     found = [*r.ash_capacity(), r.ash_workforce()]
     values = _values(
-        "asc-wds-workplace-bulk-upload", found, r.ASH, "2026-10-31", service=r.ash_service()
+        "asc-wds-workplace-bulk-upload",
+        found,
+        r.ASH,
+        "2026-10-31",
+        service=r.ash_service(),
+        provider=r.ash_provider(),
     )
-    unmapped = ("ESTTYPE", "OTHERTYPE", "PERMCQC", "PERMLA", "SERVICEUSERS", "OTHERUSERDESC")
+    unmapped = ("PERMCQC", "PERMLA", "SERVICEUSERS", "OTHERUSERDESC")
     assert {code: values.pop(code) for code in unmapped} == {
         code: ("unmapped", None) for code in unmapped
     }
     # Job roles: staff rows first (manager 4, nurse 16, senior 7, care worker 8, ancillary 26,
     # administrative 25), then the vacancy-only activities worker 34.
     assert values == {
+        "ESTTYPE": ("value", "6"),  # a private limited company: the private sector
+        "OTHERTYPE": ("empty", None),  # given only for type 8
         "LOCALESTID": ("value", "svc-ash-court"),
         "STATUS": ("value", "UPDATE"),
         "ESTNAME": ("value", "Ash Court"),
@@ -269,13 +279,22 @@ def test_asc_wds_home_care_row_without_a_service_entry() -> None:
     assert values["CAPACITY"] == ("no-source", None)  # home care publishes no capacity snapshot
     assert values["TOTALPERMTEMP"] == ("no-source", None)  # nor, here, a workforce snapshot
     assert values["ESTNAME"] == ("no-source", None)  # no service entry was passed
+    assert values["ESTTYPE"] == ("no-source", None)  # nor a provider entry
+
+
+def test_asc_wds_names_an_nhs_employer_as_other() -> None:
+    nhs = r.ash_provider() | {"organisationType": "nhs-body"}
+    values = _values("asc-wds-workplace-bulk-upload", [], r.ASH, "2026-10-31", r.ash_service(), nhs)
+    assert (values["ESTTYPE"], values["OTHERTYPE"]) == (("value", "8"), ("value", "NHS body"))
 
 
 def test_cqc_death_notification() -> None:
     found = r.ash_deaths()
-    values = _values("cqc-death-notification", found, r.ASH, "evt-ash-0031", r.ash_service())
+    values = _values(
+        "cqc-death-notification", found, r.ASH, "evt-ash-0031", r.ash_service(), r.ash_provider()
+    )
     assert values == {
-        "ProviderName": ("unmapped", None),
+        "ProviderName": ("value", "Yorkshire Dales Care"),
         "ProviderNumber": ("value", "1-987654321"),
         "LocationName": ("value", "Ash Court"),
         "LocationNumber": ("value", "1-1234567890"),
