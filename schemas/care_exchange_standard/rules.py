@@ -224,19 +224,30 @@ class Clock:
         return self._bindings
 
 
+def reads_service(rule: Rule) -> bool:
+    return "$service" in rule.expression
+
+
 def verdict(rules: Sequence[Rule], clock: Clock) -> Any:
     """A bare pass or fail of every rule at once, for records judged in bulk.
 
     A record that fails is explained by `check_rules`; one whose rules cannot judge passes, as
-    there.
+    there. Rules that read the service pass when it is unknown, so without one they are left
+    out of the call rather than asked.
     """
     if not rules:
         return None
-    combined = _compile(_combined(rules), f"the rules of {rules[0].record_type}")
+    where = f"the rules of {rules[0].record_type}"
+    every = _compile(_combined(rules), where)
+    alone = [rule for rule in rules if not reads_service(rule)]
+    without_service = _compile(_combined(alone), where) if alone else None
 
     def passes(record: Any, bindings: Mapping[str, Any] | None = None) -> bool:
         """`bindings` (a Context's) default to the clock's, without a service."""
         given = clock.bindings() if bindings is None else dict(bindings)
+        combined = every if "service" in given else without_service
+        if combined is None:
+            return True
         try:
             return combined.evaluate(record, given, timeout=TIMEOUT_MS) is not False
         except ValueError:
