@@ -9,12 +9,13 @@ only this field).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from care_exchange_standard.returns.periods import Period, parse_period
-from care_exchange_standard.returns.sandbox import Limits, Sandbox
+from care_exchange_standard.returns.sandbox import Limits, Outcome, Sandbox
 from care_exchange_standard.returns.selection import (
     current,
     expression_input,
@@ -113,13 +114,12 @@ def coerce(definition: Mapping[str, Any], value: Any) -> Any:
 
 def _answer(
     definition: Mapping[str, Any],
-    sandbox: Sandbox,
+    outcome: Outcome | None,
     chosen: Mapping[str, list[Any]],
     entries: Mapping[str, Mapping[str, Any] | None],
 ) -> FieldResult:
-    if definition["match"] == "unmapped":
+    if outcome is None:
         return FieldResult(definition, "unmapped", message=str(definition.get("reason", "")))
-    outcome = sandbox.evaluate(str(definition["expression"]))
     if outcome.error is not None:
         return FieldResult(definition, "error", message=outcome.error)
     if outcome.value is None or outcome.value == []:
@@ -148,21 +148,28 @@ def fill(
     service: Mapping[str, Any] | None = None,
     provider: Mapping[str, Any] | None = None,
     limits: Limits | None = None,
+    sandbox: Sandbox | None = None,
 ) -> FilledReturn:
     """Fill `template` for one service and period; PeriodError for a period it cannot take.
 
     `records` may hold anything: records of other services, types and periods are left out
     here, as are test data and all but the last copy of each record id. `service` and
-    `provider` are their directory entries, when known.
+    `provider` are their directory entries, when known. A `sandbox` given is reused (one
+    worker process for many returns); otherwise one is started for this return and stopped.
     """
     when = parse_period(template.period_kind, period, template.year_starts)
     by_type = current(records, service_id)
     if when.kind == "event":
         when = resolve_event(by_type, when)
     chosen = select(by_type, template.record_types, when)
-    with Sandbox(limits) as sandbox:
+    mapped = [d for d in template.fields if d["match"] != "unmapped"]
+    with ExitStack() as stack:
+        if sandbox is None:
+            sandbox = stack.enter_context(Sandbox(limits))
         sandbox.load(expression_input(chosen, service, when, provider))
-        entries = {"service": service, "provider": provider}
-        results = [_answer(d, sandbox, chosen, entries) for d in template.fields]
+        outcomes = sandbox.evaluate_all([str(d["expression"]) for d in mapped])
+    by_code = {str(d["code"]): outcome for d, outcome in zip(mapped, outcomes, strict=True)}
+    entries = {"service": service, "provider": provider}
+    results = [_answer(d, by_code.get(str(d["code"])), chosen, entries) for d in template.fields]
     sources = {kind: [str(r["id"]) for r in found] for kind, found in chosen.items()}
     return FilledReturn(template, service_id, when, results, sources)

@@ -1,10 +1,11 @@
 """The process that evaluates untrusted expressions, under the limits its parent gives it.
 
 Run as `python -m care_exchange_standard.returns.worker MEMORY_BYTES CPU_SECONDS`. It reads JSON
-lines on standard input (`{"data": ...}` sets the input; `{"expression": ..., ...}` asks for
-a value) and answers each expression with one line: `{"value": ...}`, `{"undefined": true}` or
-`{"error": ...}`. Whatever an expression does, only this process suffers: its address space and
-CPU time are capped here, and its parent kills it when an answer is late.
+lines on standard input: `{"data": ...}` sets the input, and `{"expressions": [...], ...}`, with
+a new `data` or over the last, asks for their values, answered with one line holding a list of
+`{"value": ...}`, `{"undefined": true}` or `{"error": ...}`. Whatever an expression does, only
+this process suffers: its address space and CPU time are capped here, and its parent kills it
+when an answer is late.
 """
 
 from __future__ import annotations
@@ -16,11 +17,25 @@ from typing import Any
 import jsonatapy
 import orjson
 
+_COMPILED: dict[str, Any] = {}
+_MAX_COMPILED = 4096
 
-def _answer(message: dict[str, Any], data: Any) -> dict[str, Any]:
+
+def _compiled(expression: str) -> Any:
+    """Each expression compiled once: one template is filled for many services."""
+    found = _COMPILED.get(expression)
+    if found is None:
+        if len(_COMPILED) >= _MAX_COMPILED:
+            _COMPILED.clear()
+        found = _COMPILED[expression] = jsonatapy.compile(expression)
+    return found
+
+
+def _answer(message: dict[str, Any], expression: str, data: Any) -> dict[str, Any]:
     try:
-        value = jsonatapy.compile(message["expression"]).evaluate(
+        value = _compiled(expression).evaluate_with_data(
             data,
+            None,
             timeout=message["timeoutMs"],
             max_stack_depth=message["maxStackDepth"],
             max_sequence_length=message["maxSequenceLength"],
@@ -42,13 +57,15 @@ def main() -> None:
     memory, cpu = int(sys.argv[1]), int(sys.argv[2])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-    data: Any = None
+    data: Any = jsonatapy.JsonataData(None)
     for line in sys.stdin.buffer:
         message = orjson.loads(line)
         if "data" in message:
-            data = message["data"]
+            data = jsonatapy.JsonataData(message["data"])  # converted once for every field
+        if "expressions" not in message:
             continue
-        sys.stdout.buffer.write(orjson.dumps(_answer(message, data)) + b"\n")
+        answers = [_answer(message, text, data) for text in message["expressions"]]
+        sys.stdout.buffer.write(orjson.dumps(answers) + b"\n")
         sys.stdout.buffer.flush()
 
 
