@@ -1,4 +1,4 @@
-"""The returns benchmark keeps working: both contenders agree on every field (no timing asserted)."""
+"""The returns benchmark keeps working: both contenders agree on every field (no timing)."""
 
 from __future__ import annotations
 
