@@ -24,52 +24,20 @@ def _example(name: str) -> Any:
     return json.loads((EXAMPLES / "valid" / f"{name}.json").read_text())
 
 
-def _set(record: Any, path: str, value: Any) -> Any:
-    """A copy of the record with the value at a slash-separated path (list indices as numbers)."""
-    changed = copy.deepcopy(record)
-    *parents, last = [int(part) if part.isdigit() else part for part in path.split("/")]
-    node = changed
-    for part in parents:
-        node = node[part]
-    node[last] = value
-    return changed
-
-
 # Each warning rule, broken by a valid example with one figure changed (path, value), and the
 # pointers it blames: the record is still accepted, so the case lives here, not among the invalid
 # examples.
-WARNINGS: dict[str, tuple[str, str, Any, list[str]]] = {
-    "complaints-and-compliments/complaints-received-accounted-for": (
-        "complaints-and-compliments/scottish-care-at-home-quarter",
-        "complaints/stillOpen",
-        0,
-        ["/complaints/received"],
-    ),
-    "home-care-activity/late-reasons-add-up": (
-        "home-care-activity/scottish-hscp-monthly",
-        "visits/late/visits",
-        600,
-        ["/visits/late/reasons"],
-    ),
-    "home-care-activity/hours-delivered-within-planned": (
-        "home-care-activity/small-english-weekly",
-        "hours/delivered",
-        310.25,
-        ["/hours/delivered"],
-    ),
-    "notifiable-event/controlled-drug-event-type": (
-        "notifiable-event/unwitnessed-fall-fracture",
-        "medication",
-        {"incidentType": "omitted-dose", "controlledDrug": True},
-        ["/eventType"],
-    ),
-    "workforce-snapshot/wte-within-headcount": (
-        "workforce-snapshot/care-at-home-quarter",
-        "staff/1/wte",
-        37.5,
-        ["/staff/1/wte"],
-    ),
-}
+RULE_EXAMPLES = EXAMPLES / "rules"
+
+
+def _rule_examples() -> dict[str, Any]:
+    """The files that show a warning rule or a rule that reads the service, by rule code."""
+    found = {}
+    for path in sorted(RULE_EXAMPLES.glob("*.json")):
+        document = json.loads(path.read_text())
+        assert path.stem == document["rule"].replace("/", "--"), path
+        found[document["rule"]] = document
+    return found
 
 
 def _labels() -> dict[str, set[str]]:
@@ -91,13 +59,10 @@ def test_each_rule_blames_real_fields_and_an_example_breaks_it(
         parts = [part for part in pointer.split("/")[1:]]
         path = ((rule.each, ITEMS) if rule.each else ()) + tuple(parts)
         assert path in fields, f"{rule.code} blames {pointer}, not a field"
-    if rule.code.endswith("-only") and "$service" in rule.expression:
-        return  # needs the service: test_each_service_rule_passes_a_fitting_service_... shows it
-    if rule.severity == "warning":
-        assert rule.code in WARNINGS, f"no case in WARNINGS breaks {rule.code}"
-        return  # invalid examples are refused; a warning is shown on a record that is accepted
     broken_by = [name for name, codes in _labels().items() if rule.code in codes]
-    assert broken_by, f"no invalid example is labelled as breaking {rule.code}"
+    if rule.code in _rule_examples():
+        broken_by.append(f"rules/{rule.code}")
+    assert broken_by, f"no invalid example or rule example breaks {rule.code}"
 
 
 @pytest.mark.parametrize("example", VALID_EXAMPLES, ids=str)
@@ -129,87 +94,35 @@ def test_a_rule_can_read_the_service(standard: Standard) -> None:
     assert issue.as_dict()["rule"] == "capacity-snapshot/care-home-only"
 
 
-@pytest.mark.parametrize("code", sorted(WARNINGS))
-def test_each_warning_rule_is_broken_and_the_record_accepted(standard: Standard, code: str) -> None:
-    name, path, value, pointers = WARNINGS[code]
-    type_name = name.split("/")[0]
-    record = _set(_example(name), path, value)
-    issues = standard.validator(type_name).validate(record, Context.on(date(2026, 11, 29)))
-    assert [(i.rule, i.pointer, i.severity) for i in issues] == [
-        (code, pointer, "warning") for pointer in pointers
-    ]
-
-
-# Each rule that reads the service, with an example, a service it fits and one it does not.
-NURSING_HOME = {"serviceType": "care-home-with-nursing"}
-RESIDENTIAL_HOME = {"serviceType": "care-home-without-nursing"}
-SERVICE_RULES = [
-    (
-        "capacity-snapshot/care-home-only",
-        "capacity-snapshot/nursing-home-open",
-        NURSING_HOME,
-        {"serviceType": "care-at-home"},
-    ),
-    (
-        "capacity-snapshot/nursing-places-nursing-home-only",
-        "capacity-snapshot/nursing-home-open",
-        NURSING_HOME,
-        RESIDENTIAL_HOME,
-    ),
-    (
-        "fees-and-charges/care-home-only",
-        "fees-and-charges/english-home-mixed-funding",
-        NURSING_HOME,
-        {"serviceType": "supported-living"},
-    ),
-    (
-        "fees-and-charges/nursing-charges-nursing-home-only",
-        "fees-and-charges/scottish-nursing-home-nchc",
-        NURSING_HOME | {"geography": {"country": "scotland"}},
-        RESIDENTIAL_HOME | {"geography": {"country": "scotland"}},
-    ),
-    (
-        "fees-and-charges/national-care-home-contract-scotland-only",
-        "fees-and-charges/scottish-nursing-home-nchc",
-        NURSING_HOME | {"geography": {"country": "scotland"}},
-        NURSING_HOME | {"geography": {"country": "england"}},
-    ),
-    (
-        "home-care-activity/care-at-home-only",
-        "home-care-activity/scottish-hscp-monthly",
-        {"serviceType": "care-at-home-and-housing-support"},
-        RESIDENTIAL_HOME,
-    ),
-    (
-        "resident-movements/care-home-only",
-        "resident-movements/english-residential-home-month",
-        RESIDENTIAL_HOME,
-        {"serviceType": "care-at-home"},
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("code", "name", "fitting", "unfitting"), SERVICE_RULES, ids=[case[0] for case in SERVICE_RULES]
-)
-def test_each_service_rule_passes_a_fitting_service_and_warns_of_another(
-    standard: Standard, code: str, name: str, fitting: Any, unfitting: Any
+@pytest.mark.parametrize("code", sorted(_rule_examples()))
+def test_each_rule_example_breaks_its_rule_and_its_pair_passes(
+    standard: Standard, code: str
 ) -> None:
-    type_name = name.split("/")[0]
+    example = _rule_examples()[code]
+    type_name = code.split("/")[0]
     validator = standard.validator(type_name)
-    record = _example(name)
-    assert validator.validate(record, Context.now(fitting)) == []
-    assert validator.validate(record, Context.now()) == []  # offline: the service is not known
-    [issue] = validator.validate(record, Context.now(unfitting))
     rule = next(rule for rule in validator.rules if rule.code == code)
-    assert (issue.rule, issue.pointer, issue.severity) == (code, rule.pointers[0], "warning")
+    day = date(2026, 11, 29)
+    broken = example["breaks"]
+    issues = validator.validate(broken["record"], Context.on(day, broken.get("service")))
+    assert [(i.rule, i.pointer, i.severity) for i in issues] == [
+        (code, pointer, rule.severity) for pointer in example["blamed"]
+    ]
+    sound = example["passes"]
+    assert validator.validate(sound["record"], Context.on(day, sound.get("service"))) == []
+    if "service" in broken:  # offline, where the service is unknown, it cannot judge
+        assert validator.validate(broken["record"], Context.on(day)) == []
 
 
-def test_every_service_rule_has_a_case_and_only_warns() -> None:
-    """The directory entry may lag the registration: a provider is never refused over it."""
+def test_warning_rules_and_rules_reading_the_service_have_examples_and_only_the_latter_warn() -> (
+    None
+):
+    """A service's directory entry may lag its registration: nobody is refused over it."""
+    shown = set(_rule_examples())
     reading_service = {rule.code for rule in RULES if "$service" in rule.expression}
-    assert reading_service == {case[0] for case in SERVICE_RULES}
-    assert {rule.severity for rule in RULES if "$service" in rule.expression} == {"warning"}
+    warning = {rule.code for rule in RULES if rule.severity == "warning"}
+    assert shown == reading_service | warning
+    assert {rule.severity for rule in RULES if rule.code in reading_service} == {"warning"}
 
 
 def test_a_moment_may_be_five_minutes_ahead_of_the_clock_and_no_more(standard: Standard) -> None:
