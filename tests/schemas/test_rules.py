@@ -20,10 +20,6 @@ _STANDARD = load_standard()
 RULES = [rule for name in _STANDARD.types for rule in _STANDARD.validator(name).rules]
 
 
-def _example(name: str) -> Any:
-    return json.loads((EXAMPLES / "valid" / f"{name}.json").read_text())
-
-
 # Each warning rule, broken by a valid example with one figure changed (path, value), and the
 # pointers it blames: the record is still accepted, so the case lives here, not among the invalid
 # examples.
