@@ -20,6 +20,7 @@ from care_exchange_server.routes import (
     oauth,
     receipts,
     records,
+    return_templates,
     subscriptions,
 )
 from care_exchange_server.services.receipt_book import ReceiptBook
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         subscriptions,
         directory,
         agreements,
+        return_templates,
         admin,
     ):
         app.include_router(module.router)

@@ -78,6 +78,11 @@ CATALOGUE: Mapping[str, ProblemType] = {
         "Method not allowed",
         "The path exists but not with this method; Allow lists the methods it has.",
     ),
+    "not_acceptable": _kind(
+        406,
+        "None of the accepted media types can be produced",
+        "The Accept header names no media type the operation produces; the detail lists them.",
+    ),
     "conflict": _kind(
         409,
         "The request conflicts with the current state",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("var")
@@ -42,6 +42,18 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 0.5
     worker_claim_size: int = 200
     worker_events_per_claim: int = 50
+    # Return templates. Their expressions come from other organisations: each runs in a worker
+    # process, stopped when it takes longer or grows larger than this, failing its field only.
+    return_seconds_per_field: float = Field(
+        default=2.0,
+        gt=0,
+        description="Wall-clock seconds one field's expression may take before it is stopped.",
+    )
+    return_memory_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=64 * 1024 * 1024,
+        description="Address space of the process that evaluates a return's expressions.",
+    )
 
     @model_validator(mode="after")
     def _deliverable(self) -> Settings:
