@@ -165,33 +165,39 @@ def negotiate(accept: str | None) -> str:
     """The media type to answer in: the offered one the client weighs highest; 406 for none.
 
     Ties go to the order the client wrote, then to the order offered (JSON first), so that
-    `*/*` and no Accept at all are JSON.
+    `*/*` and no Accept at all are JSON. A type refused by name (`text/csv;q=0`) is never
+    chosen through a wider range that follows it.
     """
     if not accept or not accept.strip():
         return OFFERED[0]
-    for quality, _, media in sorted(_weighted(accept), key=lambda item: (-item[0], item[1])):
+    ranges = sorted(_weighted(accept), key=lambda item: (-item[0], item[1]))
+    refused = {media for quality, _, media in ranges if quality <= 0}
+    for quality, _, media in ranges:
         if quality <= 0:
             break
         for offered in OFFERED:
-            if _covers(media, offered):
+            if offered not in refused and _covers(media, offered):
                 return offered
     raise ProblemError("not_acceptable", "A filled return is given as " + ", ".join(OFFERED) + ".")
 
 
 @dataclass(frozen=True)
 class _Rendered:
+    """A filled return as a file: CSV for upload, or a workbook for a manager to read."""
+
     content: bytes
     media_type: str
 
 
-def _render(filled: FilledReturn, media_type: str) -> _Rendered:
+def _as_file(filled: FilledReturn, media_type: str) -> _Rendered | None:
+    """The file for CSV and XLSX (blocking, so made in the threadpool); None for JSON."""
     if media_type == MEDIA_TYPES["csv"]:
         return _Rendered(as_csv([filled]).encode(), "text/csv; charset=utf-8")
     if media_type == MEDIA_TYPES["xlsx"]:
         workbook = io.BytesIO()
         write_xlsx(filled, workbook)
         return _Rendered(workbook.getvalue(), media_type)
-    return _Rendered(b"", media_type)
+    return None
 
 
 @router.get("/return-templates/{template_id}/returns")
@@ -221,13 +227,13 @@ async def fill_return(
 
     plan = await run_in_threadpool(planned)
 
-    def filled_and_rendered() -> tuple[FilledReturn, _Rendered]:
+    def filled_and_rendered() -> tuple[FilledReturn, _Rendered | None]:
         filled = return_templates.fill_plan(plan, limits)
-        return filled, _render(filled, media_type)
+        return filled, _as_file(filled, media_type)
 
     filled, rendered = await run_in_threadpool(filled_and_rendered)
     book: ReceiptBook = request.app.state.receipt_book
     book.add(return_templates.receipts_for(principal, plan, filled))
-    if media_type == MEDIA_TYPES["json"]:
+    if rendered is None:
         return json_response(200, return_templates.filled_dict(filled))
     return Response(rendered.content, status_code=200, media_type=rendered.media_type)

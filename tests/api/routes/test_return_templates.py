@@ -23,6 +23,8 @@ import pytest
 from fastapi import FastAPI
 
 from care_exchange_server.app import create_app, dispose
+from care_exchange_server.problems import ProblemError
+from care_exchange_server.routes.return_templates import negotiate
 from care_exchange_server.settings import Settings
 from care_exchange_standard.returns import load_template, shipped_templates
 from care_exchange_standard.tables.xlsx import Workbook
@@ -450,6 +452,7 @@ def test_the_return_comes_as_csv_or_xlsx_by_accept_and_406_otherwise(world: Worl
     assert ask("text/*").headers["content-type"].startswith("text/csv")
     assert ask("text/csv;q=0.5, application/json").headers["content-type"] == "application/json"
     assert ask("*/*").headers["content-type"] == "application/json"
+    assert ask("text/csv;q=0, text/*").status_code == 406
     for refused_type in ("application/xml", "text/csv;q=0", "image/*"):
         refused = ask(refused_type)
         assert (refused.status_code, refused.json()["code"]) == (406, "not_acceptable")
@@ -598,3 +601,29 @@ def test_a_looping_expression_fails_its_field_while_the_server_serves_others(
         assert "1000 milliseconds" in looped["message"] or "1 s" in looped["message"], looped
     assert outcome["seconds"] < 2 * (1.0 + 1.0) + 5
     assert healthy.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("accept", "chosen"),
+    [
+        (None, "application/json"),
+        ("", "application/json"),
+        ("*/*", "application/json"),
+        ("application/*", "application/json"),
+        ("text/*", "text/csv"),
+        ("text/csv, application/json", "text/csv"),
+        (f"{XLSX};q=0.9, text/csv;q=0.8", XLSX),
+        ("text/csv;q=0.2, */*;q=0.1", "text/csv"),
+        ("text/csv;q=0, text/*", None),
+        ("application/json;q=0, */*", "text/csv"),
+        ("application/xml", None),
+        ("text/csv;q=nonsense", None),
+    ],
+)
+def test_content_negotiation_follows_the_weights(accept: str | None, chosen: str | None) -> None:
+    if chosen is None:
+        with pytest.raises(ProblemError) as refused:
+            negotiate(accept)
+        assert refused.value.status == 406
+    else:
+        assert negotiate(accept) == chosen
