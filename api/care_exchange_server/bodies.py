@@ -209,6 +209,7 @@ class FeaturesBody(TypedDict):
     subscriptions: bool
     feed: bool
     feedback: bool
+    returnTemplates: bool
 
 
 class CapabilityDocumentBody(TypedDict):

@@ -89,7 +89,7 @@ def capabilities(settings: Annotated[Settings, Depends(get_settings)]) -> Capabi
             signatureSchemes=["v1"],
             webhookUrlSchemes=["https", "http"] if settings.webhook_allowed_hosts else ["https"],
         ),
-        features=FeaturesBody(subscriptions=True, feed=True, feedback=True),
+        features=FeaturesBody(subscriptions=True, feed=True, feedback=True, returnTemplates=True),
     )
 
 
