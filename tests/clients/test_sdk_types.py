@@ -58,6 +58,11 @@ COMPONENTS: dict[str, Any] = {
     "ClientCreated": sdk.ClientCreated,
     "Problem": sdk.Problem,
     "ProblemError": sdk.ProblemItem,
+    "StoredReturnTemplate": sdk.StoredReturnTemplate,
+    "ReturnTemplateRef": sdk.ReturnTemplateRef,
+    "ReturnTemplateCoverage": sdk.ReturnTemplateCoverage,
+    "FilledReturn": sdk.FilledReturn,
+    "FilledReturnField": sdk.FilledReturnField,
 }
 PAGES = [
     "RecordPage",
@@ -69,6 +74,7 @@ PAGES = [
     "DelegationPage",
     "AgreementPage",
     "ClientPage",
+    "ReturnTemplatePage",
 ]
 # Form-encoded OAuth requests: built inside the SDK (and by Authlib), never by callers.
 FORMS = {"TokenRequest", "RevocationRequest", "IntrospectionRequest"}
