@@ -23,6 +23,7 @@ from care_exchange_server.routes import (
     receipts,
     records,
     reference,
+    return_templates,
     subscriptions,
 )
 from care_exchange_server.services.receipt_book import ReceiptBook
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         subscriptions,
         directory,
         agreements,
+        return_templates,
         admin,
     ):
         app.include_router(module.router)

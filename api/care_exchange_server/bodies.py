@@ -225,6 +225,7 @@ class FeaturesBody(TypedDict):
     subscriptions: bool
     feed: bool
     feedback: bool
+    returnTemplates: bool
 
 
 class CapabilityDocumentBody(TypedDict):
@@ -356,3 +357,37 @@ class EventPageBody(TypedDict):
     items: list[EventBody]
     latestSequence: int
     nextPageToken: str | None
+
+
+class StoredReturnTemplateBody(TypedDict):
+    id: str
+    version: str
+    ownerId: str | None
+    shipped: bool
+    createdAt: str | None
+    template: dict[str, Any]
+
+
+class ReturnTemplateRefBody(TypedDict):
+    id: str
+    version: str
+    title: str
+
+
+class ReturnTemplateCoverageBody(TypedDict):
+    template: ReturnTemplateRefBody
+    fields: int
+    exact: int
+    derived: int
+    unmapped: int
+    mappedShare: float
+    unmappedFields: list[dict[str, Any]]
+
+
+class FilledReturnBody(TypedDict):
+    template: ReturnTemplateRefBody
+    serviceId: str
+    period: dict[str, Any]
+    fields: list[dict[str, Any]]
+    coverage: dict[str, int]
+    sources: dict[str, list[str]]

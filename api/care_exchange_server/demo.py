@@ -63,7 +63,7 @@ def _service(
     }
 
 
-SHARED_SCOPES = ["agreements", "feedback", "subscriptions"]
+SHARED_SCOPES = ["agreements", "feedback", "subscriptions", "returns"]
 
 
 def seed(session: Session) -> list[DemoClient] | None:

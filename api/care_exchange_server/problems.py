@@ -103,6 +103,12 @@ CATALOGUE: Mapping[str, ProblemType] = {
         "The path exists but not with this method; Allow lists the methods it has.",
         "Use one of the methods listed in the Allow header.",
     ),
+    "not_acceptable": _kind(
+        406,
+        "None of the accepted media types can be produced",
+        "The Accept header names no media type the operation produces; the detail lists them.",
+        "Accept one of the media types the detail lists, or send no Accept header for JSON.",
+    ),
     "conflict": _kind(
         409,
         "The request conflicts with the current state",

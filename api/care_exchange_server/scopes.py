@@ -6,7 +6,7 @@ from care_exchange_server.auth.principal import Principal
 from care_exchange_server.problems import ProblemError
 from care_exchange_standard import load_standard
 
-AREA_SCOPES = ("services", "agreements", "subscriptions", "feedback", "admin")
+AREA_SCOPES = ("services", "agreements", "subscriptions", "feedback", "admin", "returns")
 
 
 def read_scope(record_type: str) -> str:

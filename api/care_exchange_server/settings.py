@@ -155,6 +155,19 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Return templates. Their expressions come from other organisations: each runs in a worker
+    # process, stopped when it takes longer or grows larger than this, failing its field only.
+    return_seconds_per_field: float = Field(
+        default=2.0,
+        gt=0,
+        description="Wall-clock seconds one field's expression may take before it is stopped.",
+    )
+    return_memory_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=64 * 1024 * 1024,
+        description="Address space of the process that evaluates a return's expressions.",
+    )
+
     @field_validator(
         "rate_limit_token_per_client", "rate_limit_token_per_address", "rate_limit_api_per_client"
     )

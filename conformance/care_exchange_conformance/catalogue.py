@@ -23,6 +23,7 @@ AREA_NAMES = {
     "ISO": "Isolation",
     "RCPT": "Access receipts",
     "REC": "Records",
+    "RET": "Return templates",
     "RECV": "A subscriber's webhook endpoint (`care-exchange conformance receiver`)",
     "SPEC": "Generated requests (schemathesis against the spec)",
     "SUB": "Subscriptions and webhooks",

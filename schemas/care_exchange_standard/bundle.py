@@ -26,7 +26,7 @@ SPEC_PREFIX = "../schemas/"
 COMPONENTS = "#/components/schemas/"
 # Record and directory types are the nouns readers look for; the common building blocks are
 # prefixed so that they never take the name of one of the API's own components (`Record`).
-_PREFIXES = {"records/": "", "directory/": "", "common/": "Common"}
+_PREFIXES = {"records/": "", "directory/": "", "common/": "Common", "formats/": ""}
 
 Address = tuple[str, str]
 

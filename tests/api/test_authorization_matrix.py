@@ -29,6 +29,7 @@ import httpx
 import pytest
 import yaml
 
+from care_exchange_standard.returns import load_template
 from tests.api import templates
 from tests.api.conftest import ISSUER
 from tests.api.templates import Template
@@ -348,6 +349,79 @@ def existing_client(world: World) -> Call:
     made = world.call("admin", "POST", "/v1/admin/clients", json=new_client(world).kwargs["json"])
     assert made.status_code == 201, made.text
     return Call({"clientId": made.json()["clientId"]})
+
+
+RETURN_TEMPLATE = "matrix-return"
+
+
+def return_template(template_id: str = RETURN_TEMPLATE, version: str = "1.0.0") -> dict[str, Any]:
+    """A one-field monthly return over capacity snapshots."""
+    return {
+        "templateType": "return-template",
+        "id": template_id,
+        "version": version,
+        "title": "Registered places",
+        "owner": {"name": "Example HSCP"},
+        "recordTypes": [TYPE],
+        "period": {"kind": "month"},
+        "fields": [
+            {
+                "code": "REG",
+                "label": "Registered places",
+                "valueType": "integer",
+                "expression": "capacitySnapshot[-1].registeredPlaces",
+                "dependsOn": [f"{TYPE}/registeredPlaces"],
+                "match": "exact",
+            }
+        ],
+    }
+
+
+def new_return_template(world: World) -> Call:
+    return Call(kwargs={"json": return_template("matrix-new-return")})
+
+
+def declared_template(world: World, **kwargs: Any) -> Call:
+    """Setup: the subscriber declares a return template; the provider sees it (agr-subscriber)."""
+    response = world.call("subscriber", "POST", "/v1/return-templates", json=return_template())
+    assert response.status_code == 201, response.text
+    return Call({"templateId": RETURN_TEMPLATE}, kwargs, subject=RETURN_TEMPLATE)
+
+
+def new_template_version(world: World) -> Call:
+    return declared_template(world, json=return_template(version="1.1.0"))
+
+
+def shipped_return(world: World) -> Call:
+    """Setup: a template the server ships (seen by everyone, so only the service's entitlement
+    decides), and a capacity snapshot of svc-p1 published in November 2026."""
+    app = world.client.app
+    app.state.shipped_templates = {RETURN_TEMPLATE: load_template(return_template())}  # type: ignore[attr-defined]
+    record = example_record(TYPE, "svc-p1") | {"asAt": "2026-11-02T09:00:00Z"}
+    published = world.call("provider", "POST", f"/v1/records/{TYPE}", json=record)
+    assert published.status_code == 201, published.text
+    query = {"serviceId": "svc-p1", "period": "2026-11"}
+    return Call({"templateId": RETURN_TEMPLATE}, {"params": query}, subject=record["id"])
+
+
+def filled_from_the_record(response: httpx.Response, call: Call) -> object:
+    """Whether the return was computed from the record (or, not entitled to its type, without)."""
+    return call.subject in response.json()["sources"][TYPE]
+
+
+# Scope `returns`: providers and subscribers hold it. A subscriber's template is seen by its
+# owner and by the providers it holds agreements with (the provider, through agr-subscriber).
+RETURN_TEMPLATE_READ = Cells(
+    anonymous=401,
+    no_scope=403,
+    provider=200,
+    other_provider=404,
+    vendor=403,
+    other_vendor=403,
+    subscriber=200,
+    other_subscriber=404,
+    admin=403,
+)
 
 
 def lists_subject(response: httpx.Response, call: Call) -> object:
@@ -882,6 +956,89 @@ MATRIX: dict[str, Row] = {
             admin=403,
         ),
     ),
+    # Return templates: scope `returns`; subscribers declare, providers preview.
+    "listReturnTemplates": Row(
+        "GET",
+        "/v1/return-templates",
+        declared_template,
+        SUBSCRIBERS_TOO,
+        probe=lists_subject,
+        probed={
+            "provider": True,
+            "other_provider": False,
+            "subscriber": True,
+            "other_subscriber": False,
+        },
+    ),
+    "createReturnTemplate": Row(
+        "POST",
+        "/v1/return-templates",
+        new_return_template,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=403,
+            other_provider=403,
+            vendor=403,
+            other_vendor=403,
+            subscriber=201,
+            other_subscriber=201,
+            admin=403,
+        ),
+    ),
+    "getReturnTemplate": Row(
+        "GET", "/v1/return-templates/{templateId}", declared_template, RETURN_TEMPLATE_READ
+    ),
+    "listReturnTemplateVersions": Row(
+        "GET",
+        "/v1/return-templates/{templateId}/versions",
+        declared_template,
+        RETURN_TEMPLATE_READ,
+    ),
+    "createReturnTemplateVersion": Row(
+        "POST",
+        "/v1/return-templates/{templateId}/versions",
+        new_template_version,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=403,
+            other_provider=404,
+            vendor=403,
+            other_vendor=403,
+            subscriber=201,
+            other_subscriber=404,
+            admin=403,
+        ),
+    ),
+    "getReturnTemplateCoverage": Row(
+        "GET",
+        "/v1/return-templates/{templateId}/coverage",
+        declared_template,
+        RETURN_TEMPLATE_READ,
+    ),
+    # A filled return hands out what records say: the provider previews its own service, the
+    # subscriber fills it under agr-subscriber; a subscriber whose agreement covers the service
+    # but not the type (or without the read scope) gets the return without the record.
+    "fillReturn": Row(
+        "GET",
+        "/v1/return-templates/{templateId}/returns",
+        shipped_return,
+        RETURN_TEMPLATE_READ,
+        probe=filled_from_the_record,
+        probed={
+            "provider": True,
+            "subscriber": True,
+            "narrow_subscriber": False,
+            "typed_subscriber": False,
+        },
+        entitled=EntitledCells(
+            narrow_subscriber=200,
+            typed_subscriber=200,
+            service_subscriber=404,
+            lapsed_subscriber=404,
+        ),
+    ),
     # Access receipts: providers only (scope `agreements`), their own.
     "listAccessReceipts": Row(
         "GET",
@@ -1002,15 +1159,17 @@ def test_each_row_matches_its_operation_and_names_every_principal(operation: str
 
 
 def hands_out_record_data(row: Row) -> bool:
-    """Reads of records (a record, its versions, listings, the feed) and what takes a record
-    type or a record on the subscriber's side (subscriptions, feedback)."""
+    """Reads of records (a record, its versions, listings, the feed), filled returns, and what
+    takes a record type or a record on the subscriber's side (subscriptions, feedback)."""
     reads = row.method == "GET" and row.path.startswith(("/v1/records/", "/v1/feed/"))
-    return reads or (row.path in ("/v1/subscriptions", "/v1/feedback") and row.method == "POST")
+    returns = row.method == "GET" and row.path.endswith("/returns")
+    posts = row.path in ("/v1/subscriptions", "/v1/feedback") and row.method == "POST"
+    return reads or returns or posts
 
 
 def test_every_row_that_hands_out_record_data_has_entitlement_cells() -> None:
     wanted = sorted(operation for operation, row in MATRIX.items() if hands_out_record_data(row))
-    assert len(wanted) == 6, wanted
+    assert len(wanted) == 7, wanted
     assert [operation for operation in wanted if MATRIX[operation].entitled is None] == []
 
 

@@ -27,15 +27,22 @@ RECORD_TYPES = load_standard().record_types
 PUBLISH = [f"{t}:publish" for t in RECORD_TYPES]
 READ = [f"{t}:read" for t in RECORD_TYPES]
 SUBS = "subscriptions"
+RETURNS = "returns"
 
 # name: (organisation kind, scopes)
 PARTIES: dict[str, tuple[str, list[str]]] = {
-    "provider": ("provider", [*PUBLISH, *READ, "services", "agreements", "feedback", SUBS]),
-    "other_provider": ("provider", [*PUBLISH, *READ, "services", "agreements", "feedback", SUBS]),
+    "provider": (
+        "provider",
+        [*PUBLISH, *READ, "services", "agreements", "feedback", SUBS, RETURNS],
+    ),
+    "other_provider": (
+        "provider",
+        [*PUBLISH, *READ, "services", "agreements", "feedback", SUBS, RETURNS],
+    ),
     "vendor": ("vendor", [*PUBLISH, "services"]),
     "other_vendor": ("vendor", [*PUBLISH, "services"]),
-    "subscriber": ("commissioner", [*READ, "agreements", "feedback", SUBS]),
-    "other_subscriber": ("commissioner", [*READ, "agreements", "feedback", SUBS]),
+    "subscriber": ("commissioner", [*READ, "agreements", "feedback", SUBS, RETURNS]),
+    "other_subscriber": ("commissioner", [*READ, "agreements", "feedback", SUBS, RETURNS]),
     "admin": ("administrator", ["admin", "agreements"]),
     "no_scope": ("commissioner", ["agreements"]),
 }
@@ -45,7 +52,7 @@ PARTIES: dict[str, tuple[str, list[str]]] = {
 # matrix's entitlement cells. Only the worlds of those two modules hold them, so no other test
 # sees more agreements or fan-out than it expects.
 CAPACITY, WORKFORCE = "capacity-snapshot", "workforce-snapshot"
-SUBSCRIBING = ["agreements", "feedback", SUBS]
+SUBSCRIBING = ["agreements", "feedback", SUBS, RETURNS]
 ENTITLEMENT_PARTIES: dict[str, tuple[str, list[str]]] = {
     # Scope per record type: reads workforce snapshots only, under an agreement for every type.
     "narrow_subscriber": ("commissioner", [f"{WORKFORCE}:read", *SUBSCRIBING]),

@@ -59,6 +59,11 @@ COMPONENTS: dict[str, Any] = {
     "Problem": sdk.Problem,
     "ProblemError": sdk.ProblemItem,
     "RateLimit": sdk.RateLimit,
+    "StoredReturnTemplate": sdk.StoredReturnTemplate,
+    "ReturnTemplateRef": sdk.ReturnTemplateRef,
+    "ReturnTemplateCoverage": sdk.ReturnTemplateCoverage,
+    "FilledReturn": sdk.FilledReturn,
+    "FilledReturnField": sdk.FilledReturnField,
 }
 PAGES = [
     "RecordPage",
@@ -70,6 +75,7 @@ PAGES = [
     "DelegationPage",
     "AgreementPage",
     "ClientPage",
+    "ReturnTemplatePage",
 ]
 # Form-encoded OAuth requests: built inside the SDK (and by Authlib), never by callers.
 FORMS = {"TokenRequest", "RevocationRequest", "IntrospectionRequest"}

@@ -93,5 +93,5 @@ def capabilities(
             signatureSchemes=["v1"],
             webhookUrlSchemes=["https", "http"] if settings.webhook_allowed_hosts else ["https"],
         ),
-        features=FeaturesBody(subscriptions=True, feed=True, feedback=True),
+        features=FeaturesBody(subscriptions=True, feed=True, feedback=True, returnTemplates=True),
     )

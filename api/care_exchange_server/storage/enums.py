@@ -70,6 +70,8 @@ class ReceiptChannel(StrEnum):
     FEED = "feed"
     WEBHOOK = "webhook"
     EVENTS = "events"
+    # A return filled from the record (`/v1/return-templates/{id}/returns`).
+    RETURN = "return"
 
 
 class SubscriptionChannel(StrEnum):

@@ -284,6 +284,35 @@ class AccessReceipt(Base):
     read_at: Mapped[datetime] = mapped_column()
 
 
+class ReturnTemplate(Base):
+    """A return template declared on this server: its id, taken once, and its owner.
+
+    Kept apart from records: a template is a subscriber's definition, never a provider's data.
+    The row is locked while a version is added, so versions of one template are stored one at
+    a time and each is greater than the one before.
+    """
+
+    __tablename__ = "return_templates"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReturnTemplateVersion(Base):
+    """One version of a template, never changed once stored; `document` as its owner wrote it."""
+
+    __tablename__ = "return_template_versions"
+    __table_args__ = (UniqueConstraint("template_id", "version"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    template_id: Mapped[str] = mapped_column(ForeignKey("return_templates.id"))
+    version: Mapped[str] = mapped_column(String(40))
+    owner_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    document: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Subscription(Base):
     """An organisation's subscription: which changes become its events, and where they go.
 

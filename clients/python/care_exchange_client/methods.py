@@ -171,6 +171,14 @@ class Operations:
     reply_to_feedback = operation_method(ops.reply_to_feedback)
     list_access_receipts = paged_method(ops.list_access_receipts)
     summarise_access_receipts = operation_method(ops.summarise_access_receipts)
+    # return templates
+    create_return_template = operation_method(ops.create_return_template)
+    list_return_templates = paged_method(ops.list_return_templates)
+    get_return_template = operation_method(ops.get_return_template)
+    list_return_template_versions = paged_method(ops.list_return_template_versions)
+    create_return_template_version = operation_method(ops.create_return_template_version)
+    get_return_template_coverage = operation_method(ops.get_return_template_coverage)
+    fill_return = operation_method(ops.fill_return)
     # subscriptions
     create_subscription = operation_method(ops.create_subscription)
     list_subscriptions = paged_method(ops.list_subscriptions)

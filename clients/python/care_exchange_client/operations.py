@@ -38,6 +38,7 @@ from care_exchange_client.types import (
     FeedbackKind,
     FeedbackRequest,
     FeedPage,
+    FilledReturn,
     Health,
     IntrospectionResponse,
     Jwks,
@@ -48,8 +49,10 @@ from care_exchange_client.types import (
     Readiness,
     Record,
     RecordEnvelope,
+    ReturnTemplateCoverage,
     RootDocument,
     Service,
+    StoredReturnTemplate,
     Subscription,
     SubscriptionCreated,
     SubscriptionRequest,
@@ -379,6 +382,81 @@ def reply_to_feedback(
     path = f"/v1/feedback/{_segment(feedback_id)}/replies"
     body = {"text": text}
     return json_call("replyToFeedback", "POST", path, body=body, headers=_key(idempotency_key))
+
+
+# ------------------------------------------------------------------------------ return templates
+
+RETURN_TEMPLATES = "/v1/return-templates"
+
+
+def _template_path(template_id: str, tail: str = "") -> str:
+    return f"{RETURN_TEMPLATES}/{_segment(template_id)}{tail}"
+
+
+@operation("createReturnTemplate", "POST", "/v1/return-templates")
+def create_return_template(
+    template: dict[str, Any], *, idempotency_key: str | None = None
+) -> Call[StoredReturnTemplate]:
+    """Declare a return template (a subscriber); the body is a `return-template` document."""
+    return json_call(
+        "createReturnTemplate",
+        "POST",
+        RETURN_TEMPLATES,
+        body=template,
+        headers=_key(idempotency_key),
+    )
+
+
+@operation("listReturnTemplates", "GET", "/v1/return-templates")
+def list_return_templates(
+    *, owner: str | None = None, page_size: int | None = None, page_token: str | None = None
+) -> Call[Page[StoredReturnTemplate]]:
+    params = {"owner": owner, **_paging(page_size, page_token)}
+    return json_call("listReturnTemplates", "GET", RETURN_TEMPLATES, params=params)
+
+
+@operation("getReturnTemplate", "GET", "/v1/return-templates/{templateId}")
+def get_return_template(
+    template_id: str, *, version: str | None = None
+) -> Call[StoredReturnTemplate]:
+    path = _template_path(template_id)
+    return json_call("getReturnTemplate", "GET", path, params={"version": version})
+
+
+@operation("listReturnTemplateVersions", "GET", "/v1/return-templates/{templateId}/versions")
+def list_return_template_versions(
+    template_id: str, *, page_size: int | None = None, page_token: str | None = None
+) -> Call[Page[StoredReturnTemplate]]:
+    path = _template_path(template_id, "/versions")
+    params = _paging(page_size, page_token)
+    return json_call("listReturnTemplateVersions", "GET", path, params=params)
+
+
+@operation("createReturnTemplateVersion", "POST", "/v1/return-templates/{templateId}/versions")
+def create_return_template_version(
+    template_id: str, template: dict[str, Any], *, idempotency_key: str | None = None
+) -> Call[StoredReturnTemplate]:
+    path = _template_path(template_id, "/versions")
+    headers = _key(idempotency_key)
+    return json_call("createReturnTemplateVersion", "POST", path, body=template, headers=headers)
+
+
+@operation("getReturnTemplateCoverage", "GET", "/v1/return-templates/{templateId}/coverage")
+def get_return_template_coverage(
+    template_id: str, *, version: str | None = None
+) -> Call[ReturnTemplateCoverage]:
+    path = _template_path(template_id, "/coverage")
+    return json_call("getReturnTemplateCoverage", "GET", path, params={"version": version})
+
+
+@operation("fillReturn", "GET", "/v1/return-templates/{templateId}/returns")
+def fill_return(
+    template_id: str, *, service_id: str, period: str, version: str | None = None
+) -> Call[FilledReturn]:
+    """The filled return as JSON (the API also gives CSV and XLSX by `Accept`)."""
+    path = _template_path(template_id, "/returns")
+    params = {"serviceId": service_id, "period": period, "version": version}
+    return json_call("fillReturn", "GET", path, params=params)
 
 
 # ------------------------------------------------------------------------------ receipts

@@ -129,6 +129,7 @@ class Features(TypedDict):
     subscriptions: bool
     feed: bool
     feedback: bool
+    returnTemplates: bool
 
 
 class Health(TypedDict):
@@ -383,7 +384,7 @@ class AccessReceipt(TypedDict):
     recordType: RecordType
     recordId: str
     version: int
-    channel: Literal["read", "list", "feed", "webhook", "events"]
+    channel: Literal["read", "list", "feed", "webhook", "events", "return"]
     readAt: str
 
 
@@ -503,3 +504,52 @@ class OAuthErrorBody(TypedDict):
     error: str
     error_description: NotRequired[str]
     error_uri: NotRequired[str]
+
+
+class StoredReturnTemplate(TypedDict):
+    """One version of a return template as a server holds it; `template` is the document."""
+
+    id: str
+    version: str
+    ownerId: str | None
+    shipped: bool
+    createdAt: str | None
+    template: dict[str, Any]
+
+
+class ReturnTemplateRef(TypedDict):
+    id: str
+    version: str
+    title: str
+
+
+class ReturnTemplateCoverage(TypedDict):
+    template: ReturnTemplateRef
+    fields: int
+    exact: int
+    derived: int
+    unmapped: int
+    mappedShare: float
+    unmappedFields: list[dict[str, Any]]
+
+
+class FilledReturnField(TypedDict):
+    code: str
+    label: str
+    section: NotRequired[str]
+    unit: NotRequired[str]
+    valueType: str
+    value: Any
+    status: Literal["value", "empty", "no-source", "unmapped", "error"]
+    message: NotRequired[str]
+
+
+class FilledReturn(TypedDict):
+    """A return filled for one service and period; `coverage` counts the fields by status."""
+
+    template: ReturnTemplateRef
+    serviceId: str
+    period: dict[str, Any]
+    fields: list[FilledReturnField]
+    coverage: dict[str, int]
+    sources: dict[str, list[str]]

@@ -12,6 +12,7 @@ from care_exchange_conformance.checks import (
     receipts,
     receiving,
     records,
+    returns,
     subscriptions,
 )
 from care_exchange_conformance.registry import REGISTRY, Check
@@ -27,6 +28,7 @@ AREAS = (
     subscriptions,
     receipts,
     feedback,
+    returns,
     generated,
     receiving,
 )

@@ -170,7 +170,12 @@ def test_scope_and_type_are_checked(world: World) -> None:
 
 def test_the_capability_document_offers_the_feed(world: World) -> None:
     features = world.call(None, "GET", "/.well-known/care-exchange").json()["features"]
-    assert features == {"subscriptions": True, "feed": True, "feedback": True}
+    assert features == {
+        "subscriptions": True,
+        "feed": True,
+        "feedback": True,
+        "returnTemplates": True,
+    }
 
 
 def test_a_bad_token_is_refused_before_the_query_is_judged(world: World) -> None:

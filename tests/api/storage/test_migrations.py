@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from care_exchange_server.storage.db import make_engine
 from care_exchange_server.storage.migrate import upgrade
 from care_exchange_server.storage.models import Base, ChangeCounter
-from tests.api.storage.rows import ROWS, insert, reflected
+from tests.api.storage.rows import AT, ROWS, insert, reflected
 
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:
@@ -67,7 +67,7 @@ def test_the_check_constraints_keep_every_row_of_a_database_holding_data(
     with at_0006.begin() as connection:
         insert(connection, ROWS)
     before = _contents(at_0006)
-    upgrade(unmigrated_url)
+    upgrade(unmigrated_url, "0007")
     assert _revision(at_0006) == "0007"
     assert _contents(at_0006) == before
     assert all(before.values())
@@ -97,3 +97,46 @@ def test_stray_values_are_named_and_stop_the_migration_before_it_changes_anythin
     assert "feed_entries.state = 'gone' in 1 row(s)" in message
     assert _revision(at_0006) == "0006"
     assert _contents(at_0006) == before
+
+
+@pytest.fixture
+def at_0007(unmigrated_url: str) -> Iterator[Engine]:
+    """A database migrated as far as 0007, the last revision before return templates."""
+    upgrade(unmigrated_url, "0007")
+    engine = make_engine(unmigrated_url)
+    yield engine
+    engine.dispose()
+
+
+def test_return_templates_keep_every_row_and_let_receipts_name_the_return_channel(
+    at_0007: Engine, unmigrated_url: str
+) -> None:
+    """0008 rebuilds the receipts' CHECK constraint (the table, on SQLite) and adds the template
+    tables: the rows stay, `return` is taken, anything else still refused, and a template's
+    version is stored once."""
+    with at_0007.begin() as connection:
+        insert(connection, ROWS)
+    before = _contents(at_0007)
+    upgrade(unmigrated_url)
+    assert _revision(at_0007) == "0008"
+    assert _contents(at_0007) == before
+    with at_0007.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        tables = reflected(connection)
+        receipts = tables["access_receipts"]
+        connection.execute(update(receipts).values(channel="return"))
+        template = {"id": "t-1", "owner_id": "org-s", "created_at": AT}
+        connection.execute(tables["return_templates"].insert().values(template))
+        version = {
+            "template_id": "t-1",
+            "version": "1.0.0",
+            "owner_id": "org-s",
+            "document": {"id": "t-1"},
+            "created_at": AT,
+        }
+        connection.execute(tables["return_template_versions"].insert().values(version))
+    with at_0007.connect() as connection, pytest.raises(IntegrityError):
+        connection.execute(update(receipts).values(channel="teleport"))
+    with at_0007.connect() as connection, pytest.raises(IntegrityError):
+        connection.execute(tables["return_template_versions"].insert().values(version))

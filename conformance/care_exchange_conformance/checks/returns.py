@@ -1,0 +1,209 @@
+"""Return templates: a subscriber declares its return once, and the server fills it.
+
+The area applies when the capability document declares `features.returnTemplates`. Templates
+cannot be deleted, so each run leaves the one it declared, under an id of its own
+(`cx-conformance-...`). The records the suite publishes are test data, which no return may use
+(a return says only what a provider published for real): the check of values asks for a day
+long past, on which the suite publishes one test snapshot, and knows every answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from care_exchange_conformance.checks.receipts import organisation_id
+from care_exchange_conformance.context import Context
+from care_exchange_conformance.registry import NotApplicableError, check, spec_clause
+
+TEMPLATES = "/v1/return-templates"
+CAPACITY = "capacity-snapshot"
+DAY = "1999-12-31"
+LIST_PAGES_LIMIT = 50
+# What the return of DAY says, field by field (status, value): the day itself, a true zero,
+# no source (the one snapshot of the day is test data), and the field the standard cannot fill.
+EXPECTED = {
+    "DAY": ("value", DAY),
+    "SNAPSHOTS": ("value", 0),
+    "REGISTERED": ("no-source", None),
+    "ISOLATION": ("unmapped", None),
+}
+
+
+def _offered(context: Context) -> None:
+    features = context.capabilities()["features"]
+    if not features.get("returnTemplates"):
+        raise NotApplicableError("the capability document declares no returnTemplates (features)")
+    if CAPACITY not in context.capabilities()["recordTypes"]:
+        raise NotApplicableError(f"the implementation declares no {CAPACITY}")
+
+
+def _field(code: str, value_type: str, expression: str, depends_on: list[str]) -> dict[str, Any]:
+    return {
+        "code": code,
+        "label": f"Question {code}",
+        "valueType": value_type,
+        "expression": expression,
+        "dependsOn": depends_on,
+        "match": "derived",
+    }
+
+
+def template(template_id: str) -> dict[str, Any]:
+    """A daily return over capacity snapshots whose answers for DAY are known (EXPECTED)."""
+    return {
+        "templateType": "return-template",
+        "id": template_id,
+        "version": "1.0.0",
+        "title": "Conformance: daily capacity",
+        "owner": {"name": "Care Exchange conformance suite"},
+        "recordTypes": [CAPACITY],
+        "period": {"kind": "day"},
+        "fields": [
+            _field("DAY", "date", "period.start", []),
+            _field("SNAPSHOTS", "integer", "$count(capacitySnapshot)", [f"{CAPACITY}/id"]),
+            _field(
+                "REGISTERED",
+                "integer",
+                "capacitySnapshot[-1].registeredPlaces",
+                [f"{CAPACITY}/registeredPlaces"],
+            ),
+            {
+                "code": "ISOLATION",
+                "label": "Places closed for infection control",
+                "valueType": "integer",
+                "match": "unmapped",
+                "reason": "The standard does not separate closures for infection control.",
+            },
+        ],
+    }
+
+
+def declared(context: Context) -> tuple[dict[str, Any], httpx.Response]:
+    """A template the subscriber declared for this check, as stored, and the answer."""
+    _offered(context)
+    template_id = f"cx-conformance-{uuid.UUID(int=context.random.getrandbits(128)).hex[:16]}"
+    answer = context.request("POST", TEMPLATES, party="subscriber", json=template(template_id))
+    context.expect_status(answer, 201, "the subscriber's return template was refused")
+    stored: dict[str, Any] = context.expect_schema(answer, "StoredReturnTemplate")
+    return stored, answer
+
+
+def _listed(context: Context, party: str, template_id: str) -> tuple[bool, httpx.Response]:
+    """Whether `party`'s list of templates, followed to its end, shows the template."""
+    params: dict[str, Any] = {}
+    for _ in range(LIST_PAGES_LIMIT):
+        answer = context.get(TEMPLATES, party=party, params=params)
+        context.expect_status(answer, 200, f"the {party}'s return templates could not be listed")
+        page = context.expect_schema(answer, "ReturnTemplatePage")
+        if any(item["id"] == template_id for item in page["items"]):
+            return True, answer
+        if page["nextPageToken"] is None:
+            return False, answer
+        params = {"page_token": page["nextPageToken"]}
+    context.fail(
+        f"The {party}'s list of return templates did not end within {LIST_PAGES_LIMIT} pages.",
+        "a last page, with nextPageToken null",
+    )
+
+
+@check(
+    "CX-RET-001",
+    "A subscriber declares a return template: 201, owned by its organisation",
+    clause=spec_clause("paths", TEMPLATES, "post"),
+)
+def declare(context: Context) -> None:
+    stored, answer = declared(context)
+    subscriber = organisation_id(context, "subscriber")
+    owners = (stored["ownerId"], stored["template"]["owner"].get("organisationId"))
+    context.expect(
+        owners == (subscriber, subscriber) and not stored["shipped"],
+        f"The stored template has ownerId {owners[0]!r}, owner.organisationId {owners[1]!r},"
+        f" shipped {stored['shipped']}.",
+        f"ownerId and owner.organisationId {subscriber!r} (the caller), shipped false",
+        answer,
+    )
+    context.expect(
+        stored["version"] == "1.0.0" and stored["template"]["fields"] == template("x")["fields"],
+        "The stored template is not the one sent.",
+        "the template as sent, version 1.0.0",
+        answer,
+    )
+
+
+@check(
+    "CX-RET-002",
+    "A declared template is listed and readable by its owner, and hidden from an outsider",
+    clause=spec_clause("paths", TEMPLATES + "/{templateId}", "get"),
+)
+def listed_and_read(context: Context) -> None:
+    stored, _ = declared(context)
+    found, listing = _listed(context, "subscriber", stored["id"])
+    context.expect(
+        found,
+        f"The subscriber's list does not show its template {stored['id']}.",
+        "the template in its owner's list",
+        listing,
+    )
+    read = context.get(f"{TEMPLATES}/{stored['id']}", party="subscriber")
+    context.expect_status(read, 200, "the subscriber could not read its template")
+    again = context.expect_schema(read, "StoredReturnTemplate")
+    context.expect(
+        again == stored,
+        "The template read differs from the one stored.",
+        "the template as the creation answered it",
+        read,
+    )
+    hidden = context.get(f"{TEMPLATES}/{stored['id']}", party="outsider")
+    if hidden.status_code != 403:
+        context.expect_problem(hidden, 404, "not_found")
+
+
+@check(
+    "CX-RET-003",
+    "A return is filled with the right values: a true zero, no source, unmapped; no test data",
+    clause=spec_clause("paths", TEMPLATES + "/{templateId}/returns", "get"),
+)
+def filled(context: Context) -> None:
+    stored, _ = declared(context)
+    record = context.new_record(CAPACITY) | {"asAt": f"{DAY}T12:00:00Z"}
+    if "since" in record.get("admissions", {}):  # a status cannot begin after the snapshot
+        record["admissions"] = record["admissions"] | {"since": DAY}
+    context.expect_status(context.publish(record), 201, "a test snapshot could not be published")
+    service_id = record["serviceId"]
+    answer = context.get(
+        f"{TEMPLATES}/{stored['id']}/returns",
+        party="subscriber",
+        params={"serviceId": service_id, "period": DAY},
+    )
+    context.expect_status(answer, 200, "the subscriber's return could not be filled")
+    body = context.expect_schema(answer, "FilledReturn")
+    found = {item["code"]: (item["status"], item["value"]) for item in body["fields"]}
+    context.expect(
+        found == EXPECTED,
+        f"The return says {found}.",
+        f"{EXPECTED} (the test snapshot of {DAY} is never used)",
+        answer,
+    )
+
+
+@check(
+    "CX-RET-004",
+    "A template calling $eval is refused: 422 pointing at the expression",
+    clause=spec_clause("paths", TEMPLATES, "post"),
+)
+def eval_refused(context: Context) -> None:
+    _offered(context)
+    document = template(f"cx-conformance-eval-{context.random.getrandbits(32):08x}")
+    document["fields"][1]["expression"] = "$eval('$count(capacitySnapshot)')"
+    answer = context.request("POST", TEMPLATES, party="subscriber", json=document)
+    problem = context.expect_problem(answer, 422, "validation_failed")
+    pointers = [error.get("pointer") for error in problem.get("errors", [])]
+    context.expect(
+        "/fields/1/expression" in pointers,
+        f"The refusal points at {pointers}.",
+        "an error with pointer /fields/1/expression",
+        answer,
+    )
