@@ -90,29 +90,30 @@ class RuleSetError(ValueError):
 
 
 class Compiled:
-    """An expression compiled once per thread.
+    """An expression checked once, compiled where it is used.
 
-    jsonatapy's compiled expressions may only be used by the thread that compiled them, and a
-    server validates in a pool of threads.
+    jsonatapy's compiled expressions belong to the thread that made them: used or even freed on
+    another, they fail. The main thread (the command line, the validator's worker processes)
+    keeps one; any other thread (a server's pool) compiles for each use, so nothing outlives
+    its thread.
     """
 
     def __init__(self, expression: str, where: str) -> None:
         import jsonatapy
 
         try:
-            jsonatapy.compile(expression)
+            self._main = jsonatapy.compile(expression)
         except ValueError as error:
             raise RuleSetError(f"{where}: {error}") from None
+        self._owner = threading.get_ident()
         self.expression = expression
-        self._local = threading.local()
 
     def evaluate(self, data: Any, bindings: dict[str, Any], *, timeout: int) -> Any:
-        compiled = getattr(self._local, "compiled", None)
-        if compiled is None:
-            import jsonatapy
+        if threading.get_ident() == self._owner:
+            return self._main.evaluate(data, bindings, timeout=timeout)
+        import jsonatapy
 
-            compiled = self._local.compiled = jsonatapy.compile(self.expression)
-        return compiled.evaluate(data, bindings, timeout=timeout)
+        return jsonatapy.compile(self.expression).evaluate(data, bindings, timeout=timeout)
 
 
 def _compile(expression: str, where: str) -> Compiled:

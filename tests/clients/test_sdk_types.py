@@ -58,6 +58,7 @@ COMPONENTS: dict[str, Any] = {
     "ClientCreated": sdk.ClientCreated,
     "Problem": sdk.Problem,
     "ProblemError": sdk.ProblemItem,
+    "RateLimit": sdk.RateLimit,
 }
 PAGES = [
     "RecordPage",

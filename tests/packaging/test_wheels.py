@@ -26,7 +26,12 @@ import yaml
 from care_exchange_testing.live_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-PARTS = {"standard": ROOT / "schemas", "server": ROOT / "api", "suite": ROOT / "conformance"}
+PARTS = {
+    "standard": ROOT / "schemas",
+    "server": ROOT / "api",
+    "suite": ROOT / "conformance",
+    "client": ROOT / "clients" / "python",
+}
 # The list; pydantic is not on it (typer itself depends on it).
 SERVER_LIBRARIES = {"fastapi", "starlette", "sqlalchemy", "alembic", "uvicorn", "psycopg"}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib import metadata
 
 import pytest
 from typer.testing import CliRunner
@@ -49,4 +50,5 @@ def test_every_declared_subcommand_loads_and_has_help(declared: tuple[str, str, 
 
 def test_the_version_is_printed() -> None:
     done = CliRunner().invoke(build(), ["--version"])
-    assert done.exit_code == 0 and done.output.startswith("care-exchange 0.")
+    installed = metadata.version("care-exchange-standard")
+    assert done.exit_code == 0 and done.output == f"care-exchange {installed}\n"

@@ -65,6 +65,7 @@ class ProblemItem(TypedDict):
     keyword: str
     message: str
     docs: NotRequired[str]
+    rule: NotRequired[str]
 
 
 class Problem(TypedDict):
@@ -144,6 +145,17 @@ class Readiness(TypedDict):
     checks: ReadinessChecks
 
 
+class RateLimit(TypedDict):
+    limit: int
+    windowSeconds: int
+
+
+class RateLimits(TypedDict):
+    tokenPerClient: NotRequired[RateLimit]
+    tokenPerAddress: NotRequired[RateLimit]
+    apiPerClient: NotRequired[RateLimit]
+
+
 class CapabilityDocument(TypedDict):
     standardVersion: str
     apiVersion: str
@@ -154,6 +166,7 @@ class CapabilityDocument(TypedDict):
     auth: AuthCapability
     subscriptions: NotRequired[SubscriptionsCapability]
     features: Features
+    rateLimits: NotRequired[RateLimits]
 
 
 class AuthorizationServerMetadata(TypedDict):
@@ -220,6 +233,7 @@ class RecordEnvelope(TypedDict):
     submittedBy: str
     publishedAt: str
     data: NotRequired[Record]
+    warnings: NotRequired[list[ProblemItem]]
 
 
 class FeedItem(TypedDict):
@@ -394,6 +408,7 @@ class BulkItemPublished(TypedDict):
     recordType: RecordType
     id: str
     version: int
+    warnings: NotRequired[list[ProblemItem]]
 
 
 class BulkItemFailed(TypedDict):
