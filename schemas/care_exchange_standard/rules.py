@@ -10,7 +10,6 @@ standard's own, not a stranger's, so they run in-process, with JSONata's guards 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from referencing import Registry
+
+from care_exchange_standard import jsonata_thread
 
 RULE_SET_SCHEMA = "https://care-exchange.org/schemas/v1/formats/rule-set.json"
 CLOCK_SKEW = timedelta(minutes=5)
@@ -90,30 +91,17 @@ class RuleSetError(ValueError):
 
 
 class Compiled:
-    """An expression checked once, compiled where it is used.
-
-    jsonatapy's compiled expressions belong to the thread that made them: used or even freed on
-    another, they fail. The main thread (the command line, the validator's worker processes)
-    keeps one; any other thread (a server's pool) compiles for each use, so nothing outlives
-    its thread.
-    """
+    """An expression checked once; compiled and run where `jsonata` says it may be."""
 
     def __init__(self, expression: str, where: str) -> None:
-        import jsonatapy
-
         try:
-            self._main = jsonatapy.compile(expression)
+            jsonata_thread.check(expression)
         except ValueError as error:
             raise RuleSetError(f"{where}: {error}") from None
-        self._owner = threading.get_ident()
         self.expression = expression
 
     def evaluate(self, data: Any, bindings: dict[str, Any], *, timeout: int) -> Any:
-        if threading.get_ident() == self._owner:
-            return self._main.evaluate(data, bindings, timeout=timeout)
-        import jsonatapy
-
-        return jsonatapy.compile(self.expression).evaluate(data, bindings, timeout=timeout)
+        return jsonata_thread.evaluate(self.expression, data, bindings, timeout=timeout)
 
 
 def _compile(expression: str, where: str) -> Compiled:
@@ -169,7 +157,7 @@ def _holds(rule: Rule, target: Any, bindings: Mapping[str, Any]) -> bool:
     """False only when the expression says false; a rule that cannot judge never blames."""
     try:
         value = rule.compiled.evaluate(target, dict(bindings), timeout=TIMEOUT_MS)
-    except ValueError:
+    except (ValueError, TypeError, OverflowError):  # an expression error, or a number too big
         return True
     return value is not False
 
@@ -240,7 +228,7 @@ def verdict(rules: Sequence[Rule], clock: Clock) -> Any:
         given = clock.bindings() if bindings is None else dict(bindings)
         try:
             return combined.evaluate(record, given, timeout=TIMEOUT_MS) is not False
-        except ValueError:
+        except (ValueError, TypeError, OverflowError):  # an expression error, or a number too big
             return True
 
     return passes

@@ -269,3 +269,15 @@ def test_the_bulk_verdict_agrees_with_the_explanation(standard: Standard, data: 
     assert (not explained) or warned
     if not explained:
         assert clean(record) == (validator.validate(record) == [])
+
+
+def test_a_number_too_big_for_the_rules_engine_is_not_judged_and_nothing_fails(
+    standard: Standard,
+) -> None:
+    """JSON allows integers beyond 64 bits and the schema sets no maximum: the rules pass."""
+    record = json.loads((EXAMPLES / "valid/capacity-snapshot/nursing-home-open.json").read_text())
+    huge = record | {"registeredPlaces": 10**30}
+    validator = standard.validator("capacity-snapshot")
+    assert validator.is_valid(huge)
+    assert [issue.rule for issue in validator.validate(huge) if issue.rule] == []
+    assert validator.checks[1](huge)

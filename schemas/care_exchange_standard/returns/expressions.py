@@ -185,13 +185,14 @@ def read(expression: str, roots: Mapping[str, Root]) -> Reading:
     variable) are only checked to be a field somewhere in the roots.
     """
     import jsonata  # type: ignore[import-untyped]
-    import jsonatapy
+
+    from care_exchange_standard import jsonata_thread
 
     if len(expression) > MAX_EXPRESSION_CHARS:
         return Reading(problems=[f"longer than {MAX_EXPRESSION_CHARS} characters"])
     try:
         tree = jsonata.Jsonata(expression).ast
-        jsonatapy.compile(expression)
+        jsonata_thread.check(expression)
     except Exception as error:  # both parsers raise their own exception types
         return Reading(problems=[f"does not parse: {error}"])
     walk = _Walk(roots)
