@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +117,18 @@ def test_the_wheels_carry_the_schemas_and_the_spec(wheelhouse: Path) -> None:
     assert "care_exchange_server/swagger_ui/swagger-ui-bundle.js" in listing
     assert "care_exchange_server/swagger_ui/LICENSE" in listing
     assert not re.search(r"^(api|schemas|conformance)/", listing, re.MULTILINE)
+    for name in ("formats/return-template.json", "formats/rule-set.json", "rules/"):
+        assert any(entry.startswith(f"{data}schemas/{name}") for entry in names), name
+
+
+def test_every_wheel_carries_the_licence_and_the_release_version(wheelhouse: Path) -> None:
+    version = (ROOT / "schemas" / "VERSION").read_text().strip()
+    for package in ("standard", "server", "conformance", "client"):
+        (wheel,) = wheelhouse.glob(f"care_exchange_{package}-*.whl")
+        assert wheel.name.startswith(f"care_exchange_{package}-{version}-"), wheel.name
+        with zipfile.ZipFile(wheel) as archive:
+            licence = archive.read(f"care_exchange_{package}/LICENSE").decode()
+        assert "MIT License" in licence and "CC BY 4.0" in licence
 
 
 @pytest.mark.timeout(600)
