@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -112,3 +114,20 @@ def test_a_file_that_is_not_json_is_one_problem(tmp_path: Any) -> None:
     path.write_text("{not json")
     with pytest.raises(TemplateError, match=r"t\.json"):
         load_template(path)
+
+
+def test_checking_leaves_the_recursion_limit_alone_and_refuses_deep_nesting() -> None:
+    """The parser's import would raise the whole process's limit; a fresh process shows it."""
+    probe = (
+        "import sys\n"
+        "from care_exchange_standard.returns.expressions import read\n"
+        "before = sys.getrecursionlimit()\n"
+        "assert read('1 + 1', {}).problems == []\n"
+        "assert sys.getrecursionlimit() == before, sys.getrecursionlimit()\n"
+        "deep = read('(' * 1500 + '1' + ')' * 1500, {}).problems\n"
+        "assert deep and deep[0].startswith('does not parse'), deep\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
