@@ -21,6 +21,7 @@ from pydantic_core import PydanticUndefined
 
 from care_exchange_server.problems import CATALOGUE, PROBLEM_BASE, ProblemType
 from care_exchange_server.settings import Settings
+from care_exchange_standard.doc_pages import write_pages
 from care_exchange_standard.operations_docs import load_spec, operations_answering
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,19 +167,7 @@ def render_all() -> dict[str, str]:
 
 def write_all(directory: Path = DOCS_DIR) -> list[str]:
     """Write the pages that changed, remove error pages of codes that no longer exist."""
-    pages = render_all()
-    changed = []
-    (directory / "errors").mkdir(parents=True, exist_ok=True)
-    for stale in sorted((directory / "errors").glob("*.md")):
-        if f"errors/{stale.name}" not in pages:
-            stale.unlink()
-            changed.append(f"errors/{stale.name}")
-    for name, text in pages.items():
-        path = directory / name
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            changed.append(name)
-    return changed
+    return write_pages(directory, render_all(), owned="errors/*.md")
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ T = TypeVar("T")
 _MAX_COMPILED = 4096
 
 
-class _Compiler:
-    """Compiled expressions of one thread, by their text."""
+class Compiler:
+    """Compiled expressions of one thread, by their text (each compiled once, a bounded few)."""
 
     def __init__(self) -> None:
         self.compiled: dict[str, Any] = {}
@@ -41,7 +41,7 @@ class _Thread:
     """The one thread that runs JSONata for every thread but the main one."""
 
     def __init__(self) -> None:
-        self._work: queue.SimpleQueue[tuple[Callable[[_Compiler], Any], Future[Any]] | None] = (
+        self._work: queue.SimpleQueue[tuple[Callable[[Compiler], Any], Future[Any]] | None] = (
             queue.SimpleQueue()
         )
         self._thread = threading.Thread(target=self._run, name="jsonata", daemon=True)
@@ -49,7 +49,7 @@ class _Thread:
         atexit.register(self.stop)
 
     def _run(self) -> None:
-        compiler = _Compiler()
+        compiler = Compiler()
         while (item := self._work.get()) is not None:
             job, done = item
             try:
@@ -58,7 +58,7 @@ class _Thread:
                 done.set_exception(error)
         compiler.compiled.clear()  # freed here, on the thread that made them
 
-    def call(self, job: Callable[[_Compiler], T]) -> T:
+    def call(self, job: Callable[[Compiler], T]) -> T:
         done: Future[T] = Future()
         self._work.put((job, done))
         return done.result()
@@ -68,12 +68,12 @@ class _Thread:
         self._thread.join(timeout=5)
 
 
-_main = _Compiler()
+_main = Compiler()
 _other: _Thread | None = None
 _starting = threading.Lock()
 
 
-def _run(job: Callable[[_Compiler], T]) -> T:
+def _run(job: Callable[[Compiler], T]) -> T:
     global _other
     if threading.current_thread() is threading.main_thread():
         return job(_main)

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from care_exchange_standard.doc_pages import write_pages
 from care_exchange_standard.files import ROOT, SPEC_FILE
 from care_exchange_standard.spec import METHODS
 from care_exchange_standard.standard import load_standard
@@ -198,14 +199,7 @@ def render_all() -> dict[str, str]:
 
 def write_all(directory: Path = DOCS_DIR) -> list[str]:
     """Write the pages that differ from what is on disk; return their names."""
-    directory.mkdir(parents=True, exist_ok=True)
-    changed = []
-    for name, text in render_all().items():
-        path = directory / name
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            changed.append(name)
-    return changed
+    return write_pages(directory, render_all())
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from care_exchange_standard.codelists import Codelist
+from care_exchange_standard.doc_pages import write_pages
 from care_exchange_standard.fields import ITEMS, Field
 from care_exchange_standard.files import ROOT, SCHEMA_DIR
 from care_exchange_standard.rules import rule_anchor
@@ -282,18 +283,7 @@ def render_all(standard: Standard) -> dict[str, str]:
 
 def write_all(directory: Path = DOCS_DIR) -> list[str]:
     """Write the pages and remove pages of types that no longer exist; return what changed."""
-    directory.mkdir(parents=True, exist_ok=True)
-    pages = render_all(load_standard())
-    changed = []
-    for stale in sorted(set(p.name for p in directory.glob("*.md")) - set(pages)):
-        (directory / stale).unlink()
-        changed.append(stale)
-    for name, text in pages.items():
-        path = directory / name
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            changed.append(name)
-    return changed
+    return write_pages(directory, render_all(load_standard()), owned="*.md")
 
 
 if __name__ == "__main__":

@@ -104,10 +104,6 @@ class Compiled:
         return jsonata_thread.evaluate(self.expression, data, bindings, timeout=timeout)
 
 
-def _compile(expression: str, where: str) -> Compiled:
-    return Compiled(expression, where)
-
-
 def parse_rule_set(document: Mapping[str, Any], where: str, registry: Registry[Any]) -> list[Rule]:
     """The rules of one rule-set document; RuleSetError names the first problem."""
     from jsonschema import Draft202012Validator
@@ -133,7 +129,7 @@ def parse_rule_set(document: Mapping[str, Any], where: str, registry: Registry[A
                 pointers=tuple(rule["pointers"]),
                 since=str(rule["since"]),
                 each=rule.get("each"),
-                compiled=_compile(str(rule["expression"]), f"{where} {code}"),
+                compiled=Compiled(str(rule["expression"]), f"{where} {code}"),
             )
         )
     return rules
@@ -227,9 +223,9 @@ def verdict(rules: Sequence[Rule], clock: Clock) -> Any:
     if not rules:
         return None
     where = f"the rules of {rules[0].record_type}"
-    every = _compile(_combined(rules), where)
+    every = Compiled(_combined(rules), where)
     alone = [rule for rule in rules if not reads_service(rule)]
-    without_service = _compile(_combined(alone), where) if alone else None
+    without_service = Compiled(_combined(alone), where) if alone else None
 
     def passes(record: Any, bindings: Mapping[str, Any] | None = None) -> bool:
         """`bindings` (a Context's) default to the clock's, without a service."""

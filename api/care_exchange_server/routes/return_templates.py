@@ -22,7 +22,7 @@ from care_exchange_server.bodies import PageBody
 from care_exchange_server.deps import get_session
 from care_exchange_server.problems import ProblemError
 from care_exchange_server.routes.common import Config, Paged, json_response, read_json, run_post
-from care_exchange_server.services import return_templates
+from care_exchange_server.services import paging, return_templates
 from care_exchange_server.services.receipt_book import ReceiptBook
 from care_exchange_server.services.return_templates import ReturnPlan, Version
 from care_exchange_server.settings import Settings
@@ -55,6 +55,11 @@ def _location(version: Version) -> dict[str, str]:
     return {"Location": f"/v1/return-templates/{template.id}?version={template.version}"}
 
 
+def _page_of_versions(page: paging.Page[Version]) -> Response:
+    items = [return_templates.version_dict(version) for version in page.items]
+    return json_response(200, PageBody(items=items, nextPageToken=page.next_token))
+
+
 @router.post("/return-templates")
 async def create(request: Request, principal: Caller, templates: Shipped) -> Response:
     document = await read_json(request)
@@ -78,8 +83,7 @@ def list_templates(
     page = return_templates.list_for(
         session, principal, owner, paged.size(settings), paged.token, templates
     )
-    items = [return_templates.version_dict(version) for version in page.items]
-    return json_response(200, PageBody(items=items, nextPageToken=page.next_token))
+    return _page_of_versions(page)
 
 
 @router.get("/return-templates/{template_id}")
@@ -106,8 +110,7 @@ def versions(
     page = return_templates.versions(
         session, principal, template_id, paged.size(settings), paged.token, templates
     )
-    items = [return_templates.version_dict(version) for version in page.items]
-    return json_response(200, PageBody(items=items, nextPageToken=page.next_token))
+    return _page_of_versions(page)
 
 
 @router.post("/return-templates/{template_id}/versions")

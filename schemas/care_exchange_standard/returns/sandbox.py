@@ -116,10 +116,6 @@ class Sandbox:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
 
-    def evaluate(self, expression: str) -> Outcome:
-        """The expression's value over the loaded input; never raises for what it does."""
-        return self.evaluate_all([expression])[0]
-
     def evaluate_all(self, expressions: Sequence[str]) -> list[Outcome]:
         """Each expression's value over the loaded input, in one round trip while all goes well.
 

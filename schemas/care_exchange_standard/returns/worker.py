@@ -17,23 +17,14 @@ from typing import Any
 import jsonatapy
 import orjson
 
-_COMPILED: dict[str, Any] = {}
-_MAX_COMPILED = 4096
+from care_exchange_standard.jsonata_thread import Compiler
 
-
-def _compiled(expression: str) -> Any:
-    """Each expression compiled once: one template is filled for many services."""
-    found = _COMPILED.get(expression)
-    if found is None:
-        if len(_COMPILED) >= _MAX_COMPILED:
-            _COMPILED.clear()
-        found = _COMPILED[expression] = jsonatapy.compile(expression)
-    return found
+_COMPILER = Compiler()  # one template fills many returns: each expression compiled once
 
 
 def _answer(message: dict[str, Any], expression: str, data: Any) -> dict[str, Any]:
     try:
-        value = _compiled(expression).evaluate_with_data(
+        value = _COMPILER.get(expression).evaluate_with_data(
             data,
             None,
             timeout=message["timeoutMs"],
