@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from referencing import Registry
+import jsonschema_rs
 
 from care_exchange_standard import jsonata_thread
 
@@ -104,14 +104,18 @@ class Compiled:
         return jsonata_thread.evaluate(self.expression, data, bindings, timeout=timeout)
 
 
-def parse_rule_set(document: Mapping[str, Any], where: str, registry: Registry[Any]) -> list[Rule]:
-    """The rules of one rule-set document; RuleSetError names the first problem."""
-    from jsonschema import Draft202012Validator
+def parse_rule_set(
+    document: Mapping[str, Any], where: str, registry: jsonschema_rs.Registry
+) -> list[Rule]:
+    """The rules of one rule-set document; RuleSetError names the first problem.
 
-    schema = registry.contents(RULE_SET_SCHEMA)
-    problems = list(Draft202012Validator(schema, registry=registry).iter_errors(document))
-    if problems:
-        raise RuleSetError(f"{where}: {problems[0].message}")
+    `registry` holds the standard's schemas, `formats/rule-set.json` among them. The check is
+    jsonschema-rs's: `jsonschema` would cost every command a second and more to import.
+    """
+    checker = jsonschema_rs.validator_for({"$ref": RULE_SET_SCHEMA}, registry=registry)
+    problem = next(iter(checker.iter_errors(document)), None)
+    if problem is not None:
+        raise RuleSetError(f"{where}: {problem.message}")
     record_type = str(document["recordType"])
     rules = []
     for index, rule in enumerate(document["rules"]):
@@ -135,11 +139,8 @@ def parse_rule_set(document: Mapping[str, Any], where: str, registry: Registry[A
     return rules
 
 
-def load_rules(directory: Path, registry: Registry[Any]) -> dict[str, list[Rule]]:
-    """The rules of every record type, by type (a type with no file has none).
-
-    `registry` holds the standard's schemas, `formats/rule-set.json` among them.
-    """
+def load_rules(directory: Path, registry: jsonschema_rs.Registry) -> dict[str, list[Rule]]:
+    """The rules of every record type, by type (a type with no file has none)."""
     found: dict[str, list[Rule]] = {}
     for path in sorted(directory.glob("*.json")):
         document = json.loads(path.read_text(encoding="utf-8"))

@@ -84,8 +84,8 @@ class Standard:
             (uri, Resource.from_contents(doc, default_specification=DRAFT202012))
             for uri, doc in self.documents.items()
         )
-        self._rs_registry = jsonschema_rs.Registry(list(self.documents.items()))
-        self._rules = load_rules(directory / "rules", self.registry)
+        self.compiled_registry = jsonschema_rs.Registry(list(self.documents.items()))
+        self._rules = load_rules(directory / "rules", self.compiled_registry)
         self.codelists: dict[str, Codelist] = load_codelists(directory / "codelists")
         self.types: dict[str, TypeInfo] = {}
         self._validators: dict[str, TypeValidator] = {}
@@ -101,7 +101,7 @@ class Standard:
             name=name, kind=kind, uri=uri, path=self.paths[uri], schema=schema, fields=fields
         )
         compiled = jsonschema_rs.validator_for(
-            schema, registry=self._rs_registry, validate_formats=True
+            schema, registry=self.compiled_registry, validate_formats=True
         )
         quiet = jsonschema_rs.validator_for(warning_schema(fields, self.codelists))
         self._validators[name] = TypeValidator(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from care_exchange_standard.command import build, declared_commands
+from tests.conftest import EXAMPLES
 
 HEAVY = ("jsonschema", "referencing", "care_exchange_server.cli", "fastapi", "sqlalchemy", "httpx")
 PROBE = """
@@ -52,3 +54,29 @@ def test_the_version_is_printed() -> None:
     done = CliRunner().invoke(build(), ["--version"])
     installed = metadata.version("care-exchange-standard")
     assert done.exit_code == 0 and done.output == f"care-exchange {installed}\n"
+
+
+VALIDATE_PROBE = """
+import sys
+from care_exchange_standard.command import main
+sys.argv = ["care-exchange", "validate", {path!r}]
+try:
+    main()
+except SystemExit:
+    pass
+print("jsonschema" in sys.modules)
+"""
+
+
+def test_validating_a_file_does_not_import_jsonschema(tmp_path: Path) -> None:
+    """Its format grammars take over a second to build: a record's check must not wait for them."""
+    example = EXAMPLES / "valid/capacity-snapshot/nursing-home-open.json"
+    done = subprocess.run(
+        [sys.executable, "-c", VALIDATE_PROBE.format(path=str(example))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    *report, imported = done.stdout.strip().splitlines()
+    assert "all valid" in "\n".join(report)
+    assert imported == "False"
