@@ -142,6 +142,7 @@ class SubscriberSummaryBody(TypedDict):
     subscriberId: str
     recordsReceived: int
     recordsRead: int
+    recordsInReturns: int
     lastReadAt: str | None
 
 

@@ -31,7 +31,7 @@ from care_exchange_server.storage.models import AccessReceipt
 from care_exchange_server.storage.types import UTCDateTime, utcnow
 
 READ, LISTED, FEED = ReceiptChannel.READ, ReceiptChannel.LISTED, ReceiptChannel.FEED
-WEBHOOK, EVENTS = ReceiptChannel.WEBHOOK, ReceiptChannel.EVENTS
+WEBHOOK, EVENTS, RETURN = ReceiptChannel.WEBHOOK, ReceiptChannel.EVENTS, ReceiptChannel.RETURN
 SCOPE = "agreements"
 
 
@@ -157,7 +157,7 @@ def list_for(
 def summary(
     session: Session, principal: Principal, receipt_filter: ReceiptFilter
 ) -> AccessReceiptSummaryBody:
-    """Per subscriber: distinct records received (feed and listings), read one by one, last read."""
+    """Per subscriber: distinct records received, read one by one and put into returns."""
     _provider(principal)
     _check_period(receipt_filter)
     conditions = _conditions(principal, receipt_filter)
@@ -165,11 +165,15 @@ def summary(
         AccessReceipt.channel.in_([FEED, LISTED, WEBHOOK, EVENTS])
     )
     read = func.count(AccessReceipt.record_pk.distinct()).filter(AccessReceipt.channel == READ)
+    in_returns = func.count(AccessReceipt.record_pk.distinct()).filter(
+        AccessReceipt.channel == RETURN
+    )
     rows = session.execute(
         select(
             AccessReceipt.subscriber_id,
             received.label("received"),
             read.label("read"),
+            in_returns.label("in_returns"),
             type_coerce(func.max(AccessReceipt.read_at), UTCDateTime()).label("last"),
         )
         .where(*conditions)
@@ -182,6 +186,7 @@ def summary(
                 subscriberId=row.subscriber_id,
                 recordsReceived=row.received,
                 recordsRead=row.read,
+                recordsInReturns=row.in_returns,
                 lastReadAt=timestamp(row.last),
             )
             for row in rows

@@ -392,6 +392,7 @@ class SubscriberSummary(TypedDict):
     subscriberId: str
     recordsReceived: int
     recordsRead: int
+    recordsInReturns: NotRequired[int]
     lastReadAt: str
 
 

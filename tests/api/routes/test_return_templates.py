@@ -342,6 +342,9 @@ def test_a_subscriber_fills_a_return_from_the_records_it_may_read(world: World) 
     assert {(item["channel"], item["agreementId"]) for item in got} == {
         ("return", "agr-subscriber")
     }
+    summary = world.call("provider", "GET", "/v1/access-receipts/summary").json()["subscribers"]
+    counts = [(s["recordsReceived"], s["recordsRead"], s["recordsInReturns"]) for s in summary]
+    assert counts == [(0, 0, len(USED))]
 
 
 def test_records_of_a_type_outside_the_agreement_are_treated_as_unpublished(
