@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx2
+import orjson
 
 from care_exchange_client import operations as ops
 from care_exchange_client.calls import Call, json_result
@@ -93,7 +94,18 @@ class BulkAnswer:
 
 
 def canonical(record: Mapping[str, Any]) -> bytes:
-    """A record's bytes depend on its content alone: sorted keys, no spaces, UTF-8."""
+    """A record's bytes depend on its content alone: sorted keys, no spaces, UTF-8.
+
+    orjson writes them ten times sooner than `json`; what it cannot write (an integer beyond
+    64 bits) or writes as `null` (a NaN, which must be refused, not sent as null) goes the slow
+    way, so both agree on every record and refuse the same ones.
+    """
+    try:
+        encoded = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        encoded = b"null"
+    if b"null" not in encoded:
+        return encoded
     return json.dumps(
         record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode()
