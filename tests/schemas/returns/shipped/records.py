@@ -60,6 +60,7 @@ def ash_service() -> Record:
             "accommodation-nursing-or-personal-care",
             "treatment-of-disease-disorder-or-injury",
         ],
+        "clientGroups": ["older-people", "dementia", "physical-disability"],
         "geography": {"country": "england", "councilArea": "E06000057", "postcode": "HG1 2AB"},
         "address": {"line1": "3 Ash Lane", "town": "Harrogate"},
         "contact": {"email": "manager.ashcourt@example.org.uk", "telephone": "01423 555 0100"},

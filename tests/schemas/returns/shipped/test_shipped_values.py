@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from care_exchange_standard.returns import fill, shipped_templates
 from tests.schemas.returns.shipped import records as r
 
@@ -222,7 +224,7 @@ def test_asc_wds_workplace_row() -> None:
         service=r.ash_service(),
         provider=r.ash_provider(),
     )
-    unmapped = ("PERMCQC", "PERMLA", "SERVICEUSERS", "OTHERUSERDESC")
+    unmapped = ("PERMCQC", "PERMLA")
     assert {code: values.pop(code) for code in unmapped} == {
         code: ("unmapped", None) for code in unmapped
     }
@@ -247,6 +249,9 @@ def test_asc_wds_workplace_row() -> None:
         "CAPACITY": ("value", "40"),  # the 27 October snapshot, the latest by the 31st
         "UTILISATION": ("value", "32"),  # 15 + 8 + 8 + 1
         "SERVICEDESC": ("value", ""),
+        # Older people only: dementia and physical disability give the older people's codes.
+        "SERVICEUSERS": ("value", "1;25"),
+        "OTHERUSERDESC": ("value", ";"),  # one blank item for each of the two codes
         "DHA": ("value", "1"),
         "DHAACTIVITIES": ("value", "2;7"),
         "TOTALPERMTEMP": ("value", 43),  # 1 + 6 + 4 + 20 + 3 + 7 + 2
@@ -286,6 +291,44 @@ def test_asc_wds_names_an_nhs_employer_as_other() -> None:
     nhs = r.ash_provider() | {"organisationType": "nhs-body"}
     values = _values("asc-wds-workplace-bulk-upload", [], r.ASH, "2026-10-31", r.ash_service(), nhs)
     assert (values["ESTTYPE"], values["OTHERTYPE"]) == (("value", "8"), ("value", "NHS body"))
+
+
+@pytest.mark.parametrize(
+    ("client_groups", "service_users", "descriptions"),
+    [
+        # Adults: learning disability 5, carers of adults 19, other 21 with its description.
+        (
+            ["younger-adults", "learning-disability-or-autism", "carers-of-adults", "other"],
+            "5;19;21",
+            ";;People who are homeless, or sleeping rough",
+        ),
+        # No age given: dementia for older people (1) and adults (28); no group for brain injury.
+        (["dementia", "acquired-brain-injury"], "1;28", ";"),
+        # Both ages with one condition: mental health for each, not 3 or 9.
+        (["older-people", "younger-adults", "mental-health"], "2;6", ";"),
+        # An age with no condition: older people not in above categories.
+        (["older-people"], "3", ""),
+        (["children-and-young-people", "carers-of-children-and-young-people"], "45;20", ";"),
+        (["whole-population"], "", ""),  # no ASC-WDS group
+    ],
+)
+def test_asc_wds_service_users(
+    client_groups: list[str], service_users: str, descriptions: str
+) -> None:
+    service = r.ash_service() | {
+        "clientGroups": client_groups,
+        "otherClientGroup": "People who are homeless; or sleeping rough",
+    }
+    values = _values("asc-wds-workplace-bulk-upload", [], r.ASH, "2026-10-31", service)
+    assert values["SERVICEUSERS"] == ("value", service_users)
+    assert values["OTHERUSERDESC"] == ("value", descriptions)
+
+
+def test_asc_wds_service_users_without_client_groups() -> None:
+    service = r.ash_service()
+    del service["clientGroups"]
+    values = _values("asc-wds-workplace-bulk-upload", [], r.ASH, "2026-10-31", service)
+    assert (values["SERVICEUSERS"], values["OTHERUSERDESC"]) == (("empty", None), ("empty", None))
 
 
 def test_cqc_death_notification() -> None:
