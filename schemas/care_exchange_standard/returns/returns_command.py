@@ -99,7 +99,13 @@ def render(
             "--records", "-r", help="A file or folder of records (repeat for more).", exists=True
         ),
     ],
-    service: Annotated[str, typer.Option(help="The service the return is for.")],
+    service: Annotated[
+        list[str],
+        typer.Option(
+            help="The service the return is for; repeat it for one return per service (a "
+            "bulk-upload CSV gets a row for each)."
+        ),
+    ],
     period: Annotated[
         str, typer.Option(help="The period: 2026-10, 2026-Q1, 2026-W44, 2026, a date, an id.")
     ],
@@ -116,8 +122,11 @@ def render(
     """Fill a return from record files, offline, as a server would fill it."""
     from care_exchange_standard.returns import PeriodError, fill
     from care_exchange_standard.returns.rendering import as_csv, write_xlsx
+    from care_exchange_standard.returns.sandbox import Sandbox
 
     chosen = _template(template)
+    if output_format is ReturnFormat.XLSX and len(service) > 1:
+        raise _fail("--format xlsx takes one --service: a workbook holds one return")
     found, services, invalid = _records(records)
     if invalid:
         typer.echo(
@@ -125,24 +134,36 @@ def render(
             "`care-exchange validate` says why",
             err=True,
         )
-    entry = services.get(f"service/{service}")
-    owner = services.get(f"provider/{entry['providerId']}") if entry else None
-    try:
-        filled = fill(
-            chosen, found, service_id=service, period=period, service=entry, provider=owner
-        )
-    except PeriodError as error:
-        raise _fail(str(error)) from None
+    filled = []
+    with Sandbox() as sandbox:  # one worker process for every service's return
+        for service_id in dict.fromkeys(service):
+            entry = services.get(f"service/{service_id}")
+            owner = services.get(f"provider/{entry['providerId']}") if entry else None
+            try:
+                filled.append(
+                    fill(
+                        chosen,
+                        found,
+                        service_id=service_id,
+                        period=period,
+                        service=entry,
+                        provider=owner,
+                        sandbox=sandbox,
+                    )
+                )
+            except PeriodError as error:
+                raise _fail(str(error)) from None
     if output_format is ReturnFormat.XLSX:
         if output is None:
             raise _fail("--format xlsx needs --output FILE")
-        write_xlsx(filled, output)
+        write_xlsx(filled[0], output)
         return
-    text = (
-        json.dumps(filled.as_dict(), indent=2, ensure_ascii=False) + "\n"
-        if output_format is ReturnFormat.JSON
-        else as_csv([filled])
-    )
+    if output_format is ReturnFormat.CSV:
+        text = as_csv(filled)
+    else:
+        bodies = [one.as_dict() for one in filled]
+        shown = bodies[0] if len(bodies) == 1 else bodies
+        text = json.dumps(shown, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         sys.stdout.write(text)
     else:

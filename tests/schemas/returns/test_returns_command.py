@@ -124,3 +124,20 @@ def test_coverage_counts_each_kind_of_match(files: Path) -> None:
     table = runner.invoke(app, ["returns", "coverage", str(files / "template.json")])
     assert "occupancy-monthly" in table.stdout
     assert "ISOLATION unmapped: The standard does not yet separate" in table.stdout
+
+
+def test_render_for_several_services_writes_a_row_or_a_return_for_each(files: Path) -> None:
+    """svc-x has one October snapshot (cap-other): 1 occupied in each of its three rows."""
+    again = ["--service", "svc-x", "--service", SERVICE]
+    done = _render(files, "--format", "csv", *again)
+    assert done.exit_code == 0, done.output
+    assert done.stdout.splitlines() == [
+        "REG,OCC_NURSING,AVG_OCC,SNAPSHOTS,ISOLATION",
+        "60,30,46.5,2,",
+        "60,1,3,1,",
+    ]
+    both = json.loads(_render(files, *again).stdout)
+    assert [body["serviceId"] for body in both] == [SERVICE, "svc-x"]
+    one_book = _render(files, "--format", "xlsx", "--output", str(files / "r.xlsx"), *again)
+    assert one_book.exit_code == 2
+    assert "--format xlsx takes one --service" in one_book.stderr
