@@ -142,7 +142,7 @@ class SubscriberSummaryBody(TypedDict):
     subscriberId: str
     recordsReceived: int
     recordsRead: int
-    recordsInReturns: int
+    recordsInReturns: NotRequired[int]  # optional in the spec, so a 1.0 server still conforms
     lastReadAt: str | None
 
 
