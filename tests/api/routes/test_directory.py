@@ -3,7 +3,6 @@ routes."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -13,8 +12,7 @@ from care_exchange_server.auth import clients
 from care_exchange_server.services import paging
 from care_exchange_server.storage.db import transaction
 from care_exchange_server.storage.enums import AuthMethod
-from tests.api.world import World, example_record, service_document
-from tests.conftest import EXAMPLES
+from tests.api.world import World, example_record, provider_entry, service_document
 
 
 def test_me_names_the_callers_organisation(world: World) -> None:
@@ -184,13 +182,6 @@ def test_directory_lists_page_by_token(world: World, party: str, path: str) -> N
 # -------------------------------------------------------------------- provider directory entries
 
 ENTRY = "/v1/organisations/me/directory-entry"
-
-
-def provider_entry(organisation_id: str = "org-provider", **changes: Any) -> dict[str, Any]:
-    """The example English private company's entry, as the given organisation's."""
-    path = EXAMPLES / "valid" / "provider" / "english-private-company.json"
-    document: dict[str, Any] = json.loads(path.read_text())
-    return document | {"id": organisation_id} | changes
 
 
 def test_a_provider_stores_its_directory_entry_and_reads_it_back(world: World) -> None:

@@ -29,7 +29,7 @@ from care_exchange_server.settings import Settings
 from care_exchange_standard.returns import load_template, shipped_templates
 from care_exchange_standard.tables.xlsx import Workbook
 from care_exchange_testing.live_server import live_server
-from tests.api.world import World, example_record
+from tests.api.world import World, example_record, provider_entry
 from tests.conftest import EXAMPLES
 
 BASE = "/v1/return-templates"
@@ -656,13 +656,11 @@ def test_returns_read_the_providers_directory_entry_once_it_is_stored(world: Wor
     assert esttype("provider") == ("no-source", None)
     assert esttype("subscriber") == ("no-source", None)
     entry = "/v1/organisations/me/directory-entry"
-    theirs = json.loads((EXAMPLES / "valid/provider/scottish-charity.json").read_text())
-    theirs["id"] = "org-other_provider"
+    theirs = provider_entry("org-other_provider", organisationType="local-authority")
     stored = world.call("other_provider", "PUT", entry, json=theirs)
     assert stored.status_code == 200, stored.text
     assert esttype("provider") == ("no-source", None)
-    mine = json.loads((EXAMPLES / "valid/provider/english-private-company.json").read_text())
-    mine["id"] = "org-provider"
+    mine = provider_entry()
     stored = world.call("provider", "PUT", entry, json=mine)
     assert stored.status_code == 200, stored.text
     assert esttype("provider") == ("value", "6")
