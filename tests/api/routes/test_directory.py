@@ -227,8 +227,8 @@ def test_a_commissioner_with_the_services_scope_is_still_forbidden(
         data={"grant_type": "client_credentials"},
     ).json()["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
-    for method, kwargs in (("GET", {}), ("PUT", {"json": provider_entry("org-subscriber")})):
-        refused = world.client.request(method, ENTRY, headers=auth, **kwargs)
+    for method, body in (("GET", None), ("PUT", provider_entry("org-subscriber"))):
+        refused = world.client.request(method, ENTRY, headers=auth, json=body)
         assert (refused.status_code, refused.json()["code"]) == (403, "forbidden"), refused.text
 
 
