@@ -82,10 +82,11 @@ def replace_directory_entry(
 ) -> dict[str, Any]:
     """Store the caller's whole provider directory entry, replacing any stored before.
 
-    The row is locked first, so two replacements are stored one after the other.
+    The last of two concurrent replacements wins, as with a service's entry. No row lock is
+    taken beyond the update's own: a `FOR UPDATE` would also hold up every insert whose foreign
+    key names the organisation.
     """
     _require_provider(principal)
-    organisation = session.get_one(Organisation, principal.organisation_id, with_for_update=True)
     data = conforming("provider", document)
     if data["id"] != principal.organisation_id:
         raise ProblemError(
@@ -93,7 +94,7 @@ def replace_directory_entry(
             "The entry's id must be your organisation's id.",
             [FieldError("/id", f"must be '{principal.organisation_id}'.", "const")],
         )
-    organisation.directory_entry = data
+    organisation_of(session, principal).directory_entry = data
     session.flush()
     return data
 
