@@ -142,7 +142,8 @@ class SubscriberSummaryBody(TypedDict):
     subscriberId: str
     recordsReceived: int
     recordsRead: int
-    recordsInReturns: NotRequired[int]  # optional in the spec, so a 1.0 server still conforms
+    # Optional in the spec (since 1.1, a 1.0 server may leave it out); this server always sends it.
+    recordsInReturns: NotRequired[int]
     lastReadAt: str | None
 
 

@@ -63,6 +63,25 @@ def _service(
     }
 
 
+def _provider(
+    provider_id: str, name: str, number: str, company: str, postcode: str
+) -> dict[str, Any]:
+    """A provider's own directory entry, which returns filled on the server read."""
+    return {
+        "directoryType": "provider",
+        "schemaVersion": "1.1",
+        "id": provider_id,
+        "name": name,
+        "legalName": f"{name} Ltd",
+        "organisationType": "private-company",
+        "identifiers": [
+            {"scheme": "care-inspectorate-provider", "value": number},
+            {"scheme": "companies-house", "value": company},
+        ],
+        "registeredAddress": {"locality": "Edinburgh", "postcode": postcode},
+    }
+
+
 SHARED_SCOPES = ["agreements", "feedback", "subscriptions", "returns"]
 
 
@@ -71,12 +90,22 @@ def seed(session: Session) -> list[DemoClient] | None:
     if session.get(Organisation, PROVIDER) is not None:
         return None
     commissioner = OrganisationKind.COMMISSIONER
-    directory.create_organisation(session, "Thistle Care Ltd", OrganisationKind.PROVIDER, PROVIDER)
+    thistle = directory.create_organisation(
+        session, "Thistle Care Ltd", OrganisationKind.PROVIDER, PROVIDER
+    )
     directory.create_organisation(session, "Edinburgh HSCP (demo)", commissioner, COMMISSIONER)
     directory.create_organisation(session, "Fife HSCP (demo)", commissioner, OTHER)
-    directory.create_organisation(
+    heather = directory.create_organisation(
         session, "Heather Homes Ltd (demo)", OrganisationKind.PROVIDER, SECOND_PROVIDER
     )
+    for provider, name, number, company, postcode in (
+        (thistle, "Thistle Care", "SP2003000125", "SC204518", "EH10 5AB"),
+        (heather, "Heather Homes", "SP2003000127", "SC287361", "EH14 1AA"),
+    ):
+        entry = _provider(provider.id, name, number, company, postcode)
+        issues = load_standard().validator("provider").validate(entry)
+        assert not issues, issues
+        provider.directory_entry = entry
     for service_id, name, number, postcode, provider_id in (
         (SERVICES[0], "Thistle Court Care Home", "CS2003001025", "EH10 5AB", PROVIDER),
         (SERVICES[1], "Rowan Lodge Care Home", "CS2003001026", "EH12 7CD", PROVIDER),

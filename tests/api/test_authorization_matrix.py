@@ -36,6 +36,7 @@ from tests.api.templates import Template
 from tests.api.world import (
     World,
     example_record,
+    provider_entry,
     published_example,
     service_document,
 )
@@ -223,6 +224,21 @@ def svc_p1(world: World) -> Call:
 def replaced_svc_p1(world: World) -> Call:
     document = {**service_document("svc-p1", "org-provider"), "name": "Renamed service"}
     return Call({"serviceId": "svc-p1"}, {"json": document})
+
+
+DIRECTORY_ENTRY = "/v1/organisations/me/directory-entry"
+
+
+def stored_provider_entry(world: World) -> Call:
+    """Setup: the provider stores its directory entry (other_provider has none)."""
+    response = world.call("provider", "PUT", DIRECTORY_ENTRY, json=provider_entry())
+    assert response.status_code == 200, response.text
+    return Call()
+
+
+def replaced_provider_entry(world: World) -> Call:
+    """The provider's entry: other_provider's PUT of it names another organisation's id."""
+    return Call(kwargs={"json": provider_entry(name="Renamed provider")})
 
 
 def listed_delegation(world: World) -> Call:
@@ -699,6 +715,38 @@ MATRIX: dict[str, Row] = {
             subscriber=200,
             other_subscriber=200,
             admin=200,
+        ),
+    ),
+    "getMyDirectoryEntry": Row(
+        "GET",
+        DIRECTORY_ENTRY,
+        stored_provider_entry,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=200,
+            other_provider=404,
+            vendor=403,
+            other_vendor=403,
+            subscriber=403,
+            other_subscriber=403,
+            admin=403,
+        ),
+    ),
+    "replaceMyDirectoryEntry": Row(
+        "PUT",
+        DIRECTORY_ENTRY,
+        replaced_provider_entry,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=200,
+            other_provider=422,
+            vendor=403,
+            other_vendor=403,
+            subscriber=403,
+            other_subscriber=403,
+            admin=403,
         ),
     ),
     "listServices": Row(

@@ -14,7 +14,14 @@ from fastapi.testclient import TestClient
 
 from care_exchange_conformance.config import Party, load
 from care_exchange_server.auth.tokens import InvalidTokenError, decode_access_token
-from care_exchange_server.demo import SERVICES, expired_token, seed, write_conformance_config
+from care_exchange_server.demo import (
+    PROVIDER,
+    SECOND_PROVIDER,
+    SERVICES,
+    expired_token,
+    seed,
+    write_conformance_config,
+)
 from care_exchange_server.storage.db import transaction
 from tests.conftest import EXAMPLES
 
@@ -95,3 +102,39 @@ def test_the_demos_expired_token_is_genuine_and_refused_only_for_its_age(app: Fa
     claims = json.loads(base64.urlsafe_b64decode(expired.split(".")[1] + "=="))
     assert claims["client_id"] == made[0].client_id
     assert claims["exp"] < time.time() < claims["exp"] + 120
+
+
+def test_the_demos_providers_have_directory_entries_that_returns_read(
+    app: FastAPI, client: TestClient
+) -> None:
+    """So that a demo ASC-WDS return shows the employer type (a private company: 6)."""
+    with transaction(app.state.sessions) as session:
+        made = seed(session)
+    assert made is not None
+    provider, commissioner, _, second = (
+        {"Authorization": f"Bearer {token(client, party.client_id, party.secret)}"}
+        for party in made
+    )
+    for headers, organisation in ((provider, PROVIDER), (second, SECOND_PROVIDER)):
+        entry = client.get("/v1/organisations/me/directory-entry", headers=headers)
+        assert entry.status_code == 200, entry.text
+        assert (entry.json()["id"], entry.json()["organisationType"]) == (
+            organisation,
+            "private-company",
+        )
+    path = "/v1/return-templates/asc-wds-workplace-bulk-upload/returns"
+    query = {"serviceId": SERVICES[0], "period": "2026-10-31"}
+    for headers in (provider, commissioner):
+        filled = client.get(path, params=query, headers=headers)
+        assert filled.status_code == 200, filled.text
+        fields = {item["code"]: item for item in filled.json()["fields"]}
+        assert (fields["ESTTYPE"]["status"], fields["ESTTYPE"]["value"]) == ("value", "6")
+
+
+def token(client: TestClient, client_id: str, secret: str) -> str:
+    response = client.post(
+        "/oauth/token", auth=(client_id, secret), data={"grant_type": "client_credentials"}
+    )
+    assert response.status_code == 200, response.text
+    found: str = response.json()["access_token"]
+    return found

@@ -259,6 +259,8 @@ def use_world_ids(case: Case[Any]) -> None:
         body["providerId"] = "org-provider"
         if "serviceId" in (case.path_parameters or {}):
             body["id"] = case.path_parameters["serviceId"]
+    elif path == "/v1/organisations/me/directory-entry":
+        body["id"] = "org-provider"  # the caller's own entry; another id is a 422
     elif path == "/v1/delegations":
         body["vendorId"] = "org-vendor"
     elif path == "/v1/agreements":

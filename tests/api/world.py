@@ -166,6 +166,13 @@ def service_document(service_id: str, provider_id: str) -> dict[str, Any]:
     }
 
 
+def provider_entry(organisation_id: str = "org-provider", **changes: Any) -> dict[str, Any]:
+    """A provider directory entry (the example English private company) as the organisation's."""
+    path = EXAMPLES / "valid" / "provider" / "english-private-company.json"
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document | {"id": organisation_id} | changes
+
+
 def example_record(
     record_type: str, service_id: str, record_id: str | None = None
 ) -> dict[str, Any]:

@@ -1,17 +1,26 @@
 """The rest of the exchange through the SDK: agreements, feedback and receipts, the service
-directory and delegations, and administration."""
+directory and delegations, a provider's directory entry, and administration."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import pytest
 
-from care_exchange_client import Client, ClientSecret, Forbidden, NotFound, TokenError
+from care_exchange_client import (
+    AsyncClient,
+    Client,
+    ClientSecret,
+    Forbidden,
+    NotFound,
+    TokenError,
+    ValidationFailed,
+)
 from care_exchange_client.types import AgreementRequest, ClientCreated
 from care_exchange_server.demo import COMMISSIONER, PROVIDER
 from tests.clients.conftest import ADMIN_ORGANISATION, Reference, new_record
@@ -125,6 +134,46 @@ def test_services_and_delegations(reference: Reference, publisher: Client, admin
     publisher.revoke_delegation(delegation["id"])
     again = {d["id"]: d for d in publisher.list_delegations.all()}[delegation["id"]]
     assert again["revokedAt"] is not None
+
+
+def _provider_entry(organisation_id: str, name: str) -> dict[str, Any]:
+    return {
+        "directoryType": "provider",
+        "schemaVersion": "1.1",
+        "id": organisation_id,
+        "name": name,
+        "legalName": f"{name} Limited",
+        "organisationType": "private-company",
+        "identifiers": [{"scheme": "companies-house", "value": "07654321"}],
+    }
+
+
+def test_a_provider_stores_and_reads_its_directory_entry(
+    reference: Reference, admin: Client, subscriber: Client
+) -> None:
+    organisation, created = _new_party(admin, "provider", ["services"])
+    credentials = ClientSecret(created["clientId"], created["clientSecret"])
+    with Client(reference.base_url, credentials) as provider:
+        with pytest.raises(NotFound):
+            provider.get_my_directory_entry()
+        entry = _provider_entry(organisation, "SDK Care")
+        assert provider.replace_my_directory_entry(entry) == entry
+        assert provider.get_my_directory_entry() == entry
+        with pytest.raises(ValidationFailed) as refused:
+            provider.replace_my_directory_entry(_provider_entry(PROVIDER, "Not mine"))
+        assert refused.value.pointers == ["/id"]
+    with pytest.raises(Forbidden):
+        subscriber.get_my_directory_entry()
+
+    async def flow() -> tuple[Any, Any]:
+        async with AsyncClient(reference.base_url, credentials) as client:
+            renamed = _provider_entry(organisation, "SDK Care Group")
+            return await client.replace_my_directory_entry(renamed), (
+                await client.get_my_directory_entry()
+            )
+
+    stored, read = asyncio.run(flow())
+    assert stored == read == _provider_entry(organisation, "SDK Care Group")
 
 
 def test_administration(reference: Reference, admin: Client, outsider: Client) -> None:

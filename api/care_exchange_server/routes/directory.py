@@ -1,4 +1,4 @@
-"""Directory routes: who am I, my services, and delegations to vendors."""
+"""Directory routes: who am I, my directory entry, my services, and delegations to vendors."""
 
 from __future__ import annotations
 
@@ -43,6 +43,21 @@ class DelegationRequest(BaseModel):
 def me(principal: Caller, session: Db) -> Response:
     organisation = directory.organisation_of(session, principal)
     return json_response(200, directory.organisation_dict(organisation))
+
+
+@router.get("/organisations/me/directory-entry")
+def my_directory_entry(principal: Caller, session: Db) -> Response:
+    return json_response(200, directory.directory_entry(session, principal))
+
+
+@router.put("/organisations/me/directory-entry")
+async def replace_my_directory_entry(request: Request, principal: Caller) -> Response:
+    body = await read_json(request)
+
+    def work(session: Session) -> Response:
+        return json_response(200, directory.replace_directory_entry(session, principal, body))
+
+    return await in_transaction(request, work)
 
 
 @router.get("/services")

@@ -56,6 +56,55 @@ def organisation_dict(organisation: Organisation) -> OrganisationBody:
     return OrganisationBody(id=organisation.id, name=organisation.name, kind=organisation.kind)
 
 
+def _require_provider(principal: Principal) -> None:
+    """Only a provider organisation has a provider directory entry."""
+    require_scope(principal, "services")
+    if principal.organisation_kind != OrganisationKind.PROVIDER:
+        raise ProblemError(
+            "forbidden", "Only a provider organisation has a provider directory entry."
+        )
+
+
+def directory_entry(session: Session, principal: Principal) -> dict[str, Any]:
+    """The caller's provider directory entry; 404 until it has stored one."""
+    _require_provider(principal)
+    entry = organisation_of(session, principal).directory_entry
+    if entry is None:
+        raise ProblemError(
+            "not_found",
+            "Your organisation has stored no provider directory entry; PUT one to add it.",
+        )
+    return entry
+
+
+def replace_directory_entry(
+    session: Session, principal: Principal, document: Any
+) -> dict[str, Any]:
+    """Store the caller's whole provider directory entry, replacing any stored before.
+
+    The last of two concurrent replacements wins, as with a service's entry. No row lock is
+    taken beyond the update's own: a `FOR UPDATE` would also hold up every insert whose foreign
+    key names the organisation.
+    """
+    _require_provider(principal)
+    data = conforming("provider", document)
+    if data["id"] != principal.organisation_id:
+        raise ProblemError(
+            "validation_failed",
+            "The entry's id must be your organisation's id.",
+            [FieldError("/id", f"must be '{principal.organisation_id}'.", "const")],
+        )
+    organisation_of(session, principal).directory_entry = data
+    session.flush()
+    return data
+
+
+def provider_entry(session: Session, provider_id: str) -> dict[str, Any] | None:
+    """A provider's stored directory entry, if it has stored one (for filling returns)."""
+    organisation = session.get(Organisation, provider_id)
+    return None if organisation is None else organisation.directory_entry
+
+
 def _own_provider(principal: Principal, document: dict[str, Any]) -> None:
     if document["providerId"] != principal.organisation_id:
         raise ProblemError(

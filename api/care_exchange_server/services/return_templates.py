@@ -32,7 +32,7 @@ from care_exchange_server.bodies import (
 )
 from care_exchange_server.problems import FieldError, ProblemError
 from care_exchange_server.scopes import read_scope, require_scope
-from care_exchange_server.services import paging, receipts
+from care_exchange_server.services import directory, paging, receipts
 from care_exchange_server.services.access import Grant, agreed_grants, in_force
 from care_exchange_server.services.agreements import SUBSCRIBER_KINDS
 from care_exchange_server.services.stored import STORED_COLUMNS, StoredRecord
@@ -381,16 +381,19 @@ def coverage(version: Version) -> ReturnTemplateCoverageBody:
 
 @dataclass(frozen=True)
 class ReturnPlan:
-    """What a return is filled from: the template, the service, and the records it may use.
+    """What a return is filled from: the template, the directory, and the records it may use.
 
-    `grants`: per record type, the agreements a subscriber uses them under (none for a
-    provider's own records, which leave no receipt).
+    `service`: the service's directory entry. `provider`: its provider's own entry, None until
+    the provider has stored one (then the fields that read it are `no-source`). `grants`: per
+    record type, the agreements a subscriber uses them under (none for a provider's own
+    records, which leave no receipt).
     """
 
     template: Template
     service_id: str
     period: str
     service: dict[str, Any]
+    provider: dict[str, Any] | None
     records: list[StoredRecord]
     grants: dict[str, list[Grant]] = field(default_factory=dict)
 
@@ -439,6 +442,8 @@ def plan(
     types it may read there; the other types are left out, so the fields that read them say
     `no-source`, as for a service that published nothing. A provider previews it for its own
     services from all their records. Anyone else: 404, whichever of the two it may not see.
+    Both read the provider's directory entry, when it has stored one: it is public directory
+    information, as the service's entry is.
     """
     found = get(session, principal, template_id, version, shipped).template
     service = session.get(Service, service_id)
@@ -468,7 +473,16 @@ def plan(
             Record.record_type.in_(types),
         )
         records = [StoredRecord(*row) for row in session.execute(query.order_by(Record.pk))]
-    return ReturnPlan(found, service_id, period, dict(service.document), records, grants)
+    provider = directory.provider_entry(session, service.provider_id)
+    return ReturnPlan(
+        found,
+        service_id,
+        period,
+        dict(service.document),
+        None if provider is None else dict(provider),
+        records,
+        grants,
+    )
 
 
 def fill_plan(plan: ReturnPlan, limits: Limits) -> FilledReturn:
@@ -486,6 +500,7 @@ def fill_plan(plan: ReturnPlan, limits: Limits) -> FilledReturn:
             service_id=plan.service_id,
             period=plan.period,
             service=plan.service,
+            provider=plan.provider,
             limits=limits,
         )
     except PeriodError as error:  # the form was checked in `plan`: only an unknown event is left

@@ -66,6 +66,8 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(300))
     kind: Mapped[OrganisationKind] = mapped_column(coded(OrganisationKind, 40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A provider's own directory entry (schemas/directory/provider.json), once it has stored one.
+    directory_entry: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class Client(Base):

@@ -190,6 +190,8 @@ class Operations:
     list_subscription_events = operation_method(ops.list_subscription_events)
     # directory
     get_my_organisation = operation_method(ops.get_my_organisation)
+    get_my_directory_entry = operation_method(ops.get_my_directory_entry)
+    replace_my_directory_entry = operation_method(ops.replace_my_directory_entry)
     list_services = paged_method(ops.list_services)
     create_service = operation_method(ops.create_service)
     get_service = operation_method(ops.get_service)

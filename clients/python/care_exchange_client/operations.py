@@ -46,6 +46,7 @@ from care_exchange_client.types import (
     Organisation,
     OrganisationKind,
     Page,
+    Provider,
     Readiness,
     Record,
     RecordEnvelope,
@@ -585,6 +586,19 @@ def list_subscription_events(
 @operation("getMyOrganisation", "GET", "/v1/organisations/me")
 def get_my_organisation() -> Call[Organisation]:
     return json_call("getMyOrganisation", "GET", "/v1/organisations/me")
+
+
+@operation("getMyDirectoryEntry", "GET", "/v1/organisations/me/directory-entry")
+def get_my_directory_entry() -> Call[Provider]:
+    """The caller's provider directory entry; `NotFound` until it is stored (since 1.1)."""
+    return json_call("getMyDirectoryEntry", "GET", "/v1/organisations/me/directory-entry")
+
+
+@operation("replaceMyDirectoryEntry", "PUT", "/v1/organisations/me/directory-entry")
+def replace_my_directory_entry(provider: Mapping[str, Any]) -> Call[Provider]:
+    """Store the whole provider directory entry; its `id` is the caller's organisation's."""
+    path = "/v1/organisations/me/directory-entry"
+    return json_call("replaceMyDirectoryEntry", "PUT", path, body=provider)
 
 
 @operation("listServices", "GET", "/v1/services")

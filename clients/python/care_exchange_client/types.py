@@ -4,7 +4,7 @@ They are plain dicts at run time, exactly the JSON the server sent: nothing is c
 member a newer server adds is kept and a caller can pass a body straight back (a record envelope
 into `replace_record`, say). Timestamps stay RFC 3339 strings for the same reason.
 `tests/clients/test_sdk_types.py` holds each class to its component's members and required ones.
-Records and service entries are typed loosely on purpose: their normative definition is the
+Records and directory entries are typed loosely on purpose: their normative definition is the
 standard's JSON Schemas, which the server validates.
 """
 
@@ -47,9 +47,11 @@ EventType: TypeAlias = Literal[
     "org.careexchange.heartbeat",
 ]
 
-# A record of the standard, or a service directory entry: defined by the standard's schemas.
+# A record of the standard, or a service's or provider's directory entry: defined by the
+# standard's schemas.
 Record: TypeAlias = dict[str, Any]
 Service: TypeAlias = dict[str, Any]
+Provider: TypeAlias = dict[str, Any]
 
 
 class Page(TypedDict, Generic[Item]):

@@ -1,13 +1,18 @@
-"""The directory: who am I, services, delegations, and the administrators' routes."""
+"""The directory: who am I, my provider entry, services, delegations, and the administrators'
+routes."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
+from care_exchange_server.auth import clients
 from care_exchange_server.services import paging
-from tests.api.world import World, example_record, service_document
+from care_exchange_server.storage.db import transaction
+from care_exchange_server.storage.enums import AuthMethod
+from tests.api.world import World, example_record, provider_entry, service_document
 
 
 def test_me_names_the_callers_organisation(world: World) -> None:
@@ -172,3 +177,105 @@ def test_directory_lists_page_by_token(world: World, party: str, path: str) -> N
     foreign = paging.encode_token({"after": "a", "list": "another"})
     refused = world.call(party, "GET", f"{path}?page_token={foreign}")
     assert (refused.status_code, refused.json()["code"]) == (400, "invalid_query")
+
+
+# -------------------------------------------------------------------- provider directory entries
+
+ENTRY = "/v1/organisations/me/directory-entry"
+
+
+def test_a_provider_stores_its_directory_entry_and_reads_it_back(world: World) -> None:
+    before = world.call("provider", "GET", ENTRY)
+    assert (before.status_code, before.json()["code"]) == (404, "not_found")
+    entry = provider_entry()
+    stored = world.call("provider", "PUT", ENTRY, json=entry)
+    assert stored.status_code == 200, stored.text
+    assert stored.json() == entry
+    assert stored.headers["x-request-id"]
+    assert world.call("provider", "GET", ENTRY).json() == entry
+    renamed = provider_entry(name="Aire Valley Care Group")
+    assert world.call("provider", "PUT", ENTRY, json=renamed).json() == renamed
+    assert world.call("provider", "GET", ENTRY).json() == renamed
+
+
+@pytest.mark.parametrize("party", ["subscriber", "vendor", "admin", "no_scope"])
+def test_only_a_provider_has_a_directory_entry(world: World, party: str) -> None:
+    organisation_id = world[party].organisation_id
+    for method, kwargs in (("GET", {}), ("PUT", {"json": provider_entry(organisation_id)})):
+        refused = world.call(party, method, ENTRY, **kwargs)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] in {"forbidden", "insufficient_scope"}
+    assert world.call(None, "GET", ENTRY).status_code == 401
+
+
+def test_a_commissioner_with_the_services_scope_is_still_forbidden(
+    world: World, app: FastAPI
+) -> None:
+    """The refusal is for the kind of organisation, not only for a scope it lacks."""
+    with transaction(app.state.sessions) as session:
+        made, secret = clients.create_client(
+            session,
+            "org-subscriber",
+            "services client",
+            ["services"],
+            AuthMethod.CLIENT_SECRET_BASIC,
+        )
+    assert secret is not None
+    token = world.client.post(
+        "/oauth/token",
+        auth=(made.client_id, secret),
+        data={"grant_type": "client_credentials"},
+    ).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    for method, body in (("GET", None), ("PUT", provider_entry("org-subscriber"))):
+        refused = world.client.request(method, ENTRY, headers=auth, json=body)
+        assert (refused.status_code, refused.json()["code"]) == (403, "forbidden"), refused.text
+
+
+def test_the_entry_must_carry_the_callers_organisation_id(world: World) -> None:
+    refused = world.call("provider", "PUT", ENTRY, json=provider_entry("org-other_provider"))
+    assert (refused.status_code, refused.json()["code"]) == (422, "validation_failed")
+    assert [error["pointer"] for error in refused.json()["errors"]] == ["/id"]
+    assert world.call("provider", "GET", ENTRY).status_code == 404
+    assert world.call("other_provider", "GET", ENTRY).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "pointers"),
+    [
+        (provider_entry(organisationType="plc"), ["/organisationType"]),
+        (provider_entry(identifiers=[]), ["/identifiers"]),
+        (provider_entry(colour="blue"), ["/colour"]),
+        ({k: v for k, v in provider_entry().items() if k != "legalName"}, ["/legalName"]),
+        (
+            provider_entry(registeredAddress={"locality": "Shipley"}, website="airevalley"),
+            ["/registeredAddress/postcode", "/website"],
+        ),
+        ([provider_entry()], [""]),
+        ("provider", [""]),
+    ],
+)
+def test_an_invalid_entry_is_a_422_naming_each_field_and_changes_nothing(
+    world: World, body: Any, pointers: list[str]
+) -> None:
+    entry = provider_entry()
+    assert world.call("provider", "PUT", ENTRY, json=entry).status_code == 200
+    refused = world.call("provider", "PUT", ENTRY, json=body)
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["code"] == "validation_failed"
+    assert sorted({error["pointer"] for error in refused.json()["errors"]}) == pointers
+    assert world.call("provider", "GET", ENTRY).json() == entry
+
+
+def test_one_provider_never_sees_nor_changes_anothers_entry(world: World) -> None:
+    mine = provider_entry()
+    assert world.call("provider", "PUT", ENTRY, json=mine).status_code == 200
+    assert world.call("other_provider", "GET", ENTRY).status_code == 404
+    theirs = provider_entry("org-other_provider", name="Other Care")
+    assert world.call("other_provider", "PUT", ENTRY, json=theirs).status_code == 200
+    assert world.call("other_provider", "GET", ENTRY).json() == theirs
+    assert world.call("provider", "GET", ENTRY).json() == mine
+    overwrite = world.call("other_provider", "PUT", ENTRY, json=provider_entry(name="Taken"))
+    assert overwrite.status_code == 422
+    assert world.call("provider", "GET", ENTRY).json() == mine

@@ -29,7 +29,7 @@ from care_exchange_server.settings import Settings
 from care_exchange_standard.returns import load_template, shipped_templates
 from care_exchange_standard.tables.xlsx import Workbook
 from care_exchange_testing.live_server import live_server
-from tests.api.world import World, example_record
+from tests.api.world import World, example_record, provider_entry
 from tests.conftest import EXAMPLES
 
 BASE = "/v1/return-templates"
@@ -636,3 +636,35 @@ def test_content_negotiation_follows_the_weights(accept: str | None, chosen: str
         assert refused.value.status == 406
     else:
         assert negotiate(accept) == chosen
+
+
+# -------------------------------------------------------------------- the provider's entry
+
+
+def test_returns_read_the_providers_directory_entry_once_it_is_stored(world: World) -> None:
+    """ASC-WDS's employer type (ESTTYPE) comes from the provider's entry alone: `no-source`
+    until the provider stores it, then its value, for the provider's preview and for an
+    entitled subscriber alike; another provider's entry is never read."""
+    path = f"{BASE}/asc-wds-workplace-bulk-upload/returns"
+    query = {"serviceId": "svc-p1", "period": "2026-10-31"}
+
+    def esttype(party: str) -> tuple[str, Any]:
+        response = world.call(party, "GET", path, params=query)
+        assert response.status_code == 200, response.text
+        return values(response.json())["ESTTYPE"]
+
+    assert esttype("provider") == ("no-source", None)
+    assert esttype("subscriber") == ("no-source", None)
+    entry = "/v1/organisations/me/directory-entry"
+    theirs = provider_entry("org-other_provider", organisationType="local-authority")
+    stored = world.call("other_provider", "PUT", entry, json=theirs)
+    assert stored.status_code == 200, stored.text
+    assert esttype("provider") == ("no-source", None)
+    mine = provider_entry()
+    stored = world.call("provider", "PUT", entry, json=mine)
+    assert stored.status_code == 200, stored.text
+    assert esttype("provider") == ("value", "6")
+    assert esttype("subscriber") == ("value", "6")
+    charity = world.call("provider", "PUT", entry, json=mine | {"organisationType": "charity"})
+    assert charity.status_code == 200, charity.text
+    assert esttype("subscriber") == ("value", "7")

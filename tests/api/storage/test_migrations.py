@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, select, update
+from sqlalchemy import Engine, create_engine, null, select, update
 from sqlalchemy.exc import IntegrityError
 
 from care_exchange_server.storage.db import make_engine
-from care_exchange_server.storage.migrate import upgrade
+from care_exchange_server.storage.migrate import alembic_config, upgrade
 from care_exchange_server.storage.models import Base, ChangeCounter
 from tests.api.storage.rows import AT, ROWS, insert, reflected
 
@@ -117,7 +118,7 @@ def test_return_templates_keep_every_row_and_let_receipts_name_the_return_channe
     with at_0007.begin() as connection:
         insert(connection, ROWS)
     before = _contents(at_0007)
-    upgrade(unmigrated_url)
+    upgrade(unmigrated_url, "0008")
     assert _revision(at_0007) == "0008"
     assert _contents(at_0007) == before
     with at_0007.begin() as connection:
@@ -140,3 +141,46 @@ def test_return_templates_keep_every_row_and_let_receipts_name_the_return_channe
         connection.execute(update(receipts).values(channel="teleport"))
     with at_0007.connect() as connection, pytest.raises(IntegrityError):
         connection.execute(tables["return_template_versions"].insert().values(version))
+
+
+@pytest.fixture
+def at_0008(unmigrated_url: str) -> Iterator[Engine]:
+    """A database migrated as far as 0008, the last revision before provider directory entries."""
+    upgrade(unmigrated_url, "0008")
+    engine = make_engine(unmigrated_url)
+    yield engine
+    engine.dispose()
+
+
+def test_provider_directory_entries_are_a_nullable_column_that_keeps_every_row(
+    at_0008: Engine, unmigrated_url: str
+) -> None:
+    """0009 adds `organisations.directory_entry`, null in every existing row; it is undone only
+    while no provider has stored an entry, and then gives back the rows it found."""
+    with at_0008.begin() as connection:
+        insert(connection, ROWS)
+    before = _contents(at_0008)
+    upgrade(unmigrated_url, "0009")
+    assert _revision(at_0008) == "0009"
+    after = _contents(at_0008)
+    assert after["organisations"] == [(*row, None) for row in before["organisations"]]
+    assert {name: rows for name, rows in after.items() if name != "organisations"} == {
+        name: rows for name, rows in before.items() if name != "organisations"
+    }
+    entry = {"directoryType": "provider", "id": "org-p"}
+    with at_0008.begin() as connection:
+        organisations = reflected(connection)["organisations"]
+        connection.execute(
+            update(organisations).where(organisations.c.id == "org-p").values(directory_entry=entry)
+        )
+    with at_0008.connect() as connection:
+        stored = connection.execute(select(organisations.c.directory_entry)).scalars().all()
+        assert sorted(stored, key=lambda found: found is None) == [entry, None]
+    with pytest.raises(RuntimeError, match="0009 cannot be undone"):
+        command.downgrade(alembic_config(unmigrated_url), "0008")
+    assert _revision(at_0008) == "0009"
+    with at_0008.begin() as connection:
+        connection.execute(update(organisations).values(directory_entry=null()))
+    command.downgrade(alembic_config(unmigrated_url), "0008")
+    assert _revision(at_0008) == "0008"
+    assert _contents(at_0008) == before
