@@ -96,9 +96,10 @@ class BulkAnswer:
 def canonical(record: Mapping[str, Any]) -> bytes:
     """A record's bytes depend on its content alone: sorted keys, no spaces, UTF-8.
 
-    orjson writes them ten times sooner than `json`; what it cannot write (an integer beyond
-    64 bits) or writes as `null` (a NaN, which must be refused, not sent as null) goes the slow
-    way, so both agree on every record and refuse the same ones.
+    orjson writes them ten times sooner than `json`, byte for byte the same but for the exponent
+    of a tiny float (`1e-7`, where `json` writes `1e-07`). What it cannot write (an integer
+    beyond 64 bits) or writes as `null` (a NaN, which must be refused, not sent as null) goes
+    `json`'s way, so both refuse the same records.
     """
     try:
         encoded = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
