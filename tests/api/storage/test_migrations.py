@@ -51,13 +51,17 @@ def _contents(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
+def _migrated_to(url: str, revision: str) -> Iterator[Engine]:
+    upgrade(url, revision)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
 def at_0006(unmigrated_url: str) -> Iterator[Engine]:
     """A database migrated as far as 0006, the last revision before the CHECK constraints."""
-    upgrade(unmigrated_url, "0006")
-    engine = make_engine(unmigrated_url)
-    yield engine
-    engine.dispose()
+    yield from _migrated_to(unmigrated_url, "0006")
 
 
 def test_the_check_constraints_keep_every_row_of_a_database_holding_data(
@@ -103,10 +107,7 @@ def test_stray_values_are_named_and_stop_the_migration_before_it_changes_anythin
 @pytest.fixture
 def at_0007(unmigrated_url: str) -> Iterator[Engine]:
     """A database migrated as far as 0007, the last revision before return templates."""
-    upgrade(unmigrated_url, "0007")
-    engine = make_engine(unmigrated_url)
-    yield engine
-    engine.dispose()
+    yield from _migrated_to(unmigrated_url, "0007")
 
 
 def test_return_templates_keep_every_row_and_let_receipts_name_the_return_channel(
@@ -146,10 +147,7 @@ def test_return_templates_keep_every_row_and_let_receipts_name_the_return_channe
 @pytest.fixture
 def at_0008(unmigrated_url: str) -> Iterator[Engine]:
     """A database migrated as far as 0008, the last revision before provider directory entries."""
-    upgrade(unmigrated_url, "0008")
-    engine = make_engine(unmigrated_url)
-    yield engine
-    engine.dispose()
+    yield from _migrated_to(unmigrated_url, "0008")
 
 
 def test_provider_directory_entries_are_a_nullable_column_that_keeps_every_row(
