@@ -69,6 +69,19 @@ def test_an_as_at_return_reads_the_latest_snapshot_at_or_before_the_moment(
     assert early.sources == {"capacity-snapshot": []}  # cap-oct-03 is 08:00 UTC
 
 
+def test_snapshots_are_in_time_order_across_the_change_of_the_clocks() -> None:
+    """On 25 October 2026 the clocks go back: 00:30 BST is 23:30 UTC the day before, so the
+    snapshot written 23:45 UTC is the later one, though its text sorts first."""
+    before = capacity("cap-bst", "2026-10-25T00:30:00+01:00", (30, 10, 1))
+    after = capacity("cap-gmt", "2026-10-24T23:45:00+00:00", (20, 10, 1))
+    month = fill(load_template(template()), [after, before], service_id=SERVICE, period="2026-10")
+    assert month.sources == {"capacity-snapshot": ["cap-bst", "cap-gmt"]}
+    assert _values(month)["OCC_NURSING"] == ("value", 20)
+    as_at = load_template(template(period={"kind": "as-at"}))
+    latest = fill(as_at, [before, after], service_id=SERVICE, period="2026-10-25")
+    assert latest.sources == {"capacity-snapshot": ["cap-gmt"]}
+
+
 def test_the_last_copy_of_a_record_wins(records: list[dict[str, Any]]) -> None:
     corrected = capacity("cap-oct-28", "2026-10-28T09:00:00Z", (20, 10, 1))
     filled = fill(
