@@ -165,7 +165,10 @@ class Settings(BaseSettings):
     return_memory_bytes: int = Field(
         default=1024 * 1024 * 1024,
         ge=64 * 1024 * 1024,
-        description="Address space of the process that evaluates a return's expressions.",
+        description=(
+            "Memory a return's expressions may take, beyond what the process that evaluates"
+            " them holds once started."
+        ),
     )
 
     @field_validator(

@@ -23,7 +23,10 @@ import orjson
 
 @dataclass(frozen=True)
 class Limits:
-    """What one expression may use; the defaults suit returns over a year of one service."""
+    """What one expression may use; the defaults suit returns over a year of one service.
+
+    `memory_bytes` is what the expressions may allocate beyond the worker's own start-up.
+    """
 
     seconds_per_field: float = 2.0
     memory_bytes: int = 1024 * 1024 * 1024

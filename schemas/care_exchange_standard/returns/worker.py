@@ -4,14 +4,15 @@ Run as `python -m care_exchange_standard.returns.worker MEMORY_BYTES CPU_SECONDS
 lines on standard input: `{"data": ...}` sets the input, and `{"expressions": [...], ...}`, with
 a new `data` or over the last, asks for their values, answered with one line holding a list of
 `{"value": ...}`, `{"undefined": true}` or `{"error": ...}`. Whatever an expression does, only
-this process suffers: its address space and CPU time are capped here, and its parent kills it
-when an answer is late.
+this process suffers: its address space (beyond what it holds once started) and CPU time are
+capped here, and its parent kills it when an answer is late.
 """
 
 from __future__ import annotations
 
 import resource
 import sys
+from pathlib import Path
 from typing import Any
 
 import jsonatapy
@@ -44,9 +45,24 @@ def _answer(message: dict[str, Any], expression: str, data: Any) -> dict[str, An
     return {"value": value}
 
 
+def _address_space() -> int:
+    """What this process has mapped once started: jsonatapy alone reserves about 1 GB.
+
+    The cap is that plus the expressions' allowance; a cap of the allowance alone left no room
+    at all, and a 300 kB answer crashed the worker. Without /proc (not Linux) it is 0, and
+    the allowance is the whole cap, where the system enforces one at all.
+    """
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * resource.getpagesize()
+
+
 def main() -> None:
     memory, cpu = int(sys.argv[1]), int(sys.argv[2])
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cap = _address_space() + memory
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     data: Any = jsonatapy.JsonataData(None)
     for line in sys.stdin.buffer:

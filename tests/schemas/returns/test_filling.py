@@ -132,7 +132,7 @@ def test_values_must_have_the_fields_type(
         ("($f := function($n){ $f($n + 1) }; $f(0))", ""),
         ("($loop := function($n){ $n > 0 ? $loop($n) : 0 }; $loop(1))", ""),
         ('$count([1..9999999].($string($) & "padding"))', "sequence length"),
-        ("$string([1..200000]) & $string([1..200000]) & $string([1..200000])", ""),
+        ('$pad("", 400000000, "x")', ""),  # 400 MB, over the 256 MB allowed
     ],
 )
 def test_a_hostile_expression_fails_only_its_own_field(
@@ -149,6 +149,22 @@ def test_a_hostile_expression_fails_only_its_own_field(
     assert failed.message is not None and said in failed.message
     assert _values(filled)["REG"] == ("value", 60)
     assert _values(filled)["SNAPSHOTS"] == ("value", 2)  # evaluated after, by a new worker
+
+
+def test_a_field_may_use_memory_up_to_its_allowance(records: list[dict[str, Any]]) -> None:
+    """The allowance is beyond what the worker holds once started: jsonatapy alone maps about
+    1 GB, and a cap of 1 GB in all crashed the worker on a 300 kB answer."""
+    document = template()
+    document["fields"][1] |= {
+        "expression": '$pad("", 5000000, "x")',
+        "valueType": "string",
+        "dependsOn": ["capacity-snapshot/id"],
+    }
+    limits = Limits(memory_bytes=256 * 1024 * 1024)
+    filled = fill(
+        load_template(document), records, service_id=SERVICE, period="2026-10", limits=limits
+    )
+    assert (filled.fields[1].status, len(filled.fields[1].value or "")) == ("value", 5_000_000)
 
 
 def test_a_catastrophic_regular_expression_takes_linear_time(
