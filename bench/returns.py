@@ -4,8 +4,9 @@ For each of N care homes (100 by default) the month holds four weekly capacity s
 workforce snapshot, among records of the month before. Both contenders fill the shipped
 `nhse-capacity-tracker-care-home` template's 30 fields for October 2026:
 
-- the engine: `care_exchange_standard.returns.fill`, the template's JSONata evaluated in one
-  sandboxed worker process reused for every home (as a server filling many returns would);
+- the engine: `care_exchange_standard.returns.fill_many`, the template's JSONata evaluated in
+  one sandboxed worker process reused for every home, each home's input sent while the worker
+  judges the one before (as `returns render` does for several services);
 - the baseline: plain Python written for this one return, selecting the same records and
   computing the same fields with loops and sums, nothing checked and nothing isolated.
 
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from care_exchange_standard import SCHEMA_DIR
-from care_exchange_standard.returns import fill, shipped_templates
+from care_exchange_standard.returns import ReturnRequest, fill_many, shipped_templates
 from care_exchange_standard.returns.sandbox import Sandbox
 
 TARGET_RATIO = 0.25
@@ -196,11 +197,9 @@ def engine_answers(
     homes: dict[str, list[Record]] = {}
     for record in found:
         homes.setdefault(record["serviceId"], []).append(record)
-    answers = []
-    for service in services:
-        filled = fill(template, homes[service], service_id=service, period=PERIOD, sandbox=sandbox)
-        answers.append({f.definition["code"]: f.value for f in filled.fields})
-    return answers
+    requests = [ReturnRequest(service, homes[service]) for service in services]
+    filled = fill_many(template, requests, period=PERIOD, sandbox=sandbox)
+    return [{f.definition["code"]: f.value for f in one.fields} for one in filled]
 
 
 def _best(rounds: int, work: Callable[[], Any]) -> tuple[float, Any]:

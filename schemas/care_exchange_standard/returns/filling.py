@@ -8,7 +8,7 @@ only this field).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
@@ -139,6 +139,80 @@ def _answer(
         return FieldResult(definition, "error", message=str(error))
 
 
+@dataclass(frozen=True)
+class ReturnRequest:
+    """One service's return: candidate records (any service, type or period) and its entries.
+
+    `service` and `provider` are the directory entries, when known.
+    """
+
+    service_id: str
+    records: Iterable[Mapping[str, Any]]
+    service: Mapping[str, Any] | None = None
+    provider: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    period: Period
+    records: dict[str, list[Mapping[str, Any]]]
+    data: dict[str, Any]
+
+
+def _choose(template: Template, request: ReturnRequest, period: str) -> _Chosen:
+    when = parse_period(template.period_kind, period, template.year_starts)
+    by_type = current(request.records, request.service_id)
+    if when.kind == "event":
+        when = resolve_event(by_type, when)
+    chosen = select(by_type, template.record_types, when)
+    data = expression_input(chosen, request.service, when, request.provider)
+    return _Chosen(when, chosen, data)
+
+
+def fill_many(
+    template: Template,
+    requests: Sequence[ReturnRequest],
+    *,
+    period: str,
+    limits: Limits | None = None,
+    sandbox: Sandbox | None = None,
+) -> list[FilledReturn]:
+    """Fill `template` for several services and one period; PeriodError for a period it refuses.
+
+    The period is checked before anything is evaluated (an event period's event, service by
+    service, as its turn comes). Records of other services, types and
+    periods are left out here, as are test data and all but the last copy of each record id. A
+    `sandbox` given is reused (one worker process for many returns); otherwise one is started
+    for these returns and stopped. Each return is chosen and filed while the worker judges
+    the one before.
+    """
+    parse_period(template.period_kind, period, template.year_starts)
+    mapped = [d for d in template.fields if d["match"] != "unmapped"]
+    chosen: list[_Chosen] = []
+
+    def inputs() -> Iterator[dict[str, Any]]:
+        for request in requests:
+            chosen.append(_choose(template, request, period))
+            yield chosen[-1].data
+
+    filled: list[FilledReturn] = []
+    with ExitStack() as stack:
+        if sandbox is None:
+            sandbox = stack.enter_context(Sandbox(limits))
+        answers = sandbox.evaluate_each(inputs(), [str(d["expression"]) for d in mapped])
+        for request, outcomes in zip(requests, answers, strict=True):
+            one = chosen[len(filled)]
+            by_code = {str(d["code"]): o for d, o in zip(mapped, outcomes, strict=True)}
+            entries = {"service": request.service, "provider": request.provider}
+            results = [
+                _answer(d, by_code.get(str(d["code"])), one.records, entries)
+                for d in template.fields
+            ]
+            sources = {kind: [str(r["id"]) for r in found] for kind, found in one.records.items()}
+            filled.append(FilledReturn(template, request.service_id, one.period, results, sources))
+    return filled
+
+
 def fill(
     template: Template,
     records: Iterable[Mapping[str, Any]],
@@ -150,26 +224,6 @@ def fill(
     limits: Limits | None = None,
     sandbox: Sandbox | None = None,
 ) -> FilledReturn:
-    """Fill `template` for one service and period; PeriodError for a period it cannot take.
-
-    `records` may hold anything: records of other services, types and periods are left out
-    here, as are test data and all but the last copy of each record id. `service` and
-    `provider` are their directory entries, when known. A `sandbox` given is reused (one
-    worker process for many returns); otherwise one is started for this return and stopped.
-    """
-    when = parse_period(template.period_kind, period, template.year_starts)
-    by_type = current(records, service_id)
-    if when.kind == "event":
-        when = resolve_event(by_type, when)
-    chosen = select(by_type, template.record_types, when)
-    mapped = [d for d in template.fields if d["match"] != "unmapped"]
-    with ExitStack() as stack:
-        if sandbox is None:
-            sandbox = stack.enter_context(Sandbox(limits))
-        sandbox.load(expression_input(chosen, service, when, provider))
-        outcomes = sandbox.evaluate_all([str(d["expression"]) for d in mapped])
-    by_code = {str(d["code"]): outcome for d, outcome in zip(mapped, outcomes, strict=True)}
-    entries = {"service": service, "provider": provider}
-    results = [_answer(d, by_code.get(str(d["code"])), chosen, entries) for d in template.fields]
-    sources = {kind: [str(r["id"]) for r in found] for kind, found in chosen.items()}
-    return FilledReturn(template, service_id, when, results, sources)
+    """Fill `template` for one service and period, as `fill_many` does."""
+    request = ReturnRequest(service_id, records, service, provider)
+    return fill_many(template, [request], period=period, limits=limits, sandbox=sandbox)[0]

@@ -120,9 +120,8 @@ def render(
     ] = None,
 ) -> None:
     """Fill a return from record files, offline, as a server would fill it."""
-    from care_exchange_standard.returns import PeriodError, fill
+    from care_exchange_standard.returns import PeriodError, ReturnRequest, fill_many
     from care_exchange_standard.returns.rendering import as_csv, write_xlsx
-    from care_exchange_standard.returns.sandbox import Sandbox
 
     chosen = _template(template)
     if output_format is ReturnFormat.XLSX and len(service) > 1:
@@ -134,25 +133,15 @@ def render(
             "`care-exchange validate` says why",
             err=True,
         )
-    filled = []
-    with Sandbox() as sandbox:  # one worker process for every service's return
-        for service_id in dict.fromkeys(service):
-            entry = services.get(f"service/{service_id}")
-            owner = services.get(f"provider/{entry['providerId']}") if entry else None
-            try:
-                filled.append(
-                    fill(
-                        chosen,
-                        found,
-                        service_id=service_id,
-                        period=period,
-                        service=entry,
-                        provider=owner,
-                        sandbox=sandbox,
-                    )
-                )
-            except PeriodError as error:
-                raise _fail(str(error)) from None
+    requests = []
+    for service_id in dict.fromkeys(service):
+        entry = services.get(f"service/{service_id}")
+        owner = services.get(f"provider/{entry['providerId']}") if entry else None
+        requests.append(ReturnRequest(service_id, found, entry, owner))
+    try:
+        filled = fill_many(chosen, requests, period=period)  # one worker for every return
+    except PeriodError as error:
+        raise _fail(str(error)) from None
     if output_format is ReturnFormat.XLSX:
         if output is None:
             raise _fail("--format xlsx needs --output FILE")

@@ -8,17 +8,23 @@ CPU limits and a wall clock here stop the rest, by killing the worker and starti
 
 from __future__ import annotations
 
+import itertools
 import os
 import selectors
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import orjson
+
+_AHEAD = 3  # inputs sent before their answers are read: enough to keep the worker busy
+_AGAIN = orjson.dumps({"again": True, "dataFollows": True})
+_END = object()
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,13 @@ class Limits:
     cpu_seconds: int = 60
     max_stack_depth: int = 200
     max_sequence_length: int = 1_000_000
+
+    def allowed(self, fields: int) -> float:
+        """Seconds for one answer: each field's limit, and one more for the first try at all.
+
+        The worker first asks every field in one call, then each alone if that call fails.
+        """
+        return self.seconds_per_field * (fields + 1) + 1.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,7 @@ class Sandbox:
         self._data: bytes = orjson.dumps({"data": None}) + b"\n"
         self._fresh = True
         self._buffer = b""
+        self.started = 0  # worker processes so far: more than one means one was replaced
 
     def __enter__(self) -> Sandbox:
         return self
@@ -94,6 +108,7 @@ class Sandbox:
                 stderr=subprocess.DEVNULL,
             )
             self._fresh = True
+            self.started += 1
         return self._process
 
     def _send(self, line: bytes) -> None:
@@ -130,11 +145,124 @@ class Sandbox:
         together = self._ask(expressions)
         if isinstance(together, list):
             return together
+        return self._one_by_one(expressions)
+
+    def _one_by_one(self, expressions: Sequence[str]) -> list[Outcome]:
         found: list[Outcome] = []
         for expression in expressions:
             alone = self._ask([expression])
             found += alone if isinstance(alone, list) else [alone]
         return found
+
+    def evaluate_each(
+        self, inputs: Iterable[Any], expressions: Sequence[str]
+    ) -> Iterator[list[Outcome]]:
+        """Each input's answers to the same expressions, in order, as they come.
+
+        The next inputs are sent while the worker judges one, so many returns wait for one
+        round trip, not one each, and the caller prepares the next input (`inputs` is read
+        lazily) and files each answer while the worker works. When the worker dies or is late,
+        the input it was on has each expression asked alone (as `evaluate_all` does, so only
+        the culprit fails) and the inputs after it start over.
+        """
+        source: Iterator[Any] = iter(inputs)
+        if not expressions:
+            yield from ([] for _ in source)
+            return
+        while True:
+            unanswered: deque[Any] = deque()
+            if (yield from self._pipelined(source, unanswered, expressions)):
+                break
+            self.close()
+            culprit = unanswered.popleft() if unanswered else next(source, _END)
+            if culprit is _END:
+                break
+            self.load(culprit)
+            yield self._one_by_one(expressions)
+            source = itertools.chain(unanswered, source)
+        self._fresh = True
+
+    def _pipelined(
+        self, source: Iterator[Any], unanswered: deque[Any], expressions: Sequence[str]
+    ) -> Generator[list[Outcome], None, bool]:
+        """Answers while the worker gives them; True when `source` is used up and all answered.
+
+        On False, `unanswered` holds the inputs sent and not answered, in order. Writes never
+        block: a worker blocked writing a long answer is read from while a question waits.
+        """
+        try:
+            process = self._start()
+        except OSError:
+            return False
+        assert process.stdin is not None and process.stdout is not None
+        writing, reading = process.stdin.fileno(), process.stdout.fileno()
+        header = orjson.dumps({**self._limits_message(expressions), "dataFollows": True})
+        allowed = self.limits.allowed(len(expressions))
+        outgoing, used_up = b"", False
+        os.set_blocking(writing, False)
+        try:
+            with selectors.DefaultSelector() as ready:
+                ready.register(reading, selectors.EVENT_READ)
+                deadline = time.monotonic() + allowed
+                while True:
+                    while not outgoing and not used_up and len(unanswered) < _AHEAD:
+                        item = next(source, _END)
+                        used_up = item is _END
+                        if not used_up:
+                            unanswered.append(item)
+                            outgoing = header + b"\n" + orjson.dumps(item) + b"\n"
+                            header = _AGAIN
+                            outgoing = self._write(writing, outgoing, ready)
+                    if used_up and not unanswered:
+                        return True
+                    left = deadline - time.monotonic()
+                    events = ready.select(left) if left > 0 else []
+                    if not events:
+                        return False
+                    for key, _ in events:
+                        if key.fd == writing:
+                            outgoing = self._write(writing, outgoing, ready)
+                            continue
+                        chunk = os.read(reading, 1 << 16)
+                        if not chunk:
+                            return False
+                        self._buffer += chunk
+                        while b"\n" in self._buffer and unanswered:
+                            line, _, self._buffer = self._buffer.partition(b"\n")
+                            unanswered.popleft()
+                            deadline = time.monotonic() + allowed
+                            yield _outcomes(line)
+        except OSError:
+            return False
+        except BaseException:
+            self.close()  # questions are out: the worker's next answers would be misread
+            raise
+        finally:
+            if self._process is not None:
+                os.set_blocking(writing, True)
+
+    @staticmethod
+    def _write(writing: int, outgoing: bytes, ready: selectors.BaseSelector) -> bytes:
+        """As much as the pipe takes now; what is left waits for the selector to say so."""
+        try:
+            rest = outgoing[os.write(writing, outgoing) :]
+        except BlockingIOError:
+            rest = outgoing
+        registered = writing in ready.get_map()
+        if rest and not registered:
+            ready.register(writing, selectors.EVENT_WRITE)
+        elif not rest and registered:
+            ready.unregister(writing)
+        return rest
+
+    def _limits_message(self, expressions: Sequence[str]) -> dict[str, Any]:
+        limits = self.limits
+        return {
+            "expressions": list(expressions),
+            "timeoutMs": int(limits.seconds_per_field * 1000),
+            "maxStackDepth": limits.max_stack_depth,
+            "maxSequenceLength": limits.max_sequence_length,
+        }
 
     def _ask(self, expressions: Sequence[str]) -> list[Outcome] | Outcome:
         """The answers, or the one failure that stopped the worker before it gave them."""
@@ -142,14 +270,7 @@ class Sandbox:
         started = time.monotonic()
         try:
             self._start()
-            question = orjson.dumps(
-                {
-                    "expressions": list(expressions),
-                    "timeoutMs": int(limits.seconds_per_field * 1000),
-                    "maxStackDepth": limits.max_stack_depth,
-                    "maxSequenceLength": limits.max_sequence_length,
-                }
-            )
+            question = orjson.dumps(self._limits_message(expressions))
             if self._fresh:  # the input goes in the same line: one write, one read
                 question = self._data[:-2] + b"," + question[1:]
                 self._fresh = False
@@ -157,7 +278,7 @@ class Sandbox:
         except OSError:
             self.close()
             return Outcome(error="the evaluator stopped before it could start this field")
-        allowed = limits.seconds_per_field * len(expressions) + 1.0
+        allowed = limits.allowed(len(expressions))
         line = self._reply(started + allowed)
         if line is None:
             late = time.monotonic() - started >= allowed
@@ -169,9 +290,13 @@ class Sandbox:
                 else f"stopped the evaluator (over {megabytes} MB of memory, or CPU)"
             )
             return Outcome(error=said)
-        return [
-            Outcome(error=str(answer["error"]))
-            if "error" in answer
-            else Outcome(value=answer.get("value"))
-            for answer in orjson.loads(line)
-        ]
+        return _outcomes(line)
+
+
+def _outcomes(line: bytes) -> list[Outcome]:
+    return [
+        Outcome(error=str(answer["error"]))
+        if "error" in answer
+        else Outcome(value=answer.get("value"))
+        for answer in orjson.loads(line)
+    ]
