@@ -29,12 +29,14 @@ from care_exchange_server.routes import (
 from care_exchange_server.services.receipt_book import ReceiptBook
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import make_engine, session_factory
+from care_exchange_standard.returns import Limits, SandboxPool
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     app.state.receipt_book.close()
+    app.state.return_pool.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -62,6 +64,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_sessions = session_factory(read_engine)
     app.state.receipt_book = ReceiptBook(app.state.sessions)
     app.state.rate_limits = RateLimits(settings)
+    app.state.return_pool = SandboxPool(
+        Limits(
+            seconds_per_field=settings.return_seconds_per_field,
+            memory_bytes=settings.return_memory_bytes,
+        ),
+        size=settings.return_workers,
+    )
     install_middleware(app, settings)
     install_error_handlers(app)
     for module in (
@@ -85,7 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def dispose(app: FastAPI) -> None:
-    """Write the receipts still pending, then close the app's connection pools."""
+    """Write the receipts still pending, then close the app's connection pools and workers."""
     app.state.receipt_book.close()
+    app.state.return_pool.close()
     for engine in app.state.engines:
         engine.dispose()

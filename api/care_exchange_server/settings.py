@@ -171,6 +171,15 @@ class Settings(BaseSettings):
         ),
     )
 
+    return_workers: int = Field(
+        default=2,
+        ge=1,
+        description=(
+            "Warm processes that evaluate returns' expressions, each serving one request at a"
+            " time; further requests wait for one."
+        ),
+    )
+
     @field_validator(
         "rate_limit_token_per_client", "rate_limit_token_per_address", "rate_limit_api_per_client"
     )

@@ -25,8 +25,7 @@ from care_exchange_server.routes.common import Config, Paged, json_response, rea
 from care_exchange_server.services import paging, return_templates
 from care_exchange_server.services.receipt_book import ReceiptBook
 from care_exchange_server.services.return_templates import ReturnPlan, Version
-from care_exchange_server.settings import Settings
-from care_exchange_standard.returns import FilledReturn, Limits, Template
+from care_exchange_standard.returns import FilledReturn, SandboxPool, Template
 from care_exchange_standard.returns.rendering import MEDIA_TYPES, as_csv, write_xlsx
 
 router = APIRouter(prefix="/v1", tags=["return templates"])
@@ -215,12 +214,8 @@ async def fill_return(
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     media_type = negotiate(accept)
-    settings: Settings = request.app.state.settings
     sessions: sessionmaker[Session] = request.app.state.read_sessions
-    limits = Limits(
-        seconds_per_field=settings.return_seconds_per_field,
-        memory_bytes=settings.return_memory_bytes,
-    )
+    pool: SandboxPool = request.app.state.return_pool
 
     def planned() -> ReturnPlan:
         with sessions() as session:
@@ -231,7 +226,7 @@ async def fill_return(
     plan = await run_in_threadpool(planned)
 
     def filled_and_rendered() -> tuple[FilledReturn, _Rendered | None]:
-        filled = return_templates.fill_plan(plan, limits)
+        filled = return_templates.fill_plan(plan, pool)
         return filled, _as_file(filled, media_type)
 
     filled, rendered = await run_in_threadpool(filled_and_rendered)

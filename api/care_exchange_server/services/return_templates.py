@@ -53,8 +53,8 @@ from care_exchange_server.storage.models import (
 from care_exchange_server.storage.types import utcnow
 from care_exchange_standard.returns import (
     FilledReturn,
-    Limits,
     PeriodError,
+    SandboxPool,
     Template,
     check_template,
     fill,
@@ -485,8 +485,8 @@ def plan(
     )
 
 
-def fill_plan(plan: ReturnPlan, limits: Limits) -> FilledReturn:
-    """Fill the return; it blocks while the expressions run in their worker process.
+def fill_plan(plan: ReturnPlan, pool: SandboxPool) -> FilledReturn:
+    """Fill the return; it blocks while the expressions run in a worker borrowed from `pool`.
 
     An event return naming an event the caller may not see, or none at all, is 404 alike.
     """
@@ -494,15 +494,16 @@ def fill_plan(plan: ReturnPlan, limits: Limits) -> FilledReturn:
         {**(record.data or {}), "recordType": record.record_type} for record in plan.records
     ]
     try:
-        return fill(
-            plan.template,
-            documents,
-            service_id=plan.service_id,
-            period=plan.period,
-            service=plan.service,
-            provider=plan.provider,
-            limits=limits,
-        )
+        with pool.borrow() as sandbox:
+            return fill(
+                plan.template,
+                documents,
+                service_id=plan.service_id,
+                period=plan.period,
+                service=plan.service,
+                provider=plan.provider,
+                sandbox=sandbox,
+            )
     except PeriodError as error:  # the form was checked in `plan`: only an unknown event is left
         raise ProblemError("not_found", str(error)[:1].upper() + str(error)[1:] + ".") from None
 

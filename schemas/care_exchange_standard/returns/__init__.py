@@ -13,7 +13,7 @@ from care_exchange_standard.returns.filling import (
     fill_many,
 )
 from care_exchange_standard.returns.periods import Period, PeriodError, parse_period
-from care_exchange_standard.returns.sandbox import Limits
+from care_exchange_standard.returns.sandbox import Limits, SandboxPool
 from care_exchange_standard.returns.templates import (
     Template,
     TemplateError,
@@ -31,6 +31,7 @@ __all__ = [
     "Period",
     "PeriodError",
     "ReturnRequest",
+    "SandboxPool",
     "Template",
     "TemplateError",
     "TemplateProblem",

@@ -13,9 +13,12 @@ import os
 import selectors
 import subprocess
 import sys
+import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -80,13 +83,15 @@ class Sandbox:
 
     def close(self) -> None:
         if self._process is not None:
-            self._process.kill()
-            self._process.wait()
-            for stream in (self._process.stdin, self._process.stdout):
-                if stream is not None:
-                    stream.close()
+            self._stopper.detach()
+            _stop(self._process)
             self._process = None
             self._buffer = b""
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id, while one runs."""
+        return self._process.pid if self._process is not None else None
 
     def load(self, data: Any) -> None:
         """Set the input every following expression reads; it travels with the next question."""
@@ -109,6 +114,8 @@ class Sandbox:
             )
             self._fresh = True
             self.started += 1
+            # a sandbox dropped unclosed, or still open at exit, leaves no worker behind
+            self._stopper = weakref.finalize(self, _stop, self._process)
         return self._process
 
     def _send(self, line: bytes) -> None:
@@ -293,6 +300,14 @@ class Sandbox:
         return _outcomes(line)
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.kill()
+    process.wait()
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
+            stream.close()
+
+
 def _outcomes(line: bytes) -> list[Outcome]:
     return [
         Outcome(error=str(answer["error"]))
@@ -300,3 +315,53 @@ def _outcomes(line: bytes) -> list[Outcome]:
         else Outcome(value=answer.get("value"))
         for answer in orjson.loads(line)
     ]
+
+
+class SandboxPool:
+    """Warm workers for a server: each request borrows one and gives it back to the next.
+
+    Starting a worker costs about a quarter of a second (Python, then jsonatapy's import), which
+    a server filling one return per request would otherwise pay on every request. At most `size`
+    workers exist; a request beyond them waits for one to come back. A worker that has served
+    `uses` returns is retired, so what it keeps (compiled expressions) stays bounded; one killed
+    by a fatal expression is replaced by its sandbox, as always.
+    """
+
+    def __init__(self, limits: Limits | None = None, size: int = 2, uses: int = 1000) -> None:
+        self.limits = limits or Limits()
+        self.uses = uses
+        self._free: list[tuple[Sandbox, int]] = []
+        self._slots = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @contextmanager
+    def borrow(self) -> Iterator[Sandbox]:
+        """A sandbox for this thread alone until the block ends."""
+        with self._slots:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("the sandbox pool is closed")
+                sandbox, served = self._free.pop() if self._free else (Sandbox(self.limits), 0)
+            try:
+                yield sandbox
+            finally:
+                with self._lock:
+                    if self._closed or served + 1 >= self.uses:
+                        sandbox.close()
+                    else:
+                        self._free.append((sandbox, served + 1))
+
+    @property
+    def idle(self) -> list[Sandbox]:
+        """The sandboxes waiting to be borrowed, the most recently used last."""
+        with self._lock:
+            return [sandbox for sandbox, _ in self._free]
+
+    def close(self) -> None:
+        """Stop the idle workers now, and each borrowed one when it comes back."""
+        with self._lock:
+            self._closed = True
+            free, self._free = self._free, []
+        for sandbox, _ in free:
+            sandbox.close()

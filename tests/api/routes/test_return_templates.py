@@ -347,6 +347,23 @@ def test_a_subscriber_fills_a_return_from_the_records_it_may_read(world: World) 
     assert counts == [(0, 0, len(USED))]
 
 
+def test_returns_are_filled_by_a_warm_worker_that_stops_with_the_server(
+    world: World, app: FastAPI
+) -> None:
+    """The first return starts a worker process; the next ones reuse it instead of paying its
+    start again; closing the server stops it."""
+    publish_october(world)
+    created(world)
+    for _ in range(3):
+        filled = world.call("subscriber", "GET", f"{BASE}/{ID}/returns", params=OCTOBER)
+        assert filled.status_code == 200, filled.text
+        assert values(filled.json()) == EXPECTED
+    (worker,) = app.state.return_pool.idle
+    assert worker.started == 1 and worker.pid is not None
+    app.state.return_pool.close()
+    assert worker.pid is None
+
+
 def test_records_of_a_type_outside_the_agreement_are_treated_as_unpublished(
     world: World,
 ) -> None:
