@@ -25,7 +25,7 @@ STALLED = "stalled"
 
 
 def _stall(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-    if statement.lstrip().upper().startswith("INSERT INTO RECORDS "):
+    if "INSERT INTO RECORDS " in statement.upper():  # alone, or in PostgreSQL's one statement
         print(STALLED, flush=True)
         threading.Event().wait()
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, and_, false, or_, select, text, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from care_exchange_server.services import events
@@ -87,8 +88,11 @@ def write(session: Session, changes: Sequence[Change]) -> None:
         }
         for offset, change in enumerate(changes)
     ]
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-    statement = dialect.insert(FeedEntry)
+    if session.get_bind().dialect.name == "postgresql":
+        _upsert_columns(session, rows)
+        events.record_changes(session, changes)
+        return
+    statement = sqlite.insert(FeedEntry)
     statement = statement.on_conflict_do_update(
         index_elements=[FeedEntry.organisation_id, FeedEntry.record_pk],
         set_={
@@ -98,6 +102,34 @@ def write(session: Session, changes: Sequence[Change]) -> None:
     )
     session.execute(statement, rows)
     events.record_changes(session, changes)
+
+
+# PostgreSQL: the entries as arrays in one short statement, rather than a statement per entry.
+_PG_UPSERT = text(
+    """
+    INSERT INTO feed_entries (organisation_id, record_pk, record_type, state, change_number)
+    SELECT * FROM unnest(
+        CAST(:organisation_id AS text[]), CAST(:record_pk AS integer[]),
+        CAST(:record_type AS text[]), CAST(:state AS text[]), CAST(:change_number AS bigint[])
+    )
+    ON CONFLICT (organisation_id, record_pk) DO UPDATE
+    SET change_number = excluded.change_number, state = excluded.state
+    """
+)
+
+
+def _upsert_columns(session: Session, rows: list[dict[str, Any]]) -> None:
+    """The entries in one statement; of two for one row the later wins, as one by one.
+
+    A statement may change a row once only.
+    """
+    latest = {(row["organisation_id"], row["record_pk"]): row for row in rows}
+    columns: dict[str, list[Any]] = {
+        name: [row[name] for row in latest.values()]
+        for name in ("organisation_id", "record_pk", "record_type", "change_number")
+    }
+    columns["state"] = [FeedState(row["state"]).value for row in latest.values()]
+    session.execute(_PG_UPSERT, columns)
 
 
 def _entitled(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from dataclasses import replace as replace_fields
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+import orjson
+from sqlalchemy import and_, bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -147,16 +149,72 @@ def _conflict(record_type: str, record_id: str) -> ProblemError:
 _VERSION_COLUMNS = ("version", "state", "submitted_by", "published_at", "data")
 
 
-def _insert(session: Session, rows: list[dict[str, Any]]) -> list[StoredRecord]:
-    """Insert first versions with one statement per table, not a flush per row.
-
-    The version rows are copied from the record rows inside the database, so each payload is
-    encoded as JSON once rather than twice.
+# PostgreSQL: one short statement whatever the batch's size, the columns as arrays. A VALUES
+# list with a parameter per cell was too long for psycopg's cache and was parsed again on every
+# call, a third of a bulk publish's time. Both tables in one round trip; sorted, the pks are in
+# the order given, as the sequence numbers the rows in the order of ORDER BY.
+_PG_INSERT = text(
     """
-    pks = session.execute(
+    WITH given AS (
+        SELECT * FROM unnest(
+            CAST(:record_type AS text[]), CAST(:record_id AS text[]),
+            CAST(:service_id AS text[]), CAST(:provider_id AS text[]),
+            CAST(:version AS integer[]), CAST(:state AS text[]), CAST(:submitted_by AS text[]),
+            CAST(:published_at AS timestamptz[])
+        ) WITH ORDINALITY AS given_row(record_type, record_id, service_id, provider_id, version,
+            state, submitted_by, published_at, ordinal)
+    ), payloads AS (
+        SELECT NULLIF(value, 'null'::jsonb) AS data, ordinality AS ordinal
+        FROM jsonb_array_elements(CAST(:data AS jsonb)) WITH ORDINALITY
+    ), inserted AS (
+        INSERT INTO records (record_type, record_id, service_id, provider_id, version, state,
+            submitted_by, published_at, data)
+        SELECT record_type, record_id, service_id, provider_id, version, state, submitted_by,
+            published_at, data
+        FROM given JOIN payloads USING (ordinal) ORDER BY ordinal
+        RETURNING pk, version, state, submitted_by, published_at, data
+    ), copied AS (
+        INSERT INTO record_versions (record_pk, version, state, submitted_by, published_at, data)
+        SELECT pk, version, state, submitted_by, published_at, data FROM inserted
+    )
+    SELECT pk FROM inserted ORDER BY pk
+    """
+)
+
+
+def _json_text(data: Any) -> str:
+    try:
+        return orjson.dumps(data).decode()
+    except TypeError:  # an integer beyond 64 bits, which JSON allows
+        return json.dumps(data)
+
+
+def _insert_columns(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """The payloads go as one JSON array: as an array of texts, psycopg escaped each in Python."""
+    columns: dict[str, Any] = {
+        name: [row[name] for row in rows]
+        for name in ("record_type", "record_id", "service_id", "provider_id", "version")
+    }
+    columns["state"] = [RecordState(row["state"]).value for row in rows]
+    columns["submitted_by"] = [row["submitted_by"] for row in rows]
+    columns["published_at"] = [row["published_at"].astimezone(UTC) for row in rows]
+    columns["data"] = _json_text([row["data"] for row in rows])
+    return list(session.execute(_PG_INSERT, columns).scalars())
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> list[StoredRecord]:
+    """Insert first versions with a statement per table (one for both on PostgreSQL).
+
+    Not a flush per row. The version rows are copied from the record rows inside the database,
+    so each payload is encoded as JSON once rather than twice.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        pks = _insert_columns(session, rows)
+        return [StoredRecord(pk=pk, **row) for pk, row in zip(pks, rows, strict=True)]
+    found = session.execute(
         insert(_RECORDS).returning(_RECORDS.c.pk, sort_by_parameter_order=True), rows
     ).scalars()
-    stored = [StoredRecord(pk=pk, **row) for pk, row in zip(pks, rows, strict=True)]
+    stored = [StoredRecord(pk=pk, **row) for pk, row in zip(found, rows, strict=True)]
     copied = select(_RECORDS.c.pk, *(_RECORDS.c[name] for name in _VERSION_COLUMNS)).where(
         _RECORDS.c.pk.in_([record.pk for record in stored])
     )

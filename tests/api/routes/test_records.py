@@ -258,6 +258,22 @@ def test_bulk_answers_per_item(world: World) -> None:
     )
 
 
+def test_a_bulk_batch_stores_each_record_under_its_own_id(world: World) -> None:
+    """Thirty records in one statement: each id reads back its own payload and first version."""
+    batch = [
+        {**example_record(TYPE, "svc-p1"), "notes": f"Record number {number}."}
+        for number in range(30)
+    ]
+    response = world.call("provider", "POST", "/v1/bulk", json={"records": batch})
+    assert [r["status"] for r in response.json()["results"]] == [201] * 30
+    for record in batch:
+        assert stored(world, record["id"])["data"] == record
+        versions = world.call("provider", "GET", f"{BASE}/{record['id']}/versions").json()
+        assert [(v["version"], v["data"]["notes"]) for v in versions["items"]] == [
+            (1, record["notes"])
+        ]
+
+
 def test_a_bulk_dry_run_answers_as_a_publication_would_and_stores_nothing(
     world: World, app: FastAPI
 ) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from care_exchange_server.services import entitlements, feed
+from care_exchange_server.services.changes import Change
 from care_exchange_server.storage.db import transaction
-from care_exchange_server.storage.models import Agreement
+from care_exchange_server.storage.enums import FeedState
+from care_exchange_server.storage.models import Agreement, FeedEntry, Record
 from tests.api.world import World, published_example, walk_feed
 
 TYPE = "capacity-snapshot"
@@ -202,3 +204,24 @@ def test_a_new_agreement_adds_only_its_providers_records_of_its_types(world: Wor
         assert granted.status_code == 201, granted.text
     items, _ = walk_feed(world, "other_subscriber", FEED)
     assert [item["id"] for item in items] == [mine["id"]]
+
+
+def test_two_changes_to_one_entry_in_one_write_leave_the_later(app: FastAPI, world: World) -> None:
+    """As if written one after the other: the later change's number and state stand."""
+    record = published_example(world)
+    with transaction(app.state.sessions) as session:
+        pk = session.scalars(select(Record.pk).where(Record.record_id == record["id"])).one()
+        changes = [
+            Change("org-provider", pk, TYPE, "svc-p1", 1, state)
+            for state in (FeedState.UPDATED, FeedState.DELETED)
+        ]
+        first = feed.take_numbers(session, 0)
+        feed.lock(session)
+        feed.write(session, changes)
+    with transaction(app.state.sessions) as session:
+        entry = session.scalars(
+            select(FeedEntry).where(
+                FeedEntry.organisation_id == "org-provider", FeedEntry.record_pk == pk
+            )
+        ).one()
+        assert (entry.state, entry.change_number) == (FeedState.DELETED, first + 1)
