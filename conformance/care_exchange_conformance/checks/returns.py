@@ -1,10 +1,12 @@
 """Return templates: a subscriber declares its return once, and the server fills it.
 
-The area applies when the capability document declares `features.returnTemplates`. Templates
-cannot be deleted, so each run leaves the one it declared, under an id of its own
-(`cx-conformance-...`). The records the suite publishes are test data, which no return may use
-(a return says only what a provider published for real): the check of values asks for a day
-long past, on which the suite publishes one test snapshot, and knows every answer.
+The area applies when the capability document declares `features.returnTemplates`. Each
+template the suite declares has an id of its own (`cx-conformance-...`) and is retired when the
+run ends (`DELETE /v1/return-templates/{templateId}`, since 1.1), so a run leaves none in use;
+a retired template's id stays taken, so the ids are random whatever the seed. The records the suite
+publishes are test data, which no return may use (a return says only what a provider
+published for real): the check of values asks for a day long past, on which the suite
+publishes one test snapshot, and knows every answer.
 """
 
 from __future__ import annotations
@@ -84,8 +86,12 @@ def template(template_id: str) -> dict[str, Any]:
 def declared(context: Context) -> tuple[dict[str, Any], httpx.Response]:
     """A template the subscriber declared for this check, as stored, and the answer."""
     _offered(context)
-    template_id = f"cx-conformance-{uuid.UUID(int=context.random.getrandbits(128)).hex[:16]}"
+    # Random whatever the seed, as record ids are: a template's id is taken for good, even
+    # once retired, so a run repeated with its seed must not declare the same ids again.
+    template_id = f"cx-conformance-{uuid.uuid4().hex[:16]}"
     answer = context.request("POST", TEMPLATES, party="subscriber", json=template(template_id))
+    if answer.status_code == 201:
+        context.templates["subscriber", template_id] = None
     context.expect_status(answer, 201, "the subscriber's return template was refused")
     stored: dict[str, Any] = context.expect_schema(answer, "StoredReturnTemplate")
     return stored, answer
@@ -196,9 +202,11 @@ def filled(context: Context) -> None:
 )
 def eval_refused(context: Context) -> None:
     _offered(context)
-    document = template(f"cx-conformance-eval-{context.random.getrandbits(32):08x}")
+    document = template(f"cx-conformance-eval-{uuid.uuid4().hex[:8]}")
     document["fields"][1]["expression"] = "$eval('$count(capacitySnapshot)')"
     answer = context.request("POST", TEMPLATES, party="subscriber", json=document)
+    if answer.status_code == 201:  # stored by mistake: retired when the run ends
+        context.templates["subscriber", document["id"]] = None
     problem = context.expect_problem(answer, 422, "validation_failed")
     pointers = [error.get("pointer") for error in problem.get("errors", [])]
     context.expect(
@@ -206,4 +214,33 @@ def eval_refused(context: Context) -> None:
         f"The refusal points at {pointers}.",
         "an error with pointer /fields/1/expression",
         answer,
+    )
+
+
+@check(
+    "CX-RET-005",
+    "A subscriber retires its template: 204, then 404 to it; an outsider's retirement is 404",
+    clause=spec_clause("paths", TEMPLATES + "/{templateId}", "delete"),
+)
+def retired(context: Context) -> None:
+    stored, _ = declared(context)
+    path = f"{TEMPLATES}/{stored['id']}"
+    by_outsider = context.request("DELETE", path, party="outsider")
+    if by_outsider.status_code in (405, 501):
+        raise NotApplicableError("the implementation does not retire return templates (since 1.1)")
+    context.expect_problem(by_outsider, 404, "not_found")
+    still = context.get(path, party="subscriber")
+    context.expect_status(still, 200, "the outsider's refused retirement retired the template")
+    by_owner = context.request("DELETE", path, party="subscriber")
+    if by_owner.status_code in (405, 501):
+        raise NotApplicableError("the implementation does not retire return templates (since 1.1)")
+    context.expect_status(by_owner, 204, "the subscriber could not retire its template")
+    gone = context.get(path, party="subscriber")
+    context.expect_problem(gone, 404, "not_found")
+    found, listing = _listed(context, "subscriber", stored["id"])
+    context.expect(
+        not found,
+        f"The subscriber's list still shows its retired template {stored['id']}.",
+        "a retired template in no list",
+        listing,
     )
