@@ -321,7 +321,7 @@ def test_coverage_counts_the_fields_by_how_they_are_filled(world: World) -> None
 
 def _answers(world: World, party: str, template_id: str) -> dict[str, tuple[int, str]]:
     """Status and detail (the id blanked) of every operation on one template, as `party`."""
-    calls = (
+    calls: tuple[tuple[str, str, dict[str, str] | None], ...] = (
         ("GET", "", {}),
         ("GET", "/versions", {}),
         ("GET", "/coverage", {}),
