@@ -15,6 +15,7 @@ from care_exchange_conformance.registry import REGISTRY, Check
 
 AREA_NAMES = {
     "AUTH": "Authentication and authorisation",
+    "DIR": "The provider directory entry",
     "DISC": "Discovery",
     "ERR": "Errors",
     "FDBK": "Feedback",

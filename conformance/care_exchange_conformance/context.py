@@ -46,6 +46,8 @@ class Context(Assertions):
         self.published: dict[tuple[str, str], None] = {}
         self._metadata: dict[str, Any] | None = None
         self.subscriptions: dict[tuple[str, str], None] = {}
+        # The return templates the run declared, by (party, id): retired when it ends.
+        self.templates: dict[tuple[str, str], None] = {}
         self._receiver: Receiver | None = None
 
     def close(self) -> None:
@@ -105,8 +107,21 @@ class Context(Assertions):
         return record, answer
 
     def clean_up(self) -> list[str]:
-        """Delete the run's subscriptions and retract what it published; what could not be, why."""
+        """Delete, retire and retract what the run made; what could not be, and why.
+
+        Its subscriptions are deleted, its return templates retired, its records retracted.
+        """
         left: list[str] = []
+        for party, template_id in self.templates:
+            path = f"/v1/return-templates/{template_id}"
+            try:
+                gone = self.request("DELETE", path, party=party)
+                if gone.status_code in (405, 501):
+                    left.append(f"{path}: {gone.status_code} (templates cannot be retired)")
+                elif gone.status_code not in (204, 404):
+                    left.append(f"{path}: {gone.status_code}")
+            except (CheckFailedError, NotApplicableError) as error:
+                left.append(f"{path}: {error}")
         for party, subscription_id in self.subscriptions:
             path = f"/v1/subscriptions/{subscription_id}"
             try:

@@ -1037,6 +1037,24 @@ MATRIX: dict[str, Row] = {
     "getReturnTemplate": Row(
         "GET", "/v1/return-templates/{templateId}", declared_template, RETURN_TEMPLATE_READ
     ),
+    # Only the owner retires; the provider sees the template but does not own it (as for a
+    # new version); anyone who cannot see it is told it does not exist.
+    "retireReturnTemplate": Row(
+        "DELETE",
+        "/v1/return-templates/{templateId}",
+        declared_template,
+        Cells(
+            anonymous=401,
+            no_scope=403,
+            provider=403,
+            other_provider=404,
+            vendor=403,
+            other_vendor=403,
+            subscriber=204,
+            other_subscriber=404,
+            admin=403,
+        ),
+    ),
     "listReturnTemplateVersions": Row(
         "GET",
         "/v1/return-templates/{templateId}/versions",

@@ -3,14 +3,18 @@ own database fixtures), optionally changed into a broken variant."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
 
+import httpx
 import pytest
 
 from care_exchange_conformance.config import Config
+from care_exchange_standard import SCHEMA_DIR
 from care_exchange_testing.reference import Variant, serve_reference
 from tests.api.conftest import database_url, postgres_server  # noqa: F401  (fixtures)
 
@@ -47,3 +51,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def serve_reference_fixture(database_url: str) -> Serve:  # noqa: F811
     """Serve the reference server, changed by a variant if one is given."""
     return partial(serve_reference, database_url)
+
+
+REAL_SNAPSHOT_DAY = "2001-02-03"
+
+
+def publish_real_snapshot(config: Config) -> str:
+    """Publish, as the publisher, a capacity snapshot that is not test data (the suite publishes
+    only test data, which no return uses); its id. Its day is `REAL_SNAPSHOT_DAY`."""
+    assert config.publisher is not None and config.service_id is not None
+    example = SCHEMA_DIR / "examples" / "valid" / "capacity-snapshot" / "nursing-home-open.json"
+    record = json.loads(example.read_text(encoding="utf-8"))
+    record |= {
+        "id": str(uuid.uuid4()),
+        "serviceId": config.service_id,
+        "asAt": f"{REAL_SNAPSHOT_DAY}T12:00:00Z",
+    }
+    if "since" in record.get("admissions", {}):
+        record["admissions"] = record["admissions"] | {"since": REAL_SNAPSHOT_DAY}
+    with httpx.Client(base_url=config.base_url) as http:
+        token = http.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(config.publisher.client_id, config.publisher.client_secret),
+        )
+        assert token.status_code == 200, token.text
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        published = http.post("/v1/records/capacity-snapshot", json=record, headers=headers)
+        assert published.status_code == 201, published.text
+    found: str = record["id"]
+    return found

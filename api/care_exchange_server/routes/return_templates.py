@@ -1,4 +1,4 @@
-"""Return template routes: declare, version, list, read, coverage, and the filled return.
+"""Return template routes: declare, version, list, read, retire, coverage, and the filled return.
 
 A filled return is computed in a worker process that may take seconds (each field has its
 time limit), so it runs in the threadpool, never on the event loop: a hostile template slows
@@ -21,7 +21,14 @@ from care_exchange_server.auth.principal import Principal
 from care_exchange_server.bodies import PageBody
 from care_exchange_server.deps import get_session
 from care_exchange_server.problems import ProblemError
-from care_exchange_server.routes.common import Config, Paged, json_response, read_json, run_post
+from care_exchange_server.routes.common import (
+    Config,
+    Paged,
+    in_transaction,
+    json_response,
+    read_json,
+    run_post,
+)
 from care_exchange_server.services import paging, return_templates
 from care_exchange_server.services.receipt_book import ReceiptBook
 from care_exchange_server.services.return_templates import ReturnPlan, Version
@@ -95,6 +102,17 @@ def get(
 ) -> Response:
     found = return_templates.get(session, principal, template_id, version, templates)
     return json_response(200, return_templates.version_dict(found))
+
+
+@router.delete("/return-templates/{template_id}", status_code=204)
+async def retire(
+    request: Request, template_id: str, principal: Caller, templates: Shipped
+) -> Response:
+    def work(session: Session) -> Response:
+        return_templates.retire(session, principal, template_id, templates)
+        return Response(status_code=204)
+
+    return await in_transaction(request, work)
 
 
 @router.get("/return-templates/{template_id}/versions")

@@ -9,6 +9,9 @@ from leaves an access receipt, as a read of it would.
 Who sees a template: everyone with the `returns` scope sees the shipped ones; its owner sees its
 own; a provider sees those of every organisation it holds an agreement in force with (the
 returns its data will fill). Anyone else is told it does not exist.
+
+A retired template is seen by no one, its owner included: it answers as an unknown one. It is
+kept with its versions, for audit, so its id stays taken.
 """
 
 from __future__ import annotations
@@ -129,9 +132,12 @@ def _owners(session: Session, principal: Principal) -> set[str]:
     return {principal.organisation_id, *partners(session, principal)}
 
 
-def _visible_row(session: Session, principal: Principal, template_id: str) -> ReturnTemplate:
-    row = session.get(ReturnTemplate, template_id)
-    if row is None or row.owner_id not in _owners(session, principal):
+def _visible_row(
+    session: Session, principal: Principal, template_id: str, lock: bool = False
+) -> ReturnTemplate:
+    """The template's row if the caller may see it (and it is not retired); 404 otherwise."""
+    row = session.get(ReturnTemplate, template_id, with_for_update=lock)
+    if row is None or row.retired_at is not None or row.owner_id not in _owners(session, principal):
         raise _not_found(template_id)
     return row
 
@@ -197,8 +203,27 @@ def create(
             )
             session.flush()
     except IntegrityError:
-        raise taken from None
+        raise _retired_by_caller(session, principal, template.id) or taken from None
     return _add(session, principal, template, now)
+
+
+def _retired_by_caller(
+    session: Session, principal: Principal, template_id: str
+) -> ProblemError | None:
+    """The 409 for the caller's own retired template: its id stays taken, for audit.
+
+    Only its owner is told it was retired; anyone else hears only that the id is taken.
+    """
+    row = session.get(ReturnTemplate, template_id)
+    if row is None or row.retired_at is None or row.owner_id != principal.organisation_id:
+        return None
+    return ProblemError(
+        "conflict",
+        f"You retired the return template '{template_id}'; its id stays taken, so that its"
+        " versions and the returns filled from them keep naming one template. Declare it"
+        " under a new id.",
+        [FieldError("/id", "is the id of a retired return template.", "unique")],
+    )
 
 
 def _add(session: Session, principal: Principal, template: Template, now: datetime) -> Version:
@@ -241,9 +266,7 @@ def add_version(
     require_scope(principal, SCOPE)
     if template_id in shipped:
         raise ProblemError("forbidden", f"'{template_id}' is shipped with the standard: read-only.")
-    row = session.get(ReturnTemplate, template_id, with_for_update=True)
-    if row is None or row.owner_id not in _owners(session, principal):
-        raise _not_found(template_id)
+    row = _visible_row(session, principal, template_id, lock=True)
     if row.owner_id != principal.organisation_id:
         raise ProblemError("forbidden", f"Only its owner adds versions to '{template_id}'.")
     template = _checked(_owned(document, principal))
@@ -261,6 +284,25 @@ def add_version(
             [FieldError("/version", f"must be greater than {latest}.", "minimum")],
         )
     return _add(session, principal, template, utcnow())
+
+
+def retire(
+    session: Session, principal: Principal, template_id: str, shipped: Mapping[str, Template]
+) -> None:
+    """Its owner retires the template: hidden from everyone from now on, kept for audit.
+
+    The row is locked as when a version is added, so a version being added meanwhile is
+    stored before the template is retired, or refused after. Retiring it again is 404, as
+    for any template the caller cannot see.
+    """
+    require_scope(principal, SCOPE)
+    if template_id in shipped:
+        raise ProblemError("forbidden", f"'{template_id}' is shipped with the standard: read-only.")
+    row = _visible_row(session, principal, template_id, lock=True)
+    if row.owner_id != principal.organisation_id:
+        raise ProblemError("forbidden", f"Only its owner retires '{template_id}'.")
+    row.retired_at = utcnow()
+    session.flush()
 
 
 def get(
@@ -334,7 +376,11 @@ def list_for(
     if owners:
         query = (
             select(ReturnTemplate.id)
-            .where(ReturnTemplate.owner_id.in_(sorted(owners)), ReturnTemplate.id > after)
+            .where(
+                ReturnTemplate.owner_id.in_(sorted(owners)),
+                ReturnTemplate.retired_at.is_(None),
+                ReturnTemplate.id > after,
+            )
             .order_by(ReturnTemplate.id)
             .limit(size + 1)
         )

@@ -292,6 +292,9 @@ class ReturnTemplate(Base):
     Kept apart from records: a template is a subscriber's definition, never a provider's data.
     The row is locked while a version is added, so versions of one template are stored one at
     a time and each is greater than the one before.
+
+    `retired_at` is set when its owner retires it: from then on it is shown to no one, but the
+    row and its versions stay for audit, and so its id stays taken.
     """
 
     __tablename__ = "return_templates"
@@ -299,6 +302,7 @@ class ReturnTemplate(Base):
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     owner_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column()
 
 
 class ReturnTemplateVersion(Base):

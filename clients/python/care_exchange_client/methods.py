@@ -175,6 +175,7 @@ class Operations:
     create_return_template = operation_method(ops.create_return_template)
     list_return_templates = paged_method(ops.list_return_templates)
     get_return_template = operation_method(ops.get_return_template)
+    retire_return_template = operation_method(ops.retire_return_template)
     list_return_template_versions = paged_method(ops.list_return_template_versions)
     create_return_template_version = operation_method(ops.create_return_template_version)
     get_return_template_coverage = operation_method(ops.get_return_template_coverage)

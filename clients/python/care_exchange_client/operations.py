@@ -424,6 +424,12 @@ def get_return_template(
     return json_call("getReturnTemplate", "GET", path, params={"version": version})
 
 
+@operation("retireReturnTemplate", "DELETE", "/v1/return-templates/{templateId}")
+def retire_return_template(template_id: str) -> Call[None]:
+    """Its owner retires the template (since 1.1); its id stays taken (`Conflict` if reused)."""
+    return Call("retireReturnTemplate", "DELETE", _template_path(template_id), no_content)
+
+
 @operation("listReturnTemplateVersions", "GET", "/v1/return-templates/{templateId}/versions")
 def list_return_template_versions(
     template_id: str, *, page_size: int | None = None, page_token: str | None = None

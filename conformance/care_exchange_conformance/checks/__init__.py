@@ -2,6 +2,7 @@
 
 from care_exchange_conformance.checks import (
     auth,
+    directory,
     discovery,
     errors,
     feed,
@@ -28,6 +29,7 @@ AREAS = (
     subscriptions,
     receipts,
     feedback,
+    directory,
     returns,
     generated,
     receiving,

@@ -1,20 +1,30 @@
 """Return templates: a subscriber declares its return once, and the server fills it.
 
-The area applies when the capability document declares `features.returnTemplates`. Templates
-cannot be deleted, so each run leaves the one it declared, under an id of its own
-(`cx-conformance-...`). The records the suite publishes are test data, which no return may use
-(a return says only what a provider published for real): the check of values asks for a day
-long past, on which the suite publishes one test snapshot, and knows every answer.
+The area applies when the capability document declares `features.returnTemplates`. Each
+template the suite declares has an id of its own (`cx-conformance-...`) and is retired when the
+run ends (`DELETE /v1/return-templates/{templateId}`, since 1.1), so a run leaves none in use;
+a retired template's id stays taken, so the ids are random whatever the seed. The records the suite
+publishes are test data, which no return may use (a return says only what a provider
+published for real): the check of values asks for a day long past, on which the suite
+publishes one test snapshot, and knows every answer.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
-from care_exchange_conformance.checks.receipts import organisation_id
+from care_exchange_conformance.checks.receipts import (
+    DEADLINE_SECONDS,
+    POLL_SECONDS,
+    SUMMARY,
+    organisation_id,
+)
 from care_exchange_conformance.context import Context
 from care_exchange_conformance.registry import NotApplicableError, check, spec_clause
 
@@ -84,8 +94,12 @@ def template(template_id: str) -> dict[str, Any]:
 def declared(context: Context) -> tuple[dict[str, Any], httpx.Response]:
     """A template the subscriber declared for this check, as stored, and the answer."""
     _offered(context)
-    template_id = f"cx-conformance-{uuid.UUID(int=context.random.getrandbits(128)).hex[:16]}"
+    # Random whatever the seed, as record ids are: a template's id is taken for good, even
+    # once retired, so a run repeated with its seed must not declare the same ids again.
+    template_id = f"cx-conformance-{uuid.uuid4().hex[:16]}"
     answer = context.request("POST", TEMPLATES, party="subscriber", json=template(template_id))
+    if answer.status_code == 201:
+        context.templates["subscriber", template_id] = None
     context.expect_status(answer, 201, "the subscriber's return template was refused")
     stored: dict[str, Any] = context.expect_schema(answer, "StoredReturnTemplate")
     return stored, answer
@@ -196,14 +210,158 @@ def filled(context: Context) -> None:
 )
 def eval_refused(context: Context) -> None:
     _offered(context)
-    document = template(f"cx-conformance-eval-{context.random.getrandbits(32):08x}")
+    document = template(f"cx-conformance-eval-{uuid.uuid4().hex[:8]}")
     document["fields"][1]["expression"] = "$eval('$count(capacitySnapshot)')"
     answer = context.request("POST", TEMPLATES, party="subscriber", json=document)
+    if answer.status_code == 201:  # stored by mistake: retired when the run ends
+        context.templates["subscriber", document["id"]] = None
     problem = context.expect_problem(answer, 422, "validation_failed")
     pointers = [error.get("pointer") for error in problem.get("errors", [])]
     context.expect(
         "/fields/1/expression" in pointers,
         f"The refusal points at {pointers}.",
         "an error with pointer /fields/1/expression",
+        answer,
+    )
+
+
+@check(
+    "CX-RET-005",
+    "A subscriber retires its template: 204, then 404 to it; an outsider's retirement is 404",
+    clause=spec_clause("paths", TEMPLATES + "/{templateId}", "delete"),
+)
+def retired(context: Context) -> None:
+    stored, _ = declared(context)
+    path = f"{TEMPLATES}/{stored['id']}"
+    by_outsider = context.request("DELETE", path, party="outsider")
+    if by_outsider.status_code in (405, 501):
+        raise NotApplicableError("the implementation does not retire return templates (since 1.1)")
+    context.expect_problem(by_outsider, 404, "not_found")
+    still = context.get(path, party="subscriber")
+    context.expect_status(still, 200, "the outsider's refused retirement retired the template")
+    by_owner = context.request("DELETE", path, party="subscriber")
+    if by_owner.status_code in (405, 501):
+        raise NotApplicableError("the implementation does not retire return templates (since 1.1)")
+    context.expect_status(by_owner, 204, "the subscriber could not retire its template")
+    gone = context.get(path, party="subscriber")
+    context.expect_problem(gone, 404, "not_found")
+    found, listing = _listed(context, "subscriber", stored["id"])
+    context.expect(
+        not found,
+        f"The subscriber's list still shows its retired template {stored['id']}.",
+        "a retired template in no list",
+        listing,
+    )
+
+
+def _real_snapshot(context: Context) -> dict[str, Any]:
+    """The latest capacity snapshot of the publisher's service that is not test data.
+
+    Returns use no test data, so only a record the provider published for real goes into one;
+    the suite publishes none, so without one there is nothing to count.
+    """
+    if context.config.service_id is None:
+        raise NotApplicableError("no publisher service_id is configured")
+    params: dict[str, Any] = {"serviceId": context.config.service_id}
+    found: list[dict[str, Any]] = []
+    for _ in range(LIST_PAGES_LIMIT):
+        answer = context.get(f"/v1/records/{CAPACITY}", party="subscriber", params=params)
+        context.expect_status(answer, 200, "the subscriber could not list capacity snapshots")
+        page = context.expect_schema(answer, "RecordPage")
+        found += [
+            item["data"]
+            for item in page["items"]
+            if item.get("data") and not item["data"].get("testData")
+        ]
+        if page["nextPageToken"] is None:
+            break
+        params = {**params, "page_token": page["nextPageToken"]}
+    if not found:
+        raise NotApplicableError(
+            f"the publisher's service has no {CAPACITY} that is not test data, so no return "
+            "the suite fills uses a record"
+        )
+    latest: dict[str, Any] = max(found, key=lambda data: str(data.get("asAt", "")))
+    return latest
+
+
+def _in_returns(
+    context: Context, subscriber: str, since: str, expected: int
+) -> tuple[dict[str, Any] | None, httpx.Response]:
+    """The subscriber's line of the provider's summary since `since`, once it counts enough.
+
+    Enough is `expected` records in returns; the line is returned as it stands at the deadline.
+    """
+    params = {"subscriberId": subscriber, "serviceId": context.config.service_id, "since": since}
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while True:
+        answer = context.get(SUMMARY, party="publisher", params=params)
+        context.expect_status(answer, 200, "the provider could not read its receipt summary")
+        body = context.expect_schema(answer, "AccessReceiptSummary")
+        lines = [line for line in body["subscribers"] if line["subscriberId"] == subscriber]
+        entry = dict(lines[0]) if lines else None
+        counted = None if entry is None else entry.get("recordsInReturns")
+        if (entry is not None and "recordsInReturns" not in entry) or (
+            counted is not None and counted >= expected
+        ):
+            return entry, answer
+        if time.monotonic() >= deadline:
+            return entry, answer
+        time.sleep(POLL_SECONDS)
+
+
+@check(
+    "CX-RCPT-004",
+    "The receipt summary counts the distinct records that went into a subscriber's returns",
+    clause=spec_clause(
+        "components",
+        "schemas",
+        "AccessReceiptSummary",
+        "properties",
+        "subscribers",
+        "items",
+        "properties",
+        "recordsInReturns",
+    ),
+)
+def records_in_returns(context: Context) -> None:
+    """Two fills of a real snapshot's day count each of the return's sources once.
+
+    The subscriber fills the same return twice; the provider's summary since then counts each
+    record the return names in its sources once.
+    The window starts at the server's own `Date` before the first fill, so the subscriber
+    should fill no other return of the service during the run.
+    """
+    _offered(context)
+    snapshot = _real_snapshot(context)
+    stored, _ = declared(context)
+    path = f"{TEMPLATES}/{stored['id']}"
+    clock = context.get(path, party="subscriber")
+    context.expect_status(clock, 200, "the subscriber could not read its template")
+    if "date" not in clock.headers:
+        raise NotApplicableError("the server sends no Date header, which the window starts at")
+    since = parsedate_to_datetime(clock.headers["date"]).astimezone(UTC)
+    period = {"serviceId": snapshot["serviceId"], "period": str(snapshot["asAt"])[:10]}
+    sources: set[tuple[str, str]] = set()
+    for _ in range(2):
+        answer = context.get(f"{path}/returns", party="subscriber", params=period)
+        context.expect_status(answer, 200, "the subscriber's return could not be filled")
+        body = context.expect_schema(answer, "FilledReturn")
+        sources |= {(kind, rid) for kind, ids in body["sources"].items() for rid in ids}
+    if not sources:
+        raise NotApplicableError(
+            f"the return of {period['period']} was filled from no record, so none is counted"
+        )
+    subscriber = organisation_id(context, "subscriber")
+    stamp = since.isoformat().replace("+00:00", "Z")
+    entry, answer = _in_returns(context, subscriber, stamp, len(sources))
+    if entry is not None and "recordsInReturns" not in entry:
+        raise NotApplicableError("the summary does not report recordsInReturns (since 1.1)")
+    counted = None if entry is None else entry["recordsInReturns"]
+    context.expect(
+        counted == len(sources),
+        f"Since {stamp} the subscriber filled the same return twice from {len(sources)} "
+        f"record(s); the summary counts {counted} in returns.",
+        f"recordsInReturns {len(sources)} for {subscriber} (distinct records, each once)",
         answer,
     )

@@ -21,11 +21,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from care_exchange_server.app import create_app, dispose
 from care_exchange_server.problems import ProblemError
 from care_exchange_server.routes.return_templates import negotiate
 from care_exchange_server.settings import Settings
+from care_exchange_server.storage.models import ReturnTemplate, ReturnTemplateVersion
 from care_exchange_standard.returns import load_template, shipped_templates
 from care_exchange_standard.tables.xlsx import Workbook
 from care_exchange_testing.live_server import live_server
@@ -314,6 +316,113 @@ def test_coverage_counts_the_fields_by_how_they_are_filled(world: World) -> None
     assert body["template"] == {"id": ID, "version": "1.0.0", "title": "Occupancy and staff"}
 
 
+# -------------------------------------------------------------------- retiring
+
+
+def _answers(world: World, party: str, template_id: str) -> dict[str, tuple[int, str]]:
+    """Status and detail (the id blanked) of every operation on one template, as `party`."""
+    calls: tuple[tuple[str, str, dict[str, str] | None], ...] = (
+        ("GET", "", {}),
+        ("GET", "/versions", {}),
+        ("GET", "/coverage", {}),
+        ("GET", "/returns", OCTOBER),
+        ("POST", "/versions", None),
+        ("DELETE", "", {}),
+    )
+    found: dict[str, tuple[int, str]] = {}
+    for method, tail, params in calls:
+        options: dict[str, Any] = {"params": params} if params is not None else {}
+        if method == "POST":
+            options = {"json": template(template_id=template_id, version="9.0.0")}
+        answer = world.call(party, method, f"{BASE}/{template_id}{tail}", **options)
+        detail = answer.json()["detail"] if answer.status_code >= 400 else ""
+        found[f"{method} {tail}"] = (answer.status_code, detail.replace(template_id, "?"))
+    return found
+
+
+def test_the_owner_retires_its_template_and_then_it_is_as_if_unknown(world: World) -> None:
+    publish_october(world)
+    created(world)
+    assert (
+        world.call(
+            "subscriber", "POST", f"{BASE}/{ID}/versions", json=template(version="1.1.0")
+        ).status_code
+        == 201
+    )
+    before = world.call("subscriber", "GET", f"{BASE}/{ID}/returns", params=OCTOBER)
+    assert before.status_code == 200, before.text
+    retired = world.call("subscriber", "DELETE", f"{BASE}/{ID}")
+    assert retired.status_code == 204, retired.text
+    assert retired.content == b""
+    assert "x-request-id" in retired.headers
+    for party in ("subscriber", "provider"):
+        assert ID not in listed(world, party)
+        assert listed(world, party, owner="org-subscriber") == []
+        answers = _answers(world, party, ID)
+        assert answers == _answers(world, party, "no-such-template"), party
+        assert {status for status, _ in answers.values()} == {404}, answers
+    # The receipts of the return filled before stay, as the provider's record of who read what.
+    assert sorted(item["recordId"] for item in receipts(world, "subscriber")) == sorted(USED)
+
+
+def test_only_the_owner_retires_and_an_outsider_learns_nothing(world: World) -> None:
+    created(world)
+    by_provider = world.call("provider", "DELETE", f"{BASE}/{ID}")
+    # The provider sees the template (an agreement with its owner) but does not own it.
+    assert (by_provider.status_code, by_provider.json()["code"]) == (403, "forbidden")
+    for party in ("other_subscriber", "other_provider"):
+        hidden = world.call(party, "DELETE", f"{BASE}/{ID}")
+        unknown = world.call(party, "DELETE", f"{BASE}/no-such-template")
+        read = world.call(party, "GET", f"{BASE}/{ID}")
+        assert hidden.status_code == unknown.status_code == read.status_code == 404, party
+        assert hidden.json()["detail"].replace(ID, "?") == unknown.json()["detail"].replace(
+            "no-such-template", "?"
+        )
+        assert hidden.json()["detail"] == read.json()["detail"]
+    for party in ("vendor", "admin", "no_scope"):
+        assert world.call(party, "DELETE", f"{BASE}/{ID}").status_code == 403, party
+    assert world.call(None, "DELETE", f"{BASE}/{ID}").status_code == 401
+    assert world.call("subscriber", "GET", f"{BASE}/{ID}").status_code == 200
+
+
+def test_a_retired_id_stays_taken_and_its_rows_are_kept(world: World, app: FastAPI) -> None:
+    """Retiring is a soft deletion: the template and its versions stay for audit, so an id
+    with a version names one document for good, and the id cannot be declared again."""
+    created(world)
+    assert world.call("subscriber", "DELETE", f"{BASE}/{ID}").status_code == 204
+    again = create(world, "subscriber", template())
+    assert (again.status_code, again.json()["code"]) == (409, "conflict"), again.text
+    assert again.json()["errors"][0]["pointer"] == "/id"
+    assert "retired" in again.json()["detail"]
+    elsewhere = create(world, "other_subscriber", template())
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (409, "conflict")
+    assert "retired" not in elsewhere.text and "org-subscriber" not in elsewhere.text
+    assert create(world, "subscriber", template(template_id=f"{ID}-2")).status_code == 201
+    with app.state.sessions() as session:
+        row = session.get(ReturnTemplate, ID)
+        assert row is not None and row.retired_at is not None
+        stored = session.scalars(
+            select(ReturnTemplateVersion.version).where(ReturnTemplateVersion.template_id == ID)
+        ).all()
+        assert stored == ["1.0.0"]
+
+
+def test_two_retirements_at_once_retire_it_once(world: World) -> None:
+    """The row is locked: one of two concurrent DELETEs retires it, the other finds it gone."""
+    created(world)
+    answers: list[int] = []
+
+    def retire() -> None:
+        answers.append(world.call("subscriber", "DELETE", f"{BASE}/{ID}").status_code)
+
+    threads = [threading.Thread(target=retire) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [204, 404]
+
+
 # -------------------------------------------------------------------- filling
 
 
@@ -550,6 +659,8 @@ def test_shipped_templates_are_listed_readable_and_read_only(world: World) -> No
         assert coverage.status_code == 200, coverage.text
         taken = create(world, "subscriber", template(template_id=template_id))
         assert taken.status_code == 409, taken.text
+        retired = world.call("subscriber", "DELETE", f"{BASE}/{template_id}")
+        assert (retired.status_code, retired.json()["code"]) == (403, "forbidden")
 
 
 def test_a_server_offers_the_shipped_templates_it_is_given(

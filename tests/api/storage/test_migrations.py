@@ -182,3 +182,63 @@ def test_provider_directory_entries_are_a_nullable_column_that_keeps_every_row(
     command.downgrade(alembic_config(unmigrated_url), "0008")
     assert _revision(at_0008) == "0008"
     assert _contents(at_0008) == before
+
+
+@pytest.fixture
+def at_0009(unmigrated_url: str) -> Iterator[Engine]:
+    """A database migrated as far as 0009, the last revision before retired return templates."""
+    yield from _migrated_to(unmigrated_url, "0009")
+
+
+def test_retired_return_templates_are_a_nullable_column_that_keeps_every_row(
+    at_0009: Engine, unmigrated_url: str
+) -> None:
+    """0010 adds `return_templates.retired_at`, null (in use) in every existing row; it is
+    undone only while no template is retired (without the column one would be in use again),
+    and then gives back the rows it found."""
+    template = {"id": "t-1", "owner_id": "org-s", "created_at": AT}
+    version = {
+        "template_id": "t-1",
+        "version": "1.0.0",
+        "owner_id": "org-s",
+        "document": {"id": "t-1"},
+        "created_at": AT,
+    }
+    with at_0009.begin() as connection:
+        insert(connection, ROWS)
+        tables = reflected(connection)
+        connection.execute(tables["return_templates"].insert().values(template))
+        connection.execute(tables["return_template_versions"].insert().values(version))
+
+    def templates() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        with at_0009.connect() as connection:
+            found = reflected(connection)
+            return (
+                [tuple(row) for row in connection.execute(select(found["return_templates"]))],
+                [
+                    tuple(row)
+                    for row in connection.execute(select(found["return_template_versions"]))
+                ],
+            )
+
+    before, before_templates = _contents(at_0009), templates()
+    upgrade(unmigrated_url, "0010")
+    assert _revision(at_0009) == "0010"
+    assert _contents(at_0009) == before
+    after_templates = templates()
+    assert after_templates == (
+        [(*row, None) for row in before_templates[0]],
+        before_templates[1],
+    )
+    with at_0009.begin() as connection:
+        retired = reflected(connection)["return_templates"]
+        connection.execute(update(retired).values(retired_at=AT))
+    with pytest.raises(RuntimeError, match="0010 cannot be undone"):
+        command.downgrade(alembic_config(unmigrated_url), "0009")
+    assert _revision(at_0009) == "0010"
+    with at_0009.begin() as connection:
+        connection.execute(update(retired).values(retired_at=null()))
+    command.downgrade(alembic_config(unmigrated_url), "0009")
+    assert _revision(at_0009) == "0009"
+    assert _contents(at_0009) == before
+    assert templates() == before_templates
