@@ -22,13 +22,18 @@ TARGET_SECONDS = 120.0
 
 
 def timed_run(backend: str) -> tuple[float, int, int]:
-    """Seconds for a level-1 run, the checks run, and how many did not pass."""
+    """Seconds for a level-1 run, the checks run, and how many failed or erred.
+
+    A check that does not apply to the demo (CX-RCPT-004 needs a record published for real,
+    and the suite publishes only test data) is neither.
+    """
     chosen = select(all_checks(), level=Level.REQUIRED, target=Target.SERVER)
     with fresh_database(backend) as url, serve_reference(url) as config:
         started = time.perf_counter()
         report = run(config, chosen, seed=1)
         seconds = time.perf_counter() - started
-    return seconds, len(report.results), len(report.results) - report.count(Status.PASSED)
+    failed = report.count(Status.FAILED) + report.count(Status.ERROR)
+    return seconds, len(report.results), failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,16 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     if backends is None:
         return 1
     for backend in backends:
-        seconds, checks, not_passed = timed_run(backend)
+        seconds, checks, failed = timed_run(backend)
         ratio = seconds / TARGET_SECONDS
         verdict = "meets" if ratio < 1 else "MISSES"
         sys.stdout.write(
             f"{backend:<10} level-1 run of {checks} checks   {seconds:8.2f} s"
-            f"   ({not_passed} not passed)\n"
+            f"   ({failed} failed)\n"
             f"{backend:<10} ratio to the {TARGET_SECONDS:.0f} s target"
             f" {ratio:.3f}x ({verdict} it)\n"
         )
-        if not_passed:
+        if failed:
             return 1
     return 0
 

@@ -286,6 +286,8 @@ def test_the_suite_alone_checks_the_installed_server(
     assert "Verdict: conforms" in checked.stdout
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["summary"]["passed"] > 40 and data["summary"]["failed"] == 0
-    # Every check applies to the demo: it has a second provider, short heartbeats and timeouts.
+    # Every check applies to the demo (it has a second provider, short heartbeats and
+    # timeouts) but CX-RCPT-004, which needs a record published for real: the demo has none,
+    # and the suite publishes only test data, which no return reads.
     not_applicable = [r["id"] for r in data["results"] if r["status"] == "not-applicable"]
-    assert not_applicable == []
+    assert not_applicable == ["CX-RCPT-004"]
