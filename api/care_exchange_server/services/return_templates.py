@@ -251,6 +251,23 @@ def _latest_row(session: Session, template_id: str) -> ReturnTemplateVersion:
     return found
 
 
+def _owners_row(
+    session: Session,
+    principal: Principal,
+    template_id: str,
+    shipped: Mapping[str, Template],
+    action: str,
+) -> ReturnTemplate:
+    """The template's row, locked, for a change only its owner may make; 403 or 404 otherwise."""
+    require_scope(principal, SCOPE)
+    if template_id in shipped:
+        raise ProblemError("forbidden", f"'{template_id}' is shipped with the standard: read-only.")
+    row = _visible_row(session, principal, template_id, lock=True)
+    if row.owner_id != principal.organisation_id:
+        raise ProblemError("forbidden", f"Only its owner {action} '{template_id}'.")
+    return row
+
+
 def add_version(
     session: Session,
     principal: Principal,
@@ -263,12 +280,7 @@ def add_version(
     The template's row is locked first, so two new versions are stored one after the other
     and the later always compares with the one stored before it.
     """
-    require_scope(principal, SCOPE)
-    if template_id in shipped:
-        raise ProblemError("forbidden", f"'{template_id}' is shipped with the standard: read-only.")
-    row = _visible_row(session, principal, template_id, lock=True)
-    if row.owner_id != principal.organisation_id:
-        raise ProblemError("forbidden", f"Only its owner adds versions to '{template_id}'.")
+    _owners_row(session, principal, template_id, shipped, "adds versions to")
     template = _checked(_owned(document, principal))
     if template.id != template_id:
         raise ProblemError(
@@ -295,12 +307,7 @@ def retire(
     stored before the template is retired, or refused after. Retiring it again is 404, as
     for any template the caller cannot see.
     """
-    require_scope(principal, SCOPE)
-    if template_id in shipped:
-        raise ProblemError("forbidden", f"'{template_id}' is shipped with the standard: read-only.")
-    row = _visible_row(session, principal, template_id, lock=True)
-    if row.owner_id != principal.organisation_id:
-        raise ProblemError("forbidden", f"Only its owner retires '{template_id}'.")
+    row = _owners_row(session, principal, template_id, shipped, "retires")
     row.retired_at = utcnow()
     session.flush()
 
