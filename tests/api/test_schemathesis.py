@@ -21,7 +21,7 @@ import requests
 import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, settings
 from schemathesis import Case, Response
 from schemathesis.checks import CheckFunction, not_a_server_error
 from schemathesis.core.jsonschema.types import JsonValue
@@ -430,6 +430,24 @@ NEGATIVE_CHECKS: list[CheckFunction] = [
     for check in (not_a_server_error, negative_data_rejection, content_type_conformance)
 ]
 
+FORM = "application/x-www-form-urlencoded"
+
+
+def form_can_carry(case: Case[Any]) -> bool:
+    """Whether a form body still breaks the schema once it is sent.
+
+    A form carries only text: a value drawn as a number or an object arrives as a string (or
+    not at all), which the OAuth endpoints must accept as an unknown parameter (RFC 6749
+    section 3.2), so such a case tests nothing the spec says.
+    """
+    if case.media_type != FORM or not isinstance(case.body, dict):
+        return True
+    return all(
+        isinstance(value, str)
+        or (isinstance(value, list) and all(isinstance(item, str) for item in value))
+        for value in case.body.values()
+    )
+
 
 @NEGATIVE_SCHEMA.parametrize()
 @settings(
@@ -440,6 +458,7 @@ NEGATIVE_CHECKS: list[CheckFunction] = [
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_server_refuses_what_the_spec_does_not_allow(case: Case[Any], live: Live) -> None:
+    assume(form_can_carry(case))
     headers = credentials_for(case, live)
     response = send(case, live.world.client, headers)
     case.validate_response(response, checks=NEGATIVE_CHECKS, headers=headers)
