@@ -43,29 +43,30 @@ def sqlite_world_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
 
 @pytest.fixture(scope="session")
 def postgresql_world_template(postgres_server: str) -> Iterator[Template]:
-    for url in fresh_postgres_database(postgres_server):
-        yield templates.populate("postgresql", url, ISSUER, postgres_server)
+    yield from templates.postgresql_template(postgres_server, ISSUER)
+
+
+@pytest.fixture(scope="session")
+def sqlite_empty_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    url = f"sqlite:///{tmp_path_factory.mktemp('empty') / 'empty.sqlite3'}"
+    upgrade(url)
+    return Template("sqlite", url, {})
+
+
+@pytest.fixture(scope="session")
+def postgresql_empty_template(postgres_server: str) -> Iterator[Template]:
+    yield from templates.postgresql_template(postgres_server, ISSUER, empty=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """A new database for each test, on each backend: migrated and empty, or, for a test that
-    takes `world`, a copy of the world (tests/api/templates.py)."""
-    if "world" in request.fixturenames:
-        template: Template = request.getfixturevalue(f"{request.param}_world_template")
-        yield from templates.copy(template, tmp_path_factory.mktemp("db"))
-        return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'care-exchange.sqlite3'}"
-        upgrade(url)
-        yield url
-        return
-    admin_url: str = request.getfixturevalue("postgres_server")
-    for url in fresh_postgres_database(admin_url):
-        upgrade(url)
-        yield url
+    """A new database for each test, on each backend: a copy of a migrated, empty database or,
+    for a test that takes `world`, of the world (tests/api/templates.py)."""
+    contents = "world" if "world" in request.fixturenames else "empty"
+    template: Template = request.getfixturevalue(f"{request.param}_{contents}_template")
+    yield from templates.copy(template, tmp_path_factory.mktemp("db"))
 
 
 @pytest.fixture

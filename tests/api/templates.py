@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-import psycopg
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -26,6 +25,7 @@ from care_exchange_server.settings import Settings
 from care_exchange_server.storage.db import transaction
 from care_exchange_server.storage.migrate import upgrade
 from care_exchange_testing.postgres import fresh_database
+from tests.api import pg_copies
 from tests.api.world import Party, World, build_world, renew_end_dates
 
 # The template's tokens must outlive the longest test run that copies it.
@@ -76,16 +76,28 @@ def copy(template: Template, folder: Path) -> Iterator[str]:
         yield f"sqlite:///{target}"
         return
     base, template_name = template.url.rsplit("/", 1)
-    name = f"care_exchange_copy_{uuid.uuid4().hex[:12]}"
-    # PostgreSQL 15+ copies by WAL (its default), which for a small template is ~40% faster
-    # than FILE_COPY: no checkpoint on each copy.
-    with psycopg.connect(template.admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+    name = pg_copies.take(template.admin_url, template_name)
     try:
         yield f"{base}/{name}"
     finally:
-        with psycopg.connect(template.admin_url, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pg_copies.give_back(template.admin_url, template_name, name)
+
+
+def postgresql_template(
+    admin_url: str, issuer: str, entitlement: bool = False, empty: bool = False
+) -> Iterator[Template]:
+    """A template on PostgreSQL (a built world, or only migrated when `empty`), with its
+    copies dropped before it is."""
+    for url in fresh_database(admin_url):
+        if empty:
+            upgrade(url)
+            template = Template("postgresql", url, {}, admin_url)
+        else:
+            template = populate("postgresql", url, issuer, admin_url, entitlement)
+        try:
+            yield template
+        finally:
+            pg_copies.discard(admin_url, url.rsplit("/", 1)[1])
 
 
 def built(
@@ -95,8 +107,7 @@ def built(
     if backend == "sqlite":
         yield populate("sqlite", f"sqlite:///{folder / 'world.sqlite3'}", issuer, "", entitlement)
         return
-    for url in fresh_database(admin_url):
-        yield populate("postgresql", url, issuer, admin_url, entitlement)
+    yield from postgresql_template(admin_url, issuer, entitlement)
 
 
 def copied_world(template: Template, folder: Path, issuer: str) -> Iterator[tuple[World, FastAPI]]:
