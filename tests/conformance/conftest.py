@@ -16,7 +16,12 @@ import pytest
 from care_exchange_conformance.config import Config
 from care_exchange_standard import SCHEMA_DIR
 from care_exchange_testing.reference import Variant, serve_reference
-from tests.api.conftest import database_url, postgres_server  # noqa: F401  (fixtures)
+from tests.api.conftest import (  # noqa: F401  (fixtures)
+    database_url,
+    postgres_server,
+    postgresql_empty_template,
+    sqlite_empty_template,
+)
 
 __all__ = ["Serve", "Variant"]
 
