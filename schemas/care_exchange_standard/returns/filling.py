@@ -8,7 +8,7 @@ only this field).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
@@ -86,7 +86,10 @@ def _one(value: Any) -> Any:
 
 def coerce(definition: Mapping[str, Any], value: Any) -> Any:
     """The value as the field's type wants it; ValueError says what was wrong."""
-    wanted = definition["valueType"]
+    return _coerce(definition["valueType"], definition.get("codes", ()), value)
+
+
+def _coerce(wanted: str, codes: Collection[str], value: Any) -> Any:
     value = _one(value)
     if wanted in ("integer", "number"):
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -107,36 +110,64 @@ def coerce(definition: Mapping[str, Any], value: Any) -> Any:
             return date.fromisoformat(value[:10]).isoformat()
         except ValueError:
             raise ValueError(f"gave {value!r} where a date was expected") from None
-    if wanted == "code" and value not in definition.get("codes", ()):
+    if wanted == "code" and value not in codes:
         raise ValueError(f"gave {value!r}, which is not one of the return's codes")
     return value
 
 
-def _answer(
-    definition: Mapping[str, Any],
-    outcome: Outcome | None,
-    chosen: Mapping[str, list[Any]],
-    entries: Mapping[str, Mapping[str, Any] | None],
-) -> FieldResult:
-    if outcome is None:
-        return FieldResult(definition, "unmapped", message=str(definition.get("reason", "")))
-    if outcome.error is not None:
-        return FieldResult(definition, "error", message=outcome.error)
-    if outcome.value is None or outcome.value == []:
-        kinds = {str(entry).split("/")[0] for entry in definition["dependsOn"]}
-        missing = sorted(
-            kind
-            for kind in kinds
-            if (entries[kind] is None if kind in entries else not chosen[kind])
-        )
-        if missing:
-            said = "nothing published in the period for " + ", ".join(missing)
-            return FieldResult(definition, "no-source", message=said)
-        return FieldResult(definition, "empty")
-    try:
-        return FieldResult(definition, "value", coerce(definition, outcome.value))
-    except ValueError as error:
-        return FieldResult(definition, "error", message=str(error))
+@dataclass(frozen=True)
+class _FieldPlan:
+    """What filing one field's answer needs, worked out once for every return of a template."""
+
+    definition: Mapping[str, Any]
+    asked: int | None  # its place among the expressions asked; None when unmapped
+    wanted: str
+    codes: frozenset[str]
+    kinds: tuple[str, ...]
+
+    @classmethod
+    def of(cls, template: Template) -> list[_FieldPlan]:
+        plans, asked = [], 0
+        for definition in template.fields:
+            mapped = definition["match"] != "unmapped"
+            kinds = {str(entry).split("/")[0] for entry in definition.get("dependsOn", ())}
+            plans.append(
+                cls(
+                    definition,
+                    asked if mapped else None,
+                    str(definition.get("valueType", "")),
+                    frozenset(definition.get("codes", ())),
+                    tuple(sorted(kinds)),
+                )
+            )
+            asked += mapped
+        return plans
+
+    def answer(
+        self,
+        outcome: Outcome | None,
+        chosen: Mapping[str, list[Any]],
+        entries: Mapping[str, Mapping[str, Any] | None],
+    ) -> FieldResult:
+        definition = self.definition
+        if outcome is None:
+            return FieldResult(definition, "unmapped", message=str(definition.get("reason", "")))
+        if outcome.error is not None:
+            return FieldResult(definition, "error", message=outcome.error)
+        if outcome.value is None or outcome.value == []:
+            missing = [
+                kind
+                for kind in self.kinds
+                if (entries[kind] is None if kind in entries else not chosen[kind])
+            ]
+            if missing:
+                said = "nothing published in the period for " + ", ".join(missing)
+                return FieldResult(definition, "no-source", message=said)
+            return FieldResult(definition, "empty")
+        try:
+            return FieldResult(definition, "value", _coerce(self.wanted, self.codes, outcome.value))
+        except ValueError as error:
+            return FieldResult(definition, "error", message=str(error))
 
 
 @dataclass(frozen=True)
@@ -159,8 +190,7 @@ class _Chosen:
     data: dict[str, Any]
 
 
-def _choose(template: Template, request: ReturnRequest, period: str) -> _Chosen:
-    when = parse_period(template.period_kind, period, template.year_starts)
+def _choose(template: Template, request: ReturnRequest, when: Period) -> _Chosen:
     by_type = current(request.records, request.service_id)
     if when.kind == "event":
         when = resolve_event(by_type, when)
@@ -186,27 +216,29 @@ def fill_many(
     for these returns and stopped. Each return is chosen and filed while the worker judges
     the one before.
     """
-    parse_period(template.period_kind, period, template.year_starts)
-    mapped = [d for d in template.fields if d["match"] != "unmapped"]
+    when = parse_period(template.period_kind, period, template.year_starts)
+    plans = _FieldPlan.of(template)
+    expressions = [str(p.definition["expression"]) for p in plans if p.asked is not None]
     chosen: list[_Chosen] = []
 
     def inputs() -> Iterator[dict[str, Any]]:
         for request in requests:
-            chosen.append(_choose(template, request, period))
+            chosen.append(_choose(template, request, when))
             yield chosen[-1].data
 
     filled: list[FilledReturn] = []
     with ExitStack() as stack:
         if sandbox is None:
             sandbox = stack.enter_context(Sandbox(limits))
-        answers = sandbox.evaluate_each(inputs(), [str(d["expression"]) for d in mapped])
+        answers = sandbox.evaluate_each(inputs(), expressions)
         for request, outcomes in zip(requests, answers, strict=True):
             one = chosen[len(filled)]
-            by_code = {str(d["code"]): o for d, o in zip(mapped, outcomes, strict=True)}
             entries = {"service": request.service, "provider": request.provider}
             results = [
-                _answer(d, by_code.get(str(d["code"])), one.records, entries)
-                for d in template.fields
+                plan.answer(
+                    None if plan.asked is None else outcomes[plan.asked], one.records, entries
+                )
+                for plan in plans
             ]
             sources = {kind: [str(r["id"]) for r in found] for kind, found in one.records.items()}
             filled.append(FilledReturn(template, request.service_id, one.period, results, sources))

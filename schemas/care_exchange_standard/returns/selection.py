@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, date
+from datetime import date
 from typing import Any
 
 from care_exchange_standard.returns.periods import Period, PeriodError, moment
@@ -34,14 +34,15 @@ def _period_of(record: Record) -> tuple[date, date] | None:
     return None
 
 
-def _sort_key(record: Record) -> tuple[str, str]:
-    """Time order: a moment in UTC, since offsets differ across the change of the clocks."""
+def _sort_key(record: Record) -> tuple[float, str]:
+    """Time order: a moment as a timestamp, since offsets differ across the change of the clocks.
+
+    A date alone stands for the end of its day, as `moment` says.
+    """
     period = record.get("period")
     start = str(period.get("start", "")) if isinstance(period, Mapping) else ""
     when = str(record.get("asAt") or record.get("occurredAt") or start)
-    if "T" in when:
-        when = moment(when).astimezone(UTC).isoformat()
-    return (when, str(record.get("id", "")))
+    return (moment(when).timestamp() if when else float("-inf"), str(record.get("id", "")))
 
 
 def _in_span(record: Record, start: date, end: date) -> bool:
