@@ -3,9 +3,10 @@
 Building the world of `tests.api.world` costs about a second (migrations, scrypt hashes, a
 signing key, eight token requests), which hundreds of tests on two databases cannot each pay.
 So it is built once into a template database and every test gets a copy (SQLite's backup API;
-PostgreSQL's CREATE DATABASE ... TEMPLATE). The copy holds the same organisations, clients,
-signing key, services, delegation and agreement, so the parties' real tokens are valid in it,
-and nothing one test changes is seen by another.
+on PostgreSQL, a copy made once and put back as the template was before each test: see
+`pg_copies`). The copy holds the same organisations, clients, signing key, services,
+delegation and agreement, so the parties' real tokens are valid in it, and nothing one test
+changes is seen by another.
 """
 
 from __future__ import annotations
