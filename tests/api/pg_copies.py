@@ -84,6 +84,7 @@ def take(admin_url: str, template_name: str) -> str:
                 connection.execute(kept.restore)
             return name
         except psycopg.Error:
+            kept.made.remove(name)
             _drop(admin_url, name)
     name = f"care_exchange_copy_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin_url, autocommit=True) as connection:
@@ -93,11 +94,9 @@ def take(admin_url: str, template_name: str) -> str:
             )
         )
     with psycopg.connect(_database_url(admin_url, name)) as connection:
+        restore = _snapshot(connection)
         if kept is None:
-            shape = _shape(connection)
-            kept = _KEPT[template_name] = _Kept(_snapshot(connection), shape)
-        else:
-            _snapshot(connection)
+            kept = _KEPT[template_name] = _Kept(restore, _shape(connection))
     kept.made.append(name)
     return name
 
@@ -117,6 +116,7 @@ def give_back(admin_url: str, template_name: str, name: str) -> None:
     if reusable:
         kept.free.append(name)
     else:
+        kept.made.remove(name)
         _drop(admin_url, name)
 
 
@@ -128,9 +128,6 @@ def discard(admin_url: str, template_name: str) -> None:
 
 
 def _drop(admin_url: str, name: str) -> None:
-    kept = next((k for k in _KEPT.values() if name in k.made), None)
-    if kept is not None:
-        kept.made.remove(name)
     with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))

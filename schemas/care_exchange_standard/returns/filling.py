@@ -84,12 +84,8 @@ def _one(value: Any) -> Any:
     return value
 
 
-def coerce(definition: Mapping[str, Any], value: Any) -> Any:
-    """The value as the field's type wants it; ValueError says what was wrong."""
-    return _coerce(definition["valueType"], definition.get("codes", ()), value)
-
-
 def _coerce(wanted: str, codes: Collection[str], value: Any) -> Any:
+    """The value as the field's type wants it; ValueError says what was wrong."""
     value = _one(value)
     if wanted in ("integer", "number"):
         if isinstance(value, bool) or not isinstance(value, int | float):
