@@ -19,6 +19,7 @@ from typing import Any
 import jsonschema_rs
 
 from care_exchange_standard import jsonata_thread
+from care_exchange_standard.jsonata_native import Expression
 
 RULE_SET_SCHEMA = "https://care-exchange.org/schemas/v1/formats/rule-set.json"
 CLOCK_SKEW = timedelta(minutes=5)
@@ -38,7 +39,7 @@ class Rule:
     pointers: tuple[str, ...]
     since: str
     each: str | None
-    compiled: Compiled
+    compiled: Expression
 
 
 @dataclass(frozen=True)
@@ -90,18 +91,15 @@ class RuleSetError(ValueError):
     """A rule file that does not match `formats/rule-set.json` or whose expressions fail."""
 
 
-class Compiled:
-    """An expression checked once; compiled and run where `jsonata` says it may be."""
-
-    def __init__(self, expression: str, where: str) -> None:
+def _compiled(expression: str, where: str) -> Expression:
+    """An expression checked once: run natively, or by jsonatapy where it must be."""
+    compiled = Expression(expression)
+    if compiled.native is None:
         try:
             jsonata_thread.check(expression)
         except ValueError as error:
             raise RuleSetError(f"{where}: {error}") from None
-        self.expression = expression
-
-    def evaluate(self, data: Any, bindings: dict[str, Any], *, timeout: int) -> Any:
-        return jsonata_thread.evaluate(self.expression, data, bindings, timeout=timeout)
+    return compiled
 
 
 def parse_rule_set(
@@ -133,7 +131,7 @@ def parse_rule_set(
                 pointers=tuple(rule["pointers"]),
                 since=str(rule["since"]),
                 each=rule.get("each"),
-                compiled=Compiled(str(rule["expression"]), f"{where} {code}"),
+                compiled=_compiled(str(rule["expression"]), f"{where} {code}"),
             )
         )
     return rules
@@ -150,48 +148,40 @@ def load_rules(directory: Path, registry: jsonschema_rs.Registry) -> dict[str, l
     return found
 
 
-def _holds(rule: Rule, target: Any, bindings: Mapping[str, Any]) -> bool:
+def _holds(rule: Rule, target: Any, bindings: dict[str, Any]) -> bool:
     """False only when the expression says false; a rule that cannot judge never blames."""
     try:
-        value = rule.compiled.evaluate(target, dict(bindings), timeout=TIMEOUT_MS)
+        value = rule.compiled.evaluate(target, bindings, timeout=TIMEOUT_MS)
     except (ValueError, TypeError, OverflowError):  # an expression error, or a number too big
         return True
     return value is not False
+
+
+def _failing(rule: Rule, record: Mapping[str, Any], bindings: dict[str, Any]) -> list[str]:
+    """Where the rule says false: "" for the record itself, `/each/i` for an item of it."""
+    if rule.each is None:
+        return [] if _holds(rule, record, bindings) else [""]
+    items = record.get(rule.each)
+    if not isinstance(items, list):
+        return []
+    with_record = {**bindings, "record": record}
+    return [
+        f"/{rule.each}/{index}"
+        for index, item in enumerate(items)
+        if not _holds(rule, item, with_record)
+    ]
 
 
 def check_rules(
     rules: Sequence[Rule], record: Mapping[str, Any], context: Context
 ) -> list[Failure]:
     """The rules the record breaks, each with the pointers it blames."""
-    if not rules:
-        return []
     bindings = context.bindings()
-    failures = []
-    for rule in rules:
-        if rule.each is None:
-            if not _holds(rule, record, bindings):
-                failures.append(Failure(rule, rule.pointers))
-            continue
-        items = record.get(rule.each)
-        if not isinstance(items, list):
-            continue
-        with_record = {**bindings, "record": dict(record)}
-        for index, item in enumerate(items):
-            if not _holds(rule, item, with_record):
-                base = f"/{rule.each}/{index}"
-                failures.append(Failure(rule, tuple(base + p for p in rule.pointers)))
-    return failures
-
-
-def _combined(rules: Sequence[Rule]) -> str:
-    """One expression true when no rule says false: one call per record on the clean path."""
-    parts = []
-    for rule in rules:
-        if rule.each is None:
-            parts.append(f"$not(({rule.expression}) = false)")
-        else:
-            parts.append(f"$count({rule.each}[({rule.expression}) = false]) = 0")
-    return "($record := $; " + " and ".join(parts) + ")"
+    return [
+        Failure(rule, tuple(base + at for at in rule.pointers))
+        for rule in rules
+        for base in _failing(rule, record, bindings)
+    ]
 
 
 class Clock:
@@ -215,28 +205,20 @@ def reads_service(rule: Rule) -> bool:
 
 
 def verdict(rules: Sequence[Rule], clock: Clock) -> Any:
-    """A bare pass or fail of every rule at once, for records judged in bulk.
+    """A bare pass or fail of every rule, for records judged in bulk: it stops at the first.
 
     A record that fails is explained by `check_rules`; one whose rules cannot judge passes, as
-    there. Rules that read the service pass when it is unknown, so without one they are left
-    out of the call rather than asked.
+    there. Rules that read the service pass when it is unknown, so without one they are not
+    asked.
     """
     if not rules:
         return None
-    where = f"the rules of {rules[0].record_type}"
-    every = Compiled(_combined(rules), where)
     alone = [rule for rule in rules if not reads_service(rule)]
-    without_service = Compiled(_combined(alone), where) if alone else None
 
     def passes(record: Any, bindings: Mapping[str, Any] | None = None) -> bool:
         """`bindings` (a Context's) default to the clock's, without a service."""
         given = clock.bindings() if bindings is None else dict(bindings)
-        combined = every if "service" in given else without_service
-        if combined is None:
-            return True
-        try:
-            return combined.evaluate(record, given, timeout=TIMEOUT_MS) is not False
-        except (ValueError, TypeError, OverflowError):  # an expression error, or a number too big
-            return True
+        asked = rules if "service" in given else alone
+        return not any(_failing(rule, record, given) for rule in asked)
 
     return passes

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from care_exchange_standard import Standard, load_standard
 from care_exchange_standard.fields import ITEMS
-from care_exchange_standard.rules import Context, RuleSetError, check_rules, parse_rule_set
+from care_exchange_standard.rules import (
+    Clock,
+    Context,
+    RuleSetError,
+    check_rules,
+    parse_rule_set,
+    verdict,
+)
 from tests.conftest import EXAMPLES, INVALID_EXAMPLES, VALID_EXAMPLES
 
 _STANDARD = load_standard()
@@ -180,13 +187,30 @@ def test_the_bulk_verdict_agrees_with_the_explanation(standard: Standard, data: 
         assert clean(record) == (validator.validate(record) == [])
 
 
-def test_a_number_too_big_for_the_rules_engine_is_not_judged_and_nothing_fails(
+def test_a_number_beyond_64_bits_is_judged_exactly(standard: Standard) -> None:
+    """JSON allows integers beyond 64 bits and the schema sets no maximum: rules judge them."""
+    record = json.loads((EXAMPLES / "valid/capacity-snapshot/nursing-home-open.json").read_text())
+    validator = standard.validator("capacity-snapshot")
+    roomy = record | {"registeredPlaces": 10**30}
+    assert validator.is_valid(roomy)
+    assert [issue.rule for issue in validator.validate(roomy) if issue.rule] == []
+    assert validator.checks[1](roomy)
+    crowded = copy.deepcopy(record)
+    crowded["beds"][0]["places"] += 10**30
+    crowded["beds"][0]["occupied"] += 10**30
+    broken = {issue.rule for issue in validator.validate(crowded) if issue.rule}
+    assert broken == {"capacity-snapshot/places-within-registered"}
+    assert not validator.checks[1](crowded)
+
+
+def test_a_rule_that_cannot_judge_does_not_spare_a_record_the_other_rules(
     standard: Standard,
 ) -> None:
-    """JSON allows integers beyond 64 bits and the schema sets no maximum: the rules pass."""
+    """`registeredPlaces` as text cannot be compared, but the row that does not add up fails."""
     record = json.loads((EXAMPLES / "valid/capacity-snapshot/nursing-home-open.json").read_text())
-    huge = record | {"registeredPlaces": 10**30}
-    validator = standard.validator("capacity-snapshot")
-    assert validator.is_valid(huge)
-    assert [issue.rule for issue in validator.validate(huge) if issue.rule] == []
-    assert validator.checks[1](huge)
+    record["registeredPlaces"] = "many"
+    record["beds"][0]["occupied"] += 1
+    rules = standard.validator("capacity-snapshot").rules
+    assert not verdict(rules, Clock())(record)
+    broken = {failure.rule.code for failure in check_rules(rules, record, Context.now())}
+    assert broken == {"capacity-snapshot/row-adds-up"}

@@ -12,12 +12,12 @@ a linear-time regular expression engine), which must compile the expression too.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from care_exchange_standard.fields import ITEMS, Field, FieldPath
+from care_exchange_standard.jsonata_native.parsing import jsonata_python
 
 MAX_EXPRESSION_CHARS = 4000
 FORBIDDEN = {
@@ -178,20 +178,6 @@ class _Walk:
             self.reading.fields.add(f"{root.name}/{dotted}")
 
 
-def _parser() -> Any:
-    """jsonata-python, imported without the recursion limit it sets for the whole process.
-
-    Importing it raises Python's limit to 10,000 for everybody; a checker has no business
-    changing that, and an expression nested too deep to parse is refused as not parsing.
-    """
-    limit = sys.getrecursionlimit()
-    try:
-        import jsonata  # type: ignore[import-untyped]
-    finally:
-        sys.setrecursionlimit(limit)
-    return jsonata
-
-
 def read(expression: str, roots: Mapping[str, Root]) -> Reading:
     """What `expression` reads and what is wrong with it, without evaluating it.
 
@@ -204,7 +190,7 @@ def read(expression: str, roots: Mapping[str, Root]) -> Reading:
     if len(expression) > MAX_EXPRESSION_CHARS:
         return Reading(problems=[f"longer than {MAX_EXPRESSION_CHARS} characters"])
     try:
-        tree = _parser().Jsonata(expression).ast
+        tree = jsonata_python().Jsonata(expression).ast
         jsonata_thread.check(expression)
     except Exception as error:  # both parsers raise their own exception types
         return Reading(problems=[f"does not parse: {error}"])
