@@ -164,7 +164,7 @@ def _failing(rule: Rule, record: Mapping[str, Any], bindings: dict[str, Any]) ->
     items = record.get(rule.each)
     if not isinstance(items, list):
         return []
-    with_record = {**bindings, "record": record}
+    with_record = {**bindings, "record": record if type(record) is dict else dict(record)}
     return [
         f"/{rule.each}/{index}"
         for index, item in enumerate(items)
