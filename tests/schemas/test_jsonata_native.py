@@ -7,6 +7,7 @@ the very names those expressions read, with values of every JSON type, to compar
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -127,8 +128,11 @@ def reference(expression: str, data: Any, bindings: dict[str, Any]) -> tuple[str
         return "error", None
 
 
+native_once = functools.cache(native)
+
+
 def ours(expression: str, data: Any, bindings: dict[str, Any]) -> tuple[str, Any] | None:
-    function = native(expression)
+    function = native_once(expression)
     assert function is not None, f"{expression!r} does not run natively"
     try:
         return "value", exported(function(data, bindings))

@@ -1,11 +1,11 @@
 """JSONata evaluated as Python, for the part of the language the standard's own expressions use.
 
 jsonatapy costs tens of microseconds a call (its data crosses into Rust and back) and its
-compiled expressions are bound to one thread; the standard's 87 rules and its return
-templates use a small part of JSONata, which compiles to a Python function that answers in a
-few microseconds on any thread. An expression outside that part, or a value the native
-helpers decline (see `runtime.DeclinedError`), is evaluated by jsonatapy, so the answer is always
-JSONata's: `tests/schemas/test_jsonata_native.py` compares the two on generated data.
+compiled expressions are bound to one thread; the standard's 87 rules use a small part of
+JSONata, which compiles to a Python function that answers in a few microseconds on any thread.
+An expression outside that part, or a value the native helpers decline (see
+`runtime.DeclinedError`), is evaluated by jsonatapy, so the answer is always JSONata's:
+`tests/schemas/test_jsonata_native.py` compares the two on generated data.
 """
 
 from __future__ import annotations

@@ -26,7 +26,6 @@ _BINARY = {
     "*": "multiply",
     "/": "divide",
     "%": "remainder",
-    "&": "concatenate",
     "in": "includes",
 }
 # Operators Python answers as JSONata does for two values of one of these types.
@@ -46,10 +45,10 @@ class _Compiler:
         return f"{prefix}{self.counter}"
 
     def node(self, node: Node, context: str) -> str:
-        code = getattr(self, "_" + node.kind)(node, context)
+        code: str = getattr(self, "_" + node.kind)(node, context)
         if node.filters and node.kind != "path":
             return f"normal(filtered({code}, {self.filters(node.filters, context)}))"
-        return str(code)
+        return code
 
     def filters(self, filters: list[Node], context: str) -> str:
         parts = []
@@ -173,9 +172,9 @@ class _Compiler:
         operator = node.value
         if operator in ("and", "or"):
             return f"({self.truth(left)} {operator} {self.truth(right)})"
-        helper = _BINARY[operator]
         if operator == "&":
             return self.concatenation(node, left, right)
+        helper = _BINARY[operator]
         if operator not in _FAST:
             return f"{helper}({left}, {right})"
         first, second = self.fresh("left"), self.fresh("right")
@@ -187,18 +186,16 @@ class _Compiler:
 
     def concatenation(self, node: Node, left: str, right: str) -> str:
         """`&`: joined at once when both sides are text, as they nearly always are."""
-        held = []
+        sides, tests = [], []
         for child, code in zip(node.children, (left, right), strict=True):
             if child.kind == "literal" and type(child.value) is str:
-                held.append((code, "True"))
+                sides.append(code)
             else:
                 name = self.fresh("text")
-                held.append((name, f"type({name} := {code}) is str"))
-        (first, first_test), (second, second_test) = held
-        if first != left and second != right:
-            test = f"({first_test}) & ({second_test})"
-        else:
-            test = f"{first_test} and {second_test}"
+                sides.append(name)
+                tests.append(f"(type({name} := {code}) is str)")
+        first, second = sides
+        test = " & ".join(tests) or "True"  # `&`, not `and`: every side must be evaluated
         return f"({first} + {second} if {test} else concatenate({first}, {second}))"
 
     def truth(self, code: str) -> str:
@@ -213,6 +210,9 @@ def _bare(step: Node) -> Node:
 
 
 Native = Callable[[Any, dict[str, Any]], Any]
+# What generated code may call: the runtime's names, and JSONata's functions as `f_<name>`.
+_HELPERS = {name: getattr(runtime, name) for name in dir(runtime) if not name.startswith("__")}
+_HELPERS |= {f"f_{name}": function for name, (function, *_) in runtime.FUNCTIONS.items()}
 
 
 def compile_tree(tree: Node) -> Native:
@@ -223,10 +223,7 @@ def compile_tree(tree: Node) -> Native:
     for name, local in compiler.bindings.items():
         lines.append(f"    {local} = bindings.get({name!r}, U)")
     lines.append(f"    return {body}")
-    namespace: dict[str, Any] = {
-        name: getattr(runtime, name) for name in dir(runtime) if not name.startswith("__")
-    }
-    namespace.update({f"f_{name}": function for name, (function, *_) in runtime.FUNCTIONS.items()})
+    namespace = dict(_HELPERS)
     exec(compile("\n".join(lines), "<jsonata>", "exec"), namespace)
     function: Native = namespace["evaluate"]
     return function

@@ -6,12 +6,17 @@ formatting or its date parsing beyond RFC 3339, a helper raises
 `DeclinedError` and the whole expression is evaluated again by jsonatapy, so answers never differ.
 One departure is deliberate: integers are exact here, where JSONata's doubles round beyond
 2**53 and jsonatapy refuses them beyond 2**63.
+
+A sequence JSONata builds while it maps is a tuple, which JSON never gives: unlike an array in
+the data, it is flattened into the next, and one of a single item is that item.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
@@ -33,10 +38,6 @@ class _Undefined:
 
 UNDEFINED: Any = _Undefined()
 U = UNDEFINED
-
-
-# A sequence JSONata builds while it maps is a tuple, which JSON never gives: unlike an array
-# in the data, it is flattened into the next, and one of a single item is that item.
 
 
 def fail(code: str, message: str) -> NoReturn:
@@ -250,77 +251,50 @@ def unequal(left: Any, right: Any) -> bool:
     return not same(left, right)
 
 
-def _ordered(left: Any, right: Any, operator: str) -> bool:
-    left_kind, right_kind = _kind(left), _kind(right)
-    for kind in (left_kind, right_kind):
-        if kind not in ("number", "string", "undefined"):
-            fail("T2010", f"cannot compare with operator {operator!r}")
-    if left_kind != right_kind:
-        fail("T2009", f"the two sides of {operator!r} are of different types")
-    if left_kind == "number":
-        _number(left)
-        _number(right)
-    return True
+_COMPARABLE = ("number", "string", "undefined")
 
 
-def less(left: Any, right: Any) -> Any:
-    if left is U or right is U:
-        return _undefined_comparison(left, right, "<")
-    return _ordered(left, right, "<") and left < right
+def _comparison(symbol: str, compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
+    """`<`, `<=`, `>`, `>=`: numbers with numbers, text with text, undefined with either."""
+
+    def compared(left: Any, right: Any) -> Any:
+        left_kind, right_kind = _kind(left), _kind(right)
+        if left_kind not in _COMPARABLE or right_kind not in _COMPARABLE:
+            fail("T2010", f"cannot compare with operator {symbol!r}")
+        if left is U or right is U:
+            return U
+        if left_kind != right_kind:
+            fail("T2009", f"the two sides of {symbol!r} are of different types")
+        return compare(_number(left), _number(right))
+
+    return compared
 
 
-def at_most(left: Any, right: Any) -> Any:
-    if left is U or right is U:
-        return _undefined_comparison(left, right, "<=")
-    return _ordered(left, right, "<=") and left <= right
+less = _comparison("<", operator.lt)
+at_most = _comparison("<=", operator.le)
+more = _comparison(">", operator.gt)
+at_least = _comparison(">=", operator.ge)
 
 
-def more(left: Any, right: Any) -> Any:
-    if left is U or right is U:
-        return _undefined_comparison(left, right, ">")
-    return _ordered(left, right, ">") and left > right
-
-
-def at_least(left: Any, right: Any) -> Any:
-    if left is U or right is U:
-        return _undefined_comparison(left, right, ">=")
-    return _ordered(left, right, ">=") and left >= right
-
-
-def _undefined_comparison(left: Any, right: Any, operator: str) -> Any:
-    for value in (left, right):
-        if _kind(value) not in ("number", "string", "undefined"):
-            fail("T2010", f"cannot compare with operator {operator!r}")
-    return U
-
-
-def _operands(left: Any, right: Any, operator: str) -> bool:
+def _operands(left: Any, right: Any, symbol: str) -> bool:
     """True when both sides are numbers; False when either is undefined."""
     if left is not U and not is_number(left):
-        fail("T2001", f"the left side of {operator!r} must be a number")
+        fail("T2001", f"the left side of {symbol!r} must be a number")
     if right is not U and not is_number(right):
-        fail("T2002", f"the right side of {operator!r} must be a number")
-    if left is U or right is U:
-        return False
-    _number(left)
-    _number(right)
-    return True
+        fail("T2002", f"the right side of {symbol!r} must be a number")
+    return left is not U and right is not U
 
 
-def _result(value: Any) -> Any:
-    return _number(value)
+def _arithmetic(symbol: str, compute: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def computed(left: Any, right: Any) -> Any:
+        return _number(compute(left, right)) if _operands(left, right, symbol) else U
+
+    return computed
 
 
-def add(left: Any, right: Any) -> Any:
-    return _result(left + right) if _operands(left, right, "+") else U
-
-
-def subtract(left: Any, right: Any) -> Any:
-    return _result(left - right) if _operands(left, right, "-") else U
-
-
-def multiply(left: Any, right: Any) -> Any:
-    return _result(left * right) if _operands(left, right, "*") else U
+add = _arithmetic("+", operator.add)
+subtract = _arithmetic("-", operator.sub)
+multiply = _arithmetic("*", operator.mul)
 
 
 def divide(left: Any, right: Any) -> Any:
@@ -328,7 +302,7 @@ def divide(left: Any, right: Any) -> Any:
         return U
     if right == 0:
         raise DeclinedError("division by zero")
-    return _result(left / right)
+    return _number(left / right)
 
 
 def remainder(left: Any, right: Any) -> Any:
@@ -339,7 +313,7 @@ def remainder(left: Any, right: Any) -> Any:
     if type(left) is int and type(right) is int:
         rest = abs(left) % abs(right)
         return -rest if left < 0 else rest
-    return _result(math.fmod(left, right))
+    return _number(math.fmod(left, right))
 
 
 def negate(value: Any) -> Any:
