@@ -10,11 +10,13 @@ An expression outside that part, or a value the native helpers decline (see
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from care_exchange_standard import jsonata_thread
-from care_exchange_standard.jsonata_native.compiling import Native, compile_tree
-from care_exchange_standard.jsonata_native.parsing import NotNativeError, parse
+from care_exchange_standard.jsonata_native.compiling import Native, compile_tree, paths_from_root
+from care_exchange_standard.jsonata_native.parsing import Node, NotNativeError, parse
 from care_exchange_standard.jsonata_native.runtime import (
     UNDEFINED,
     DeclinedError,
@@ -22,15 +24,74 @@ from care_exchange_standard.jsonata_native.runtime import (
     exported,
 )
 
-__all__ = ["Expression", "NotNativeError", "native"]
+__all__ = [
+    "STUMBLES",
+    "DeclinedError",
+    "Expression",
+    "JsonataError",
+    "Native",
+    "NotNativeError",
+    "native",
+    "natives",
+    "value_of",
+]
+
+
+_REFUSED = (NotNativeError, SyntaxError, RecursionError)
 
 
 def native(expression: str) -> Native | None:
     """The Python function of an expression, or None when jsonatapy must evaluate it."""
     try:
         return compile_tree(parse(expression))
-    except (NotNativeError, SyntaxError, RecursionError):
+    except _REFUSED:
         return None
+
+
+def natives(expressions: Sequence[str]) -> list[Native | None]:
+    """Each expression's function, as `native` gives it, made to share a memo.
+
+    The paths from the root that two expressions or more take (`capacitySnapshot[-1]` in most
+    fields of a return) are taken once for all of them, when each is called with the same
+    `memo` dict over the same data.
+    """
+    trees: list[Node | None] = []
+    taken: Counter[str] = Counter()
+    for expression in expressions:
+        try:
+            tree = parse(expression)
+            taken.update(paths_from_root(tree))
+        except _REFUSED:
+            tree = None
+        trees.append(tree)
+    shared = frozenset(key for key, times in taken.items() if times > 1)
+    found: list[Native | None] = []
+    for tree in trees:
+        try:
+            found.append(None if tree is None else compile_tree(tree, shared))
+        except _REFUSED:
+            found.append(None)
+    return found
+
+
+# What the native evaluator raises where it meets what it does not handle: jsonatapy judges.
+STUMBLES = (DeclinedError, RecursionError, TypeError, AttributeError, KeyError, IndexError)
+
+
+def value_of(
+    function: Native, data: Any, bindings: dict[str, Any], memo: dict[str, Any] | None = None
+) -> Any:
+    """A native function's value as jsonatapy gives it (None for undefined).
+
+    JsonataError for JSONata's own errors; DeclinedError when jsonatapy must judge instead.
+    """
+    try:
+        value = function(data, bindings, memo)
+    except (JsonataError, DeclinedError):
+        raise
+    except STUMBLES as error:
+        raise DeclinedError(f"the native evaluator stumbled: {error!r}") from error
+    return exported(value) if type(value) is tuple or value is UNDEFINED else value
 
 
 class Expression:
@@ -44,10 +105,7 @@ class Expression:
         """Its value as jsonatapy gives it; ValueError for JSONata's own errors."""
         if self.native is not None:
             try:
-                value = self.native(data, bindings)
-                return exported(value) if type(value) is tuple or value is UNDEFINED else value
-            except JsonataError:
-                raise
-            except (DeclinedError, RecursionError, TypeError, AttributeError, KeyError, IndexError):
+                return value_of(self.native, data, bindings)
+            except DeclinedError:
                 pass
         return jsonata_thread.evaluate(self.text, data, bindings, timeout=timeout)

@@ -29,16 +29,71 @@ _BINARY = {
     "in": "includes",
 }
 # Operators Python answers as JSONata does for two values of one of these types.
-_FAST = {operator: "(str, int)" for operator in ("=", "!=", "<", "<=", ">", ">=")}
-_FAST.update({operator: "(int,)" for operator in ("+", "-", "*")})
+_FAST: dict[str, tuple[str, ...]] = {
+    operator: ("str", "int") for operator in ("=", "!=", "<", "<=", ">", ">=")
+}
+_FAST.update({operator: ("int",) for operator in ("+", "-", "*")})
+# Operators whose value is always true or false, never undefined.
+_BOOLEAN = {"=", "!=", "in", "and", "or"}
 _ROOT = "data"
 
 
+def _boolean(node: Node) -> bool:
+    """True when the node's value is always true or false, so its truth needs no test."""
+    if node.filters:
+        return False
+    if node.kind == "binary":
+        return node.value in _BOOLEAN
+    if node.kind == "call":
+        return node.value == "exists" and len(node.children) == 1
+    return node.kind == "literal" and type(node.value) is bool
+
+
+def _one_value_array(node: Node) -> bool:
+    """`[x]`, with x not itself an array constructor: the array of x's items."""
+    return (
+        node.kind == "array"
+        and not node.filters
+        and len(node.children) == 1
+        and node.children[0].kind != "array"
+    )
+
+
+def _constant(node: Node) -> Any:
+    """The value of a node that needs no data (a literal, an array of literals), else U."""
+    if node.filters:
+        return runtime.U
+    if node.kind == "literal":
+        return node.value
+    if node.kind == "array" and all(
+        child.kind == "literal" and not child.filters for child in node.children
+    ):
+        return [child.value for child in node.children]
+    return runtime.U
+
+
+def _pure(node: Node) -> bool:
+    """True when the node reads nothing but the data: no binding, no block's variable."""
+    if node.kind == "variable" and node.value not in ("", "$"):
+        return False
+    return all(_pure(child) for child in (*node.children, *node.filters))
+
+
 class _Compiler:
-    def __init__(self) -> None:
+    """One expression's code.
+
+    `shared` names the paths from the root whose values the caller keeps in a `memo` for
+    several expressions over the same data; `paths` gathers every such path met.
+    """
+
+    def __init__(self, shared: frozenset[str] = frozenset()) -> None:
+        self.shared = shared
+        self.paths: list[str] = []
+        self.memoised = False
         self.counter = 0
         self.scopes: list[dict[str, str]] = []
         self.bindings: dict[str, str] = {}
+        self.constants: dict[str, Any] = {}
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -50,18 +105,48 @@ class _Compiler:
             return f"normal(filtered({code}, {self.filters(node.filters, context)}))"
         return code
 
+    def constant(self, value: Any) -> str:
+        """A name for a value built once, when the function is made, not on every call."""
+        name = self.fresh("constant")
+        self.constants[name] = value
+        return name
+
     def filters(self, filters: list[Node], context: str) -> str:
-        parts = []
-        for predicate in filters:
-            if predicate.kind == "literal" and runtime.is_number(predicate.value):
-                parts.append(f"lambda value: at_index(value, {predicate.value!r})")
-            else:
-                item = self.fresh("item")
-                test = self.node(predicate, item)
-                parts.append(f"lambda value: where(value, lambda {item}: {test})")
+        parts = [f"lambda value: {self.filtering([predicate], 'value')}" for predicate in filters]
         return "(" + "".join(part + ", " for part in parts) + ")"
 
+    def filtering(self, filters: list[Node], code: str) -> str:
+        """`code` with each filter applied in turn: a tuple or a list of what is kept.
+
+        A predicate that is always true or false keeps items in a comprehension, without a
+        call per item.
+        """
+        for predicate in filters:
+            if predicate.kind == "literal" and runtime.is_number(predicate.value):
+                code = self.indexing(code, predicate.value)
+                continue
+            item = self.fresh("item")
+            test = self.node(predicate, item)
+            if _boolean(predicate):
+                code = f"tuple([{item} for {item} in items({code}) if {test}])"
+            else:
+                code = f"where({code}, lambda {item}: {test})"
+        return code
+
+    def indexing(self, code: str, number: Any) -> str:
+        """`[n]`: an array's item taken in line when n is a whole number within it."""
+        if type(number) is not int:
+            return f"at_index({code}, {number!r})"
+        held = self.fresh("indexed")
+        within = f"len({held}) > {number}" if number >= 0 else f"len({held}) >= {-number}"
+        return (
+            f"({held}[{number}] if type({held} := {code}) is list and {within} "
+            f"else at_index({held}, {number}))"
+        )
+
     def _literal(self, node: Node, context: str) -> str:
+        if type(node.value) is dict:  # a copy each time: the caller may change what it gets
+            return f"dict({self.constant(node.value)})"
         return repr(node.value)
 
     def _variable(self, node: Node, context: str) -> str:
@@ -85,32 +170,77 @@ class _Compiler:
         Steps pass on their sequences as they are; only the path's value is normalised.
         """
         code = context
+        pure = context == _ROOT
         for index, step in enumerate(node.children):
-            last = index == len(node.children) - 1
-            if step.kind == "name" and not step.filters:
-                held = code if code.isidentifier() else self.fresh("held")
-                taken = held if held == code else f"({held} := {code})"
-                other = f"walk({held}, {step.value!r})"
-                code = (
-                    f"({held}.get({step.value!r}, U) if type({taken}) is dict "
-                    f"else {f'normal({other})' if last else other})"
+            code = self.step(node, index, code, context)
+            pure = pure and _pure(step)
+            if pure:
+                last = index == len(node.children) - 1
+                code = self.remembered(node.children[: index + 1], code, last)
+        return code
+
+    def remembered(self, steps: list[Node], code: str, last: bool) -> str:
+        """A path's value (its first steps, taken from the root) from the memo, once made."""
+        key = repr(steps) + (" normal" if last else "")
+        self.paths.append(key)
+        if key not in self.shared:
+            return code
+        self.memoised = True
+        held = self.fresh("remembered")
+        name = self.constant(key)
+        return (
+            f"({held} if ({held} := memo.get({name}, MISSING)) is not MISSING "
+            f"else memo.setdefault({name}, {code}))"
+        )
+
+    def step(self, node: Node, index: int, code: str, context: str) -> str:
+        """The code of a path up to its step `index`, given the code of the steps before."""
+        step = node.children[index]
+        last = index == len(node.children) - 1
+        if step.kind == "name" and not step.filters:
+            held = code if code.isidentifier() else self.fresh("held")
+            taken = held if held == code else f"({held} := {code})"
+            other = f"walk({held}, {step.value!r})"
+            code = (
+                f"({held}.get({step.value!r}, U) if type({taken}) is dict "
+                f"else {f'normal({other})' if last else other})"
+            )
+            return code
+        if index == 0 and step.kind == "variable":
+            code = self.node(_bare(step), context)
+            if step.filters:
+                code = f"filtered({code}, {self.filters(step.filters, context)})"
+            return code
+        item = self.fresh("item")
+        if step.kind == "name":
+            held = code if code.isidentifier() else self.fresh("held")
+            taken = held if held == code else f"({held} := {code})"
+            got, keep = self.fresh("got"), self.fresh("keep")
+            if all(_constant(predicate) is not runtime.U for predicate in step.filters):
+                code = (  # `[n]` alone: short enough to be written twice, without a call
+                    f"((() if ({got} := {held}.get({step.value!r}, U)) is U "
+                    f"else {self.filtering(step.filters, got)}) "
+                    f"if type({taken}) is dict "
+                    f"else step({held}, lambda {item}: lookup({item}, {step.value!r}), "
+                    f"{self.filters(step.filters, context)}))"
                 )
-                continue
-            if index == 0 and step.kind == "variable":
-                code = self.node(_bare(step), context)
-                if step.filters:
-                    code = f"filtered({code}, {self.filters(step.filters, context)})"
-                continue
-            item = self.fresh("item")
-            if step.kind == "name":
-                body = f"lookup({item}, {step.value!r})"
-            else:
-                body = self.node(_bare(step), item)
-            filters = self.filters(step.filters, context) if step.filters else "()"
-            code = f"step({code}, lambda {item}: {body}, {filters})"
+                if last:
+                    code = f"normal({code})"
+                return code
+            kept = f"lambda value: {self.filtering(step.filters, 'value')}"
+            code = (
+                f"(((() if ({got} := {held}.get({step.value!r}, U)) is U else {keep}({got})) "
+                f"if type({taken}) is dict "
+                f"else step({held}, lambda {item}: lookup({item}, {step.value!r}), ({keep},))) "
+                f"if ({keep} := {kept}) else U)"
+            )
             if last:
                 code = f"normal({code})"
-        return code
+            return code
+        body = self.node(_bare(step), item)
+        filters = self.filters(step.filters, context) if step.filters else "()"
+        code = f"step({code}, lambda {item}: {body}, {filters})"
+        return f"normal({code})" if last else code
 
     def _block(self, node: Node, context: str) -> str:
         if not node.children:
@@ -136,6 +266,8 @@ class _Compiler:
         raise NotNativeError("an assignment outside a block's top level")
 
     def _array(self, node: Node, context: str) -> str:
+        if _one_value_array(node):
+            return f"array_of({self.node(node.children[0], context)})"
         items = [f"({self.node(item, context)}, {item.kind == 'array'})" for item in node.children]
         return f"array({', '.join(items)})"
 
@@ -144,14 +276,19 @@ class _Compiler:
 
     def _condition(self, node: Node, context: str) -> str:
         test, then, *otherwise = (self.node(child, context) for child in node.children)
-        return f"({then} if {self.truth(test)} else {otherwise[0] if otherwise else 'U'})"
+        truth = self.truth(test, node.children[0])
+        return f"({then} if {truth} else {otherwise[0] if otherwise else 'U'})"
 
     def _call(self, node: Node, context: str) -> str:
         if node.value not in runtime.FUNCTIONS:
             raise NotNativeError(f"the function ${node.value}")
         if any(scope.get(node.value) for scope in self.scopes):
             raise NotNativeError(f"${node.value} assigned over")
+        if node.value == "sum" and len(node.children) == 1 and _one_value_array(node.children[0]):
+            return f"sum_of_array({self.node(node.children[0].children[0], context)})"
         arguments = [self.node(child, context) for child in node.children]
+        if node.value == "lookup" and type(_constant(node.children[0])) is dict:
+            arguments[0] = self.constant(node.children[0].value)  # only read: no copy
         _, least, most = runtime.FUNCTIONS[node.value]
         if not least <= len(arguments) <= most:
             return f"wrong_arguments({node.value!r})"
@@ -171,17 +308,43 @@ class _Compiler:
         left, right = (self.node(child, context) for child in node.children)
         operator = node.value
         if operator in ("and", "or"):
-            return f"({self.truth(left)} {operator} {self.truth(right)})"
+            pairs = zip((left, right), node.children, strict=True)
+            return f"({f' {operator} '.join(self.truth(code, child) for code, child in pairs)})"
         if operator == "&":
             return self.concatenation(node, left, right)
+        if operator == "in":
+            return self.membership(node, left, right)
         helper = _BINARY[operator]
         if operator not in _FAST:
             return f"{helper}({left}, {right})"
-        first, second = self.fresh("left"), self.fresh("right")
         python = "==" if operator == "=" else operator
+        for index, child in enumerate(node.children):
+            kind = type(_constant(child)).__name__
+            if kind in _FAST[operator]:  # a literal side: only the other's type is unknown
+                other = self.fresh("side")
+                sides = [other, other]
+                sides[index] = repr(child.value)
+                test = f"type({other} := {(left, right)[1 - index]}) is {kind}"
+                return (
+                    f"({sides[0]} {python} {sides[1]} if {test} "
+                    f"else {helper}({sides[0]}, {sides[1]}))"
+                )
+        first, second = self.fresh("left"), self.fresh("right")
+        kinds = "(" + "".join(f"{kind}, " for kind in _FAST[operator]) + ")"
         return (
             f"({first} {python} {second} if type({first} := {left}) is type({second} := {right})"
-            f" and type({first}) in {_FAST[operator]} else {helper}({first}, {second}))"
+            f" and type({first}) in {kinds} else {helper}({first}, {second}))"
+        )
+
+    def membership(self, node: Node, left: str, right: str) -> str:
+        """`in`: a set of the texts when the right side is an array of literal texts."""
+        listed = _constant(node.children[1])
+        if type(listed) is not list or not listed or any(type(item) is not str for item in listed):
+            return f"includes({left}, {right})"
+        texts, array = self.constant(frozenset(listed)), self.constant(listed)
+        held = self.fresh("member")
+        return (
+            f"({held} in {texts} if type({held} := {left}) is str else includes({held}, {array}))"
         )
 
     def concatenation(self, node: Node, left: str, right: str) -> str:
@@ -198,8 +361,10 @@ class _Compiler:
         test = " & ".join(tests) or "True"  # `&`, not `and`: every side must be evaluated
         return f"({first} + {second} if {test} else concatenate({first}, {second}))"
 
-    def truth(self, code: str) -> str:
+    def truth(self, code: str, node: Node | None = None) -> str:
         """JSONata's truth of a value, without a call when it is already true or false."""
+        if node is not None and _boolean(node):
+            return code
         held = self.fresh("truth")
         return f"(({held} := {code}) is True or ({held} is not False and truthy({held})))"
 
@@ -209,21 +374,36 @@ def _bare(step: Node) -> Node:
     return Node(step.kind, step.value, step.children)
 
 
-Native = Callable[[Any, dict[str, Any]], Any]
+# f(data, bindings, memo=None): `memo` keeps paths' values for other expressions on the same data
+Native = Callable[..., Any]
 # What generated code may call: the runtime's names, and JSONata's functions as `f_<name>`.
 _HELPERS = {name: getattr(runtime, name) for name in dir(runtime) if not name.startswith("__")}
 _HELPERS |= {f"f_{name}": function for name, (function, *_) in runtime.FUNCTIONS.items()}
 
 
-def compile_tree(tree: Node) -> Native:
-    """The Python function of a tree; it returns runtime values (see `runtime.exported`)."""
+def paths_from_root(tree: Node) -> list[str]:
+    """The keys of the paths from the root an expression takes, for `compile_tree`'s `shared`."""
     compiler = _Compiler()
+    compiler.node(tree, _ROOT)
+    return compiler.paths
+
+
+def compile_tree(tree: Node, shared: frozenset[str] = frozenset()) -> Native:
+    """The Python function of a tree; it returns runtime values (see `runtime.exported`).
+
+    The paths named in `shared` (see `paths_from_root`) are kept in the `memo` given, so
+    expressions over the same data take each of them once; without a memo, each call keeps
+    its own.
+    """
+    compiler = _Compiler(shared)
     body = compiler.node(tree, _ROOT)
-    lines = ["def evaluate(data, bindings):"]
+    lines = ["def evaluate(data, bindings, memo=None):"]
+    if compiler.memoised:
+        lines.append("    memo = {} if memo is None else memo")
     for name, local in compiler.bindings.items():
         lines.append(f"    {local} = bindings.get({name!r}, U)")
     lines.append(f"    return {body}")
-    namespace = dict(_HELPERS)
+    namespace = dict(_HELPERS) | compiler.constants
     exec(compile("\n".join(lines), "<jsonata>", "exec"), namespace)
     function: Native = namespace["evaluate"]
     return function

@@ -2,8 +2,8 @@
 
 The tree is the reference implementation's, so paths, steps and their filters are grouped as
 JSONata evaluates them. Anything outside the part the native evaluator knows (an object
-constructor, a lambda, sorting, a range, a regular expression, `[]` and the like) raises
-`NotNativeError`, and the caller leaves the expression to jsonatapy.
+constructor of anything but literals, a lambda, sorting, a range, a regular expression, `[]`
+and the like) raises `NotNativeError`, and the caller leaves the expression to jsonatapy.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ _ATTRIBUTES = {
     "number": set(),
     "value": set(),
     "binary": {"lhs", "rhs"},
-    "unary": {"expression", "expressions"},
+    "unary": {"expression", "expressions", "lhs_object"},
     "block": {"expressions", "predicate", "stages"},
     "condition": {"condition", "then", "_else"},
     "bind": {"lhs", "rhs"},
@@ -90,6 +90,18 @@ def _converted(symbol: Any) -> Node:
     return node
 
 
+def _literal_object(pairs: list[Any]) -> dict[str, Any]:
+    """An object constructor of literal keys and values: the object it always makes."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key.type != "string" or value.type not in ("string", "number", "value"):
+            raise NotNativeError("an object constructor of anything but literals")
+        if key.value in found or key.stages or key.predicate or value.stages or value.predicate:
+            raise NotNativeError("an object constructor JSONata refuses or filters")
+        found[key.value] = value.value
+    return found
+
+
 def _node(kind: str, symbol: Any) -> Node:
     if kind in ("string", "number", "value"):
         return Node("literal", symbol.value)
@@ -109,6 +121,8 @@ def _node(kind: str, symbol: Any) -> Node:
             return Node("negate", children=[_converted(symbol.expression)])
         if symbol.value == "[":
             return Node("array", children=[_converted(item) for item in symbol.expressions])
+        if symbol.value == "{":
+            return Node("literal", _literal_object(symbol.lhs_object))
         raise NotNativeError(f"the constructor {symbol.value!r}")
     if kind == "block":
         return Node("block", children=[_converted(item) for item in symbol.expressions])

@@ -38,6 +38,7 @@ class _Undefined:
 
 UNDEFINED: Any = _Undefined()
 U = UNDEFINED
+MISSING: Any = object()  # not in a memo
 
 
 def fail(code: str, message: str) -> NoReturn:
@@ -138,17 +139,21 @@ def filtered(value: Any, filters: tuple[Any, ...]) -> Any:
 
 
 def at_index(value: Any, number: Any) -> Any:
-    """`[n]`: the item at n (from the end when negative)."""
+    """`[n]`: the item at n (from the end when negative), or an empty sequence.
+
+    The item is given as it is, not as a sequence of one: every step and filter after it
+    treats the two alike, and the path's value is normalised anyway.
+    """
     sequence = value if type(value) is list or type(value) is tuple else [value]
     index = math.floor(number)
     if index < 0:
         index += len(sequence)
-    item = sequence[index] if 0 <= index < len(sequence) else U
-    if item is U:
-        return ()
-    if type(item) is list or type(item) is tuple:
-        return item
-    return (item,)
+    return sequence[index] if 0 <= index < len(sequence) else ()
+
+
+def items(value: Any) -> Any:
+    """What a filter runs over: a sequence or an array as it is, anything else as one item."""
+    return value if type(value) is list or type(value) is tuple else (value,)
 
 
 def where(value: Any, predicate: Any) -> tuple[Any, ...]:
@@ -373,6 +378,20 @@ def array(*items: tuple[Any, bool]) -> list[Any]:
     return found
 
 
+def array_of(value: Any) -> list[Any]:
+    """`[value]`, for one value that is not itself an array constructor."""
+    if value is U:
+        return []
+    if type(value) is list or type(value) is tuple:
+        return list(value)
+    return [value]
+
+
+def sum_of_array(value: Any) -> Any:
+    """`$sum([value])`, without building the array: 0 when value is undefined."""
+    return 0 if value is U else f_sum(value)
+
+
 def f_sum(value: Any) -> Any:
     if value is U:
         return U
@@ -471,6 +490,27 @@ def f_string(value: Any) -> Any:
     return U if value is U else text(value)
 
 
+def f_lookup(value: Any, key: Any) -> Any:
+    if key is not U and type(key) is not str:
+        fail("T0410", "argument 2 of $lookup must be a string")
+    if key is U or value is U:
+        return U
+    if type(value) is dict:
+        return value.get(key, U)
+    return lookup(value, key)
+
+
+def f_join(value: Any, separator: Any = U) -> Any:
+    if separator is not U and type(separator) is not str:
+        fail("T0410", "argument 2 of $join must be a string")
+    if value is U:
+        return U
+    texts = value if type(value) is list or type(value) is tuple else (value,)
+    if any(type(item) is not str for item in texts):
+        fail("T0412", "argument 1 of $join must be an array of strings")
+    return ("" if separator is U else separator).join(texts)
+
+
 # JSONata's functions by name, with the least and most arguments each takes.
 FUNCTIONS = {
     "sum": (f_sum, 1, 1),
@@ -482,6 +522,8 @@ FUNCTIONS = {
     "substring": (f_substring, 2, 3),
     "toMillis": (f_toMillis, 1, 1),
     "string": (f_string, 1, 1),
+    "lookup": (f_lookup, 2, 2),
+    "join": (f_join, 1, 2),
 }
 
 
