@@ -8,6 +8,7 @@ only this field).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from care_exchange_standard.returns.periods import Period, parse_period
-from care_exchange_standard.returns.sandbox import Limits, Outcome, Sandbox
+from care_exchange_standard.returns.sandbox import Answers, Limits, Sandbox
 from care_exchange_standard.returns.selection import (
     current,
     expression_input,
@@ -27,9 +28,9 @@ from care_exchange_standard.returns.templates import Template
 STATUSES = ("value", "empty", "no-source", "unmapped", "error")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class FieldResult:
-    """One answered question of a return."""
+    """One answered question of a return (not frozen: a return makes one per field)."""
 
     definition: Mapping[str, Any]
     status: str
@@ -86,6 +87,8 @@ def _one(value: Any) -> Any:
 
 def _coerce(wanted: str, codes: Collection[str], value: Any) -> Any:
     """The value as the field's type wants it; ValueError says what was wrong."""
+    if type(value) is int and (wanted == "integer" or wanted == "number"):
+        return value
     value = _one(value)
     if wanted in ("integer", "number"):
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -120,6 +123,7 @@ class _FieldPlan:
     wanted: str
     codes: frozenset[str]
     kinds: tuple[str, ...]
+    whole: bool  # asked, and an integer or a number: a whole number is its value as it is
 
     @classmethod
     def of(cls, template: Template) -> list[_FieldPlan]:
@@ -134,6 +138,7 @@ class _FieldPlan:
                     str(definition.get("valueType", "")),
                     frozenset(definition.get("codes", ())),
                     tuple(sorted(kinds)),
+                    mapped and definition.get("valueType") in ("integer", "number"),
                 )
             )
             asked += mapped
@@ -141,16 +146,17 @@ class _FieldPlan:
 
     def answer(
         self,
-        outcome: Outcome | None,
+        answers: Answers,
         chosen: Mapping[str, list[Any]],
         entries: Mapping[str, Mapping[str, Any] | None],
     ) -> FieldResult:
-        definition = self.definition
-        if outcome is None:
+        definition, asked = self.definition, self.asked
+        if asked is None:
             return FieldResult(definition, "unmapped", message=str(definition.get("reason", "")))
-        if outcome.error is not None:
-            return FieldResult(definition, "error", message=outcome.error)
-        if outcome.value is None or outcome.value == []:
+        value = answers.values[asked]
+        if answers.errors and asked in answers.errors:
+            return FieldResult(definition, "error", message=answers.errors[asked])
+        if value is None or value == []:
             missing = [
                 kind
                 for kind in self.kinds
@@ -161,7 +167,7 @@ class _FieldPlan:
                 return FieldResult(definition, "no-source", message=said)
             return FieldResult(definition, "empty")
         try:
-            return FieldResult(definition, "value", _coerce(self.wanted, self.codes, outcome.value))
+            return FieldResult(definition, "value", _coerce(self.wanted, self.codes, value))
         except ValueError as error:
             return FieldResult(definition, "error", message=str(error))
 
@@ -215,7 +221,7 @@ def fill_many(
     when = parse_period(template.period_kind, period, template.year_starts)
     plans = _FieldPlan.of(template)
     expressions = [str(p.definition["expression"]) for p in plans if p.asked is not None]
-    chosen: list[_Chosen] = []
+    chosen: deque[_Chosen] = deque()  # each let go once filed: fewer objects for the collector
 
     def inputs() -> Iterator[dict[str, Any]]:
         for request in requests:
@@ -227,13 +233,16 @@ def fill_many(
         if sandbox is None:
             sandbox = stack.enter_context(Sandbox(limits))
         answers = sandbox.evaluate_each(inputs(), expressions)
-        for request, outcomes in zip(requests, answers, strict=True):
-            one = chosen[len(filled)]
+        for request, answered in zip(requests, answers, strict=True):
+            one = chosen.popleft()
             entries = {"service": request.service, "provider": request.provider}
+            values = answered.values
             results = [
-                plan.answer(
-                    None if plan.asked is None else outcomes[plan.asked], one.records, entries
-                )
+                FieldResult(plan.definition, "value", value)
+                if plan.whole
+                and plan.asked is not None
+                and type(value := values[plan.asked]) is int  # the common case
+                else plan.answer(answered, one.records, entries)
                 for plan in plans
             ]
             sources = {kind: [str(r["id"]) for r in found] for kind, found in one.records.items()}

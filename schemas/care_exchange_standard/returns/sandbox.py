@@ -25,7 +25,11 @@ from typing import Any
 
 import orjson
 
-_AHEAD = 3  # inputs sent before their answers are read: enough to keep the worker busy
+# Inputs sent before their answers are read, at most, and a batch sent in one write when no
+# more than _REFILL are left: each write that finds the worker idle costs a wake-up, and a
+# wake-up per return cost more than filling the return did.
+_AHEAD = 16
+_REFILL = 8
 _AGAIN = orjson.dumps({"again": True, "dataFollows": True})
 _END = object()
 
@@ -57,6 +61,26 @@ class Outcome:
 
     value: Any = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Answers:
+    """One input's answers, as the worker gives them: every value, and the errors by place.
+
+    A value is None where its expression gave nothing or failed. Kept as two plain
+    collections, not an object per field: a server fills many returns of dozens of fields.
+    """
+
+    values: list[Any]
+    errors: dict[int, str]
+
+    @classmethod
+    def of(cls, outcomes: Sequence[Outcome]) -> Answers:
+        errors = {index: o.error for index, o in enumerate(outcomes) if o.error is not None}
+        return cls([outcome.value for outcome in outcomes], errors)
+
+    def outcomes(self) -> list[Outcome]:
+        return [Outcome(value, self.errors.get(index)) for index, value in enumerate(self.values)]
 
 
 class Sandbox:
@@ -150,20 +174,18 @@ class Sandbox:
         if not expressions:
             return []
         together = self._ask(expressions)
-        if isinstance(together, list):
-            return together
+        if isinstance(together, Answers):
+            return together.outcomes()
         return self._one_by_one(expressions)
 
     def _one_by_one(self, expressions: Sequence[str]) -> list[Outcome]:
         found: list[Outcome] = []
         for expression in expressions:
             alone = self._ask([expression])
-            found += alone if isinstance(alone, list) else [alone]
+            found += alone.outcomes() if isinstance(alone, Answers) else [alone]
         return found
 
-    def evaluate_each(
-        self, inputs: Iterable[Any], expressions: Sequence[str]
-    ) -> Iterator[list[Outcome]]:
+    def evaluate_each(self, inputs: Iterable[Any], expressions: Sequence[str]) -> Iterator[Answers]:
         """Each input's answers to the same expressions, in order, as they come.
 
         The next inputs are sent while the worker judges one, so many returns wait for one
@@ -174,7 +196,7 @@ class Sandbox:
         """
         source: Iterator[Any] = iter(inputs)
         if not expressions:
-            yield from ([] for _ in source)
+            yield from (Answers([], {}) for _ in source)
             return
         while True:
             unanswered: deque[Any] = deque()
@@ -185,13 +207,13 @@ class Sandbox:
             if culprit is _END:
                 break
             self.load(culprit)
-            yield self._one_by_one(expressions)
+            yield Answers.of(self._one_by_one(expressions))
             source = itertools.chain(unanswered, source)
         self._fresh = True
 
     def _pipelined(
         self, source: Iterator[Any], unanswered: deque[Any], expressions: Sequence[str]
-    ) -> Generator[list[Outcome], None, bool]:
+    ) -> Generator[Answers, None, bool]:
         """Answers while the worker gives them; True when `source` is used up and all answered.
 
         On False, `unanswered` holds the inputs sent and not answered, in order. Writes never
@@ -212,14 +234,17 @@ class Sandbox:
                 ready.register(reading, selectors.EVENT_READ)
                 deadline = time.monotonic() + allowed
                 while True:
-                    while not outgoing and not used_up and len(unanswered) < _AHEAD:
-                        item = next(source, _END)
-                        used_up = item is _END
-                        if not used_up:
+                    if not outgoing and not used_up and len(unanswered) <= _REFILL:
+                        batch: list[bytes] = []
+                        while len(unanswered) < _AHEAD:
+                            item = next(source, _END)
+                            used_up = item is _END
+                            if used_up:
+                                break
                             unanswered.append(item)
-                            outgoing = header + b"\n" + orjson.dumps(item) + b"\n"
+                            batch += (header, b"\n", orjson.dumps(item), b"\n")
                             header = _AGAIN
-                            outgoing = self._write(writing, outgoing, ready)
+                        outgoing = self._write(writing, b"".join(batch), ready)
                     if used_up and not unanswered:
                         return True
                     left = deadline - time.monotonic()
@@ -238,7 +263,7 @@ class Sandbox:
                             line, _, self._buffer = self._buffer.partition(b"\n")
                             unanswered.popleft()
                             deadline = time.monotonic() + allowed
-                            yield _outcomes(line)
+                            yield _answers(line)
         except OSError:
             return False
         except BaseException:
@@ -271,7 +296,7 @@ class Sandbox:
             "maxSequenceLength": limits.max_sequence_length,
         }
 
-    def _ask(self, expressions: Sequence[str]) -> list[Outcome] | Outcome:
+    def _ask(self, expressions: Sequence[str]) -> Answers | Outcome:
         """The answers, or the one failure that stopped the worker before it gave them."""
         limits = self.limits
         started = time.monotonic()
@@ -297,7 +322,7 @@ class Sandbox:
                 else f"stopped the evaluator (over {megabytes} MB of memory, or CPU)"
             )
             return Outcome(error=said)
-        return _outcomes(line)
+        return _answers(line)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -308,13 +333,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             stream.close()
 
 
-def _outcomes(line: bytes) -> list[Outcome]:
-    return [
-        Outcome(error=str(answer["error"]))
-        if "error" in answer
-        else Outcome(value=answer.get("value"))
-        for answer in orjson.loads(line)
-    ]
+def _answers(line: bytes) -> Answers:
+    found = orjson.loads(line)
+    return Answers(found["values"], {int(index): str(e) for index, e in found["errors"].items()})
 
 
 class SandboxPool:

@@ -126,6 +126,13 @@ def test_values_must_have_the_fields_type(
     assert _values(filled)["SNAPSHOTS"] == ("value", 2)
 
 
+DOUBLING = (
+    '($t0 := "xxxxxxxxxxxxxxxx"; '
+    + "".join(f"$t{n + 1} := $t{n} & $t{n}; " for n in range(30))
+    + "$count([$t30]))"
+)
+
+
 @pytest.mark.parametrize(
     ("expression", "said"),
     [
@@ -133,6 +140,7 @@ def test_values_must_have_the_fields_type(
         ("($loop := function($n){ $n > 0 ? $loop($n) : 0 }; $loop(1))", ""),
         ('$count([1..9999999].($string($) & "padding"))', "sequence length"),
         ('$pad("", 400000000, "x")', ""),  # 400 MB, over the 256 MB allowed
+        (DOUBLING, "memory"),  # evaluated natively, as Python: 16 GB asked for
     ],
 )
 def test_a_hostile_expression_fails_only_its_own_field(
