@@ -10,16 +10,18 @@ standard's own, not a stranger's, so they run in-process, with JSONata's guards 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
 
 from care_exchange_standard import jsonata_thread
-from care_exchange_standard.jsonata_native import Expression
+from care_exchange_standard.jsonata_native import STUMBLES, Expression, JsonataError
 
 RULE_SET_SCHEMA = "https://care-exchange.org/schemas/v1/formats/rule-set.json"
 CLOCK_SKEW = timedelta(minutes=5)
@@ -192,8 +194,6 @@ class Clock:
         self._bindings: dict[str, Any] = {}
 
     def bindings(self) -> dict[str, Any]:
-        import time
-
         now = time.monotonic()
         if now - self._at > 60:
             self._bindings, self._at = Context.now().bindings(), now
@@ -209,16 +209,37 @@ def verdict(rules: Sequence[Rule], clock: Clock) -> Any:
 
     A record that fails is explained by `check_rules`; one whose rules cannot judge passes, as
     there. Rules that read the service pass when it is unknown, so without one they are not
-    asked.
+    asked. It is `_failing`'s loop, calling each native function at once, without a list per
+    rule: bulk validation asks it of every record.
     """
     if not rules:
         return None
-    alone = [rule for rule in rules if not reads_service(rule)]
+    judges = [(rule, rule.compiled.native or partial(_holds, rule), rule.each) for rule in rules]
+    alone = [judge for judge in judges if not reads_service(judge[0])]
 
     def passes(record: Any, bindings: Mapping[str, Any] | None = None) -> bool:
         """`bindings` (a Context's) default to the clock's, without a service."""
         given = clock.bindings() if bindings is None else dict(bindings)
-        asked = rules if "service" in given else alone
-        return not any(_failing(rule, record, given) for rule in asked)
+        with_record: dict[str, Any] | None = None
+        for rule, function, each in judges if "service" in given else alone:
+            targets, asked = (record,), given
+            if each is not None:
+                targets = record.get(each)
+                if not isinstance(targets, list):
+                    continue
+                if with_record is None:
+                    whole = record if type(record) is dict else dict(record)
+                    with_record = {**given, "record": whole}
+                asked = with_record
+            for target in targets:
+                try:
+                    holds = function(target, asked) is not False
+                except (JsonataError, OverflowError):  # the rule cannot judge: it never blames
+                    holds = True
+                except STUMBLES:  # jsonatapy judges
+                    holds = _holds(rule, target, asked)
+                if not holds:
+                    return False
+        return True
 
     return passes

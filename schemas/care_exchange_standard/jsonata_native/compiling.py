@@ -285,7 +285,9 @@ class _Compiler:
         if any(scope.get(node.value) for scope in self.scopes):
             raise NotNativeError(f"${node.value} assigned over")
         if node.value == "sum" and len(node.children) == 1 and _one_value_array(node.children[0]):
-            return f"sum_of_array({self.node(node.children[0].children[0], context)})"
+            summed = self.fresh("summed")  # `$sum([x])`: the sum of x's items, 0 for none
+            code = self.node(node.children[0].children[0], context)
+            return f"(0 if ({summed} := {code}) is U else f_sum({summed}))"
         arguments = [self.node(child, context) for child in node.children]
         if node.value == "lookup" and type(_constant(node.children[0])) is dict:
             arguments[0] = self.constant(node.children[0].value)  # only read: no copy
@@ -305,13 +307,13 @@ class _Compiler:
         return f"f_{node.value}({', '.join(arguments)})"
 
     def _binary(self, node: Node, context: str) -> str:
-        left, right = (self.node(child, context) for child in node.children)
         operator = node.value
+        if operator == "&":
+            return self.concatenation(node, context)
+        left, right = (self.node(child, context) for child in node.children)
         if operator in ("and", "or"):
             pairs = zip((left, right), node.children, strict=True)
             return f"({f' {operator} '.join(self.truth(code, child) for code, child in pairs)})"
-        if operator == "&":
-            return self.concatenation(node, left, right)
         if operator == "in":
             return self.membership(node, left, right)
         helper = _BINARY[operator]
@@ -347,26 +349,38 @@ class _Compiler:
             f"({held} in {texts} if type({held} := {left}) is str else includes({held}, {array}))"
         )
 
-    def concatenation(self, node: Node, left: str, right: str) -> str:
-        """`&`: joined at once when both sides are text, as they nearly always are."""
-        sides, tests = [], []
-        for child, code in zip(node.children, (left, right), strict=True):
-            if child.kind == "literal" and type(child.value) is str:
-                sides.append(code)
+    def concatenation(self, node: Node, context: str) -> str:
+        """`&`, and a chain of them (`a & "/" & b`): each side's text, joined once.
+
+        A side that is text already (nearly always) is taken as it is; the sides are evaluated
+        in JSONata's order, left to right.
+        """
+        texts = []
+        for side in (side for child in node.children for side in _chained(child)):
+            if side.kind == "literal" and type(side.value) is str and not side.filters:
+                texts.append(repr(side.value))
             else:
-                name = self.fresh("text")
-                sides.append(name)
-                tests.append(f"(type({name} := {code}) is str)")
-        first, second = sides
-        test = " & ".join(tests) or "True"  # `&`, not `and`: every side must be evaluated
-        return f"({first} + {second} if {test} else concatenate({first}, {second}))"
+                held = self.fresh("text")
+                code = self.node(side, context)
+                texts.append(f"({held} if type({held} := {code}) is str else text({held}))")
+        return f"''.join([{', '.join(texts)}])"
 
     def truth(self, code: str, node: Node | None = None) -> str:
         """JSONata's truth of a value, without a call when it is already true or false."""
         if node is not None and _boolean(node):
             return code
         held = self.fresh("truth")
-        return f"(({held} := {code}) is True or ({held} is not False and truthy({held})))"
+        return (
+            f"(({held} := {code}) is True or ({held} is not False "
+            f"and (len({held}) > 0 if type({held}) is dict else truthy({held}))))"
+        )
+
+
+def _chained(node: Node) -> list[Node]:
+    """The sides of a chain of `&`, in order."""
+    if node.kind == "binary" and node.value == "&" and not node.filters:
+        return [side for child in node.children for side in _chained(child)]
+    return [node]
 
 
 def _bare(step: Node) -> Node:

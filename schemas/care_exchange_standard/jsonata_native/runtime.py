@@ -361,10 +361,6 @@ def text(value: Any) -> str:
     raise DeclinedError("JSONata's formatting of this value")
 
 
-def concatenate(left: Any, right: Any) -> str:
-    return text(left) + text(right)
-
-
 def array(*items: tuple[Any, bool]) -> list[Any]:
     """An array constructor: (value, is it itself a constructor) for each item."""
     found: list[Any] = []
@@ -385,11 +381,6 @@ def array_of(value: Any) -> list[Any]:
     if type(value) is list or type(value) is tuple:
         return list(value)
     return [value]
-
-
-def sum_of_array(value: Any) -> Any:
-    """`$sum([value])`, without building the array: 0 when value is undefined."""
-    return 0 if value is U else f_sum(value)
 
 
 def f_sum(value: Any) -> Any:
