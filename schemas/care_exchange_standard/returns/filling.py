@@ -20,6 +20,8 @@ from care_exchange_standard.returns.sandbox import Answers, Limits, Sandbox
 from care_exchange_standard.returns.selection import (
     current,
     expression_input,
+    input_key,
+    latest_only,
     resolve_event,
     select,
 )
@@ -192,12 +194,14 @@ class _Chosen:
     data: dict[str, Any]
 
 
-def _choose(template: Template, request: ReturnRequest, when: Period) -> _Chosen:
+def _choose(
+    template: Template, request: ReturnRequest, when: Period, latest: frozenset[str]
+) -> _Chosen:
     by_type = current(request.records, request.service_id)
     if when.kind == "event":
         when = resolve_event(by_type, when)
     chosen = select(by_type, template.record_types, when)
-    data = expression_input(chosen, request.service, when, request.provider)
+    data = expression_input(chosen, request.service, when, request.provider, latest)
     return _Chosen(when, chosen, data)
 
 
@@ -221,11 +225,13 @@ def fill_many(
     when = parse_period(template.period_kind, period, template.year_starts)
     plans = _FieldPlan.of(template)
     expressions = [str(p.definition["expression"]) for p in plans if p.asked is not None]
+    keys = tuple(input_key(record_type) for record_type in template.record_types)
+    latest = latest_only(tuple(expressions), keys)
     chosen: deque[_Chosen] = deque()  # each let go once filed: fewer objects for the collector
 
     def inputs() -> Iterator[dict[str, Any]]:
         for request in requests:
-            chosen.append(_choose(template, request, when))
+            chosen.append(_choose(template, request, when, latest))
             yield chosen[-1].data
 
     filled: list[FilledReturn] = []

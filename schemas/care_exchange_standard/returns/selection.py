@@ -6,14 +6,17 @@ the server fill the same return from the same records.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
+from care_exchange_standard.jsonata_native.parsing import Node, NotNativeError, parse
 from care_exchange_standard.returns.periods import Period, PeriodError, moment
 
 Record = Mapping[str, Any]
+_LATEST = [Node("literal", -1)]
 
 
 def input_key(record_type: str) -> str:
@@ -133,20 +136,54 @@ def select(
     return chosen
 
 
+def _nodes(node: Node) -> Iterator[Node]:
+    yield node
+    for child in (*node.children, *node.filters):
+        yield from _nodes(child)
+
+
+@lru_cache(maxsize=256)
+def latest_only(expressions: tuple[str, ...], keys: tuple[str, ...]) -> frozenset[str]:
+    """The input keys (`capacitySnapshot`) that every expression reads only as `key[-1]`.
+
+    For those, the input need hold only the latest record: the answers are the same, and a
+    month of daily snapshots travels to the sandbox as one. An expression that reads the
+    input whole (`$`), or that the native evaluator cannot parse, keeps every key whole.
+    """
+    found = set(keys)
+    for expression in expressions:
+        try:
+            tree = parse(expression)
+        except (NotNativeError, RecursionError):
+            return frozenset()
+        for node in _nodes(tree):
+            if node.kind == "variable" and node.value in ("", "$"):
+                return frozenset()
+            if node.kind == "name" and node.value in found and node.filters != _LATEST:
+                found.discard(node.value)
+    return frozenset(found)
+
+
 def expression_input(
     chosen: Mapping[str, Sequence[Record]],
     service: Record | None,
     when: Period,
     provider: Record | None = None,
+    latest: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """`$` of every field expression (the contract in the returns guide)."""
+    """`$` of every field expression (the contract in the returns guide).
+
+    The keys in `latest` (see `latest_only`) hold only the latest record, if any.
+    """
     found: dict[str, Any] = {
         "service": dict(service) if service is not None else None,
         "provider": dict(provider) if provider is not None else None,
     }
     found["period"] = when.as_dict()
     for record_type, records in chosen.items():
-        found[input_key(record_type)] = [
-            record if type(record) is dict else dict(record) for record in records
+        key = input_key(record_type)
+        found[key] = [
+            record if type(record) is dict else dict(record)
+            for record in (records[-1:] if key in latest else records)
         ]
     return found

@@ -142,13 +142,14 @@ def _answers(message: dict[str, Any], functions: list[Native | None], data: _Inp
     errors: dict[str, str] = {}
     left: list[int] = []
     memo: dict[str, Any] = {}
+    given = data.value if any(functions) else None
     for index, function in enumerate(functions):
         value = None
         if function is None:
             left.append(index)
         else:
             try:
-                value = value_of(function, data.value, _NO_BINDINGS, memo)
+                value = value_of(function, given, _NO_BINDINGS, memo)
             except JsonataError as error:
                 errors[str(index)] = str(error)
             except DeclinedError:
