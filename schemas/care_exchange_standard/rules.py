@@ -94,14 +94,15 @@ class RuleSetError(ValueError):
 
 
 def _compiled(expression: str, where: str) -> Expression:
-    """An expression checked once: run natively, or by jsonatapy where it must be."""
-    compiled = Expression(expression)
-    if compiled.native is None:
-        try:
-            jsonata_thread.check(expression)
-        except ValueError as error:
-            raise RuleSetError(f"{where}: {error}") from None
-    return compiled
+    """An expression known to parse, to be run natively, or by jsonatapy where it must be.
+
+    jsonatapy's parser says so in microseconds a rule; the native function is made later.
+    """
+    try:
+        jsonata_thread.check(expression)
+    except ValueError as error:
+        raise RuleSetError(f"{where}: {error}") from None
+    return Expression(expression)
 
 
 def parse_rule_set(
@@ -204,6 +205,9 @@ def reads_service(rule: Rule) -> bool:
     return "$service" in rule.expression
 
 
+_Judge = tuple[Rule, Any, str | None]  # a rule, its function, the list it judges each item of
+
+
 def verdict(rules: Sequence[Rule], clock: Clock) -> Any:
     """A bare pass or fail of every rule, for records judged in bulk: it stops at the first.
 
@@ -214,11 +218,15 @@ def verdict(rules: Sequence[Rule], clock: Clock) -> Any:
     """
     if not rules:
         return None
-    judges = [(rule, rule.compiled.native or partial(_holds, rule), rule.each) for rule in rules]
-    alone = [judge for judge in judges if not reads_service(judge[0])]
+    made: tuple[list[_Judge], list[_Judge]] | None = None  # at the first call: see Expression
 
     def passes(record: Any, bindings: Mapping[str, Any] | None = None) -> bool:
         """`bindings` (a Context's) default to the clock's, without a service."""
+        nonlocal made
+        if made is None:  # two threads may both make it: each sees a whole one
+            judges = [(r, r.compiled.native or partial(_holds, r), r.each) for r in rules]
+            made = judges, [judge for judge in judges if not reads_service(judge[0])]
+        judges, alone = made
         given = clock.bindings() if bindings is None else dict(bindings)
         with_record: dict[str, Any] | None = None
         for rule, function, each in judges if "service" in given else alone:

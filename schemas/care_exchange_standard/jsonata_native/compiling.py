@@ -238,8 +238,14 @@ class _Compiler:
                 code = f"normal({code})"
             return code
         body = self.node(_bare(step), item)
-        filters = self.filters(step.filters, context) if step.filters else "()"
-        code = f"step({code}, lambda {item}: {body}, {filters})"
+        if step.filters:
+            code = f"step({code}, lambda {item}: {body}, {self.filters(step.filters, context)})"
+        else:  # each item's value in a comprehension, without a call per item
+            held, got = self.fresh("held"), self.fresh("got")
+            code = (
+                f"(U if ({held} := {code}) is U else gathered("
+                f"[{got} for {item} in items({held}) if ({got} := {body}) is not U]))"
+            )
         return f"normal({code})" if last else code
 
     def _block(self, node: Node, context: str) -> str:
@@ -289,6 +295,14 @@ class _Compiler:
             code = self.node(node.children[0].children[0], context)
             return f"(0 if ({summed} := {code}) is U else f_sum({summed}))"
         arguments = [self.node(child, context) for child in node.children]
+        if node.value == "substring" and len(node.children) == 3:
+            start, length = (_constant(child) for child in node.children[1:])
+            if all(type(number) is int and number >= 0 for number in (start, length)):
+                text = self.fresh("text")  # a slice, when the text and the numbers are plain
+                return (
+                    f"({text}[{start}:{start + length}] if type({text} := {arguments[0]}) is str "
+                    f"else f_substring({text}, {start}, {length}))"
+                )
         if node.value == "lookup" and type(_constant(node.children[0])) is dict:
             arguments[0] = self.constant(node.children[0].value)  # only read: no copy
         _, least, most = runtime.FUNCTIONS[node.value]

@@ -72,7 +72,7 @@ def lookup(value: Any, key: str) -> Any:
     return U
 
 
-def _gathered(results: list[Any]) -> Any:
+def gathered(results: list[Any]) -> Any:
     """A step's results as one sequence: a lone array as it is, else arrays flattened once.
 
     JSONata keeps a lone array only at a path's last step; before another step, keeping it
@@ -126,7 +126,7 @@ def step(value: Any, function: Any, filters: tuple[Any, ...]) -> Any:
         for apply in filters:
             got = apply(got)
         results.append(got)
-    return _gathered(results)
+    return gathered(results)
 
 
 def filtered(value: Any, filters: tuple[Any, ...]) -> Any:
