@@ -95,10 +95,15 @@ def walk(value: Any, key: str) -> Any:
         return U
     if type(value) is not list and type(value) is not tuple:
         value = (value,)
+    taken = [item.get(key, U) if type(item) is dict else lookup(item, key) for item in value]
+    for got in taken:
+        if got is U or type(got) is list or type(got) is tuple:
+            break
+    else:  # nearly always: one value from each item, none of them an array
+        return tuple(taken)
     found: list[Any] = []
     arrays, lone = 0, None
-    for item in value:
-        got = item.get(key, U) if type(item) is dict else lookup(item, key)
+    for got in taken:
         if got is U:
             continue
         if type(got) is list or type(got) is tuple:
