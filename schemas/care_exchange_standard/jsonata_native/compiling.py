@@ -127,8 +127,10 @@ class _Compiler:
                 continue
             item = self.fresh("item")
             test = self.node(predicate, item)
-            if _boolean(predicate):
-                code = f"tuple([{item} for {item} in items({code}) if {test}])"
+            if _boolean(predicate):  # a comprehension's source is a name: no `:=` is allowed there
+                held = code if code.isidentifier() else self.fresh("kept")
+                kept = f"tuple([{item} for {item} in items({held}) if {test}])"
+                code = kept if held == code else f"({kept} if (({held} := {code}) or True) else U)"
             else:
                 code = f"where({code}, lambda {item}: {test})"
         return code
