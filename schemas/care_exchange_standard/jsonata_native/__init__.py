@@ -12,11 +12,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from care_exchange_standard import jsonata_thread
-from care_exchange_standard.jsonata_native.compiling import Native, compile_tree, paths_from_root
+from care_exchange_standard.jsonata_native.compiling import (
+    Native,
+    compile_together,
+    compile_tree,
+    paths_from_root,
+)
 from care_exchange_standard.jsonata_native.parsing import Node, NotNativeError, parse
 from care_exchange_standard.jsonata_native.runtime import (
     UNDEFINED,
@@ -31,6 +37,7 @@ __all__ = [
     "Expression",
     "JsonataError",
     "Native",
+    "Natives",
     "NotNativeError",
     "native",
     "natives",
@@ -49,8 +56,20 @@ def native(expression: str) -> Native | None:
         return None
 
 
-def natives(expressions: Sequence[str]) -> list[Native | None]:
-    """Each expression's function, as `native` gives it, made to share a memo.
+@dataclass(frozen=True)
+class Natives:
+    """Several expressions' functions, and one that gives all their values at once.
+
+    `each` has None where jsonatapy must evaluate the expression; `together` gives the values
+    of all the others, in a list (and is None when there are none).
+    """
+
+    each: list[Native | None]
+    together: Native | None
+
+
+def natives(expressions: Sequence[str]) -> Natives:
+    """Each expression's function, as `native` gives it, made to share a memo, and all together.
 
     The paths from the root that two expressions or more take (`capacitySnapshot[-1]` in most
     fields of a return) are taken once for all of them, when each is called with the same
@@ -72,7 +91,16 @@ def natives(expressions: Sequence[str]) -> list[Native | None]:
             found.append(None if tree is None else compile_tree(tree, shared))
         except _REFUSED:
             found.append(None)
-    return found
+    made = [
+        tree
+        for tree, function in zip(trees, found, strict=True)
+        if tree is not None and function is not None
+    ]
+    try:
+        together = compile_together(made, shared) if made else None
+    except _REFUSED:
+        together = None
+    return Natives(found, together)
 
 
 # What the native evaluator raises where it meets what it does not handle: jsonatapy judges.

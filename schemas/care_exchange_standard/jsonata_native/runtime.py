@@ -388,6 +388,28 @@ def array_of(value: Any) -> list[Any]:
     return [value]
 
 
+def sum_of_field(value: Any, key: str, none: Any) -> Any:
+    """`$sum` of a path ending in a field name, given what the steps before it gave.
+
+    Objects holding whole numbers (or not the field) are summed at once; anything else the
+    general way, as `$sum(normal(walk(value, key)))`. `none` is the answer when the path
+    gives nothing: undefined, or 0 for `$sum([path])`.
+    """
+    if type(value) is list or type(value) is tuple:
+        total, found = 0, 0
+        for item in value:
+            got = item.get(key, U) if type(item) is dict else None
+            if type(got) is int:
+                total += got
+                found += 1
+            elif got is not U:
+                break
+        else:
+            return total if found else none
+    given = normal(walk(value, key))
+    return none if given is U else f_sum(given)
+
+
 def f_sum(value: Any) -> Any:
     if value is U:
         return U

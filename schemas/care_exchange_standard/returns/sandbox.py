@@ -26,8 +26,9 @@ from typing import Any
 import orjson
 
 # Inputs sent before their answers are read, at most, and a batch sent in one write when no
-# more than _REFILL are left: each write that finds the worker idle costs a wake-up, and a
-# wake-up per return cost more than filling the return did.
+# more than _REFILL are left (the first input alone, when the worker has none): each write
+# that finds the worker idle costs a wake-up, and a wake-up per return cost more than filling
+# the return did.
 _AHEAD = 16
 _REFILL = 8
 _AGAIN = orjson.dumps({"again": True, "dataFollows": True})
@@ -244,7 +245,11 @@ class Sandbox:
                             unanswered.append(item)
                             batch += (header, b"\n", orjson.dumps(item), b"\n")
                             header = _AGAIN
+                            if len(unanswered) == 1:  # the worker is idle: this one goes now
+                                break
                         outgoing = self._write(writing, b"".join(batch), ready)
+                        if len(unanswered) == 1 and not used_up:
+                            continue  # and the rest of the batch is made while it works
                     if used_up and not unanswered:
                         return True
                     left = deadline - time.monotonic()

@@ -27,14 +27,15 @@ import orjson
 from care_exchange_standard.jsonata_native import (
     DeclinedError,
     JsonataError,
-    Native,
+    Natives,
     natives,
     value_of,
 )
+from care_exchange_standard.jsonata_native.runtime import UNDEFINED, exported
 from care_exchange_standard.jsonata_thread import Compiler
 
 _COMPILER = Compiler()  # one template fills many returns: each expression compiled once
-_NATIVE: dict[tuple[str, ...], list[Native | None]] = {}
+_NATIVE: dict[tuple[str, ...], Natives] = {}
 _NO_BINDINGS: dict[str, Any] = {}
 _MAX_NATIVE = 64
 
@@ -69,7 +70,7 @@ class _Input:
         return self._jsonata
 
 
-def _natives(expressions: list[str]) -> list[Native | None]:
+def _natives(expressions: list[str]) -> Natives:
     """The native functions of one set of expressions, made once (they share paths' values)."""
     key = tuple(expressions)
     if key not in _NATIVE:
@@ -131,36 +132,46 @@ def _by_jsonatapy(message: dict[str, Any], expressions: list[str], data: _Input)
     return [_answer(message, text, data) for text in expressions]
 
 
-def _answers(message: dict[str, Any], functions: list[Native | None], data: _Input) -> bytes:
+def _answers(message: dict[str, Any], made: Natives, data: _Input) -> bytes:
     """Every field's answer, as the line to send: natively where it can be, else by jsonatapy.
 
     The line holds the values in order (null where there is none) and the errors by place.
-    The native evaluator's expressions cannot loop or recurse; memory is capped by this
-    process's limit, and time by the parent's clock.
+    The fields run natively are asked in one call while none fails, else each on its own, so
+    a failure is its field's alone. The native evaluator's expressions cannot loop or
+    recurse; memory is capped by this process's limit, and time by the parent's clock.
     """
     values: list[Any] = []
     errors: dict[str, str] = {}
     left: list[int] = []
+    together: list[Any] | None = None
+    if made.together is not None:
+        try:
+            together = made.together(data.value, _NO_BINDINGS, {})
+        except Exception:  # MemoryError too: each field on its own says which failed
+            together = None
+    found = iter(together or ())
     memo: dict[str, Any] = {}
-    given = data.value if any(functions) else None
-    for index, function in enumerate(functions):
+    for index, function in enumerate(made.each):
         value = None
         if function is None:
             left.append(index)
+        elif together is not None:
+            value = next(found)
+            value = exported(value) if type(value) is tuple or value is UNDEFINED else value
         else:
             try:
-                value = value_of(function, given, _NO_BINDINGS, memo)
+                value = value_of(function, data.value, _NO_BINDINGS, memo)
             except JsonataError as error:
                 errors[str(index)] = str(error)
-            except DeclinedError:
+            except DeclinedError:  # jsonatapy answers instead
                 left.append(index)
             except MemoryError:
                 errors[str(index)] = "ran out of memory"
         values.append(value)
     if left:
         expressions: list[str] = message["expressions"]
-        found = _by_jsonatapy(message, [expressions[index] for index in left], data)
-        for index, (value, failure) in zip(left, found, strict=True):
+        answered = _by_jsonatapy(message, [expressions[index] for index in left], data)
+        for index, (value, failure) in zip(left, answered, strict=True):
             values[index] = value
             if failure is not None:
                 errors[str(index)] = failure
@@ -188,7 +199,7 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     data = _Input(value=None)
     asked: dict[str, Any] | None = None
-    functions: list[Native | None] = []
+    functions = Natives([], None)
     lines = iter(sys.stdin.buffer)
     for line in lines:
         message = orjson.loads(line)

@@ -198,3 +198,19 @@ def test_an_event_return_needs_an_event_of_the_service(records: list[dict[str, A
     document["period"] = {"kind": "event"}
     with pytest.raises(PeriodError, match="no event record 'ev-1'"):
         fill(load_template(document), records, service_id=SERVICE, period="ev-1")
+
+
+def test_a_field_that_errs_natively_fails_alone(records: list[dict[str, Any]]) -> None:
+    """The native fields are asked together; when one errs, each is asked on its own."""
+    document = template()
+    document["fields"][1] |= {
+        "expression": 'capacitySnapshot[-1].registeredPlaces < "many"',
+        "valueType": "boolean",
+        "dependsOn": ["capacity-snapshot/registeredPlaces"],
+    }
+    filled = fill(load_template(document), records, service_id=SERVICE, period="2026-10")
+    failed = filled.fields[1]
+    assert failed.status == "error"
+    assert failed.message is not None and "T2009" in failed.message
+    assert _values(filled)["REG"] == ("value", 60)
+    assert _values(filled)["SNAPSHOTS"] == ("value", 2)
