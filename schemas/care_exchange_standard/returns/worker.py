@@ -36,6 +36,7 @@ from care_exchange_standard.jsonata_thread import Compiler
 
 _COMPILER = Compiler()  # one template fills many returns: each expression compiled once
 _NATIVE: dict[tuple[str, ...], Natives] = {}
+_ASKED: set[tuple[str, ...]] = set()
 _NO_BINDINGS: dict[str, Any] = {}
 _MAX_NATIVE = 64
 
@@ -71,11 +72,20 @@ class _Input:
 
 
 def _natives(expressions: list[str]) -> Natives:
-    """The native functions of one set of expressions, made once (they share paths' values)."""
+    """The native functions of one set of expressions, made once (they share paths' values).
+
+    The first time a set is asked, jsonatapy answers it all: making Python of a template
+    costs more than one return (jsonata-python's import and parser), so a lone return is not
+    kept waiting, and the functions are made for the next return of the same template.
+    """
     key = tuple(expressions)
+    if key not in _ASKED:
+        _ASKED.add(key)
+        return Natives([None] * len(expressions), None)
     if key not in _NATIVE:
         if len(_NATIVE) >= _MAX_NATIVE:
             _NATIVE.clear()
+            _ASKED.clear()
         _NATIVE[key] = natives(expressions)
     return _NATIVE[key]
 
@@ -213,6 +223,8 @@ def main() -> None:
         elif not message.get("again") or asked is None:
             continue
         sys.stdout.buffer.write(_answers(asked, functions, data))
+        if functions.together is None and any(function is None for function in functions.each):
+            functions = _natives(asked["expressions"])  # made now, for the next return
         sys.stdout.buffer.flush()
 
 
