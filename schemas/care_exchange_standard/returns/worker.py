@@ -39,6 +39,7 @@ _NATIVE: dict[tuple[str, ...], Natives] = {}
 _ASKED: set[tuple[str, ...]] = set()
 _NO_BINDINGS: dict[str, Any] = {}
 _MAX_NATIVE = 64
+_MAX_ASKED = 4096
 
 
 class _Input:
@@ -80,6 +81,8 @@ def _natives(expressions: list[str]) -> Natives:
     """
     key = tuple(expressions)
     if key not in _ASKED:
+        if len(_ASKED) >= _MAX_ASKED:
+            _ASKED.clear()
         _ASKED.add(key)
         return Natives([None] * len(expressions), None)
     if key not in _NATIVE:
