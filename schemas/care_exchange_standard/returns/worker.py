@@ -162,6 +162,9 @@ def _answers(message: dict[str, Any], made: Natives, data: _Input) -> bytes:
             together = made.together(data.value, _NO_BINDINGS, {})
         except Exception:  # MemoryError too: each field on its own says which failed
             together = None
+    if together is not None and len(together) == len(made.each):  # every field, natively
+        values = [exported(v) if type(v) is tuple or v is UNDEFINED else v for v in together]
+        return orjson.dumps({"values": values, "errors": errors}) + b"\n"
     found = iter(together or ())
     memo: dict[str, Any] = {}
     for index, function in enumerate(made.each):
