@@ -104,7 +104,18 @@ def natives(expressions: Sequence[str]) -> Natives:
 
 
 # What the native evaluator raises where it meets what it does not handle: jsonatapy judges.
-STUMBLES = (DeclinedError, RecursionError, TypeError, AttributeError, KeyError, IndexError)
+# (JsonataError, a ValueError, is caught before these by every caller.)
+STUMBLES = (
+    DeclinedError,
+    RecursionError,
+    TypeError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    ValueError,
+    OverflowError,
+    ZeroDivisionError,
+)
 
 
 def value_of(
