@@ -52,14 +52,14 @@ def _when(record: Record) -> str:
     return str(record.get("asAt") or record.get("occurredAt") or start)
 
 
-def _in_time_order(records: list[Record]) -> list[Record]:
+def _in_time_order(records: Sequence[Record]) -> list[Record]:
     """The records sorted as `_sort_key` says, by their text when that gives the same order.
 
     Date-times written alike (same length, same offset) sort as text; parsing each is most of
     the cost of choosing a return's records.
     """
     if len(records) < 2:
-        return records
+        return list(records)
     whens = [_when(record) for record in records]
     first = whens[0]
     if "T" in first and all(len(w) == len(first) and w[19:] == first[19:] for w in whens):
