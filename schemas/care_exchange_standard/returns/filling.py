@@ -89,8 +89,6 @@ def _one(value: Any) -> Any:
 
 def _coerce(wanted: str, codes: Collection[str], value: Any) -> Any:
     """The value as the field's type wants it; ValueError says what was wrong."""
-    if type(value) is int and (wanted == "integer" or wanted == "number"):
-        return value
     value = _one(value)
     if wanted in ("integer", "number"):
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -129,7 +129,7 @@ def select(
             kept = [r for r in records if _in_span(r, when.start, when.end)]
             chosen[record_type] = _in_time_order(kept)
         elif not _is_event_type(records):
-            chosen[record_type] = _at_moment(sorted(records, key=_sort_key), when)
+            chosen[record_type] = _at_moment(_in_time_order(records), when)
         else:
             named = when.designator if when.kind == "event" else None
             chosen[record_type] = [r for r in records if r.get("id") == named]

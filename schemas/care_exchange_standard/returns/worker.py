@@ -162,9 +162,10 @@ def _answers(message: dict[str, Any], made: Natives, data: _Input) -> bytes:
             together = made.together(data.value, _NO_BINDINGS, {})
         except Exception:  # MemoryError too: each field on its own says which failed
             together = None
-    if together is not None and len(together) == len(made.each):  # every field, natively
-        values = [exported(v) if type(v) is tuple or v is UNDEFINED else v for v in together]
-        return orjson.dumps({"values": values, "errors": errors}) + b"\n"
+    if together is not None:
+        together = [exported(v) if type(v) is tuple or v is UNDEFINED else v for v in together]
+        if len(together) == len(made.each):  # every field, natively
+            return orjson.dumps({"values": together, "errors": errors}) + b"\n"
     found = iter(together or ())
     memo: dict[str, Any] = {}
     for index, function in enumerate(made.each):
@@ -173,7 +174,6 @@ def _answers(message: dict[str, Any], made: Natives, data: _Input) -> bytes:
             left.append(index)
         elif together is not None:
             value = next(found)
-            value = exported(value) if type(value) is tuple or value is UNDEFINED else value
         else:
             try:
                 value = value_of(function, data.value, _NO_BINDINGS, memo)
