@@ -94,17 +94,23 @@ class _Compiler:
     """One expression's code.
 
     `shared` names the paths from the root whose values the caller keeps in a `memo` for
-    several expressions over the same data; `paths` gathers every such path met.
+    several expressions over the same data; `paths` gathers every such path met. With
+    `hoisted`, a shared path is taken once on entry instead, into a local (see
+    `compile_together`), and so is its truth where a condition tests it.
     """
 
-    def __init__(self, shared: frozenset[str] = frozenset()) -> None:
+    def __init__(self, shared: frozenset[str] = frozenset(), *, hoisting: bool = False) -> None:
         self.shared = shared
+        self.hoisting = hoisting
+        self.hoisted: dict[str, str] = {}  # a path's key, or a local's truth: its local
+        self.entry: list[tuple[str, str]] = []  # (local, code) in the order they are taken
         self.paths: list[str] = []
         self.memoised = False
         self.counter = 0
         self.scopes: list[dict[str, str]] = []
         self.bindings: dict[str, str] = {}
         self.constants: dict[str, Any] = {}
+        self.definitions: list[str] = []  # functions made once, with the expression's own
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -123,8 +129,23 @@ class _Compiler:
         return name
 
     def filters(self, filters: list[Node], context: str) -> str:
-        parts = [f"lambda value: {self.filtering([predicate], 'value')}" for predicate in filters]
+        parts = [
+            self.function(f"lambda value: {self.filtering([predicate], 'value')}", predicate)
+            for predicate in filters
+        ]
         return "(" + "".join(part + ", " for part in parts) + ")"
+
+    def function(self, code: str, *reads: Node) -> str:
+        """A lambda's code, or the name of one made once with the function when it can be.
+
+        A lambda that reads nothing but its argument (see `_closed`) is made once, instead
+        of again on every call of the expression.
+        """
+        if not all(_closed(node) for node in reads):
+            return code
+        name = self.fresh("function")
+        self.definitions.append(f"{name} = {code}")
+        return name
 
     def filtering(self, filters: list[Node], code: str) -> str:
         """`code` with each filter applied in turn: a tuple or a list of what is kept.
@@ -143,7 +164,7 @@ class _Compiler:
                 kept = f"tuple([{item} for {item} in items({held}) if {test}])"
                 code = kept if held == code else f"({kept} if (({held} := {code}) or True) else U)"
             else:
-                code = f"where({code}, lambda {item}: {test})"
+                code = f"where({code}, {self.function(f'lambda {item}: {test}', predicate)})"
         return code
 
     def indexing(self, code: str, number: Any) -> str:
@@ -198,6 +219,8 @@ class _Compiler:
         self.paths.append(key)
         if key not in self.shared:
             return code
+        if self.hoisting:
+            return self.hoist(key, "path", code)
         self.memoised = True
         held = self.fresh("remembered")
         name = self.constant(key)
@@ -205,6 +228,13 @@ class _Compiler:
             f"({held} if ({held} := memo.get({name}, MISSING)) is not MISSING "
             f"else memo.setdefault({name}, {code}))"
         )
+
+    def hoist(self, key: str, prefix: str, code: str) -> str:
+        """The local holding `code`'s value, taken once on entry."""
+        if key not in self.hoisted:
+            self.hoisted[key] = local = self.fresh(prefix)
+            self.entry.append((local, code))
+        return self.hoisted[key]
 
     def step(self, node: Node, index: int, code: str, context: str) -> str:
         """The code of a path up to its step `index`, given the code of the steps before."""
@@ -228,28 +258,26 @@ class _Compiler:
         if step.kind == "name":
             held = code if code.isidentifier() else self.fresh("held")
             taken = held if held == code else f"({held} := {code})"
-            got, keep = self.fresh("got"), self.fresh("keep")
-            if all(_constant(predicate) is not runtime.U for predicate in step.filters):
-                code = (  # `[n]` alone: short enough to be written twice, without a call
-                    f"((() if ({got} := {held}.get({step.value!r}, U)) is U "
-                    f"else {self.filtering(step.filters, got)}) "
-                    f"if type({taken}) is dict "
-                    f"else step({held}, lambda {item}: lookup({item}, {step.value!r}), "
-                    f"{self.filters(step.filters, context)}))"
-                )
-                if last:
-                    code = f"normal({code})"
-                return code
+            got = self.fresh("got")
             kept = f"lambda value: {self.filtering(step.filters, 'value')}"
-            code = (
-                f"(((() if ({got} := {held}.get({step.value!r}, U)) is U else {keep}({got})) "
-                f"if type({taken}) is dict "
-                f"else step({held}, lambda {item}: lookup({item}, {step.value!r}), ({keep},))) "
-                f"if ({keep} := {kept}) else U)"
-            )
-            if last:
-                code = f"normal({code})"
-            return code
+            keep = self.function(kept, *step.filters)
+            if keep != kept:  # made once: in line for an object, unless that writes it twice
+                nested = any(_filtered(predicate) for predicate in step.filters)
+                inline = f"{keep}({got})" if nested else self.filtering(step.filters, got)
+                code = (
+                    f"((() if ({got} := {held}.get({step.value!r}, U)) is U else {inline}) "
+                    f"if type({taken}) is dict "
+                    f"else step({held}, lambda {item}: lookup({item}, {step.value!r}), ({keep},)))"
+                )
+            else:
+                keep = self.fresh("keep")
+                code = (
+                    f"(((() if ({got} := {held}.get({step.value!r}, U)) is U else {keep}({got})) "
+                    f"if type({taken}) is dict "
+                    f"else step({held}, lambda {item}: lookup({item}, {step.value!r}), ({keep},))"
+                    f") if ({keep} := {kept}) else U)"
+                )
+            return f"normal({code})" if last else code
         body = self.node(_bare(step), item)
         if step.filters:
             code = f"step({code}, lambda {item}: {body}, {self.filters(step.filters, context)})"
@@ -404,11 +432,25 @@ class _Compiler:
         """JSONata's truth of a value, without a call when it is already true or false."""
         if node is not None and _boolean(node):
             return code
+        if code in self.hoisted.values():  # a path taken on entry: its truth too
+            return self.hoist(" truth " + code, "truth", f"truthy({code})")
         held = self.fresh("truth")
         return (
             f"(({held} := {code}) is True or ({held} is not False "
             f"and (len({held}) > 0 if type({held}) is dict else truthy({held}))))"
         )
+
+
+def _closed(node: Node) -> bool:
+    """True when the node reads no variable but the context: a function of it alone."""
+    if node.kind == "variable" and node.value != "":
+        return False
+    return all(_closed(child) for child in (*node.children, *node.filters))
+
+
+def _filtered(node: Node) -> bool:
+    """True when the node or any part of it has a filter (in line, its code would be twice)."""
+    return bool(node.filters) or any(_filtered(child) for child in node.children)
 
 
 def _chained(node: Node) -> list[Node]:
@@ -451,19 +493,24 @@ def compile_tree(tree: Node, shared: frozenset[str] = frozenset()) -> Native:
 def compile_together(trees: list[Node], shared: frozenset[str] = frozenset()) -> Native:
     """One function giving the list of every tree's value, as `compile_tree`'s would.
 
-    A call for them all costs less than a call each; it raises what any of them raises.
+    A call for them all costs less than a call each; it raises what any of them raises. The
+    paths in `shared` are taken on entry, each once, even those a condition would skip: a
+    path cannot loop, and a caller that meets an error asks each tree's own function, which
+    takes only what it needs.
     """
-    compiler = _Compiler(shared)
+    compiler = _Compiler(shared, hoisting=True)
     bodies = [compiler.node(tree, _ROOT) for tree in trees]
     return _made(compiler, "[" + ", ".join(bodies) + "]")
 
 
 def _made(compiler: _Compiler, body: str) -> Native:
-    lines = ["def evaluate(data, bindings, memo=None):"]
+    lines = [*compiler.definitions, "def evaluate(data, bindings, memo=None):"]
     if compiler.memoised:
         lines.append("    memo = {} if memo is None else memo")
     for name, local in compiler.bindings.items():
         lines.append(f"    {local} = bindings.get({name!r}, U)")
+    for local, code in compiler.entry:
+        lines.append(f"    {local} = {code}")
     lines.append(f"    return {body}")
     namespace = dict(_HELPERS) | compiler.constants
     exec(compile("\n".join(lines), "<jsonata>", "exec"), namespace)
