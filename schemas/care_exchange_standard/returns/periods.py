@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 PERIOD_KINDS = ("as-at", "day", "week", "month", "quarter", "year", "event")
@@ -42,7 +43,12 @@ class Period:
     as_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The `period` member of an expression's input and of a filled return."""
+        """The `period` member of an expression's input and of a filled return (a new copy)."""
+        return dict(self._written)
+
+    @cached_property
+    def _written(self) -> dict[str, Any]:
+        """Made once: every return of a template for one period has it in its input."""
         found: dict[str, Any] = {"kind": self.kind, "designator": self.designator}
         if self.start is not None and self.end is not None:
             found |= {"start": self.start.isoformat(), "end": self.end.isoformat()}

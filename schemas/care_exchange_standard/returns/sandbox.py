@@ -21,7 +21,7 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -64,12 +64,12 @@ class Outcome:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class Answers:
+class Answers(NamedTuple):
     """One input's answers, as the worker gives them: every value, and the errors by place.
 
     A value is None where its expression gave nothing or failed. Kept as two plain
-    collections, not an object per field: a server fills many returns of dozens of fields.
+    collections in a tuple, not an object per field: a server fills many returns of dozens
+    of fields.
     """
 
     values: list[Any]

@@ -19,6 +19,7 @@ Record = Mapping[str, Any]
 _LATEST = [Node("literal", -1)]
 
 
+@lru_cache(maxsize=256)
 def input_key(record_type: str) -> str:
     """A record type's key in the expression input: `capacity-snapshot` → `capacitySnapshot`."""
     first, *rest = record_type.split("-")
@@ -47,9 +48,11 @@ def _sort_key(record: Record) -> tuple[float, str]:
 
 
 def _when(record: Record) -> str:
+    found = record.get("asAt") or record.get("occurredAt")
+    if found:
+        return str(found)
     period = record.get("period")
-    start = str(period.get("start", "")) if isinstance(period, Mapping) else ""
-    return str(record.get("asAt") or record.get("occurredAt") or start)
+    return str(period.get("start", "")) if isinstance(period, Mapping) else ""
 
 
 def _in_time_order(records: Sequence[Record]) -> list[Record]:
@@ -62,19 +65,28 @@ def _in_time_order(records: Sequence[Record]) -> list[Record]:
         return list(records)
     whens = [_when(record) for record in records]
     first = whens[0]
-    if "T" in first and all(len(w) == len(first) and w[19:] == first[19:] for w in whens):
+    if "T" in first and len({(len(when), when[19:]) for when in whens}) == 1:
         ids = [str(record.get("id", "")) for record in records]
-        order = sorted(range(len(records)), key=lambda i: (whens[i], ids[i]))
-        return [records[i] for i in order]
+        return [records[i] for _, _, i in sorted(zip(whens, ids, range(len(records)), strict=True))]
     return sorted(records, key=_sort_key)
 
 
-def _in_span(record: Record, start: date, end: date) -> bool:
-    for anchor in ("asAt", "occurredAt"):
-        if anchor in record:
-            return start <= _date_of(str(record[anchor])) <= end
-    covered = _period_of(record)
-    return covered is not None and start <= covered[0] and covered[1] <= end
+def _in_span(records: Iterable[Record], start: date, end: date) -> list[Record]:
+    """The records dated in the span (an event or snapshot's day), or whose period lies in it."""
+    kept = []
+    for record in records:
+        if "asAt" in record:
+            text = record["asAt"]
+        elif "occurredAt" in record:
+            text = record["occurredAt"]
+        else:
+            covered = _period_of(record)
+            if covered is not None and start <= covered[0] and covered[1] <= end:
+                kept.append(record)
+            continue
+        if start <= date.fromisoformat((text if type(text) is str else str(text))[:10]) <= end:
+            kept.append(record)
+    return kept
 
 
 def _at_moment(records: Sequence[Record], when: Period) -> list[Record]:
@@ -126,8 +138,7 @@ def select(
     for record_type in record_types:
         records = list(by_type.get(record_type, ()))
         if when.start is not None and when.end is not None:
-            kept = [r for r in records if _in_span(r, when.start, when.end)]
-            chosen[record_type] = _in_time_order(kept)
+            chosen[record_type] = _in_time_order(_in_span(records, when.start, when.end))
         elif not _is_event_type(records):
             chosen[record_type] = _at_moment(_in_time_order(records), when)
         else:
