@@ -14,7 +14,9 @@ def test_the_engine_and_the_hand_written_code_agree_and_the_ratio_is_printed(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("engine (sandboxed JSONata, one worker)")
     assert lines[1].startswith("hand-written Python")
-    assert lines[3].startswith("ratio ") and "target of 0.25x" in lines[3]
+    assert lines[2].startswith("engine, a new worker's first batch")
+    assert lines[3].startswith("engine, a new worker per return")
+    assert lines[4].startswith("ratio ") and "target of 0.25x" in lines[4]
 
 
 def test_a_disagreement_is_reported_not_timed(
