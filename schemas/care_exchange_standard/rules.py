@@ -21,7 +21,7 @@ from typing import Any
 import jsonschema_rs
 
 from care_exchange_standard import jsonata_thread
-from care_exchange_standard.jsonata_native import STUMBLES, Expression, JsonataError
+from care_exchange_standard.jsonata_native import STUMBLES, Expression, JsonataError, verdict_of
 
 RULE_SET_SCHEMA = "https://care-exchange.org/schemas/v1/formats/rule-set.json"
 CLOCK_SKEW = timedelta(minutes=5)
@@ -213,23 +213,38 @@ def verdict(rules: Sequence[Rule], clock: Clock) -> Any:
 
     A record that fails is explained by `check_rules`; one whose rules cannot judge passes, as
     there. Rules that read the service pass when it is unknown, so without one they are not
-    asked. It is `_failing`'s loop, calling each native function at once, without a list per
-    rule: bulk validation asks it of every record.
+    asked. Bulk validation asks it of every record, so the rules are first asked together,
+    in one native function (see `jsonata_native.verdict_of`); when that raises, or a rule is
+    not native, `_failing`'s loop asks each rule on its own and says what its error means.
     """
     if not rules:
         return None
-    made: tuple[list[_Judge], list[_Judge]] | None = None  # at the first call: see Expression
+    made: tuple[list[_Judge], list[_Judge], Any, Any] | None = None  # at the first call
+
+    def make() -> tuple[list[_Judge], list[_Judge], Any, Any]:
+        judges = [(r, r.compiled.native or partial(_holds, r), r.each) for r in rules]
+        alone = [judge for judge in judges if not reads_service(judge[0])]
+        together = [
+            verdict_of([(r.expression, r.each) for r, _, _ in chosen]) for chosen in (judges, alone)
+        ]
+        return judges, alone, together[0], together[1]
 
     def passes(record: Any, bindings: Mapping[str, Any] | None = None) -> bool:
         """`bindings` (a Context's) default to the clock's, without a service."""
         nonlocal made
         if made is None:  # two threads may both make it: each sees a whole one
-            judges = [(r, r.compiled.native or partial(_holds, r), r.each) for r in rules]
-            made = judges, [judge for judge in judges if not reads_service(judge[0])]
-        judges, alone = made
+            made = make()
+        judges, alone, every, unserviced = made
         given = clock.bindings() if bindings is None else dict(bindings)
+        serviced = "service" in given
+        together = every if serviced else unserviced
+        if together is not None and type(record) is dict:
+            try:
+                return bool(together(record, given))
+            except Exception:  # each rule asked alone says what the error means
+                pass
         with_record: dict[str, Any] | None = None
-        for rule, function, each in judges if "service" in given else alone:
+        for rule, function, each in judges if serviced else alone:
             targets, asked = (record,), given
             if each is not None:
                 targets = record.get(each)

@@ -14,13 +14,14 @@ from typing import Any
 
 import jsonatapy
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from care_exchange_standard import SCHEMA_DIR
-from care_exchange_standard.jsonata_native import Expression, native
+from care_exchange_standard.jsonata_native import Expression, Natives, native, natives, value_of
 from care_exchange_standard.jsonata_native.runtime import DeclinedError, JsonataError, exported
 from care_exchange_standard.returns.selection import input_key
+from tests.schemas.drawn_records import drawn_bindings, examples_of, mutated
 
 RULE_EXPRESSIONS = sorted(
     {
@@ -247,75 +248,6 @@ RULES = [
     for path in sorted((SCHEMA_DIR / "rules").glob("*.json"))
     for rule in json.loads(path.read_text(encoding="utf-8"))["rules"]
 ]
-_DATES = ["2025-03-01", "2025-02-28", "2025-04-30", "2024-02-29", "2026-01-01"]
-_TIMESTAMPS = [
-    "2025-03-01T09:30:00Z",
-    "2025-03-01T09:30:00.123+01:00",
-    "2025-02-28T23:00:00-05:30",
-    "2026-01-01T00:00:00Z",
-    "2025-03-01",
-    "2025-13-01T00:00:00Z",
-]
-_STRANGERS: st.SearchStrategy[Any] = st.sampled_from([None, True, "text", 2.5, -1, [], {}, [1, 2]])
-
-
-def _examples(record_type: str) -> list[Any]:
-    """Valid and invalid examples alike: the invalid ones break the rules on purpose."""
-    paths = sorted((SCHEMA_DIR / "examples").glob(f"*/{record_type}/*.json"))
-    return [json.loads(path.read_text(encoding="utf-8")) for path in paths]
-
-
-def _mutated(data: st.DataObject, value: Any, words: list[str], numbers: bool = True) -> Any:
-    """An example record changed here and there: numbers, dates and codes redrawn, fields
-    dropped, now and then a value of another type, so every rule meets both verdicts. With
-    `numbers` false the example's numbers stay, so the sums that add up still do."""
-    if isinstance(value, dict):
-        found = {}
-        for key, item in value.items():
-            if data.draw(st.integers(0, 9)) == 0:
-                continue
-            found[key] = _mutated(data, item, words, numbers)
-        return found
-    if isinstance(value, list):
-        items = [_mutated(data, item, words, numbers) for item in value]
-        if items and data.draw(st.integers(0, 5)) == 0:
-            items.append(data.draw(st.sampled_from(items)))
-        return items
-    if data.draw(st.integers(0, 15)) == 0:
-        return data.draw(_STRANGERS)
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float):
-        if not numbers:
-            return value
-        drawn = st.one_of(st.just(value), st.integers(0, 3), st.sampled_from([0.5, 9.995]))
-        return data.draw(drawn)
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return data.draw(st.sampled_from([value, *_DATES]))
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T.*", value):
-        return data.draw(st.sampled_from([value, *_TIMESTAMPS]))
-    return data.draw(st.sampled_from([value, value, *words]))
-
-
-def _bindings() -> st.SearchStrategy[dict[str, Any]]:
-    service = st.fixed_dictionaries(
-        {},
-        optional={
-            "serviceType": st.sampled_from(
-                ["care-home-with-nursing", "care-home-without-nursing", "care-at-home", 3]
-            ),
-            "geography": st.fixed_dictionaries(
-                {}, optional={"country": st.sampled_from(["scotland", "england"])}
-            ),
-        },
-    )
-    return st.fixed_dictionaries(
-        {
-            "latestDate": st.sampled_from(["2025-03-02", "2025-01-01"]),
-            "latestMillis": st.sampled_from([1740873600000, 1735689600000]),
-        },
-        optional={"service": service},
-    )
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[rule["code"] for rule in RULES])
@@ -327,11 +259,11 @@ def test_every_rule_answers_as_jsonatapy_does_on_drawn_records(
     record_type = rule["code"].split("/")[0]
     words = re.findall(r'"([^"]*)"', rule["expression"])
     objects = re.findall(r"(?<![$\w.])([a-z]\w*)\.", rule["expression"])
-    examples = _examples(record_type)
+    examples = examples_of(record_type)
     showing = [e for e in examples if any(f'"{name}"' in json.dumps(e) for name in objects)]
     example = data.draw(st.sampled_from(showing or examples))
-    record = _mutated(data, example, words, data.draw(st.booleans()))
-    bindings = data.draw(_bindings())
+    record = mutated(data, example, words, data.draw(st.booleans()))
+    bindings = data.draw(drawn_bindings())
     if rule.get("each") is None:
         agree(rule["expression"], record, bindings)
         return
@@ -363,17 +295,71 @@ NATIVE_FIELDS = [
 def test_every_native_template_field_answers_as_jsonatapy_does_on_drawn_returns(
     template: str, field: dict[str, Any], data: st.DataObject
 ) -> None:
-    """Each record type's list holds none to three changed examples, in no order."""
     words = re.findall(r'"([^"]*)"', field["expression"])
+    agree(field["expression"], _drawn_return(data, template, words), {})
+
+
+def _drawn_return(data: st.DataObject, template: str, words: list[str]) -> dict[str, Any]:
+    """A return's input: each record type's list holds none to three changed examples."""
     found: dict[str, Any] = {"period": {"kind": "month", "start": "2026-10-01"}}
     for root in ("service", "provider"):
-        found[root] = _mutated(data, data.draw(st.sampled_from(_examples(root))), words)
+        found[root] = mutated(data, data.draw(st.sampled_from(examples_of(root))), words)
     for record_type in TEMPLATES[template]["recordTypes"]:
-        examples = _examples(record_type)
+        examples = examples_of(record_type)
         drawn = st.lists(st.sampled_from(examples), max_size=3)
         key = input_key(record_type)
-        found[key] = [_mutated(data, example, words) for example in data.draw(drawn)]
-    agree(field["expression"], found, {})
+        found[key] = [mutated(data, example, words) for example in data.draw(drawn)]
+    return found
+
+
+@functools.cache
+def _template_natives(template: str) -> tuple[list[str], Natives]:
+    fields = TEMPLATES[template]["fields"]
+    expressions = [field["expression"] for field in fields if field["match"] != "unmapped"]
+    return expressions, natives(expressions)
+
+
+def _alone(function: Any, data: Any) -> Any:
+    try:
+        return value_of(function, data, {}, {})
+    except (JsonataError, DeclinedError) as error:
+        return type(error)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_templates_fields_asked_together_answer_as_each_alone(
+    template: str, data: st.DataObject
+) -> None:
+    """One call for every native field (paths taken once on entry, fields read without a type
+    test) gives each field's own value; where it raises, the worker asks each alone."""
+    expressions, made = _template_natives(template)
+    assert made.together is not None
+    words = sorted({word for text in expressions for word in re.findall(r'"([^"]*)"', text)})
+    found = _drawn_return(data, template, words)
+    alone = [_alone(function, found) for function in made.each if function is not None]
+    try:
+        together = made.together(found, {}, {})
+    except Exception:  # the worker's fallback: each field alone
+        event("the one call raised")
+        return
+    event("the one call answered")
+    assert [exported(value) for value in together] == alone
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+def test_a_templates_fields_asked_together_answer_for_its_own_examples(template: str) -> None:
+    """The examples as published, unchanged: the one call answers, without a fallback."""
+    _, made = _template_natives(template)
+    assert made.together is not None
+    found: dict[str, Any] = {"period": {"kind": "month", "start": "2026-10-01"}}
+    found |= {root: examples_of(root)[0] for root in ("service", "provider")}
+    for record_type in TEMPLATES[template]["recordTypes"]:
+        found[input_key(record_type)] = examples_of(record_type)
+    alone = [_alone(function, found) for function in made.each if function is not None]
+    assert [exported(value) for value in made.together(found, {}, {})] == alone
 
 
 def test_an_expression_outside_the_native_part_is_left_to_jsonatapy() -> None:

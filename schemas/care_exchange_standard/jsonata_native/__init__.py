@@ -21,6 +21,7 @@ from care_exchange_standard.jsonata_native.compiling import (
     Native,
     compile_together,
     compile_tree,
+    compile_verdict,
     paths_from_root,
 )
 from care_exchange_standard.jsonata_native.parsing import Node, NotNativeError, parse
@@ -42,6 +43,7 @@ __all__ = [
     "native",
     "natives",
     "value_of",
+    "verdict_of",
 ]
 
 
@@ -101,6 +103,24 @@ def natives(expressions: Sequence[str]) -> Natives:
     except _REFUSED:
         together = None
     return Natives(found, together)
+
+
+def verdict_of(parts: Sequence[tuple[str, str | None]]) -> Native | None:
+    """One function saying whether no expression gives false (see `compiling.compile_verdict`).
+
+    Each part is an expression and the field whose items it judges (None: the data itself).
+    None when any expression is outside the native subset. Paths from the root that two of
+    the expressions judging the data itself take are taken once.
+    """
+    try:
+        trees = [(parse(expression), each) for expression, each in parts]
+        taken = Counter(
+            path for tree, each in trees if each is None for path in paths_from_root(tree)
+        )
+        shared = frozenset(key for key, times in taken.items() if times > 1)
+        return compile_verdict(trees, shared)
+    except _REFUSED:
+        return None
 
 
 # What the native evaluator raises where it meets what it does not handle: jsonatapy judges.

@@ -101,7 +101,12 @@ class _Compiler:
 
     def __init__(self, shared: frozenset[str] = frozenset(), *, hoisting: bool = False) -> None:
         self.shared = shared
+        self.root = _ROOT  # what `$$` is: the function's data, or the item a rule judges
         self.hoisting = hoisting
+        # names of values taken to be objects, whose fields are read without a type test: with
+        # `hoisting`, the root and each item a filter or rule judges; anything else raises
+        # AttributeError, and the caller asks each expression's own function instead
+        self.objects: set[str] = {_ROOT} if hoisting else set()
         self.hoisted: dict[str, str] = {}  # a path's key, or a local's truth: its local
         self.entry: list[tuple[str, str]] = []  # (local, code) in the order they are taken
         self.paths: list[str] = []
@@ -158,6 +163,8 @@ class _Compiler:
                 code = self.indexing(code, predicate.value)
                 continue
             item = self.fresh("item")
+            if self.hoisting:
+                self.objects.add(item)
             test = self.node(predicate, item)
             if _boolean(predicate):  # a comprehension's source is a name: no `:=` is allowed there
                 held = code if code.isidentifier() else self.fresh("kept")
@@ -188,7 +195,7 @@ class _Compiler:
         if name == "":
             return context
         if name == "$":
-            return _ROOT
+            return self.root
         for scope in reversed(self.scopes):
             if name in scope:
                 return scope[name]
@@ -204,7 +211,7 @@ class _Compiler:
         Steps pass on their sequences as they are; only the path's value is normalised.
         """
         code = context
-        pure = context == _ROOT
+        pure = context == _ROOT == self.root
         for index, step in enumerate(node.children):
             code = self.step(node, index, code, context)
             pure = pure and _pure(step)
@@ -241,6 +248,8 @@ class _Compiler:
         step = node.children[index]
         last = index == len(node.children) - 1
         if step.kind == "name" and not step.filters:
+            if code in self.objects:
+                return f"{code}.get({step.value!r}, U)"
             held = code if code.isidentifier() else self.fresh("held")
             taken = held if held == code else f"({held} := {code})"
             other = f"walk({held}, {step.value!r})"
@@ -518,3 +527,34 @@ def _made(compiler: _Compiler, body: str) -> Native:
     exec(compile("\n".join(lines), "<jsonata>", "exec"), namespace)
     function: Native = namespace["evaluate"]
     return function
+
+
+def compile_verdict(parts: list[tuple[Node, str | None]], shared: frozenset[str]) -> Native:
+    """One function: True when no part's tree says false, stopping at the first that does.
+
+    A part with a field name (`each`) judges every item of the data's list of that name, as
+    its own root, with `$record` the data itself; it is skipped when the data has no such
+    list. The data must be an object. The function raises what any tree raises: the caller
+    then asks each tree on its own, as each one's errors mean something different. `shared`
+    (see `paths_from_root`) names the paths the parts without `each` take from the root.
+    """
+    compiler = _Compiler(shared, hoisting=True)
+    tests = []
+    for tree, each in parts:
+        if each is None:
+            tests.append(f"({compiler.node(tree, _ROOT)}) is not False")
+            continue
+        item, items = compiler.fresh("item"), compiler.fresh("items")
+        compiler.root = item
+        compiler.objects.add(item)
+        compiler.scopes.append({"record": _ROOT})
+        try:
+            code = compiler.node(tree, item)
+        finally:
+            compiler.scopes.pop()
+            compiler.root = _ROOT
+        tests.append(
+            f"(not [{item} for {item} in {items} if ({code}) is False] "
+            f"if isinstance({items} := data.get({each!r}), list) else True)"
+        )
+    return _made(compiler, " and ".join(tests) or "True")
