@@ -249,42 +249,38 @@ def judge(standard: Standard, unit: Unit) -> Outcome:
     explains only the records that fail one of them.
     """
     outcome = Outcome()
-    entries: list[Any] | list[tuple[str, Any]]
-    if isinstance(unit, Items):
-        items = items_of(unit)
-        if items is None:
-            return Outcome(failed=True)
-        entries = items
-    elif isinstance(unit, Records):
-        entries = [record for _, record in unit.records]
-    else:
-        entries = unit.data.split(b"\n")
     checks = standard.clean_checks()
     clean: Counter[str] = Counter()
-    loads = orjson.loads
-    for index, entry in enumerate(entries):
-        if isinstance(unit, Lines):
+    if isinstance(unit, Lines):
+        loads, first = orjson.loads, unit.first
+        for index, line in enumerate(unit.data.split(b"\n")):
             try:
-                record = loads(entry)
+                record = loads(line)
             except orjson.JSONDecodeError as error:
-                if entry.strip():
-                    _bad_line(outcome, unit.first + index, error)
+                if line.strip():
+                    _bad_line(outcome, first + index, error)
                 continue
+            name = _clean_type(checks, record)
+            if name is not None:
+                clean[name] += 1
+            else:
+                _note(outcome, f":{first + index}", *standard.validate(record))
+    else:
+        records: list[Any]
+        if isinstance(unit, Items):
+            items = items_of(unit)
+            if items is None:
+                return Outcome(failed=True)
+            records = items
         else:
-            record = entry
-        name = _clean_type(checks, record)
-        if name is not None:
-            clean[name] += 1
-            continue
-        type_name, issues = standard.validate(record)
-        location: str | int
-        if isinstance(unit, Lines):
-            location = f":{unit.first + index}"
-        elif isinstance(unit, Records):
-            location = unit.records[index][0]
-        else:
-            location = index
-        _note(outcome, location, type_name, issues)
+            records = [record for _, record in unit.records]
+        for index, record in enumerate(records):
+            name = _clean_type(checks, record)
+            if name is not None:
+                clean[name] += 1
+                continue
+            location = unit.records[index][0] if isinstance(unit, Records) else index
+            _note(outcome, location, *standard.validate(record))
     for name, times in clean.items():
         outcome.count += times
         outcome.tally.setdefault(name, [0, 0])[0] += times
@@ -294,18 +290,21 @@ def judge(standard: Standard, unit: Unit) -> Outcome:
 _MISSING = object()
 
 
+_NO_CHECKS: dict[str, tuple[Check, Check]] = {}
+
+
 def _clean_type(checks: dict[str, dict[str, tuple[Check, Check]]], record: Any) -> str | None:
     """The type of a record with nothing to report, from its two bare verdicts; else None."""
     if type(record) is not dict:
         return None
     declared = record.get("recordType", _MISSING)
-    checks_of = checks.get("recordType", {})
     if declared is _MISSING:
-        declared, checks_of = record.get("directoryType"), checks.get("directoryType", {})
-    name = str(declared)
-    pair = checks_of.get(name)
+        declared, checks_of = record.get("directoryType"), checks.get("directoryType", _NO_CHECKS)
+    else:
+        checks_of = checks.get("recordType", _NO_CHECKS)
+    pair = checks_of.get(declared) if type(declared) is str else None
     if pair is not None and pair[0](record) and pair[1](record):
-        return name
+        return declared  # type: ignore[no-any-return]
     return None
 
 

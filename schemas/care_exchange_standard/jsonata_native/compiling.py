@@ -49,6 +49,23 @@ def _boolean(node: Node) -> bool:
     return node.kind == "literal" and type(node.value) is bool
 
 
+def _text(node: Node) -> bool:
+    """True when the node's value is always one text: a concatenation (`a & b`), unfiltered."""
+    if node.kind == "block" and len(node.children) == 1 and not node.filters:
+        return _text(node.children[0])
+    return node.kind == "binary" and node.value == "&" and not node.filters
+
+
+def _texts(node: Node) -> bool:
+    """True for a path whose last step makes each item's text (`rows.(a & "/" & b)`)."""
+    return (
+        node.kind == "path"
+        and not node.filters
+        and len(node.children) > 1
+        and _text(node.children[-1])
+    )
+
+
 def _one_value_array(node: Node) -> bool:
     """`[x]`, with x not itself an array constructor: the array of x's items."""
     return (
@@ -287,9 +304,16 @@ class _Compiler:
                     f") if ({keep} := {kept}) else U)"
                 )
             return f"normal({code})" if last else code
+        if self.hoisting:
+            self.objects.add(item)
         body = self.node(_bare(step), item)
         if step.filters:
             code = f"step({code}, lambda {item}: {body}, {self.filters(step.filters, context)})"
+        elif _text(step):  # each item's text: never undefined, never an array to flatten
+            held = self.fresh("held")
+            code = (
+                f"(U if ({held} := {code}) is U else tuple([{body} for {item} in items({held})]))"
+            )
         else:  # each item's value in a comprehension, without a call per item
             held, got = self.fresh("held"), self.fresh("got")
             code = (
@@ -368,6 +392,12 @@ class _Compiler:
             return f"wrong_arguments({node.value!r})"
         if node.value == "not" and _boolean(node):
             return f"(not {arguments[0]})"
+        if node.value == "distinct" and len(arguments) == 1 and _texts(node.children[0]):
+            held = self.fresh("texts")  # one text, or a sequence of them: no test of each
+            return (
+                f"({held} if type({held} := {arguments[0]}) is not tuple "
+                f"else normal(tuple(dict.fromkeys({held}))))"
+            )
         if len(arguments) == 1 and node.value in ("exists", "not", "count"):
             held = self.fresh("argument")
             return {
@@ -436,7 +466,10 @@ class _Compiler:
             else:
                 held = self.fresh("text")
                 code = self.node(side, context)
-                texts.append(f"({held} if type({held} := {code}) is str else text({held}))")
+                texts.append(
+                    f"({held} if type({held} := {code}) is str else '' if {held} is U "
+                    f"else text({held}))"
+                )
         return f"''.join([{', '.join(texts)}])"
 
     def truth(self, code: str, node: Node | None = None) -> str:
