@@ -226,14 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     found = records(args.services)
     services = [f"svc-{number:04d}" for number in range(args.services)]
-    # The machine's speed wanders from one moment to the next, and a pair of processes keeps
-    # the pace the scheduler first gave it (on this machine, 8k or 14k returns/s for the same
-    # engine, run after run). So the contenders take turns, a round each, and each keeps its
-    # best; each of the engine's rounds has a new worker, started and warmed untimed. A round
-    # of the baseline lasts a few milliseconds, so it runs HAND_ROUNDS times in each turn.
-    # The engine is timed on a worker's second batch, as a pooled worker serves (a new
-    # worker's first batch runs slower while its memory grows and Python specialises the
-    # template's code); the first batch is timed and printed too.
+    # The machine's speed wanders from one moment to the next. So the contenders take turns,
+    # a round each, and each keeps its best; each of the engine's rounds has a new worker
+    # (a pair of processes can keep a slow pace for a whole run), started and warmed untimed. A round of the baseline lasts a few milliseconds, so it runs
+    # HAND_ROUNDS times in each turn. The engine is timed on a worker's second batch, as a
+    # busy server's pooled worker serves: on this machine a process that has sat idle runs
+    # slowly for a while (both processes' CPU per return rose 2-5 times in a first batch
+    # after half a second's sleep, and not after fifty small batches), and the worker sits
+    # idle while the baseline runs. The first batch is timed and printed too.
     hand_seconds = engine_seconds = first_seconds = float("inf")
     by_hand_answers: list[Answers] = []
     answers: list[Answers] = []
