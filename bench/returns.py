@@ -227,13 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     found = records(args.services)
     services = [f"svc-{number:04d}" for number in range(args.services)]
     # The machine's speed wanders from one moment to the next. So the contenders take turns,
-    # a round each, and each keeps its best; each of the engine's rounds has a new worker
-    # (a pair of processes can keep a slow pace for a whole run), started and warmed untimed. A round of the baseline lasts a few milliseconds, so it runs
-    # HAND_ROUNDS times in each turn. The engine is timed on a worker's second batch, as a
-    # busy server's pooled worker serves: on this machine a process that has sat idle runs
-    # slowly for a while (both processes' CPU per return rose 2-5 times in a first batch
-    # after half a second's sleep, and not after fifty small batches), and the worker sits
-    # idle while the baseline runs. The first batch is timed and printed too.
+    # a round each, and each keeps its best; each of the engine's rounds has a new worker (a
+    # pair of processes can keep a slow pace for a whole run), started and warmed untimed. A
+    # round of the baseline lasts a few milliseconds, so it runs HAND_ROUNDS times in each
+    # turn. The engine is timed on a worker's second batch, as a busy server's pooled worker
+    # serves: on this machine a process that has sat idle runs slowly for a while (both
+    # processes' CPU per return rose 2-5 times in a first batch after half a second's sleep,
+    # and not after fifty small batches), and the worker sits idle while the baseline runs.
+    # The first batch is timed and printed too.
     hand_seconds = engine_seconds = first_seconds = float("inf")
     by_hand_answers: list[Answers] = []
     answers: list[Answers] = []

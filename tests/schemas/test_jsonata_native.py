@@ -159,6 +159,18 @@ CASES = [
     "$sum(o.x)",
     "$sum([s.x])",
     "$sum($.b.x)",
+    "b.x + b.x + b.x",
+    "b.x + b.x + b.x = 3",
+    "b.x + c.x + b.x",
+    "b.x + x + b.x",
+    "b.x + s + b.x",
+    "b.x + t + b.x",
+    "$.b.x + b.x + o.x",
+    's & x & "!"',
+    '$distinct(b.(x & "-" & y))',
+    '$count($distinct(c.("k" & y)))',
+    '$distinct(c.("k" & y))',
+    '$distinct(a.("k" & y))',
 ]
 DATA = {
     "a": [],

@@ -414,6 +414,9 @@ class _Compiler:
         operator = node.value
         if operator == "&":
             return self.concatenation(node, context)
+        terms = _terms(node)
+        if len(terms) > 2 and all(_plain(term) for term in terms):
+            return self.whole_sum(node, terms, context)
         left, right = (self.node(child, context) for child in node.children)
         if operator in ("and", "or"):
             pairs = zip((left, right), node.children, strict=True)
@@ -441,6 +444,20 @@ class _Compiler:
             f"({first} {python} {second} if type({first} := {left}) is type({second} := {right})"
             f" and type({first}) in {kinds} else {helper}({first}, {second}))"
         )
+
+    def whole_sum(self, node: Node, terms: list[Node], context: str) -> str:
+        """`a + b + c` of fields: one test of each term, then Python's sum, when all are whole.
+
+        Otherwise the chain as JSONata adds it, its terms taken again: they are fields, which
+        cost little and cannot fail.
+        """
+        names = [self.fresh("term") for _ in terms]
+        tests = " and ".join(
+            f"type({name} := {self.node(term, context)}) is int"
+            for name, term in zip(names, terms, strict=True)
+        )
+        left, right = (self.node(child, context) for child in node.children)
+        return f"({' + '.join(names)} if {tests} else add({left}, {right}))"
 
     def membership(self, node: Node, left: str, right: str) -> str:
         """`in`: a set of the texts when the right side is an array of literal texts."""
@@ -495,6 +512,27 @@ def _closed(node: Node) -> bool:
 def _filtered(node: Node) -> bool:
     """True when the node or any part of it has a filter (in line, its code would be twice)."""
     return bool(node.filters) or any(_filtered(child) for child in node.children)
+
+
+def _terms(node: Node) -> list[Node]:
+    """The terms of a chain of `+` (`a + b + c`), in order."""
+    if node.kind == "binary" and node.value == "+" and not node.filters:
+        return [*_terms(node.children[0]), node.children[1]]
+    return [node]
+
+
+def _plain(node: Node) -> bool:
+    """A field or a path of fields (from a variable, perhaps): taken again, it costs little."""
+    if node.filters:
+        return False
+    if node.kind == "name":
+        return True
+    if node.kind != "path":
+        return False
+    first, *rest = node.children
+    return (first.kind in ("name", "variable") and not first.filters) and all(
+        step.kind == "name" and not step.filters for step in rest
+    )
 
 
 def _chained(node: Node) -> list[Node]:
