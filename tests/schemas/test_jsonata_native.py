@@ -171,6 +171,12 @@ CASES = [
     '$count($distinct(c.("k" & y)))',
     '$distinct(c.("k" & y))',
     '$distinct(a.("k" & y))',
+    'b.x < 3 ? "y" : "n"',
+    'x < 3 ? "y" : "n"',
+    '(b.x >= s) ? "y" : "n"',
+    "b.x > 3 or b.x <= 1",
+    "$not(b.x > 3)",
+    "c.x <= b.x",
 ]
 DATA = {
     "a": [],

@@ -33,6 +33,8 @@ _FAST: dict[str, tuple[str, ...]] = {
     operator: ("str", "int") for operator in ("=", "!=", "<", "<=", ">", ">=")
 }
 _FAST.update({operator: ("int",) for operator in ("+", "-", "*")})
+# Comparisons of order, whose value is true or false, or undefined when a side is.
+_ORDER = {"<", "<=", ">", ">="}
 # Operators whose value is always true or false, never undefined.
 _BOOLEAN = {"=", "!=", "in", "and", "or"}
 _ROOT = "data"
@@ -438,11 +440,11 @@ class _Compiler:
                     f"({sides[0]} {python} {sides[1]} if {test} "
                     f"else {helper}({sides[0]}, {sides[1]}))"
                 )
-        first, second = self.fresh("left"), self.fresh("right")
-        kinds = "(" + "".join(f"{kind}, " for kind in _FAST[operator]) + ")"
+        first, second, kind = self.fresh("left"), self.fresh("right"), self.fresh("kind")
+        kinds = " or ".join(f"{kind} is {name}" for name in _FAST[operator])
         return (
-            f"({first} {python} {second} if type({first} := {left}) is type({second} := {right})"
-            f" and type({first}) in {kinds} else {helper}({first}, {second}))"
+            f"({first} {python} {second} if ({kind} := type({first} := {left})) is "
+            f"type({second} := {right}) and ({kinds}) else {helper}({first}, {second}))"
         )
 
     def whole_sum(self, node: Node, terms: list[Node], context: str) -> str:
@@ -493,6 +495,8 @@ class _Compiler:
         """JSONata's truth of a value, without a call when it is already true or false."""
         if node is not None and _boolean(node):
             return code
+        if node is not None and node.kind == "binary" and node.value in _ORDER and not node.filters:
+            return f"(({code}) is True)"  # an order's value is true, false or undefined
         if code in self.hoisted.values():  # a path taken on entry: its truth too
             return self.hoist(" truth " + code, "truth", f"truthy({code})")
         held = self.fresh("truth")
