@@ -219,32 +219,31 @@ def verdict(rules: Sequence[Rule], clock: Clock) -> Any:
     """
     if not rules:
         return None
-    made: tuple[list[_Judge], list[_Judge], Any, Any] | None = None  # at the first call
+    made: tuple[list[_Judge], list[_Judge]] | None = None  # at the first call: see Expression
+    fused: dict[bool, Any] = {}  # with a service or without: made when first asked
 
-    def make() -> tuple[list[_Judge], list[_Judge], Any, Any]:
-        judges = [(r, r.compiled.native or partial(_holds, r), r.each) for r in rules]
-        alone = [judge for judge in judges if not reads_service(judge[0])]
-        together = [
-            verdict_of([(r.expression, r.each) for r, _, _ in chosen]) for chosen in (judges, alone)
-        ]
-        return judges, alone, together[0], together[1]
+    def together(serviced: bool, judges: list[_Judge]) -> Any:
+        if serviced not in fused:  # two threads may both make it: each makes a whole one
+            fused[serviced] = verdict_of([(rule.expression, each) for rule, _, each in judges])
+        return fused[serviced]
 
     def passes(record: Any, bindings: Mapping[str, Any] | None = None) -> bool:
         """`bindings` (a Context's) default to the clock's, without a service."""
         nonlocal made
         if made is None:  # two threads may both make it: each sees a whole one
-            made = make()
-        judges, alone, every, unserviced = made
+            judges = [(r, r.compiled.native or partial(_holds, r), r.each) for r in rules]
+            made = judges, [judge for judge in judges if not reads_service(judge[0])]
         given = clock.bindings() if bindings is None else dict(bindings)
         serviced = "service" in given
-        together = every if serviced else unserviced
-        if together is not None and type(record) is dict:
+        judges = made[0] if serviced else made[1]
+        function = fused[serviced] if serviced in fused else together(serviced, judges)
+        if function is not None and type(record) is dict:
             try:
-                return bool(together(record, given))
+                return bool(function(record, given))
             except Exception:  # each rule asked alone says what the error means
                 pass
         with_record: dict[str, Any] | None = None
-        for rule, function, each in judges if serviced else alone:
+        for rule, judge, each in judges:
             targets, asked = (record,), given
             if each is not None:
                 targets = record.get(each)
@@ -256,7 +255,7 @@ def verdict(rules: Sequence[Rule], clock: Clock) -> Any:
                 asked = with_record
             for target in targets:
                 try:
-                    holds = function(target, asked) is not False
+                    holds = judge(target, asked) is not False
                 except (JsonataError, OverflowError):  # the rule cannot judge: it never blames
                     holds = True
                 except STUMBLES:  # jsonatapy judges

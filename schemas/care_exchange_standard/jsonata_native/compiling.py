@@ -114,7 +114,7 @@ class _Compiler:
 
     `shared` names the paths from the root whose values the caller keeps in a `memo` for
     several expressions over the same data; `paths` gathers every such path met. With
-    `hoisted`, a shared path is taken once on entry instead, into a local (see
+    `hoisting`, a shared path is taken once on entry instead, into a local (see
     `compile_together`), and so is its truth where a condition tests it.
     """
 
@@ -123,8 +123,8 @@ class _Compiler:
         self.root = _ROOT  # what `$$` is: the function's data, or the item a rule judges
         self.hoisting = hoisting
         # names of values taken to be objects, whose fields are read without a type test: with
-        # `hoisting`, the root and each item a filter or rule judges; anything else raises
-        # AttributeError, and the caller asks each expression's own function instead
+        # `hoisting`, the root and each item a filter, a step or a rule reads; anything else
+        # raises AttributeError, and the caller asks each expression's own function instead
         self.objects: set[str] = {_ROOT} if hoisting else set()
         self.hoisted: dict[str, str] = {}  # a path's key, or a local's truth: its local
         self.entry: list[tuple[str, str]] = []  # (local, code) in the order they are taken
