@@ -222,26 +222,31 @@ def verdict(rules: Sequence[Rule], clock: Clock) -> Any:
     made: tuple[list[_Judge], list[_Judge]] | None = None  # at the first call: see Expression
     fused: dict[bool, Any] = {}  # with a service or without: made when first asked
 
-    def together(serviced: bool, judges: list[_Judge]) -> Any:
+    def together(serviced: bool) -> Any:
         if serviced not in fused:  # two threads may both make it: each makes a whole one
-            fused[serviced] = verdict_of([(rule.expression, each) for rule, _, each in judges])
+            asked = [rule for rule in rules if serviced or not reads_service(rule)]
+            fused[serviced] = verdict_of([(rule.expression, rule.each) for rule in asked])
         return fused[serviced]
 
     def passes(record: Any, bindings: Mapping[str, Any] | None = None) -> bool:
         """`bindings` (a Context's) default to the clock's, without a service."""
-        nonlocal made
-        if made is None:  # two threads may both make it: each sees a whole one
-            judges = [(r, r.compiled.native or partial(_holds, r), r.each) for r in rules]
-            made = judges, [judge for judge in judges if not reads_service(judge[0])]
         given = clock.bindings() if bindings is None else dict(bindings)
         serviced = "service" in given
-        judges = made[0] if serviced else made[1]
-        function = fused[serviced] if serviced in fused else together(serviced, judges)
+        function = fused[serviced] if serviced in fused else together(serviced)
         if function is not None and type(record) is dict:
             try:
                 return bool(function(record, given))
             except Exception:  # each rule asked alone says what the error means
                 pass
+        return one_by_one(record, given, serviced)
+
+    def one_by_one(record: Any, given: dict[str, Any], serviced: bool) -> bool:
+        """`_failing`'s loop: each rule's own function, made only when first needed."""
+        nonlocal made
+        if made is None:  # two threads may both make it: each sees a whole one
+            judges = [(r, r.compiled.native or partial(_holds, r), r.each) for r in rules]
+            made = judges, [judge for judge in judges if not reads_service(judge[0])]
+        judges = made[0] if serviced else made[1]
         with_record: dict[str, Any] | None = None
         for rule, judge, each in judges:
             targets, asked = (record,), given
