@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from care_exchange_standard.sources import (
+    FileLines,
     Input,
     InputError,
     Lines,
@@ -64,7 +65,8 @@ def located_records(
         return
     with open_stream(item) as handle:
         seen = 0
-        for unit in json_units(handle, item.kind):
+        for unit in json_units(handle, item.kind):  # no path: lines come as `Lines`
+            assert not isinstance(unit, FileLines)
             if isinstance(unit, Lines):
                 yield from _lines(item.name, unit)
             elif isinstance(unit, Records):

@@ -100,6 +100,24 @@ class Lines:
 
 
 @dataclass(frozen=True)
+class FileLines:
+    """Whole NDJSON lines that a worker reads from the file itself, not through a pipe.
+
+    They are `length` bytes from `offset`, the first of them at line number `first`.
+    """
+
+    first: int
+    path: str
+    offset: int
+    length: int
+
+    def lines(self) -> Lines:
+        with Path(self.path).open("rb") as handle:
+            handle.seek(self.offset)
+            return Lines(self.first, handle.read(self.length))
+
+
+@dataclass(frozen=True)
 class Items:
     """Whole items of a JSON array, comma-separated, starting at byte `offset` of the input.
 
@@ -119,7 +137,7 @@ class Records:
     records: list[tuple[str, Any]]
 
 
-Unit = Lines | Items | Records
+Unit = Lines | FileLines | Items | Records
 
 
 def items_of(unit: Items) -> list[Any] | None:
@@ -152,6 +170,12 @@ class _Stream:
         self.block = block
         self.buffer = b""
         self.eof = False
+        self.read = 0  # bytes read from the handle so far
+
+    @property
+    def position(self) -> int:
+        """Where the buffer starts in the input (a byte-order mark dropped counts too)."""
+        return self.read - len(self.buffer)
 
     def fill(self) -> bool:
         """Read one more block onto the buffer; False at the end of the input."""
@@ -162,6 +186,7 @@ class _Stream:
             self.eof = True
             return False
         self.buffer += block
+        self.read += len(block)
         return True
 
     def start(self) -> bytes:
@@ -200,10 +225,14 @@ def first_bytes(handle: IO[bytes]) -> bytes:
     return head
 
 
-def json_units(handle: IO[bytes], kind: Kind, block: int = BLOCK) -> Generator[Unit, None, None]:
+def json_units(
+    handle: IO[bytes], kind: Kind, block: int = BLOCK, path: str | None = None
+) -> Generator[Unit, None, None]:
     """The work in one JSON or NDJSON input, about `block` bytes a unit.
 
-    Raises InputError (before or during iteration) when the input cannot be read.
+    With the `path` of the file `handle` reads, NDJSON lines come as `FileLines`, which a
+    worker reads itself. Raises InputError (before or during iteration) when the input
+    cannot be read.
     """
     stream = _Stream(handle, block)
     first = stream.start()
@@ -212,30 +241,34 @@ def json_units(handle: IO[bytes], kind: Kind, block: int = BLOCK) -> Generator[U
     if first == b"[":
         yield from _array(stream)
     elif kind == "ndjson":
-        yield from _lines(stream)
+        yield from _lines(stream, path)
     elif first == b"{":
-        yield from _object_or_lines(stream)
+        yield from _object_or_lines(stream, path)
     else:
         shown = first.decode("utf-8", "replace")
         raise InputError(f"not JSON: it starts with {shown!r}, where a record starts with '{{'")
 
 
-def _lines(stream: _Stream, number: int = 1) -> Iterator[Lines]:
+def _lines(stream: _Stream, path: str | None) -> Iterator[Lines | FileLines]:
+    number = 1
     while True:
         more = stream.fill()
         if more and len(stream.buffer) < stream.block:
             continue
         cut = stream.buffer.rfind(b"\n") + 1 if more else len(stream.buffer)
         if cut:
-            data = stream.buffer[:cut]
+            lines = stream.buffer.count(b"\n", 0, cut)
+            if path is None:
+                yield Lines(number, stream.buffer[:cut])
+            else:
+                yield FileLines(number, path, stream.position, cut)
             stream.buffer = stream.buffer[cut:]
-            yield Lines(number, data)
-            number += data.count(b"\n")
+            number += lines
         if not more:
             return
 
 
-def _object_or_lines(stream: _Stream) -> Iterator[Unit]:
+def _object_or_lines(stream: _Stream, path: str | None) -> Iterator[Unit]:
     """A `{` file: NDJSON when its first line is a whole record, else one (indented) record."""
     while b"\n" not in stream.buffer and stream.fill():
         pass
@@ -255,7 +288,7 @@ def _object_or_lines(stream: _Stream) -> Iterator[Unit]:
     while not rest.strip(_WHITESPACE) and stream.fill():
         rest = stream.buffer[len(first_line) :]
     if rest.strip(_WHITESPACE):
-        yield from _lines(stream)
+        yield from _lines(stream, path)
     else:
         yield Records([("", orjson.loads(first_line))])
 

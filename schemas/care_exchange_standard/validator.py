@@ -22,6 +22,7 @@ import orjson
 
 from care_exchange_standard.sources import (
     SKIPPED,
+    FileLines,
     Input,
     InputError,
     Items,
@@ -251,6 +252,8 @@ def judge(standard: Standard, unit: Unit) -> Outcome:
     outcome = Outcome()
     checks = standard.clean_checks()
     clean: Counter[str] = Counter()
+    if isinstance(unit, FileLines):
+        unit = unit.lines()
     if isinstance(unit, Lines):
         loads, first = orjson.loads, unit.first
         for index, line in enumerate(unit.data.split(b"\n")):
@@ -396,9 +399,13 @@ class _Engine:
         if isinstance(unit, Items):
             self.items_seen += outcome.count
 
-    def run_json(self, item: InputResult, handle: IO[bytes], kind: Any) -> None:
+    def run_json(
+        self, item: InputResult, handle: IO[bytes], kind: Any, path: Path | None = None
+    ) -> None:
+        """Every unit of a JSON or NDJSON input; workers read a file's lines themselves."""
         self.items_seen, self.restart = 0, None
-        units: Generator[Unit, None, None] = json_units(handle, kind)
+        spans = str(path) if path is not None and self.pool is not None else None
+        units: Generator[Unit, None, None] = json_units(handle, kind, path=spans)
         try:
             for unit in units:
                 self.submit(item, unit)
@@ -709,7 +716,7 @@ def _read(
             if head[:1] not in (b"[", b"{", b"") and source.path is None:
                 _run_table(standard, report, item, handle, "input.csv", record_type, sheet)
                 return
-        engine.run_json(item, handle, kind)
+        engine.run_json(item, handle, kind, source.path)
 
 
 def validate_paths(

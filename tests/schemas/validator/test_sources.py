@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from care_exchange_standard import sources
 from care_exchange_standard.sources import (
     SKIPPED,
+    FileLines,
     Input,
     InputError,
     Items,
@@ -37,8 +38,9 @@ def records(found: list[Unit]) -> list[Any]:
     for unit in found:
         if isinstance(unit, Items):
             out.extend(orjson.loads(b"[" + unit.chunk + b"]"))
-        elif isinstance(unit, Lines):
-            out.extend(orjson.loads(line) for line in unit.data.split(b"\n") if line.strip())
+        elif isinstance(unit, Lines | FileLines):
+            data = (unit.lines() if isinstance(unit, FileLines) else unit).data
+            out.extend(orjson.loads(line) for line in data.split(b"\n") if line.strip())
         else:
             out.extend(record for _, record in unit.records)
     return out
@@ -128,6 +130,36 @@ def test_lines_cut_into_blocks_keep_every_line(lines: list[dict[str, Any]]) -> N
     assert records(found) == lines
     numbers = [unit.first for unit in found if isinstance(unit, Lines)]
     assert numbers == sorted(numbers) and (not numbers or numbers[0] == 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lines=st.lists(
+        st.dictionaries(st.sampled_from("xy"), st.integers(-(2**60), 2**60)),
+        min_size=1,
+        max_size=40,
+    ),
+    bom=st.booleans(),
+    blank=st.sampled_from([b"", b"\n", b" \n"]),
+    kind=st.sampled_from(["ndjson", "json"]),
+)
+def test_lines_a_worker_reads_from_the_file_are_the_lines_it_would_be_sent(
+    tmp_path_factory: pytest.TempPathFactory,
+    lines: list[dict[str, Any]],
+    bom: bool,
+    blank: bytes,
+    kind: sources.Kind,
+) -> None:
+    """With the file's path, each unit names its bytes instead of carrying them: read back,
+    they are the same lines with the same numbers, a byte-order mark and blank lines too."""
+    data = (sources.BOM if bom else b"") + blank.join(orjson.dumps(line) + b"\n" for line in lines)
+    path = tmp_path_factory.mktemp("lines") / "records.ndjson"
+    path.write_bytes(data)
+    sent = list(json_units(io.BytesIO(data), kind, 16))
+    with path.open("rb") as handle:
+        named = list(json_units(handle, kind, 16, path=str(path)))
+    assert [unit.lines() if isinstance(unit, FileLines) else unit for unit in named] == sent
+    assert kind == "json" or all(isinstance(unit, FileLines) for unit in named)
 
 
 def test_broken_array_is_reported_after_the_last_good_item() -> None:

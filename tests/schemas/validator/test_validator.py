@@ -73,7 +73,9 @@ def test_workers_and_this_process_agree(standard: Standard, tmp_path: Path, jobs
     invalid = [r.where for r in report.results if not r.valid]
     assert invalid[:3] == [f"{path}[2]", f"{path}[4]", f"{path}[5]"]
     assert len(invalid) == 120 + 100
-    assert invalid[120] == f"{lines_path}:2"
+    assert invalid[120:] == [f"{lines_path}:{n}" for k in range(50) for n in (3 * k + 2, 3 * k + 3)]
+    broken = [r for r in report.results if r.where == f"{lines_path}:150"]
+    assert broken[0].errors[0].message.startswith("line 150 is not JSON")
     assert [item.status for item in report.inputs] == ["read", "read"]
 
 
