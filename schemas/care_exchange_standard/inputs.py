@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from care_exchange_standard.sources import (
+    FileItems,
     FileLines,
     Input,
     InputError,
@@ -66,7 +67,7 @@ def located_records(
     with open_stream(item) as handle:
         seen = 0
         for unit in json_units(handle, item.kind):  # no path: lines come as `Lines`
-            assert not isinstance(unit, FileLines)
+            assert not isinstance(unit, FileLines | FileItems)
             if isinstance(unit, Lines):
                 yield from _lines(item.name, unit)
             elif isinstance(unit, Records):

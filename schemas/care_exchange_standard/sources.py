@@ -137,7 +137,26 @@ class Records:
     records: list[tuple[str, Any]]
 
 
-Unit = Lines | FileLines | Items | Records
+@dataclass(frozen=True)
+class FileItems:
+    """Whole items of a JSON array that a worker reads from the file itself.
+
+    They are `length` bytes from byte `start` of the file; `offset` is where they start in
+    the input, as `Items` says.
+    """
+
+    offset: int
+    path: str
+    start: int
+    length: int
+
+    def items(self) -> Items:
+        with Path(self.path).open("rb") as handle:
+            handle.seek(self.start)
+            return Items(self.offset, handle.read(self.length))
+
+
+Unit = Lines | FileLines | Items | FileItems | Records
 
 
 def items_of(unit: Items) -> list[Any] | None:
@@ -230,16 +249,16 @@ def json_units(
 ) -> Generator[Unit, None, None]:
     """The work in one JSON or NDJSON input, about `block` bytes a unit.
 
-    With the `path` of the file `handle` reads, NDJSON lines come as `FileLines`, which a
-    worker reads itself. Raises InputError (before or during iteration) when the input
-    cannot be read.
+    With the `path` of the file `handle` reads, NDJSON lines and an array's items come as
+    `FileLines` and `FileItems`, which a worker reads itself. Raises InputError (before or
+    during iteration) when the input cannot be read.
     """
     stream = _Stream(handle, block)
     first = stream.start()
     if not first:
         raise InputError("the file is empty")
     if first == b"[":
-        yield from _array(stream)
+        yield from _array(stream, path)
     elif kind == "ndjson":
         yield from _lines(stream, path)
     elif first == b"{":
@@ -298,7 +317,7 @@ def _depth(buffer: bytes, start: int, end: int) -> int:
     return buffer.count(b"{", start, end) - buffer.count(b"}", start, end)
 
 
-def _array(stream: _Stream) -> Iterator[Unit]:
+def _array(stream: _Stream, path: str | None) -> Iterator[Unit]:
     """Blocks of whole items, each cut after a `}` followed by a comma at depth zero.
 
     Brackets are counted once each as the blocks arrive: `depth` is that of the buffer.
@@ -326,7 +345,10 @@ def _array(stream: _Stream) -> Iterator[Unit]:
                 return
             continue
         end, comma, depth = cut
-        yield Items(offset, stream.buffer[:end])
+        if path is None:
+            yield Items(offset, stream.buffer[:end])
+        else:
+            yield FileItems(offset, path, stream.position, end)
         offset += comma + 1
         stream.buffer = stream.buffer[comma + 1 :]
 

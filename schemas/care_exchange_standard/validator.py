@@ -22,6 +22,7 @@ import orjson
 
 from care_exchange_standard.sources import (
     SKIPPED,
+    FileItems,
     FileLines,
     Input,
     InputError,
@@ -254,6 +255,8 @@ def judge(standard: Standard, unit: Unit) -> Outcome:
     clean: Counter[str] = Counter()
     if isinstance(unit, FileLines):
         unit = unit.lines()
+    elif isinstance(unit, FileItems):
+        unit = unit.items()
     if isinstance(unit, Lines):
         loads, first = orjson.loads, unit.first
         for index, line in enumerate(unit.data.split(b"\n")):
@@ -384,7 +387,7 @@ class _Engine:
         if self.restart is not None:
             return  # a unit after one that must be read again: it will be
         if outcome.failed:
-            assert isinstance(unit, Items)
+            assert isinstance(unit, Items | FileItems)
             self.restart = unit.offset
             return
         for type_name, (valid, invalid) in outcome.tally.items():
@@ -396,13 +399,13 @@ class _Engine:
             if isinstance(location, int):
                 location = f"[{self.items_seen + location + 1}]"
             self.report.add(item, RecordResult(item.name, location, type_name, issues))
-        if isinstance(unit, Items):
+        if isinstance(unit, Items | FileItems):
             self.items_seen += outcome.count
 
     def run_json(
         self, item: InputResult, handle: IO[bytes], kind: Any, path: Path | None = None
     ) -> None:
-        """Every unit of a JSON or NDJSON input; workers read a file's lines themselves."""
+        """Every unit of a JSON or NDJSON input; workers read a file's units themselves."""
         self.items_seen, self.restart = 0, None
         spans = str(path) if path is not None and self.pool is not None else None
         units: Generator[Unit, None, None] = json_units(handle, kind, path=spans)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from care_exchange_standard import sources
 from care_exchange_standard.sources import (
     SKIPPED,
+    FileItems,
     FileLines,
     Input,
     InputError,
@@ -36,8 +37,9 @@ def records(found: list[Unit]) -> list[Any]:
     """What the units hold, parsed as the workers parse them."""
     out: list[Any] = []
     for unit in found:
-        if isinstance(unit, Items):
-            out.extend(orjson.loads(b"[" + unit.chunk + b"]"))
+        if isinstance(unit, Items | FileItems):
+            chunk = (unit.items() if isinstance(unit, FileItems) else unit).chunk
+            out.extend(orjson.loads(b"[" + chunk + b"]"))
         elif isinstance(unit, Lines | FileLines):
             data = (unit.lines() if isinstance(unit, FileLines) else unit).data
             out.extend(orjson.loads(line) for line in data.split(b"\n") if line.strip())
@@ -160,6 +162,37 @@ def test_lines_a_worker_reads_from_the_file_are_the_lines_it_would_be_sent(
         named = list(json_units(handle, kind, 16, path=str(path)))
     assert [unit.lines() if isinstance(unit, FileLines) else unit for unit in named] == sent
     assert kind == "json" or all(isinstance(unit, FileLines) for unit in named)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    items=st.lists(
+        st.dictionaries(
+            st.sampled_from("xy"),
+            st.integers(-(2**60), 2**60) | st.sampled_from(["}, {", "[", "a, b"]),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    bom=st.booleans(),
+    indent=st.sampled_from([None, 1]),
+)
+def test_items_a_worker_reads_from_the_file_are_the_items_it_would_be_sent(
+    tmp_path_factory: pytest.TempPathFactory,
+    items: list[dict[str, Any]],
+    bom: bool,
+    indent: int | None,
+) -> None:
+    """An array's blocks, cut between items (text with brackets too, where the quick cut can
+    go wrong), read back by their place in the file: the same blocks, byte for byte."""
+    data = (sources.BOM if bom else b"") + json.dumps(items, indent=indent).encode()
+    path = tmp_path_factory.mktemp("items") / "records.json"
+    path.write_bytes(data)
+    sent = list(json_units(io.BytesIO(data), "json", 16))
+    with path.open("rb") as handle:
+        named = list(json_units(handle, "json", 16, path=str(path)))
+    assert [unit.items() if isinstance(unit, FileItems) else unit for unit in named] == sent
+    assert any(isinstance(unit, FileItems) for unit in named) or len(named) == 1
 
 
 def test_broken_array_is_reported_after_the_last_good_item() -> None:
