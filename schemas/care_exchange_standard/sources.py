@@ -112,9 +112,7 @@ class FileLines:
     length: int
 
     def lines(self) -> Lines:
-        with Path(self.path).open("rb") as handle:
-            handle.seek(self.offset)
-            return Lines(self.first, handle.read(self.length))
+        return Lines(self.first, _span(self.path, self.offset, self.length))
 
 
 @dataclass(frozen=True)
@@ -151,12 +149,23 @@ class FileItems:
     length: int
 
     def items(self) -> Items:
-        with Path(self.path).open("rb") as handle:
-            handle.seek(self.start)
-            return Items(self.offset, handle.read(self.length))
+        return Items(self.offset, _span(self.path, self.start, self.length))
 
 
 Unit = Lines | FileLines | Items | FileItems | Records
+
+
+def _span(path: str, start: int, length: int) -> bytes:
+    """`length` bytes of a file from `start`; InputError when it is gone or has shrunk."""
+    try:
+        with Path(path).open("rb") as handle:
+            handle.seek(start)
+            data = handle.read(length)
+    except OSError as error:
+        raise InputError(f"cannot be read ({error.strerror})") from None
+    if len(data) != length:
+        raise InputError("it changed while it was being read")
+    return data
 
 
 def items_of(unit: Items) -> list[Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +252,18 @@ def test_kind_comes_from_the_suffix(name: str, kind: str) -> None:
 
 def test_an_array_in_an_ndjson_file_is_read_as_an_array() -> None:
     assert records(units(b'[{"x": 1},\n{"x": 2}]\n', "ndjson")) == [{"x": 1}, {"x": 2}]
+
+
+def test_a_block_whose_file_has_gone_or_shrunk_cannot_be_read(tmp_path: Path) -> None:
+    """A worker reads its block itself: a file deleted or cut short since is the input's error
+    (it travels back from a worker process whole), never a traceback."""
+    path = tmp_path / "records.ndjson"
+    path.write_bytes(b'{"x": 1}\n')
+    with pytest.raises(InputError, match="changed while it was being read"):
+        FileLines(1, str(path), 0, 100).lines()
+    with pytest.raises(InputError, match="changed while it was being read"):
+        FileItems(1, str(path), 4, 100).items()
+    with pytest.raises(InputError, match=r"cannot be read \(No such file or directory\)"):
+        FileLines(1, str(tmp_path / "gone.ndjson"), 0, 9).lines()
+    error = pickle.loads(pickle.dumps(InputError("it changed while it was being read")))
+    assert isinstance(error, InputError) and str(error) == "it changed while it was being read"
