@@ -11,7 +11,7 @@ An expression outside that part, or a value the native helpers decline (see
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -78,15 +78,15 @@ def natives(expressions: Sequence[str]) -> Natives:
     `memo` dict over the same data.
     """
     trees: list[Node | None] = []
-    taken: Counter[str] = Counter()
+    taken: list[str] = []
     for expression in expressions:
         try:
             tree = parse(expression)
-            taken.update(paths_from_root(tree))
+            taken += paths_from_root(tree)
         except _REFUSED:
             tree = None
         trees.append(tree)
-    shared = frozenset(key for key, times in taken.items() if times > 1)
+    shared = _taken_twice(taken)
     found: list[Native | None] = []
     for tree in trees:
         try:
@@ -105,6 +105,11 @@ def natives(expressions: Sequence[str]) -> Natives:
     return Natives(found, together)
 
 
+def _taken_twice(paths: Iterable[str]) -> frozenset[str]:
+    """The paths (`paths_from_root`'s keys) taken more than once: worth keeping once made."""
+    return frozenset(key for key, times in Counter(paths).items() if times > 1)
+
+
 def verdict_of(parts: Sequence[tuple[str, str | None]]) -> Native | None:
     """One function saying whether no expression gives false (see `compiling.compile_verdict`).
 
@@ -114,11 +119,8 @@ def verdict_of(parts: Sequence[tuple[str, str | None]]) -> Native | None:
     """
     try:
         trees = [(parse(expression), each) for expression, each in parts]
-        taken = Counter(
-            path for tree, each in trees if each is None for path in paths_from_root(tree)
-        )
-        shared = frozenset(key for key, times in taken.items() if times > 1)
-        return compile_verdict(trees, shared)
+        taken = [path for tree, each in trees if each is None for path in paths_from_root(tree)]
+        return compile_verdict(trees, _taken_twice(taken))
     except _REFUSED:
         return None
 
