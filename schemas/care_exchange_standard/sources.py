@@ -33,6 +33,7 @@ SKIPPED = "skipped: not a format the validator reads"
 _WHITESPACE = b" \t\r\n"
 _CLOSE = ord("}")
 _MAX_BLOCKS = 8  # an array item larger than this many blocks is read with the exact parser
+PIECE = 1 << 15
 
 Kind = Literal["json", "ndjson", "table", "unknown"]
 
@@ -177,6 +178,40 @@ def items_of(unit: Items) -> list[Any] | None:
     except orjson.JSONDecodeError:
         return None
     return found
+
+
+class MustRereadError(Exception):
+    """A block of array items that must be read again with the exact parser."""
+
+
+def item_batches(unit: Items, piece: int = PIECE) -> Iterator[list[Any]]:
+    """A block's items a few dozen at a time; raises MustRereadError as `items_of` returns None.
+
+    Parsing a megabyte of items into one list holds them all at once, out of the processor's
+    cache by the time each is judged; pieces of about `piece` bytes, cut as `_array` cuts
+    blocks, stay in it. A wrong cut fails to parse, and the rest of the block is then parsed
+    whole. Items already given before a MustRereadError belong to a block read again: the caller
+    drops what it found in them.
+    """
+    if unit.exact:
+        raise MustRereadError
+    chunk, start = unit.chunk, 0
+    while len(chunk) - start > 2 * piece:
+        window = chunk[start : start + piece]
+        cut = _cut(window, _depth(window, 0, len(window)))
+        if cut is None:
+            break
+        try:
+            found: list[Any] = orjson.loads(b"[" + window[: cut[0]] + b"]")
+        except orjson.JSONDecodeError:
+            break
+        yield found
+        start += cut[1] + 1
+    try:
+        found = orjson.loads(b"[" + chunk[start:] + b"]")
+    except orjson.JSONDecodeError:
+        raise MustRereadError from None
+    yield found
 
 
 def not_json(error: orjson.JSONDecodeError, where: str = "") -> str:

@@ -28,12 +28,13 @@ from care_exchange_standard.sources import (
     InputError,
     Items,
     Lines,
+    MustRereadError,
     Records,
     Unit,
     array_items_from,
     expand,
     first_bytes,
-    items_of,
+    item_batches,
     json_units,
     not_json,
     open_stream,
@@ -271,22 +272,26 @@ def judge(standard: Standard, unit: Unit) -> Outcome:
                 clean[name] += 1
             else:
                 _note(outcome, f":{first + index}", *standard.validate(record))
+    elif isinstance(unit, Items):
+        index = 0
+        try:
+            for batch in item_batches(unit):
+                for record in batch:
+                    name = _clean_type(checks, record)
+                    if name is not None:
+                        clean[name] += 1
+                    else:
+                        _note(outcome, index, *standard.validate(record))
+                    index += 1
+        except MustRereadError:
+            return Outcome(failed=True)
     else:
-        records: list[Any]
-        if isinstance(unit, Items):
-            items = items_of(unit)
-            if items is None:
-                return Outcome(failed=True)
-            records = items
-        else:
-            records = [record for _, record in unit.records]
-        for index, record in enumerate(records):
+        for location, record in unit.records:
             name = _clean_type(checks, record)
             if name is not None:
                 clean[name] += 1
-                continue
-            location = unit.records[index][0] if isinstance(unit, Records) else index
-            _note(outcome, location, *standard.validate(record))
+            else:
+                _note(outcome, location, *standard.validate(record))
     for name, times in clean.items():
         outcome.count += times
         outcome.tally.setdefault(name, [0, 0])[0] += times

@@ -119,6 +119,40 @@ def test_array_cut_into_blocks_loses_and_invents_nothing(
     assert got == items
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    items=array_records,
+    piece=st.integers(min_value=4, max_value=120),
+    indent=st.sampled_from([None, 1]),
+    comma=st.sampled_from([b",", b" , ", b"\n,\n"]),
+)
+def test_a_blocks_items_parsed_in_pieces_are_its_items(
+    items: list[dict[str, Any]], piece: int, indent: int | None, comma: bytes
+) -> None:
+    """Pieces cut inside text (braces and commas in it) fail to parse and the rest is parsed
+    whole, so the batches hold the block's items in order, each once."""
+    chunk = comma.join(json.dumps(item, indent=indent).encode() for item in items)
+    batches = list(sources.item_batches(Items(1, chunk), piece))
+    assert [item for batch in batches for item in batch] == items
+
+
+def test_pieces_are_cut_when_the_block_is_large_and_plain() -> None:
+    items = [{"id": f"r{index}", "n": {"x": index}} for index in range(200)]
+    chunk = json.dumps(items).encode()[1:-1]
+    batches = list(sources.item_batches(Items(1, chunk), 256))
+    assert len(batches) > 10 and [item for batch in batches for item in batch] == items
+
+
+@pytest.mark.parametrize(
+    "chunk", [b'{"x": 1}, {"x": ', b'{"x": 1}, ' * 40 + b'{"x": }', b"{}" + b", {}" * 40 + b", ]"]
+)
+def test_a_broken_block_is_read_again_even_after_good_pieces(chunk: bytes) -> None:
+    with pytest.raises(sources.MustRereadError):
+        list(sources.item_batches(Items(1, chunk), 16))
+    with pytest.raises(sources.MustRereadError):
+        list(sources.item_batches(Items(1, b"", exact=True)))
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     lines=st.lists(
