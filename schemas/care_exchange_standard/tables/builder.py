@@ -26,6 +26,8 @@ Line = Sequence[Raw]
 # own row of a list (a reason's line below its bed) fill the last one.
 Current = dict[FieldPath, dict[str, Any]]
 LineBuilder = Callable[[dict[str, Any], Line, Current], None]
+# Plain whole numbers as people write them, read by a look-up: most cells of a sheet are these.
+SMALL: dict[str, int] = {str(number): number for number in range(1000)}
 
 
 class IrregularLineError(Exception):
@@ -72,7 +74,11 @@ class _Source:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.names: dict[str, Any] = {"BLANK": BLANK, "IrregularLineError": IrregularLineError}
+        self.names: dict[str, Any] = {
+            "BLANK": BLANK,
+            "IrregularLineError": IrregularLineError,
+            "SMALL": SMALL,
+        }
 
     def add(self, indent: int, *lines: str) -> None:
         self.lines.extend("    " * indent + line for line in lines)
@@ -108,28 +114,32 @@ class _Source:
             )
         return "holder"
 
-    def value(self, indent: int, slot: Slot) -> None:
-        """`value` = the cell `raw` read as the slot's column reads it.
+    def value(self, indent: int, slot: Slot) -> str:
+        """`value` = the text cell `raw` read as the slot's column reads it; the test of a value.
 
-        The commonest cells, plain digits, text and a code as listed, are read here as
+        The commonest cells, small whole numbers, text and a code as listed, are read here as
         `cell_reader` reads them first: a call a cell is most of what reading costs.
         """
         read = self.name(slot.read, "read")
         if slot.kind == "string":
-            self.add(indent, f"value = (raw.strip() or BLANK) if type(raw) is str else {read}(raw)")
-        elif slot.kind == "code":
+            self.add(indent, "value = raw.strip()")
+            return "value"
+        if slot.kind == "code":
             codes = self.name(slot.codes)
-            self.add(indent, f"value = raw if type(raw) is str and raw in {codes} else {read}(raw)")
+            self.add(indent, f"value = raw if raw in {codes} else {read}(raw)")
         elif slot.whole:
             self.add(
                 indent,
-                f"if type(raw) is str and raw.isdecimal() and len(raw) <= {MAX_DIGITS}:",
-                "    value = int(raw)",
-                "else:",
-                f"    value = {read}(raw)",
+                "value = SMALL.get(raw)",
+                "if value is None:",
+                f"    if raw.isdecimal() and len(raw) <= {MAX_DIGITS}:",
+                "        value = int(raw)",
+                "    else:",
+                f"        value = {read}(raw)",
             )
         else:
             self.add(indent, f"value = {read}(raw)")
+        return "value is not BLANK"
 
 
 def line_builder(
@@ -142,7 +152,9 @@ def line_builder(
 ) -> LineBuilder:
     """`build(record, line, current)`: a line's cells into the record, as SheetReader does.
 
-    Raises IrregularLineError (or CellValueError) where the general builder notes a problem.
+    The line's cells are text, as a CSV's are (an XLSX row's are not, and its reader does
+    not compile). Raises IrregularLineError (or CellValueError) where the general builder
+    notes a problem.
     """
     source = _Source()
     source.names["is_blank"] = is_blank
@@ -163,9 +175,8 @@ def line_builder(
         "    raise IrregularLineError",
     )
     for slot in own:
-        source.add(1, f"raw = line[{slot.at}]", 'if raw != "":')
-        source.value(2, slot)
-        source.add(2, "if value is not BLANK:")
+        source.add(1, f"raw = line[{slot.at}]", "if raw:")
+        source.add(2, f"if {source.value(2, slot)}:")
         holder = source.holder(3, "record", (), slot.holders, constants)
         source.add(
             3,
@@ -176,9 +187,8 @@ def line_builder(
         new = makers[segment.list_path]
         source.add(1, "item = None")
         for slot in segment.slots:
-            source.add(1, f"raw = line[{slot.at}]", 'if raw != "":')
-            source.value(2, slot)
-            source.add(2, "if value is not BLANK:")
+            source.add(1, f"raw = line[{slot.at}]", "if raw:")
+            source.add(2, f"if {source.value(2, slot)}:")
             source.add(3, "if item is None:", f"    item = {new}(record, current)")
             holder = source.holder(3, "item", slot.base, slot.holders, constants)
             source.add(3, f"{holder}[{slot.name!r}] = value")

@@ -86,9 +86,12 @@ class CellProblem:
     message: str  # "not a whole number: 'twelve'"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TableRow:
-    """One record built from a row (and its list rows), with the cells that could not be read."""
+    """One record built from a row (and its list rows), with the cells that could not be read.
+
+    Not frozen: a frozen dataclass costs twice as much to make, and one is made a record.
+    """
 
     location: str  # "Capacity snapshot!row 7" (CSV: "row 7")
     record: dict[str, Any]
@@ -270,24 +273,33 @@ def _guess_type(headings: Cells) -> str | None:
 # --- building records from lines -------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Group:
     """The lines of one record (or, on a list's sheet, one record's rows of that list).
 
     A group built by the compiled line builder (`placed` False) has its record only; its
     places (cells, lines) come from building it again with them, from `kept`, when asked.
+    One is made a record, so its `__init__` is written out: the dataclass's calls a factory
+    a field.
     """
 
     key: str | None
     first_row: int
     record: dict[str, Any]
-    problems: list[CellProblem] = field(default_factory=list)
-    cells: dict[str, str] = field(default_factory=dict)
-    lines: dict[str, tuple[str, int]] = field(default_factory=dict)
-    current: dict[FieldPath, tuple[dict[str, Any], str]] = field(default_factory=dict)
-    placed: bool = True
-    kept: list[tuple[int, Line, str | None]] = field(default_factory=list)
-    rows: Current = field(default_factory=dict)  # the compiled builder's current list rows
+    problems: list[CellProblem]
+    cells: dict[str, str]
+    lines: dict[str, tuple[str, int]]
+    current: dict[FieldPath, tuple[dict[str, Any], str]]
+    placed: bool
+    kept: list[tuple[int, Line, str | None]]
+    rows: Current  # the compiled builder's current list rows
+
+    def __init__(
+        self, key: str | None, first_row: int, record: dict[str, Any], placed: bool = True
+    ) -> None:
+        self.key, self.first_row, self.record, self.placed = key, first_row, record, placed
+        self.problems, self.cells, self.lines, self.current = [], {}, {}, {}
+        self.kept, self.rows = [], {}
 
 
 def _picker(indices: Sequence[int]) -> Callable[[Line], tuple[Raw, ...]]:
@@ -703,10 +715,7 @@ def _csv_rows(blocks: Iterator[bytes], skipped: int = 0) -> Iterator[tuple[int, 
         raise TableError("this is a workbook, not CSV text: name it .xlsx, or save it as CSV")
     texts = _decoded_chunks(itertools.chain([start], blocks), skipped)
     first = next(texts, "")
-    heading = first.partition("\n")[0]
-    delimiter = ","
-    if "," not in heading and ("\t" in heading or ";" in heading):
-        delimiter = "\t" if "\t" in heading else ";"
+    delimiter = csv_delimiter(first.partition("\n")[0])
     # Lines end at \n, \r\n or \r, as the csv module wants them (newline="").
     lines = itertools.chain.from_iterable(
         io.StringIO(text, newline="") for text in itertools.chain([first], texts)
@@ -719,6 +728,16 @@ def _csv_rows(blocks: Iterator[bytes], skipped: int = 0) -> Iterator[tuple[int, 
                 yield row, cells
     except csv.Error as error:
         raise TableError(f"not a readable CSV file near row {row + 1} ({error})") from None
+
+
+def csv_delimiter(heading: str) -> str:
+    """The delimiter the heading row uses: a comma, else a tab or a semicolon.
+
+    Excel writes a semicolon where the decimal mark is a comma.
+    """
+    if "," not in heading and ("\t" in heading or ";" in heading):
+        return "\t" if "\t" in heading else ";"
+    return ","
 
 
 def _decoded_chunks(blocks: Iterable[bytes], lines_before: int) -> Iterator[str]:
@@ -765,11 +784,21 @@ def _as_cells(line: Line) -> Cells:
 def _csv_records(
     blocks: Iterator[bytes], record_type: str | None, skipped: int = 0
 ) -> Iterator[TableRow]:
-    rows = _csv_rows(blocks, skipped)
-    first = next(rows, None)
+    return csv_rows_records(_csv_rows(blocks, skipped), record_type)
+
+
+def csv_rows_records(
+    rows: Iterator[tuple[int, list[str]]], record_type: str | None
+) -> Iterator[TableRow]:
+    """Records from a CSV's rows as `_csv_rows` gives them, its heading rows first.
+
+    Rows whose cells are all empty may be among them: they are passed over, as there.
+    """
+    filled = (row for row in rows if any(row[1]))
+    first = next(filled, None)
     if first is None:
         raise TableError("the file is empty")
-    lookahead = list(itertools.islice(rows, 2))
+    lookahead = list(itertools.islice(filled, 2))
     head = tuple(tuple(line) for _, line in [first, *lookahead])
     reader, columns, not_data = _csv_sheet(record_type, head)
     data = itertools.chain(lookahead[not_data:], rows)

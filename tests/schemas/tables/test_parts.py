@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from care_exchange_standard import SCHEMA_DIR
 from care_exchange_standard.tables import TableError, read_table
 from care_exchange_standard.tables import parts as parts_module
 from care_exchange_standard.tables.layout import layout_for
 from care_exchange_standard.tables.parts import csv_parts, read_part
+from care_exchange_standard.tables.reading import CSV_FIELD_LIMIT, _csv_rows
 from care_exchange_standard.tables.writing import write_csv
 
 CAPACITY = "capacity-snapshot"
@@ -108,3 +111,54 @@ def test_a_long_run_of_blank_lines_is_soon_given_up_to_be_read_in_order(tmp_path
     assert found[-1].rest is not None
     whole, split = whole_and_parts(path)
     assert split == whole
+
+
+cell_text = st.text(alphabet="ab é,;\t1", max_size=4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.data(),
+    delimiter=st.sampled_from([",", ";", "\t"]),
+    ending=st.sampled_from(["\n", "\r\n"]),
+    header_rows=st.integers(1, 3),
+)
+def test_a_plain_parts_rows_are_what_the_csv_module_reads(
+    data: st.DataObject, delimiter: str, ending: str, header_rows: int
+) -> None:
+    """Split with `str.split`, a part's rows (blank ones aside) are the csv module's, numbered
+    alike; cells hold other delimiters and spaces, and rows are blank or delimiters only."""
+    width = data.draw(st.integers(1, 5))
+    row = st.lists(cell_text, min_size=0, max_size=width).map(
+        lambda cells: delimiter.join(cell.replace(delimiter, "") for cell in cells)
+    )
+    heading = delimiter.join(["Record identifier", "Registered places"][:width] or ["x"])
+    more = data.draw(st.lists(row, min_size=header_rows - 1, max_size=header_rows - 1))
+    header = ending.join([heading, *more]) + ending
+    lines = data.draw(st.lists(row, max_size=12))
+    body = ending.join(lines) + data.draw(st.sampled_from(["", ending]))
+    part = parts_module.CsvPart(
+        CAPACITY, header.encode(), body.encode(), data.draw(st.integers(0, 50))
+    )
+    plain = parts_module._plain_rows(part)
+    assert plain is not None
+    expected = list(_csv_rows(iter((part.header, part.data)), part.skipped))
+    assert [(number, cells) for number, cells in plain if any(cells)] == expected
+
+
+def test_a_part_that_is_not_utf8_or_has_a_huge_cell_is_left_to_the_csv_module() -> None:
+    header = b"Record identifier,Registered places\n"
+    assert parts_module._plain_rows(parts_module.CsvPart(CAPACITY, header, b"a,\xe9\n", 0)) is None
+    huge = b"a," + b"x" * (CSV_FIELD_LIMIT + 1) + b"\n"
+    assert parts_module._plain_rows(parts_module.CsvPart(CAPACITY, header, huge, 0)) is None
+
+
+def test_a_file_with_headings_only_and_blank_lines_first_reads_as_a_whole(tmp_path: Path) -> None:
+    path = capacity_csv(tmp_path / "c.csv", 120)
+    lines = path.read_bytes().split(b"\n")
+    del lines[1:3]  # the field paths and the notes
+    lines[1:1] = [b"", b",,,,", b"  ,"]
+    path.write_bytes(b"\n".join(lines))
+    assert all(part.rest is None for part in csv_parts(path))
+    whole, split = whole_and_parts(path)
+    assert split == whole and len(whole) == 120
