@@ -461,13 +461,15 @@ class _TableRow(Protocol):
     def cell_for(self, pointer: str) -> str | None: ...
 
 
+def _clean_row(checks: dict[str, dict[str, tuple[Check, Check]]], row: _TableRow) -> str | None:
+    """The type of a row with nothing to report (see `_clean_type`); else None."""
+    return None if row.problems else _clean_type(checks, row.record)
+
+
 def _table_issues(
     standard: Standard, row: _TableRow
 ) -> tuple[str | None, list[Issue], list[str | None]]:
-    if not row.problems:
-        clean = _clean_type(standard.clean_checks(), row.record)
-        if clean is not None:
-            return clean, [], []
+    """A row's issues, its cells' problems first, each with its cell."""
     type_name, issues = standard.validate(row.record)
     found: list[Issue] = []
     cells: list[str | None] = []
@@ -503,19 +505,33 @@ class _TableOutcome:
 
 
 def _judge_rows(standard: Standard, rows: Iterator[_TableRow], outcome: _TableOutcome) -> None:
+    """As `judge`, the two bare verdicts first, counted apart; the rest explained."""
+    checks = standard.clean_checks()
+    clean: Counter[str] = Counter()
     for row in rows:
+        name = _clean_row(checks, row)
+        if name is not None:
+            clean[name] += 1
+            continue
         type_name, issues, cells = _table_issues(standard, row)
         valid = not any(issue.severity is Severity.ERROR for issue in issues)
         outcome.tally.setdefault(type_name, [0, 0])[0 if valid else 1] += 1
         if issues:
             outcome.findings.append((row.location, type_name, issues, cells))
+    for name, times in clean.items():
+        outcome.tally.setdefault(name, [0, 0])[0] += times
 
 
 def _file_rows(
     standard: Standard, report: Report, item: InputResult, rows: Iterator[_TableRow]
 ) -> None:
     """Rows judged here, each filed as it comes."""
+    checks = standard.clean_checks()
     for row in rows:
+        name = _clean_row(checks, row)
+        if name is not None:
+            report.count(item, name, True)
+            continue
         type_name, issues, cells = _table_issues(standard, row)
         valid = not any(issue.severity is Severity.ERROR for issue in issues)
         report.count(item, type_name, valid)

@@ -402,6 +402,7 @@ class SheetReader:
     def groups(self, rows: Iterable[tuple[int, Line]]) -> Iterator[Group]:
         group: Group | None = None
         id_index, width, id_slot, build = self.id_index, self.width, self.id_slot, self.build
+        fixed = self.layout.constants.get((), {})
         for row, line in rows:
             if len(line) < width:
                 line = [*line, *[""] * (width - len(line))]
@@ -423,8 +424,7 @@ class SheetReader:
                 if build is None:
                     group = self._new_group(key, row, line)
                 else:
-                    record = dict(self.layout.constants.get((), {}))
-                    group = Group(key=key, first_row=row, record=record, placed=False)
+                    group = Group(key, row, dict(fixed) if fixed else {}, False)
             if group.placed or build is None:
                 self._add_line(group, row, line, line_id)
                 continue
