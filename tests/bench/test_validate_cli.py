@@ -44,3 +44,13 @@ def test_ajv_gets_the_standards_own_schema_files(tmp_path: Path) -> None:
     assert sum("/common/" in ref for ref in referenced) >= 5
     wrapper = json.loads(Path(command[command.index("-s") + 1]).read_text())
     assert wrapper["type"] == "array" and wrapper["items"]["$ref"].endswith(".json")
+
+
+def test_our_command_runs_with_its_modules_compiled_once_outside_the_sources(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    env = validate_cli.installed_python(tmp_path / "pycache")
+    assert "PYTHONDONTWRITEBYTECODE" not in env
+    assert env["PYTHONPYCACHEPREFIX"] == str(tmp_path / "pycache")
+    assert env["PATH"] == validate_cli.os.environ["PATH"]

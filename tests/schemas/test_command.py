@@ -80,3 +80,17 @@ def test_validating_a_file_does_not_import_jsonschema(tmp_path: Path) -> None:
     *report, imported = done.stdout.strip().splitlines()
     assert "all valid" in "\n".join(report)
     assert imported == "False"
+
+
+def test_the_standards_own_subcommand_is_run_without_looking_up_the_parts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(**_: object) -> None:
+        raise AssertionError("the installed parts were looked up")
+
+    monkeypatch.setattr(metadata, "entry_points", refuse)
+    example = EXAMPLES / "valid/capacity-snapshot/nursing-home-open.json"
+    done = CliRunner().invoke(build("validate"), ["validate", str(example)])
+    assert done.exit_code == 0, done.output
+    with pytest.raises(AssertionError, match="looked up"):
+        build("publish")
