@@ -78,6 +78,7 @@ class _Source:
             "BLANK": BLANK,
             "IrregularLineError": IrregularLineError,
             "SMALL": SMALL,
+            "whole": _whole,
         }
 
     def add(self, indent: int, *lines: str) -> None:
@@ -114,32 +115,31 @@ class _Source:
             )
         return "holder"
 
-    def value(self, indent: int, slot: Slot) -> str:
-        """`value` = the text cell `raw` read as the slot's column reads it; the test of a value.
+    def value(self, slot: Slot) -> str:
+        """A test that reads the text cell `raw` into `value` and is true when it gives one.
 
-        The commonest cells, small whole numbers, text and a code as listed, are read here as
-        `cell_reader` reads them first: a call a cell is most of what reading costs.
+        The commonest cells, small whole numbers, text and a code as listed, are read in the
+        test as `cell_reader` reads them first: a call a cell is most of what reading costs.
         """
         read = self.name(slot.read, "read")
         if slot.kind == "string":
-            self.add(indent, "value = raw.strip()")
-            return "value"
+            return "(value := raw.strip())"
         if slot.kind == "code":
             codes = self.name(slot.codes)
-            self.add(indent, f"value = raw if raw in {codes} else {read}(raw)")
-        elif slot.whole:
-            self.add(
-                indent,
-                "value = SMALL.get(raw)",
-                "if value is None:",
-                f"    if raw.isdecimal() and len(raw) <= {MAX_DIGITS}:",
-                "        value = int(raw)",
-                "    else:",
-                f"        value = {read}(raw)",
+            return f"((value := raw) in {codes} or (value := {read}(raw)) is not BLANK)"
+        if slot.whole:
+            return (
+                "((value := SMALL.get(raw)) is not None "
+                f"or (value := whole(raw, {read})) is not BLANK)"
             )
-        else:
-            self.add(indent, f"value = {read}(raw)")
-        return "value is not BLANK"
+        return f"(value := {read}(raw)) is not BLANK"
+
+
+def _whole(raw: str, read: Callable[[Raw], Any]) -> Any:
+    """A number cell that is not a small whole number: plain digits in line, else `read`."""
+    if raw.isdecimal() and len(raw) <= MAX_DIGITS:
+        return int(raw)
+    return read(raw)
 
 
 def line_builder(
@@ -175,11 +175,10 @@ def line_builder(
         "    raise IrregularLineError",
     )
     for slot in own:
-        source.add(1, f"raw = line[{slot.at}]", "if raw:")
-        source.add(2, f"if {source.value(2, slot)}:")
-        holder = source.holder(3, "record", (), slot.holders, constants)
+        source.add(1, f"if (raw := line[{slot.at}]) and {source.value(slot)}:")
+        holder = source.holder(2, "record", (), slot.holders, constants)
         source.add(
-            3,
+            2,
             f"if {holder}.setdefault({slot.name!r}, value) != value:",
             "    raise IrregularLineError",
         )
@@ -187,11 +186,10 @@ def line_builder(
         new = makers[segment.list_path]
         source.add(1, "item = None")
         for slot in segment.slots:
-            source.add(1, f"raw = line[{slot.at}]", "if raw:")
-            source.add(2, f"if {source.value(2, slot)}:")
-            source.add(3, "if item is None:", f"    item = {new}(record, current)")
-            holder = source.holder(3, "item", slot.base, slot.holders, constants)
-            source.add(3, f"{holder}[{slot.name!r}] = value")
+            source.add(1, f"if (raw := line[{slot.at}]) and {source.value(slot)}:")
+            source.add(2, "if item is None:", f"    item = {new}(record, current)")
+            holder = source.holder(2, "item", slot.base, slot.holders, constants)
+            source.add(2, f"{holder}[{slot.name!r}] = value")
     source.add(1, "return None")
     namespace = dict(source.names)
     exec(compile("\n".join(source.lines), "<line builder>", "exec"), namespace)
