@@ -53,6 +53,7 @@ class CsvPart:
     data: bytes  # whole lines of data rows
     skipped: int  # data rows (each one line) before this part
     rest: int | None = None  # instead of data: read the file from this byte offset on
+    crlf: bool = False  # every line of the data ends "\r\n" (as Excel and the csv module write)
 
 
 def csv_parts(path: Path, record_type: str | None = None) -> Iterator[CsvPart]:
@@ -80,11 +81,13 @@ def csv_parts(path: Path, record_type: str | None = None) -> Iterator[CsvPart]:
             if at_end:
                 cut = len(buffer)
             data = buffer[:cut]
-            if not cut or b'"' in data or data.count(b"\r") != data.count(b"\r\n"):
+            returns = data.count(b"\r")
+            if not cut or b'"' in data or returns != data.count(b"\r\n"):
                 yield CsvPart(record_type, header, b"", skipped, rest=offset)
                 return
-            yield CsvPart(record_type, header, data, skipped)
-            skipped += data.count(b"\n")
+            lines = data.count(b"\n")
+            yield CsvPart(record_type, header, data, skipped, crlf=returns == lines > 0)
+            skipped += lines
             offset += cut
             buffer = buffer[cut:]
 
@@ -133,9 +136,10 @@ def _plain_rows(part: CsvPart) -> Iterator[tuple[int, list[str]]] | None:
         header, count, delimiter = _header_rows(part.header)
     except (UnicodeDecodeError, TableError, csv.Error):
         return None
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
-    lines = text.split("\n")
+    if part.crlf:
+        lines = text.split("\r\n")
+    else:
+        lines = (text.replace("\r\n", "\n") if "\r" in text else text).split("\n")
     if len(text) > CSV_FIELD_LIMIT and max(map(len, lines)) > CSV_FIELD_LIMIT:
         return None
     cells = map(str.split, lines, itertools.repeat(delimiter))

@@ -137,9 +137,9 @@ def test_a_plain_parts_rows_are_what_the_csv_module_reads(
     header = ending.join([heading, *more]) + ending
     lines = data.draw(st.lists(row, max_size=12))
     body = ending.join(lines) + data.draw(st.sampled_from(["", ending]))
-    part = parts_module.CsvPart(
-        CAPACITY, header.encode(), body.encode(), data.draw(st.integers(0, 50))
-    )
+    crlf = ending == "\r\n" and data.draw(st.booleans())  # as csv_parts says, or not said
+    skipped = data.draw(st.integers(0, 50))
+    part = parts_module.CsvPart(CAPACITY, header.encode(), body.encode(), skipped, crlf=crlf)
     plain = parts_module._plain_rows(part)
     assert plain is not None
     expected = list(_csv_rows(iter((part.header, part.data)), part.skipped))
@@ -160,5 +160,23 @@ def test_a_file_with_headings_only_and_blank_lines_first_reads_as_a_whole(tmp_pa
     lines[1:1] = [b"", b",,,,", b"  ,"]
     path.write_bytes(b"\n".join(lines))
     assert all(part.rest is None for part in csv_parts(path))
+    whole, split = whole_and_parts(path)
+    assert split == whole and len(whole) == 120
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\n", "mixed"])
+def test_parts_say_when_every_line_ends_crlf(tmp_path: Path, ending: str) -> None:
+    path = capacity_csv(tmp_path / "c.csv", 120)
+    lines = path.read_bytes().split(b"\r\n")
+    if ending == "mixed":
+        text = b"".join(
+            line + (b"\n" if index % 7 == 3 else b"\r\n") for index, line in enumerate(lines)
+        )
+    else:
+        text = ending.encode().join(lines)
+    path.write_bytes(text)
+    parts = list(csv_parts(path))
+    assert len(parts) > 5 and all(part.rest is None for part in parts)
+    assert {part.crlf for part in parts[:-1]} == {ending == "\r\n"}
     whole, split = whole_and_parts(path)
     assert split == whole and len(whole) == 120
