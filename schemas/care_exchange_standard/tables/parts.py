@@ -16,6 +16,7 @@ import csv
 import functools
 import io
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from care_exchange_standard.tables.reading import (
     read_table,
 )
 
+_LONE_RETURN = re.compile(rb"\r(?!\n)")  # a line break of its own to the csv module
 PART_BYTES = 1 << 20
 MAX_PART_BYTES = 16 << 20  # no record boundary found in this much: read the rest in order
 MAX_TRIES = 10_000  # nor in this many lines (blank ones, or a record of very many lines)
@@ -50,14 +52,19 @@ class CsvPart:
 
     record_type: str | None
     header: bytes  # the file's heading rows (field-path and notes rows too)
-    data: bytes  # whole lines of data rows
+    data: bytes  # whole lines of data rows (b"" with `span` or `rest`)
     skipped: int  # data rows (each one line) before this part
     rest: int | None = None  # instead of data: read the file from this byte offset on
     crlf: bool = False  # every line of the data ends "\r\n" (as Excel and the csv module write)
+    span: tuple[int, int] | None = None  # instead of data: its start and length in the file
 
 
 def csv_parts(path: Path, record_type: str | None = None) -> Iterator[CsvPart]:
-    """The parts of a CSV file, in order; one part for all of it when it cannot be cut."""
+    """The parts of a CSV file, in order; one part for all of it when it cannot be cut.
+
+    A part says where its lines are (`span`), and the worker that reads it reads them from
+    the file: a megabyte a part is not copied through a pipe.
+    """
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)
         found = _heading(head, record_type)
@@ -82,11 +89,12 @@ def csv_parts(path: Path, record_type: str | None = None) -> Iterator[CsvPart]:
                 cut = len(buffer)
             data = buffer[:cut]
             returns = data.count(b"\r")
-            if not cut or b'"' in data or returns != data.count(b"\r\n"):
+            if not cut or b'"' in data or (returns and _LONE_RETURN.search(data)):
                 yield CsvPart(record_type, header, b"", skipped, rest=offset)
                 return
             lines = data.count(b"\n")
-            yield CsvPart(record_type, header, data, skipped, crlf=returns == lines > 0)
+            crlf = returns == lines > 0
+            yield CsvPart(record_type, header, b"", skipped, crlf=crlf, span=(offset, cut))
             skipped += lines
             offset += cut
             buffer = buffer[cut:]
@@ -98,9 +106,10 @@ def read_part(part: CsvPart, path: Path) -> Iterator[TableRow]:
         yield from read_table(path, name="whole.csv", record_type=part.record_type)
         return
     if part.rest is None:
-        rows = _plain_rows(part)
+        data = part.data if part.span is None else _span(path, *part.span)
+        rows = _plain_rows(part, data)
         if rows is None:
-            rows = _csv_rows(iter((part.header, part.data)), part.skipped)
+            rows = _csv_rows(iter((part.header, data)), part.skipped)
         yield from csv_rows_records(rows, part.record_type)
         return
     try:
@@ -123,7 +132,20 @@ def _header_rows(header: bytes) -> tuple[list[tuple[int, list[str]]], int, str]:
     return rows, count, delimiter
 
 
-def _plain_rows(part: CsvPart) -> Iterator[tuple[int, list[str]]] | None:
+def _span(path: Path, start: int, length: int) -> bytes:
+    """A part's lines from the file; TableError when it is gone or has shrunk since it was cut."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(start)
+            data = handle.read(length)
+    except OSError as error:
+        raise TableError(f"cannot be read ({error.strerror or error})") from None
+    if len(data) != length:
+        raise TableError("it changed while it was being read")
+    return data
+
+
+def _plain_rows(part: CsvPart, data: bytes) -> Iterator[tuple[int, list[str]]] | None:
     """The part's rows as `_csv_rows` gives them (and blank ones), or None where only it can.
 
     A part is cut only where it holds no quote and no lone carriage return, so each of its
@@ -132,7 +154,7 @@ def _plain_rows(part: CsvPart) -> Iterator[tuple[int, list[str]]] | None:
     is left to `_csv_rows`, which says what is wrong and where.
     """
     try:
-        text = part.data.decode("utf-8")
+        text = data.decode("utf-8")
         header, count, delimiter = _header_rows(part.header)
     except (UnicodeDecodeError, TableError, csv.Error):
         return None

@@ -140,7 +140,7 @@ def test_a_plain_parts_rows_are_what_the_csv_module_reads(
     crlf = ending == "\r\n" and data.draw(st.booleans())  # as csv_parts says, or not said
     skipped = data.draw(st.integers(0, 50))
     part = parts_module.CsvPart(CAPACITY, header.encode(), body.encode(), skipped, crlf=crlf)
-    plain = parts_module._plain_rows(part)
+    plain = parts_module._plain_rows(part, part.data)
     assert plain is not None
     expected = list(_csv_rows(iter((part.header, part.data)), part.skipped))
     assert [(number, cells) for number, cells in plain if any(cells)] == expected
@@ -148,9 +148,12 @@ def test_a_plain_parts_rows_are_what_the_csv_module_reads(
 
 def test_a_part_that_is_not_utf8_or_has_a_huge_cell_is_left_to_the_csv_module() -> None:
     header = b"Record identifier,Registered places\n"
-    assert parts_module._plain_rows(parts_module.CsvPart(CAPACITY, header, b"a,\xe9\n", 0)) is None
+    not_utf8 = b"a,\xe9\n"
+    assert (
+        parts_module._plain_rows(parts_module.CsvPart(CAPACITY, header, b"", 0), not_utf8) is None
+    )
     huge = b"a," + b"x" * (CSV_FIELD_LIMIT + 1) + b"\n"
-    assert parts_module._plain_rows(parts_module.CsvPart(CAPACITY, header, huge, 0)) is None
+    assert parts_module._plain_rows(parts_module.CsvPart(CAPACITY, header, b"", 0), huge) is None
 
 
 def test_a_file_with_headings_only_and_blank_lines_first_reads_as_a_whole(tmp_path: Path) -> None:
@@ -180,3 +183,29 @@ def test_parts_say_when_every_line_ends_crlf(tmp_path: Path, ending: str) -> Non
     assert {part.crlf for part in parts[:-1]} == {ending == "\r\n"}
     whole, split = whole_and_parts(path)
     assert split == whole and len(whole) == 120
+
+
+def test_a_part_of_a_file_gone_or_shrunk_since_it_was_cut_cannot_be_read(tmp_path: Path) -> None:
+    path = capacity_csv(tmp_path / "c.csv", 120)
+    parts = list(csv_parts(path))
+    assert all(part.span is not None and not part.data for part in parts)
+    path.write_bytes(path.read_bytes()[: parts[3].span[0] + 10])  # type: ignore[index]
+    with pytest.raises(TableError, match="changed while it was being read"):
+        list(read_part(parts[3], path))
+    path.unlink()
+    with pytest.raises(TableError, match="cannot be read"):
+        list(read_part(parts[0], path))
+
+
+def test_a_lone_carriage_return_leaves_the_rest_to_be_read_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = capacity_csv(tmp_path / "c.csv", 120)
+    lines = path.read_bytes().split(b"\r\n")
+    lines[200] = lines[200].replace(b",nursing,", b",nursing\r,")
+    path.write_bytes(b"\r\n".join(lines))
+    monkeypatch.setattr(parts_module, "HEAD_BYTES", 5_000)  # the start has no lone return
+    parts = list(csv_parts(path))
+    assert parts[-1].rest is not None and parts[0].rest is None
+    whole, split = whole_and_parts(path)
+    assert split == whole
