@@ -403,6 +403,10 @@ class SheetReader:
         group: Group | None = None
         id_index, width, id_slot, build = self.id_index, self.width, self.id_slot, self.build
         fixed = self.layout.constants.get((), {})
+        # the compiled builder's group, its parts held here: this loop runs once a line
+        kept: list[tuple[int, Line, str | None]] = []
+        record: dict[str, Any] = {}
+        current: Current = {}
         for row, line in rows:
             if len(line) < width:
                 line = [*line, *[""] * (width - len(line))]
@@ -425,16 +429,15 @@ class SheetReader:
                     group = self._new_group(key, row, line)
                 else:
                     group = Group(key, row, dict(fixed) if fixed else {}, False)
-            if group.placed or build is None:
+                    kept, record, current = group.kept, group.record, group.rows
+            if build is None or group.placed:
                 self._add_line(group, row, line, line_id)
                 continue
-            # The compiled builder's line, written out here: this loop runs once a line.
-            group.kept.append((row, line, line_id))
-            record = group.record
+            kept.append((row, line, line_id))
             if line_id is not None and id_slot is not None and id_slot not in record:
                 record[id_slot] = line_id
             try:
-                build(record, line, group.rows)
+                build(record, line, current)
             except (IrregularLineError, CellValueError):
                 group = self.placed(group)
         if group is not None:
@@ -627,13 +630,11 @@ def _finish(
     columns: Mapping[str, Mapping[FieldPath, str]],
     reader: SheetReader,
 ) -> TableRow:
-    group.record.setdefault(SCHEMA_VERSION[0], schema_version)
-    return TableRow(
-        location=f"{reader.prefix}row {group.first_row}",
-        record=group.record,
-        problems=tuple(group.problems),
-        places=Places(group, columns, reader.placed),
-    )
+    record = group.record
+    record.setdefault(SCHEMA_VERSION[0], schema_version)
+    problems = tuple(group.problems) if group.problems else ()
+    location = f"{reader.prefix}row {group.first_row}"
+    return TableRow(location, record, problems, Places(group, columns, reader.placed))
 
 
 def _after_heading(
