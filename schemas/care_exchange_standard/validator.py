@@ -508,18 +508,20 @@ def _judge_rows(standard: Standard, rows: Iterator[_TableRow], outcome: _TableOu
     """As `judge`, the two bare verdicts first, counted apart; the rest explained."""
     checks = standard.clean_checks()
     clean: Counter[str] = Counter()
-    for row in rows:
-        name = _clean_row(checks, row)
-        if name is not None:
-            clean[name] += 1
-            continue
-        type_name, issues, cells = _table_issues(standard, row)
-        valid = not any(issue.severity is Severity.ERROR for issue in issues)
-        outcome.tally.setdefault(type_name, [0, 0])[0 if valid else 1] += 1
-        if issues:
-            outcome.findings.append((row.location, type_name, issues, cells))
-    for name, times in clean.items():
-        outcome.tally.setdefault(name, [0, 0])[0] += times
+    try:
+        for row in rows:
+            name = _clean_row(checks, row)
+            if name is not None:
+                clean[name] += 1
+                continue
+            type_name, issues, cells = _table_issues(standard, row)
+            valid = not any(issue.severity is Severity.ERROR for issue in issues)
+            outcome.tally.setdefault(type_name, [0, 0])[0 if valid else 1] += 1
+            if issues:
+                outcome.findings.append((row.location, type_name, issues, cells))
+    finally:  # the rows read before the reader gave up count too
+        for name, times in clean.items():
+            outcome.tally.setdefault(name, [0, 0])[0] += times
 
 
 def _file_rows(

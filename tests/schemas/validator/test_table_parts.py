@@ -17,14 +17,14 @@ from care_exchange_standard.tables.writing import write_csv
 CAPACITY = "capacity-snapshot"
 
 
-def capacity_csv(path: Path, count: int) -> Path:
+def capacity_csv(path: Path, count: int, wrong: bool = True) -> Path:
     folder = SCHEMA_DIR / "examples" / "valid" / CAPACITY
     pool = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
     records = [{**pool[i % len(pool)], "id": f"cs-{i}"} for i in range(count)]
     with path.open("wb") as handle:
         write_csv(layout_for(CAPACITY), handle, records)
     lines = path.read_bytes().split(b"\n")
-    for number in range(10, len(lines), 7):
+    for number in range(10, len(lines) if wrong else 0, 7):
         lines[number] = lines[number].replace(b",nursing,", b",nursin,").replace(b",40,", b",-4,")
     path.write_bytes(b"\n".join(lines))
     return path
@@ -69,3 +69,23 @@ def test_an_unreadable_line_stops_the_parts_where_it_stops_the_whole(
     assert report(path) == in_order
     assert in_order["inputs"][0]["status"] == "unreadable"
     assert "line 301" in in_order["inputs"][0]["message"]
+
+
+def test_the_records_of_a_part_read_before_an_unreadable_line_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = capacity_csv(tmp_path / "c.csv", 150, wrong=False)
+    monkeypatch.setattr(parts, "PART_BYTES", 3_000)
+    monkeypatch.setattr(parts, "HEAD_BYTES", 5_000)  # the headings, and no bad byte
+    span = list(parts.csv_parts(path))[3].span
+    assert span is not None
+    data = path.read_bytes()
+    end = span[0] + span[1] - len(b"\r\n")  # the end of the part's last line: a notes cell
+    path.write_bytes(data[:end] + b"\xe9" + data[end:])
+    in_order = report(path)
+    monkeypatch.setattr(validator, "POOL_THRESHOLD", 1)
+    monkeypatch.setattr(validator, "_cpus", lambda: 2)
+    assert all(part.span for part in parts.csv_parts(path))
+    assert report(path) == in_order
+    assert in_order["inputs"][0]["status"] == "unreadable"
+    assert in_order["inputs"][0]["records"] == in_order["summary"]["valid"] > 10
