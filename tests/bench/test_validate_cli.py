@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -53,4 +54,4 @@ def test_our_command_runs_with_its_modules_compiled_once_outside_the_sources(
     env = validate_cli.installed_python(tmp_path / "pycache")
     assert "PYTHONDONTWRITEBYTECODE" not in env
     assert env["PYTHONPYCACHEPREFIX"] == str(tmp_path / "pycache")
-    assert env["PATH"] == validate_cli.os.environ["PATH"]
+    assert env["PATH"] == os.environ["PATH"]
