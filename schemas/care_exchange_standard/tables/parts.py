@@ -241,6 +241,15 @@ def _cut(
 
 
 def _field(line: bytes, index: int, delimiter: bytes) -> str:
-    """A cell of a line without quotes, as the reader reads it."""
+    """A cell of a line without quotes, as the reader reads it; "" when it is not UTF-8.
+
+    The reader stops at such a line, with the record above it unfinished, so no cut is made
+    beside it: cut there, the record above would be read whole in its own part.
+    """
     cells = line.split(delimiter)
-    return cells[index].decode("utf-8", "replace").strip() if index < len(cells) else ""
+    if index >= len(cells):
+        return ""
+    try:
+        return cells[index].decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return ""

@@ -71,6 +71,25 @@ def test_an_unreadable_line_stops_the_parts_where_it_stops_the_whole(
     assert "line 301" in in_order["inputs"][0]["message"]
 
 
+def test_an_unreadable_identifier_after_a_record_is_read_as_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record above it is unfinished when the reader stops there: no cut makes it whole."""
+    path = capacity_csv(tmp_path / "c.csv", 150, wrong=False)
+    monkeypatch.setattr(parts, "PART_BYTES", 3_000)
+    monkeypatch.setattr(parts, "HEAD_BYTES", 5_000)
+    span = list(parts.csv_parts(path))[3].span
+    assert span is not None
+    data = path.read_bytes()
+    start = span[0] + span[1]  # the next part's first line: a record's identifier
+    path.write_bytes(data[:start] + b"\xe9" + data[start:])
+    in_order = report(path)
+    monkeypatch.setattr(validator, "POOL_THRESHOLD", 1)
+    monkeypatch.setattr(validator, "_cpus", lambda: 2)
+    assert report(path) == in_order
+    assert in_order["inputs"][0]["status"] == "unreadable"
+
+
 def test_the_records_of_a_part_read_before_an_unreadable_line_count(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
