@@ -113,7 +113,7 @@ class FileLines:
     length: int
 
     def lines(self) -> Lines:
-        return Lines(self.first, _span(self.path, self.offset, self.length))
+        return Lines(self.first, read_span(self.path, self.offset, self.length))
 
 
 @dataclass(frozen=True)
@@ -150,13 +150,13 @@ class FileItems:
     length: int
 
     def items(self) -> Items:
-        return Items(self.offset, _span(self.path, self.start, self.length))
+        return Items(self.offset, read_span(self.path, self.start, self.length))
 
 
 Unit = Lines | FileLines | Items | FileItems | Records
 
 
-def _span(path: str, start: int, length: int) -> bytes:
+def read_span(path: str, start: int, length: int) -> bytes:
     """`length` bytes of a file from `start`; InputError when it is gone or has shrunk."""
     try:
         with Path(path).open("rb") as handle:

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from care_exchange_standard.sources import InputError, read_span
 from care_exchange_standard.tables.layout import RECORD_ID, layout_for, record_types
 from care_exchange_standard.tables.reading import (
     CSV_FIELD_LIMIT,
@@ -135,14 +136,9 @@ def _header_rows(header: bytes) -> tuple[list[tuple[int, list[str]]], int, str]:
 def _span(path: Path, start: int, length: int) -> bytes:
     """A part's lines from the file; TableError when it is gone or has shrunk since it was cut."""
     try:
-        with path.open("rb") as handle:
-            handle.seek(start)
-            data = handle.read(length)
-    except OSError as error:
-        raise TableError(f"cannot be read ({error.strerror or error})") from None
-    if len(data) != length:
-        raise TableError("it changed while it was being read")
-    return data
+        return read_span(str(path), start, length)
+    except InputError as error:
+        raise TableError(str(error)) from None
 
 
 def _plain_rows(part: CsvPart, data: bytes) -> Iterator[tuple[int, list[str]]] | None:
