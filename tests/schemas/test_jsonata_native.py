@@ -18,7 +18,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from care_exchange_standard import SCHEMA_DIR
-from care_exchange_standard.jsonata_native import Expression, Natives, native, natives, value_of
+from care_exchange_standard.jsonata_native import (
+    Expression,
+    Natives,
+    native,
+    natives,
+    value_of,
+    verdict_of,
+)
 from care_exchange_standard.jsonata_native.runtime import DeclinedError, JsonataError, exported
 from care_exchange_standard.returns.selection import input_key
 from tests.schemas.drawn_records import drawn_bindings, examples_of, mutated
@@ -402,3 +409,17 @@ def test_integers_beyond_64_bits_are_exact_where_jsonatapy_refuses_them() -> Non
     expression = Expression("a + b = c")
     assert expression.evaluate({"a": 2**70, "b": 1, "c": 2**70 + 1}, {}, timeout=200) is True
     assert expression.evaluate({"a": 2**70, "b": 1, "c": 2**70}, {}, timeout=200) is False
+
+
+def test_the_parts_judging_one_lists_items_share_its_loop() -> None:
+    """A part's false is the verdict, even where another part of the same loop cannot judge
+    a later item; a part that raises first makes the caller ask each rule on its own."""
+    verdict = verdict_of([("x < 3", "rows"), ("$count(rows) < 5", None), ("y = 1", "rows")])
+    assert verdict is not None
+    assert verdict({"rows": [{"x": 1, "y": 2}, {"x": "a", "y": 1}]}, {}) is False
+    with pytest.raises(JsonataError, match="T2009"):
+        verdict({"rows": [{"x": 1, "y": 1}, {"x": "a", "y": 1}]}, {})
+    assert verdict({"rows": [{"x": 1, "y": 1}, {"x": 2, "y": 1}]}, {}) is True
+    assert verdict({"rows": [{"x": 1, "y": 1}] * 5}, {}) is False
+    assert verdict({"rows": "not a list"}, {}) is True
+    assert verdict({}, {}) is True

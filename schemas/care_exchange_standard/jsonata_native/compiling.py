@@ -589,7 +589,8 @@ def compile_together(trees: list[Node], shared: frozenset[str] = frozenset()) ->
     return _made(compiler, "[" + ", ".join(bodies) + "]")
 
 
-def _made(compiler: _Compiler, body: str) -> Native:
+def _made(compiler: _Compiler, body: str, statements: tuple[str, ...] = ()) -> Native:
+    """The function: `statements` (indented once already) run before `return body`."""
     lines = [*compiler.definitions, "def evaluate(data, bindings, memo=None):"]
     if compiler.memoised:
         lines.append("    memo = {} if memo is None else memo")
@@ -597,6 +598,7 @@ def _made(compiler: _Compiler, body: str) -> Native:
         lines.append(f"    {local} = bindings.get({name!r}, U)")
     for local, code in compiler.entry:
         lines.append(f"    {local} = {code}")
+    lines.extend(f"    {line}" for line in statements)
     lines.append(f"    return {body}")
     namespace = dict(_HELPERS) | compiler.constants
     exec(compile("\n".join(lines), "<jsonata>", "exec"), namespace)
@@ -605,31 +607,40 @@ def _made(compiler: _Compiler, body: str) -> Native:
 
 
 def compile_verdict(parts: list[tuple[Node, str | None]], shared: frozenset[str]) -> Native:
-    """One function: True when no part's tree says false, stopping at the first that does.
+    """One function: True when no part's tree says false, returning False at the first that does.
 
     A part with a field name (`each`) judges every item of the data's list of that name, as
     its own root, with `$record` the data itself; it is skipped when the data has no such
-    list. The data must be an object. The function raises what any tree raises: the caller
-    then asks each tree on its own, as each one's errors mean something different. `shared`
-    (see `paths_from_root`) names the paths the parts without `each` take from the root.
+    list. The parts judging one list's items share one loop, at the first one's place, written
+    as statements: a comprehension a part costs a call a record. Asking parts out of order
+    changes nothing, as a part's false is the verdict whatever the others say. The data must be
+    an object. The function raises what any tree raises: the caller then asks each tree on its
+    own, as each one's errors mean something different. `shared` (see `paths_from_root`) names
+    the paths the parts without `each` take from the root.
     """
     compiler = _Compiler(shared, hoisting=True)
-    tests = []
+    tests: list[tuple[str | None, str]] = []  # (the list whose items it judges, its test)
+    names: dict[str, str] = {}  # such a list's name: its item's local
     for tree, each in parts:
         if each is None:
-            tests.append(f"({compiler.node(tree, _ROOT)}) is not False")
+            tests.append((None, f"({compiler.node(tree, _ROOT)}) is False"))
             continue
-        item, items = compiler.fresh("item"), compiler.fresh("items")
+        item = names.setdefault(each, compiler.fresh("item"))
         compiler.root = item
         compiler.objects.add(item)
         compiler.scopes.append({"record": _ROOT})
         try:
-            code = compiler.node(tree, item)
+            tests.append((each, f"({compiler.node(tree, item)}) is False"))
         finally:
             compiler.scopes.pop()
             compiler.root = _ROOT
-        tests.append(
-            f"(not [{item} for {item} in {items} if ({code}) is False] "
-            f"if isinstance({items} := data.get({each!r}), list) else True)"
-        )
-    return _made(compiler, " and ".join(tests) or "True")
+    lines: list[str] = []
+    for each, test in tests:
+        if each is None:
+            lines.append(f"if {test}: return False")
+        elif each in names:
+            items = compiler.fresh("items")
+            lines.append(f"if isinstance({items} := data.get({each!r}), list):")
+            lines.append(f"    for {names.pop(each)} in {items}:")
+            lines.extend(f"        if {found}: return False" for on, found in tests if on == each)
+    return _made(compiler, "True", tuple(lines))
