@@ -22,9 +22,10 @@ from care_exchange_standard.tables.cells import BLANK, MAX_DIGITS, Raw, is_blank
 # A line of a sheet: its cells in column order, "" for a blank one (CSV gives them so; an XLSX
 # row is spread out to this form).
 Line = Sequence[Raw]
-# The list rows a record's lines have made so far, the last of each list: lines without their
-# own row of a list (a reason's line below its bed) fill the last one.
-Current = dict[FieldPath, dict[str, Any]]
+# The list rows a record's lines have made so far, the last of each list by the list's number
+# (its place in the plans): lines without their own row of a list (a reason's line below its
+# bed) fill the last one.
+Current = dict[int, dict[str, Any]]
 LineBuilder = Callable[[dict[str, Any], Line, Current], None]
 # Plain whole numbers as people write them, read by a look-up: most cells of a sheet are these.
 SMALL: dict[str, int] = {str(number): number for number in range(1000)}
@@ -158,9 +159,9 @@ def line_builder(
     """
     source = _Source()
     source.names["is_blank"] = is_blank
-    makers = {path: f"new_row_{index}" for index, path in enumerate(plans)}
+    numbers = {path: index for index, path in enumerate(plans)}
     for path, plan in plans.items():
-        _new_row(source, path, plan, makers, constants)
+        _new_row(source, path, plan, numbers, constants)
     source.add(0, "def build(record, line, current):")
     if unmapped:
         source.add(
@@ -183,7 +184,7 @@ def line_builder(
             "    raise IrregularLineError",
         )
     for segment in segments:
-        new = makers[segment.list_path]
+        new = f"new_row_{numbers[segment.list_path]}"
         source.add(1, "item = None")
         for slot in segment.slots:
             source.add(1, f"if (raw := line[{slot.at}]) and {source.value(slot)}:")
@@ -201,18 +202,19 @@ def _new_row(
     source: _Source,
     path: FieldPath,
     plan: ListPlan,
-    makers: Mapping[FieldPath, str],
+    numbers: Mapping[FieldPath, int],
     constants: Mapping[FieldPath, Mapping[str, Any]],
 ) -> None:
     """`new_row_<n>(record, current)`: a list's new row (and its enclosing lists' if need be)."""
-    source.add(0, f"def {makers[path]}(record, current):")
+    number = numbers[path]
+    source.add(0, f"def new_row_{number}(record, current):")
     if plan.parent:
-        key = source.name(plan.parent, "path")
+        parent = numbers[plan.parent]
         source.add(
             1,
-            f"container = current.get({key})",
+            f"container = current.get({parent})",
             "if container is None:",
-            f"    container = {makers[plan.parent]}(record, current)",
+            f"    container = new_row_{parent}(record, current)",
         )
     else:
         source.add(1, "container = record")
@@ -225,8 +227,8 @@ def _new_row(
         f"    items = {holder}[{plan.name!r}] = []",
         f"item = {fixed}",
         "items.append(item)",
-        f"current[{source.name(path, 'path')}] = item",
+        f"current[{number}] = item",
     )
     for inner in plan.inner:
-        source.add(1, f"current.pop({source.name(inner, 'path')}, None)")
+        source.add(1, f"current.pop({numbers[inner]}, None)")
     source.add(1, "return item")

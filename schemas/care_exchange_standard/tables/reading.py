@@ -803,8 +803,16 @@ def csv_rows_records(
     head = tuple(tuple(line) for _, line in [first, *lookahead])
     reader, columns, not_data = _csv_sheet(record_type, head)
     data = itertools.chain(lookahead[not_data:], rows)
-    for group in reader.groups(data):
-        yield _finish(group, DEFAULT_SCHEMA_VERSION, columns, reader)
+    place, prefix, version = reader.placed, reader.prefix, SCHEMA_VERSION[0]
+    for group in reader.groups(data):  # _finish, written out: this loop runs once a record
+        record = group.record
+        record.setdefault(version, DEFAULT_SCHEMA_VERSION)
+        yield TableRow(
+            f"{prefix}row {group.first_row}",
+            record,
+            tuple(group.problems) if group.problems else (),
+            Places(group, columns, place),
+        )
 
 
 @functools.lru_cache(maxsize=16)
