@@ -89,7 +89,7 @@ class Standard:
         self.codelists: dict[str, Codelist] = load_codelists(directory / "codelists")
         self.types: dict[str, TypeInfo] = {}
         self._validators: dict[str, TypeValidator] = {}
-        self._clean_checks: dict[str, dict[str, tuple[Check, Check]]] | None = None
+        self._clean_checks: dict[str, dict[str, Check]] | None = None
         for folder, kind in TYPE_FOLDERS.items():
             for path in sorted((directory / folder).glob("*.json")):
                 self._add_type(path.stem, kind, schema_uri(directory, path))
@@ -114,16 +114,16 @@ class Standard:
             rules=self._rules.get(name, ()),
         )
 
-    def clean_checks(self) -> dict[str, dict[str, tuple[Check, Check]]]:
-        """Per discriminator (`recordType`, ...) and type: the two bare verdicts a record needs.
+    def clean_checks(self) -> dict[str, dict[str, Check]]:
+        """Per discriminator (`recordType`, ...) and type: the bare verdict a record needs.
 
-        A record that passes both, its schema and its warnings schema, has nothing to report;
-        bulk validation asks only these and explains the rest with `validate`.
+        A record that passes it, its schema, its warnings schema and its rules, has nothing to
+        report; bulk validation asks only this and explains the rest with `validate`.
         """
         if self._clean_checks is None:
-            checks: dict[str, dict[str, tuple[Check, Check]]] = {}
+            checks: dict[str, dict[str, Check]] = {}
             for name, info in self.types.items():
-                checks.setdefault(info.discriminator, {})[name] = self._validators[name].checks
+                checks.setdefault(info.discriminator, {})[name] = self._validators[name].clean
             self._clean_checks = checks
         return self._clean_checks
 

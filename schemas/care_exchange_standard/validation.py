@@ -179,16 +179,17 @@ class TypeValidator:
         self._documents += list((documents or {}).values())
 
     @property
-    def checks(self) -> tuple[Check, Check]:
-        """The bare verdicts: valid against the schema, and free of warnings and broken rules.
+    def clean(self) -> Check:
+        """The bare verdict: valid against the schema, free of warnings and of broken rules.
 
-        The second is asked only of records that pass the first, as rules judge valid records.
+        One call asks all three, in that order, as rules judge only valid records.
         """
+        schema = self._compiled.is_valid
         quiet = self._quiet.is_valid if self._quiet is not None else _never
         rules_pass = self._rules_pass
         if rules_pass is None:
-            return self._compiled.is_valid, quiet
-        return self._compiled.is_valid, lambda record: bool(quiet(record) and rules_pass(record))
+            return lambda record: bool(schema(record) and quiet(record))
+        return lambda record: bool(schema(record) and quiet(record) and rules_pass(record))
 
     def is_valid(self, instance: Any) -> bool:
         """The fast path: a verdict with no explanation, for bulk checks and benchmarks."""

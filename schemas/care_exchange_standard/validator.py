@@ -248,8 +248,8 @@ class Outcome:
 def judge(standard: Standard, unit: Unit) -> Outcome:
     """Parse and validate one unit of work; only records with issues are described.
 
-    The loop asks each record's two bare verdicts first (see `Standard.clean_checks`) and
-    explains only the records that fail one of them.
+    The loop asks each record's bare verdict first (see `Standard.clean_checks`) and
+    explains only the records that fail it.
     """
     outcome = Outcome()
     checks = standard.clean_checks()
@@ -301,11 +301,11 @@ def judge(standard: Standard, unit: Unit) -> Outcome:
 _MISSING = object()
 
 
-_NO_CHECKS: dict[str, tuple[Check, Check]] = {}
+_NO_CHECKS: dict[str, Check] = {}
 
 
-def _clean_type(checks: dict[str, dict[str, tuple[Check, Check]]], record: Any) -> str | None:
-    """The type of a record with nothing to report, from its two bare verdicts; else None."""
+def _clean_type(checks: dict[str, dict[str, Check]], record: Any) -> str | None:
+    """The type of a record with nothing to report, from its bare verdict; else None."""
     if type(record) is not dict:
         return None
     declared = record.get("recordType", _MISSING)
@@ -313,8 +313,8 @@ def _clean_type(checks: dict[str, dict[str, tuple[Check, Check]]], record: Any) 
         declared, checks_of = record.get("directoryType"), checks.get("directoryType", _NO_CHECKS)
     else:
         checks_of = checks.get("recordType", _NO_CHECKS)
-    pair = checks_of.get(declared) if type(declared) is str else None
-    if pair is not None and pair[0](record) and pair[1](record):
+    clean = checks_of.get(declared) if type(declared) is str else None
+    if clean is not None and clean(record):
         return declared  # type: ignore[no-any-return]
     return None
 
@@ -461,7 +461,7 @@ class _TableRow(Protocol):
     def cell_for(self, pointer: str) -> str | None: ...
 
 
-def _clean_row(checks: dict[str, dict[str, tuple[Check, Check]]], row: _TableRow) -> str | None:
+def _clean_row(checks: dict[str, dict[str, Check]], row: _TableRow) -> str | None:
     """The type of a row with nothing to report (see `_clean_type`); else None."""
     return None if row.problems else _clean_type(checks, row.record)
 
@@ -505,7 +505,7 @@ class _TableOutcome:
 
 
 def _judge_rows(standard: Standard, rows: Iterator[_TableRow], outcome: _TableOutcome) -> None:
-    """As `judge`, the two bare verdicts first, counted apart; the rest explained."""
+    """As `judge`, the bare verdict first, counted apart; the rest explained."""
     checks = standard.clean_checks()
     clean: Counter[str] = Counter()
     try:
