@@ -89,7 +89,7 @@ class Standard:
         self.codelists: dict[str, Codelist] = load_codelists(directory / "codelists")
         self.types: dict[str, TypeInfo] = {}
         self._validators: dict[str, TypeValidator] = {}
-        self._clean_checks: dict[str, dict[str, Check]] | None = None
+        self._clean_checks: dict[str, dict[str, tuple[Check, ...]]] | None = None
         for folder, kind in TYPE_FOLDERS.items():
             for path in sorted((directory / folder).glob("*.json")):
                 self._add_type(path.stem, kind, schema_uri(directory, path))
@@ -114,16 +114,17 @@ class Standard:
             rules=self._rules.get(name, ()),
         )
 
-    def clean_checks(self) -> dict[str, dict[str, Check]]:
-        """Per discriminator (`recordType`, ...) and type: the bare verdict a record needs.
+    def clean_checks(self) -> dict[str, dict[str, tuple[Check, ...]]]:
+        """Per discriminator (`recordType`, ...) and type: the steps of a record's bare verdict.
 
-        A record that passes it, its schema, its warnings schema and its rules, has nothing to
-        report; bulk validation asks only this and explains the rest with `validate`.
+        A record that passes them (`TypeValidator.clean_steps`) has nothing to report; bulk
+        validation asks only these and explains the rest with `validate`.
         """
         if self._clean_checks is None:
-            checks: dict[str, dict[str, Check]] = {}
+            checks: dict[str, dict[str, tuple[Check, ...]]] = {}
             for name, info in self.types.items():
-                checks.setdefault(info.discriminator, {})[name] = self._validators[name].clean
+                steps = self._validators[name].clean_steps
+                checks.setdefault(info.discriminator, {})[name] = steps
             self._clean_checks = checks
         return self._clean_checks
 

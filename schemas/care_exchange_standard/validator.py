@@ -248,8 +248,8 @@ class Outcome:
 def judge(standard: Standard, unit: Unit) -> Outcome:
     """Parse and validate one unit of work; only records with issues are described.
 
-    The loop asks each record's bare verdict first (see `Standard.clean_checks`) and
-    explains only the records that fail it.
+    Records are judged a batch at a time (see `_clean_types`): each record's bare verdict first,
+    and only the records that fail it are explained.
     """
     outcome = Outcome()
     checks = standard.clean_checks()
@@ -260,38 +260,30 @@ def judge(standard: Standard, unit: Unit) -> Outcome:
         unit = unit.items()
     if isinstance(unit, Lines):
         loads, first = orjson.loads, unit.first
-        for index, line in enumerate(unit.data.split(b"\n")):
-            try:
-                record = loads(line)
-            except orjson.JSONDecodeError as error:
-                if line.strip():
-                    _bad_line(outcome, first + index, error)
-                continue
-            name = _clean_type(checks, record)
-            if name is not None:
-                clean[name] += 1
-            else:
-                _note(outcome, f":{first + index}", *standard.validate(record))
+        lines = unit.data.split(b"\n")
+        for start in range(0, len(lines), BATCH):
+            batch: list[tuple[str | int, Any]] = []
+            for index, line in enumerate(lines[start : start + BATCH], first + start):
+                try:
+                    batch.append((f":{index}", loads(line)))
+                except orjson.JSONDecodeError as error:
+                    if line.strip():
+                        batch.append((index, error))
+            _judge_batch(standard, checks, outcome, clean, batch)
     elif isinstance(unit, Items):
         index = 0
         try:
-            for batch in item_batches(unit):
-                for record in batch:
-                    name = _clean_type(checks, record)
-                    if name is not None:
-                        clean[name] += 1
-                    else:
-                        _note(outcome, index, *standard.validate(record))
-                    index += 1
+            for items in item_batches(unit):
+                for start in range(0, len(items), BATCH):
+                    part = items[start : start + BATCH]
+                    _judge_batch(standard, checks, outcome, clean, list(enumerate(part, index)))
+                    index += len(part)
         except MustRereadError:
             return Outcome(failed=True)
     else:
-        for location, record in unit.records:
-            name = _clean_type(checks, record)
-            if name is not None:
-                clean[name] += 1
-            else:
-                _note(outcome, location, *standard.validate(record))
+        records = unit.records
+        for start in range(0, len(records), BATCH):
+            _judge_batch(standard, checks, outcome, clean, list(records[start : start + BATCH]))
     for name, times in clean.items():
         outcome.count += times
         outcome.tally.setdefault(name, [0, 0])[0] += times
@@ -299,24 +291,74 @@ def judge(standard: Standard, unit: Unit) -> Outcome:
 
 
 _MISSING = object()
+_NO_CHECKS: dict[str, tuple[Check, ...]] = {}
+_NO_STEPS: tuple[Check, ...] = ()
+BATCH = 32  # records judged together, a step of their verdict at a time
 
 
-_NO_CHECKS: dict[str, Check] = {}
+def _judge_batch(
+    standard: Standard,
+    checks: dict[str, dict[str, tuple[Check, ...]]],
+    outcome: Outcome,
+    clean: Counter[str],
+    batch: list[tuple[str | int, Any]],
+) -> None:
+    """Records (or lines that are not JSON: a line number and the error) judged in order."""
+    names = _clean_types(checks, [record for _, record in batch])
+    for (location, record), name in zip(batch, names, strict=True):
+        if name is not None:
+            clean[name] += 1
+        elif isinstance(record, orjson.JSONDecodeError):
+            _bad_line(outcome, int(location), record)
+        else:
+            _note(outcome, location, *standard.validate(record))
 
 
-def _clean_type(checks: dict[str, dict[str, Check]], record: Any) -> str | None:
-    """The type of a record with nothing to report, from its bare verdict; else None."""
+def _clean_types(
+    checks: dict[str, dict[str, tuple[Check, ...]]], records: list[Any]
+) -> list[str | None]:
+    """Each record's type when it has nothing to report, from its bare verdict; else None.
+
+    The verdict's steps (see `TypeValidator.clean_steps`) are asked a step at a time over the
+    batch, each of the records that passed the step before.
+    """
+    names: list[str | None] = []
+    steps: list[tuple[Check, ...]] = []
+    for record in records:
+        name, found = _declared(checks, record)
+        names.append(name)
+        steps.append(found)
+    waiting = [index for index, name in enumerate(names) if name is not None]
+    step = 0
+    while waiting:
+        passed = []
+        for index in waiting:
+            found = steps[index]
+            if step == len(found):
+                continue  # every step passed
+            if found[step](records[index]):
+                passed.append(index)
+            else:
+                names[index] = None
+        waiting, step = passed, step + 1
+    return names
+
+
+def _declared(
+    checks: dict[str, dict[str, tuple[Check, ...]]], record: Any
+) -> tuple[str | None, tuple[Check, ...]]:
+    """The type a record declares and its verdict's steps, or None when it declares none known."""
     if type(record) is not dict:
-        return None
+        return None, _NO_STEPS
     declared = record.get("recordType", _MISSING)
     if declared is _MISSING:
         declared, checks_of = record.get("directoryType"), checks.get("directoryType", _NO_CHECKS)
     else:
         checks_of = checks.get("recordType", _NO_CHECKS)
-    clean = checks_of.get(declared) if type(declared) is str else None
-    if clean is not None and clean(record):
-        return declared  # type: ignore[no-any-return]
-    return None
+    found = checks_of.get(declared) if type(declared) is str else None
+    if found is None:
+        return None, _NO_STEPS
+    return declared, found
 
 
 def _bad_line(outcome: Outcome, number: int, error: orjson.JSONDecodeError) -> None:
@@ -461,11 +503,6 @@ class _TableRow(Protocol):
     def cell_for(self, pointer: str) -> str | None: ...
 
 
-def _clean_row(checks: dict[str, dict[str, Check]], row: _TableRow) -> str | None:
-    """The type of a row with nothing to report (see `_clean_type`); else None."""
-    return None if row.problems else _clean_type(checks, row.record)
-
-
 def _table_issues(
     standard: Standard, row: _TableRow
 ) -> tuple[str | None, list[Issue], list[str | None]]:
@@ -504,21 +541,53 @@ class _TableOutcome:
     error: str | None = None  # the reader gave up here (TableError)
 
 
-def _judge_rows(standard: Standard, rows: Iterator[_TableRow], outcome: _TableOutcome) -> None:
-    """As `judge`, the bare verdict first, counted apart; the rest explained."""
+def _each_row(
+    standard: Standard,
+    rows: Iterator[_TableRow],
+    clean: Counter[str],
+    explain: Callable[[_TableRow], None],
+) -> None:
+    """Rows judged in order, a batch at a time (see `_clean_types`).
+
+    Rows with nothing to report are counted by type in `clean`; the others go to `explain`.
+
+    The rows read before the reader gives up (TableError) are judged before its error goes on.
+    """
     checks = standard.clean_checks()
-    clean: Counter[str] = Counter()
-    try:
-        for row in rows:
-            name = _clean_row(checks, row)
+    batch: list[_TableRow] = []
+
+    def judged() -> None:
+        rows_now = list(batch)
+        batch.clear()
+        records = [None if row.problems else row.record for row in rows_now]
+        for row, name in zip(rows_now, _clean_types(checks, records), strict=True):
             if name is not None:
                 clean[name] += 1
-                continue
-            type_name, issues, cells = _table_issues(standard, row)
-            valid = not any(issue.severity is Severity.ERROR for issue in issues)
-            outcome.tally.setdefault(type_name, [0, 0])[0 if valid else 1] += 1
-            if issues:
-                outcome.findings.append((row.location, type_name, issues, cells))
+            else:
+                explain(row)
+
+    try:
+        for row in rows:
+            batch.append(row)
+            if len(batch) == BATCH:
+                judged()
+    finally:
+        judged()
+
+
+def _judge_rows(standard: Standard, rows: Iterator[_TableRow], outcome: _TableOutcome) -> None:
+    """As `judge`, the bare verdict first, counted apart; the rest explained."""
+
+    def explain(row: _TableRow) -> None:
+        type_name, issues, cells = _table_issues(standard, row)
+        valid = not any(issue.severity is Severity.ERROR for issue in issues)
+        outcome.tally.setdefault(type_name, [0, 0])[0 if valid else 1] += 1
+        if issues:
+            outcome.findings.append((row.location, type_name, issues, cells))
+
+    clean: Counter[str] = Counter()
+    try:
+        _each_row(standard, rows, clean, explain)
     finally:  # the rows read before the reader gave up count too
         for name, times in clean.items():
             outcome.tally.setdefault(name, [0, 0])[0] += times
@@ -527,18 +596,21 @@ def _judge_rows(standard: Standard, rows: Iterator[_TableRow], outcome: _TableOu
 def _file_rows(
     standard: Standard, report: Report, item: InputResult, rows: Iterator[_TableRow]
 ) -> None:
-    """Rows judged here, each filed as it comes."""
-    checks = standard.clean_checks()
-    for row in rows:
-        name = _clean_row(checks, row)
-        if name is not None:
-            report.count(item, name, True)
-            continue
+    """Rows judged here, those with issues filed as they come."""
+
+    def explain(row: _TableRow) -> None:
         type_name, issues, cells = _table_issues(standard, row)
         valid = not any(issue.severity is Severity.ERROR for issue in issues)
         report.count(item, type_name, valid)
         if issues:
             report.add(item, RecordResult(item.name, row.location, type_name, issues, cells))
+
+    clean: Counter[str] = Counter()
+    try:
+        _each_row(standard, rows, clean, explain)
+    finally:
+        for name, times in clean.items():
+            report.count(item, name, True, times)
 
 
 def _judge_part(part: Any, path: Path) -> _TableOutcome:

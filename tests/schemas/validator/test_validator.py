@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from care_exchange_standard import Standard
 from care_exchange_standard import sources as sources_module
-from care_exchange_standard.validator import validate_paths
-from tests.conftest import EXAMPLES
+from care_exchange_standard.validator import _clean_types, validate_paths
+from tests.conftest import EXAMPLES, INVALID_EXAMPLES, VALID_EXAMPLES
 
 GOOD = json.loads((EXAMPLES / "valid/capacity-snapshot/nursing-home-open.json").read_text())
 BAD = dict(GOOD, registeredPlaces=-1)
@@ -32,6 +32,40 @@ def ndjson(kinds: list[str]) -> str:
     return "".join(text[kind] + "\n" for kind in kinds)
 
 
+BROKEN_RULE = json.loads(json.dumps(GOOD))
+BROKEN_RULE["beds"][0]["occupied"] += 1
+DRAWN = [
+    *(example.record for example in VALID_EXAMPLES),
+    *(example.record for example in INVALID_EXAMPLES),
+    BAD,
+    BROKEN_RULE,
+    dict(GOOD, recordType="no-such-type"),
+    dict(GOOD, recordType=7),
+    {"notes": "no type"},
+    7,
+    None,
+    [GOOD],
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch=st.lists(st.sampled_from(DRAWN), max_size=40))
+def test_a_batch_is_judged_a_step_at_a_time_as_each_record_alone(
+    standard: Standard, batch: list[Any]
+) -> None:
+    """Each step of the verdict asked over the batch before the next: the same verdicts as
+    asking a record all of its steps at once, and as explaining it."""
+    alone: list[str | None] = []
+    for record in batch:
+        declared = standard.type_of(record)
+        if isinstance(declared, str) and standard.validator(declared).clean(record):
+            alone.append(declared)
+            assert standard.validate(record)[1] == []
+        else:
+            alone.append(None)
+    assert _clean_types(standard.clean_checks(), batch) == alone
+
+
 @settings(max_examples=40, deadline=None)
 @given(kinds=lines)
 def test_every_ndjson_line_is_judged_at_its_number(standard: Standard, kinds: list[str]) -> None:
@@ -45,7 +79,7 @@ def test_every_ndjson_line_is_judged_at_its_number(standard: Standard, kinds: li
         if kind in ("bad", "broken")
     }
     found = {result.location: result for result in report.results}
-    assert set(found) == set(expected)
+    assert list(found) == list(expected)  # in the lines' order, across batches
     for location, kind in expected.items():
         keyword = found[location].errors[0].keyword
         assert keyword == ("json" if kind == "broken" else "minimum")
