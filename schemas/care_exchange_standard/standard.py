@@ -1,6 +1,7 @@
 """The standard as one loaded object: documents, registry, codelists and a validator per type.
 
-Loading compiles every type's validator once; callers share the result through `load_standard`.
+A type's fields and validator are worked out when first asked for, once: a run that validates
+one type does not compile the others. Callers share the result through `load_standard`.
 """
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -52,12 +53,32 @@ class TypeInfo:
     uri: str
     path: Path
     schema: Mapping[str, Any]
-    fields: Mapping[FieldPath, Field]
+    registry: Registry[Any] = field(repr=False, compare=False)
+
+    @cached_property
+    def fields(self) -> Mapping[FieldPath, Field]:
+        """The type's fields by path (see `index_fields`)."""
+        return index_fields(self.schema, self.registry.resolver(base_uri=self.uri))
 
     @property
     def discriminator(self) -> str:
         """The property that names the type inside each document of it."""
         return DISCRIMINATORS[self.kind]
+
+
+class _Steps(dict[str, tuple[Check, ...]]):
+    """The verdict steps of a discriminator's types, each made when first looked up."""
+
+    def __init__(self, standard: Standard, names: list[str]) -> None:
+        super().__init__()
+        self._standard = standard
+        self._names = frozenset(names)
+
+    def __missing__(self, name: str) -> tuple[Check, ...]:
+        if name not in self._names:
+            raise KeyError(name)
+        steps = self[name] = self._standard.validator(name).clean_steps
+        return steps
 
 
 def schema_uri(directory: Path, path: Path) -> str:
@@ -95,37 +116,42 @@ class Standard:
                 self._add_type(path.stem, kind, schema_uri(directory, path))
 
     def _add_type(self, name: str, kind: Literal["record", "directory"], uri: str) -> None:
-        schema = self.documents[uri]
-        fields = index_fields(schema, self.registry.resolver(base_uri=uri))
         self.types[name] = TypeInfo(
-            name=name, kind=kind, uri=uri, path=self.paths[uri], schema=schema, fields=fields
+            name=name,
+            kind=kind,
+            uri=uri,
+            path=self.paths[uri],
+            schema=self.documents[uri],
+            registry=self.registry,
         )
+
+    def _compile(self, info: TypeInfo) -> TypeValidator:
         compiled = jsonschema_rs.validator_for(
-            schema, registry=self.compiled_registry, validate_formats=True
+            self.documents[info.uri], registry=self.compiled_registry, validate_formats=True
         )
-        quiet = jsonschema_rs.validator_for(warning_schema(fields, self.codelists))
-        self._validators[name] = TypeValidator(
-            name,
+        quiet = jsonschema_rs.validator_for(warning_schema(info.fields, self.codelists))
+        return TypeValidator(
+            info.name,
             compiled,
-            fields,
+            info.fields,
             self.codelists,
             quiet=quiet,
             documents=self.documents,
-            rules=self._rules.get(name, ()),
+            rules=self._rules.get(info.name, ()),
         )
 
     def clean_checks(self) -> dict[str, dict[str, tuple[Check, ...]]]:
         """Per discriminator (`recordType`, ...) and type: the steps of a record's bare verdict.
 
         A record that passes them (`TypeValidator.clean_steps`) has nothing to report; bulk
-        validation asks only these and explains the rest with `validate`.
+        validation asks only these and explains the rest with `validate`. A type's steps are
+        made when first looked up (`[]`; `get` gives None for one not made yet).
         """
         if self._clean_checks is None:
-            checks: dict[str, dict[str, tuple[Check, ...]]] = {}
+            names: dict[str, list[str]] = {}
             for name, info in self.types.items():
-                steps = self._validators[name].clean_steps
-                checks.setdefault(info.discriminator, {})[name] = steps
-            self._clean_checks = checks
+                names.setdefault(info.discriminator, []).append(name)
+            self._clean_checks = {key: _Steps(self, found) for key, found in names.items()}
         return self._clean_checks
 
     @property
@@ -133,8 +159,15 @@ class Standard:
         return [name for name, info in self.types.items() if info.kind == "record"]
 
     def validator(self, type_name: str) -> TypeValidator:
-        """The compiled validator of a type (KeyError for a type the standard does not define)."""
-        return self._validators[type_name]
+        """The compiled validator of a type (KeyError for a type the standard does not define).
+
+        Compiled when first asked for; two threads asking at once may both compile it, and
+        each gets a whole one.
+        """
+        found = self._validators.get(type_name)
+        if found is None:
+            found = self._validators[type_name] = self._compile(self.types[type_name])
+        return found
 
     def reference_validator(self, type_name: str) -> Draft202012Validator:
         """The pure-Python `jsonschema` validator: the yardstick the fast one is held to."""

@@ -355,10 +355,12 @@ def _declared(
         declared, checks_of = record.get("directoryType"), checks.get("directoryType", _NO_CHECKS)
     else:
         checks_of = checks.get("recordType", _NO_CHECKS)
-    found = checks_of.get(declared) if type(declared) is str else None
-    if found is None:
+    if type(declared) is not str:
         return None, _NO_STEPS
-    return declared, found
+    try:
+        return declared, checks_of[declared]  # made when first looked up
+    except KeyError:
+        return None, _NO_STEPS
 
 
 def _bad_line(outcome: Outcome, number: int, error: orjson.JSONDecodeError) -> None:

@@ -209,3 +209,18 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     shutil.copy(root / "common" / "period.json", copy_path)
     with pytest.raises(ValueError, match="already used"):
         Standard(root)
+
+
+def test_a_type_is_compiled_when_first_asked_for(snapshot: dict[str, Any]) -> None:
+    """Validating one type compiles its validator alone; the bulk verdict's steps of another
+    type are made at their first look-up, and are the same as its validator's."""
+    fresh = Standard()
+    assert fresh.validate(snapshot) == ("capacity-snapshot", [])
+    assert set(fresh._validators) == {"capacity-snapshot"}
+    steps = fresh.clean_checks()["recordType"]
+    assert steps.get("workforce-snapshot") is None
+    assert len(steps["workforce-snapshot"]) == 3
+    assert set(fresh._validators) == {"capacity-snapshot", "workforce-snapshot"}
+    with pytest.raises(KeyError):
+        steps["no-such-type"]
+    assert fresh.types["capacity-snapshot"].fields is fresh.types["capacity-snapshot"].fields
