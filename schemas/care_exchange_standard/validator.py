@@ -273,11 +273,9 @@ def judge(standard: Standard, unit: Unit) -> Outcome:
     elif isinstance(unit, Items):
         index = 0
         try:
-            for items in item_batches(unit):
-                for start in range(0, len(items), BATCH):
-                    part = items[start : start + BATCH]
-                    _judge_batch(standard, checks, outcome, clean, list(enumerate(part, index)))
-                    index += len(part)
+            for items in item_batches(unit):  # about BATCH items a piece
+                _judge_batch(standard, checks, outcome, clean, list(enumerate(items, index)))
+                index += len(items)
         except MustRereadError:
             return Outcome(failed=True)
     else:
