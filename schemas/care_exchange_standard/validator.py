@@ -317,28 +317,20 @@ def _clean_types(
 ) -> list[str | None]:
     """Each record's type when it has nothing to report, from its bare verdict; else None.
 
-    The verdict's steps (see `TypeValidator.clean_steps`) are asked a step at a time over the
-    batch, each of the records that passed the step before.
+    The records of each type are asked their verdict's steps (see `TypeValidator.clean_steps`)
+    a step at a time, each step of those that passed the one before.
     """
-    names: list[str | None] = []
-    steps: list[tuple[Check, ...]] = []
-    for record in records:
-        name, found = _declared(checks, record)
-        names.append(name)
-        steps.append(found)
-    waiting = [index for index, name in enumerate(names) if name is not None]
-    step = 0
-    while waiting:
-        passed = []
-        for index in waiting:
-            found = steps[index]
-            if step == len(found):
-                continue  # every step passed
-            if found[step](records[index]):
-                passed.append(index)
-            else:
-                names[index] = None
-        waiting, step = passed, step + 1
+    names: list[str | None] = [None] * len(records)
+    by_type: dict[str, tuple[tuple[Check, ...], list[int]]] = {}
+    for index, record in enumerate(records):
+        name, steps = _declared(checks, record)
+        if name is not None:
+            by_type.setdefault(name, (steps, []))[1].append(index)
+    for name, (steps, indices) in by_type.items():
+        for step in steps:
+            indices = [index for index in indices if step(records[index])]
+        for index in indices:
+            names[index] = name
     return names
 
 
