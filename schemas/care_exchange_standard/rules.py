@@ -205,6 +205,7 @@ def reads_service(rule: Rule) -> bool:
     return "$service" in rule.expression
 
 
+_UNMADE = object()
 _Judge = tuple[Rule, Any, str | None]  # a rule, its function, the list it judges each item of
 
 
@@ -230,12 +231,17 @@ def verdict(rules: Sequence[Rule], clock: Clock) -> Any:
 
     def passes(record: Any, bindings: Mapping[str, Any] | None = None) -> bool:
         """`bindings` (a Context's) default to the clock's, without a service."""
-        given = clock.bindings() if bindings is None else dict(bindings)
-        serviced = "service" in given
-        function = fused[serviced] if serviced in fused else together(serviced)
+        if bindings is None:  # bulk validation's call: kept short
+            given, serviced = clock.bindings(), False
+        else:
+            given = dict(bindings)
+            serviced = "service" in given
+        function = fused.get(serviced, _UNMADE)
+        if function is _UNMADE:
+            function = together(serviced)
         if function is not None and type(record) is dict:
             try:
-                return bool(function(record, given))
+                return function(record, given) is True
             except Exception:  # each rule asked alone says what the error means
                 pass
         return one_by_one(record, given, serviced)
