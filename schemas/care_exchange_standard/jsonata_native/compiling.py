@@ -378,6 +378,13 @@ class _Compiler:
                 summed = self.fresh("summed")
                 code = self.node(argument, context)
                 return f"(0 if ({summed} := {code}) is U else f_sum({summed}))"
+        if node.value == "count" and self._distinct_texts(node.children):
+            held = self.fresh("texts")  # `$count($distinct(rows.(a & b)))`: no list is made
+            code = self.node(node.children[0].children[0], context)
+            return (
+                f"(len(set({held})) if type({held} := {code}) is tuple "
+                f"else 0 if {held} is U else 1)"
+            )
         arguments = [self.node(child, context) for child in node.children]
         if node.value == "substring" and len(node.children) == 3:
             start, length = (_constant(child) for child in node.children[1:])
@@ -411,6 +418,24 @@ class _Compiler:
                 ),
             }[node.value]
         return f"f_{node.value}({', '.join(arguments)})"
+
+    def _distinct_texts(self, children: list[Node]) -> bool:
+        """True for the one argument `$distinct(path)` of a path giving each item's text.
+
+        Such a path gives one text, undefined, or a sequence of two texts or more: their
+        count of distinct ones is that of a set of them.
+        """
+        if len(children) != 1:
+            return False
+        inner = children[0]
+        return (
+            inner.kind == "call"
+            and inner.value == "distinct"
+            and not inner.filters
+            and len(inner.children) == 1
+            and _texts(inner.children[0])
+            and not any(scope.get("distinct") for scope in self.scopes)
+        )
 
     def _binary(self, node: Node, context: str) -> str:
         operator = node.value
