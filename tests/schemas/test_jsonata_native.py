@@ -427,3 +427,29 @@ def test_the_parts_judging_one_lists_items_share_its_loop() -> None:
     assert verdict({"rows": [{"x": 1, "y": 1}] * 5}, {}) is False
     assert verdict({"rows": "not a list"}, {}) is True
     assert verdict({}, {}) is True
+
+
+def _two(low: int, high: int) -> st.SearchStrategy[str]:
+    return st.integers(low, high).map(lambda number: f"{number:02d}")
+
+
+# Date-times of the shapes $toMillis reads, some of days that do not exist, and near misses.
+timestamps = st.builds(
+    "{}-{}-{}{}{}:{}:{}{}{}".format,
+    st.integers(1, 9999).map(lambda year: f"{year:04d}"),
+    _two(0, 13),
+    _two(0, 32),
+    st.sampled_from(["T", "T", "t", " "]),
+    _two(0, 24),
+    _two(0, 59),
+    _two(0, 60),
+    st.sampled_from(["", "", ".5", ".999", ".0001"]),
+    st.sampled_from(["Z", "+00:00", "-00:00", "+01:00", "-09:30", "+14:00", "", "z", "+0100"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(stamp=timestamps)
+def test_to_millis_answers_as_jsonatapy_does(stamp: str) -> None:
+    """Whole seconds take a shorter way than a fraction or another shape: both agree."""
+    agree("$toMillis(s)", {"s": stamp}, {})

@@ -489,12 +489,29 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 
 
+# The commonest date-times, whole seconds with an offset or Z, by their digits made 0: telling
+# them by this costs a third of the regular expression's match.
+_WHOLE_SECONDS = frozenset(
+    {b"0000-00-00T00:00:00Z", b"0000-00-00T00:00:00+00:00", b"0000-00-00T00:00:00-00:00"}
+)
+_DIGITS_AS_0 = bytes.maketrans(b"123456789", b"000000000")
+
+
 def f_toMillis(value: Any) -> Any:  # noqa: N802 (JSONata's name)
-    """Milliseconds since 1970 of an RFC 3339 date-time (its fraction cut, not rounded)."""
+    """Milliseconds since 1970 of an RFC 3339 date-time (its fraction cut, not rounded).
+
+    A date-time in whole seconds takes a shorter way: the seconds since 1970 of an aware
+    datetime without microseconds are a float holding a whole number exactly.
+    """
     if value is U:
         return U
     if type(value) is not str:
         fail("T0410", "argument 1 of $toMillis must be a string")
+    if value.encode().translate(_DIGITS_AS_0) in _WHOLE_SECONDS:
+        try:
+            return int(datetime.fromisoformat(value).timestamp()) * 1000
+        except ValueError:
+            raise DeclinedError("a date or time that does not exist") from None
     if _TIMESTAMP.fullmatch(value) is None:
         raise DeclinedError("a timestamp other than RFC 3339's date-time")
     try:
