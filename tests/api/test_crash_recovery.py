@@ -128,7 +128,8 @@ def test_a_retry_after_the_server_was_killed_mid_request_is_served_at_once(
         ready(successor_url)
         started = time.monotonic()
         retried = httpx.post(successor_url + BASE, json=record, headers=headers, timeout=10)
-        assert time.monotonic() - started < 1.0
+        # Not after a lock wait (SQLite's is 30 s); a loaded CI machine took 1.04 s to answer.
+        assert time.monotonic() - started < 5.0
         assert retried.status_code == 201, retried.text
         assert "idempotent-replayed" not in retried.headers
         again = httpx.post(successor_url + BASE, json=record, headers=headers, timeout=10)
