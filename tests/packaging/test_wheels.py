@@ -1,7 +1,8 @@
 """Each installable part, built as a wheel and installed into a fresh virtual environment, works
 on its own: what a vendor gets from `pip install`, not what the editable checkout happens to see.
+The wheels are built once, and the installed SDK and suite talk to the installed server.
 
-Slow (two virtual environments, dependencies from the package index or pip's cache), so marked.
+Slow (four virtual environments, dependencies from the package index or pip's cache), so marked.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 import uuid
@@ -35,6 +37,7 @@ PARTS = {
 }
 # The issue's list; pydantic is not on it (typer itself depends on it).
 SERVER_LIBRARIES = {"fastapi", "starlette", "sqlalchemy", "alembic", "uvicorn", "psycopg"}
+CAPACITY_EXAMPLE = ROOT / "schemas/examples/valid/capacity-snapshot/nursing-home-open.json"
 
 pytestmark = pytest.mark.slow
 
@@ -56,36 +59,46 @@ class Venv:
         )
 
     def distributions(self) -> set[str]:
-        listed = self.run(self.bin("python"), "-m", "pip", "list", "--format=freeze")
+        listed = self.run(
+            self.bin("python"),
+            "-c",
+            "import importlib.metadata as m; print(*(d.name for d in m.distributions()))",
+        )
         assert listed.returncode == 0, listed.stderr
-        return {line.split("==")[0].lower() for line in listed.stdout.split()}
+        return {name.lower() for name in listed.stdout.split()}
 
 
 @pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every part's wheel, built from this checkout."""
     folder = tmp_path_factory.mktemp("wheels")
-    for source in PARTS.values():
-        built = subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", folder, source],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert built.returncode == 0, built.stderr
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", folder, *PARTS.values()],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
     return folder
 
 
 def make_venv(wheelhouse: Path, where: Path, distribution: str) -> Venv:
-    """A new environment with `distribution` from the wheelhouse and its declared dependencies."""
-    subprocess.run([sys.executable, "-m", "venv", where], check=True, timeout=120)
+    """A new environment with `distribution` from the wheelhouse and its declared dependencies.
+
+    This checkout's pip installs into it (`--python`), so the environment gets no pip of its own,
+    and nothing is compiled ahead: a fifth of the time, with the same resolution and files.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", where], check=True, timeout=120)
     venv = Venv(where)
     installed = venv.run(
-        venv.bin("python"),
+        sys.executable,
         "-m",
         "pip",
+        "--python",
+        venv.bin("python"),
         "install",
         "-q",
+        "--no-compile",
         "--disable-pip-version-check",
         "--find-links",
         str(wheelhouse),
@@ -175,8 +188,9 @@ class Running:
 
     def publish_example(self) -> str:
         """Publish a capacity snapshot (with an id of its own) as the demo's first provider."""
-        example = ROOT / "schemas/examples/valid/capacity-snapshot/nursing-home-open.json"
-        record = json.loads(example.read_text(encoding="utf-8")) | {"id": str(uuid.uuid4())}
+        record = json.loads(CAPACITY_EXAMPLE.read_text(encoding="utf-8")) | {
+            "id": str(uuid.uuid4())
+        }
         published = httpx.post(
             f"{self.base_url}/v1/records/capacity-snapshot",
             json=record,
@@ -304,3 +318,30 @@ def test_the_suite_alone_checks_the_installed_server(
     # timeouts, and (published above) a real record for CX-RCPT-004's return to count.
     not_applicable = [r["id"] for r in data["results"] if r["status"] == "not-applicable"]
     assert not_applicable == []
+
+
+@pytest.mark.timeout(600)
+def test_the_sdk_alone_publishes_to_the_installed_server(
+    wheelhouse: Path, installed_server: Running, tmp_path: Path
+) -> None:
+    venv = make_venv(wheelhouse, tmp_path / "sdk-venv", "care-exchange-client")
+    distributions = venv.distributions()
+    assert "care-exchange-client" in distributions
+    assert "care-exchange-standard" in distributions
+    ours = {"care-exchange-server", "care-exchange-conformance"}
+    assert distributions & (SERVER_LIBRARIES | ours) == set()
+    client_id, secret = installed_server.clients[0]
+    record = json.loads(CAPACITY_EXAMPLE.read_text(encoding="utf-8")) | {"id": str(uuid.uuid4())}
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from care_exchange_client import Client, ClientSecret
+        credentials = ClientSecret({client_id!r}, {secret!r})
+        with Client({installed_server.base_url!r}, credentials) as client:
+            envelope = client.publish_record("capacity-snapshot", json.loads(sys.argv[1]))
+            print(envelope["id"], envelope["version"], [r.status for r in client.publish_many([])])
+        """
+    )
+    published = venv.run(venv.bin("python"), "-W", "error", "-c", script, json.dumps(record))
+    assert published.returncode == 0, published.stderr
+    assert published.stdout.split() == [record["id"], "1", "[]"]
