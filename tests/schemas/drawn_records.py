@@ -6,6 +6,7 @@ against the explanation), so both meet the same kinds of odd record.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -27,9 +28,15 @@ _STRANGERS: st.SearchStrategy[Any] = st.sampled_from([None, True, "text", 2.5, -
 
 
 def examples_of(record_type: str) -> list[Any]:
-    """Valid and invalid examples alike: the invalid ones break the rules on purpose."""
+    """Valid and invalid examples alike: the invalid ones break the rules on purpose. Each call
+    parses them anew, so no test sees what another did to them."""
+    return [json.loads(text) for text in _example_texts(record_type)]
+
+
+@functools.cache
+def _example_texts(record_type: str) -> tuple[str, ...]:
     paths = sorted((SCHEMA_DIR / "examples").glob(f"*/{record_type}/*.json"))
-    return [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+    return tuple(path.read_text(encoding="utf-8") for path in paths)
 
 
 def mutated(data: st.DataObject, value: Any, words: list[str], numbers: bool = True) -> Any:
