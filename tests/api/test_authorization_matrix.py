@@ -8,8 +8,12 @@ server happens to answer. Where the server disagrees, the cell is a strict xfail
 The operations come from the spec file when the tests are collected: an operation without a row,
 or a row without an operation, fails `test_the_matrix_covers_exactly_the_spec`.
 
-Every cell runs on a fresh world on SQLite and on PostgreSQL: a copy of a world built once per
-backend (tests/api/templates.py), so nothing a cell changes is seen by another cell.
+Every cell runs on SQLite and on PostgreSQL, against a copy of a world built once per backend
+(tests/api/templates.py). A cell the server must serve, an OAuth endpoint's cell (its rate
+limits count every attempt) and a cell where the server disagrees with the design each get a
+fresh copy, so nothing a cell changes is seen by another. The other cells, refusals, share one
+copy per backend, and each must leave every row of it as it was: a refusal changes nothing.
+(A refusal whose setup cannot be repeated on one world, `UNREPEATABLE_SETUPS`, gets its own.)
 
 The operations that hand out record data also have `entitled` cells: subscribers that each lack
 one dimension of entitlement to the row's record (capacity snapshots of svc-p1): the read scope
@@ -28,6 +32,7 @@ from typing import Any, TypedDict
 import httpx
 import pytest
 import yaml
+from fastapi import FastAPI
 
 from care_exchange_standard.returns import load_template
 from tests.api import templates
@@ -39,6 +44,7 @@ from tests.api.world import (
     provider_entry,
     published_example,
     service_document,
+    table_digest,
 )
 
 SPEC_FILE = Path(__file__).resolve().parents[2] / "spec" / "openapi.yaml"
@@ -46,6 +52,8 @@ HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "tra
 TYPE = "capacity-snapshot"
 
 # The columns of the matrix. `anonymous` sends no token; the others send their party's token.
+# A refusal may store one row: the answer to a request with an Idempotency-Key, to replay it.
+CHANGED_BY_REFUSALS = {"idempotency_keys"}
 PRINCIPALS = (
     "anonymous",
     "no_scope",
@@ -1240,7 +1248,7 @@ def test_every_row_that_hands_out_record_data_has_entitlement_cells() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# One fresh copy of the world per cell.
+# The worlds: a fresh copy for each cell that may change it, one shared by the refusals.
 # --------------------------------------------------------------------------------------------
 
 
@@ -1261,22 +1269,71 @@ def cell_world(template: Template, tmp_path: Path) -> Iterator[World]:
         yield world
 
 
+@dataclass(frozen=True)
+class Shared:
+    """The copy of the world the refusals share, and the app that serves it."""
+
+    world: World
+    app: FastAPI
+
+    def contents(self) -> str:
+        """A digest of every row, once the receipts waiting to be written are written."""
+        self.app.state.receipt_book.flush()
+        return table_digest(self.app.state.engines[0], CHANGED_BY_REFUSALS)
+
+
+@pytest.fixture(scope="module")
+def shared_world(template: Template, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
+    """One copy of that world for every refusal on this backend."""
+    folder = tmp_path_factory.mktemp("refusals")
+    for world, app in templates.copied_world(template, folder, ISSUER):
+        yield Shared(world, app)
+
+
 # --------------------------------------------------------------------------------------------
 # The cells.
 # --------------------------------------------------------------------------------------------
 
 
-def _cells() -> list[Any]:
+# Setups that cannot be repeated on one world: a template declared under a fixed id, and one
+# the app is made to ship (which a template declared later would meet).
+UNREPEATABLE_SETUPS: set[Build] = {declared_template, new_template_version, shipped_return}
+
+
+def _shares_the_world(row: Row | None, principal: str, expected: int) -> bool:
+    return (
+        row is not None
+        and expected >= 400
+        and not row.path.startswith("/oauth/")
+        and principal not in row.disagreements
+        and row.build not in UNREPEATABLE_SETUPS
+    )
+
+
+def _cells(shared: bool) -> list[Any]:
     cells = []
     for operation in sorted(SPEC):
         row = MATRIX.get(operation)
         for principal in PRINCIPALS:
+            expected = row.expect[principal] if row else 0  # type: ignore[literal-required]
+            if _shares_the_world(row, principal, expected) is not shared:
+                continue
             reason = row.disagreements.get(principal) if row else None
             marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
             cells.append(
                 pytest.param(operation, principal, marks=marks, id=f"{operation}-{principal}")
             )
     return cells
+
+
+def _entitlement_cells(shared: bool) -> list[Any]:
+    return [
+        pytest.param(operation, principal, id=f"{operation}-{principal}")
+        for operation, row in sorted(MATRIX.items())
+        if row.entitled is not None
+        for principal in ENTITLED
+        if _shares_the_world(row, principal, row.entitled[principal]) is shared  # type: ignore[literal-required]
+    ]
 
 
 def _check_error_shape(row: Row, response: httpx.Response) -> None:
@@ -1296,7 +1353,10 @@ def _check_error_shape(row: Row, response: httpx.Response) -> None:
 
 
 def _check_cell(world: World, row: Row, principal: str, expected: int) -> None:
-    call = row.build(world)
+    _check_call(world, row, principal, expected, row.build(world))
+
+
+def _check_call(world: World, row: Row, principal: str, expected: int, call: Call) -> None:
     path = row.path.format(**call.params)
     caller = None if principal == "anonymous" else principal
     response = world.call(caller, row.method, path, **call.kwargs)
@@ -1310,7 +1370,14 @@ def _check_cell(world: World, row: Row, principal: str, expected: int) -> None:
         assert row.probe(response, call) == row.probed[principal], response.text[:500]
 
 
-@pytest.mark.parametrize(("operation", "principal"), _cells())
+def _check_refusal(shared: Shared, row: Row, principal: str, expected: int) -> None:
+    call = row.build(shared.world)
+    before = shared.contents()
+    _check_call(shared.world, row, principal, expected, call)
+    assert shared.contents() == before, f"{row.method} {row.path} as {principal} changed rows"
+
+
+@pytest.mark.parametrize(("operation", "principal"), _cells(shared=False))
 def test_cell(cell_world: World, operation: str, principal: str) -> None:
     row = MATRIX.get(operation)
     if row is None:
@@ -1319,20 +1386,25 @@ def test_cell(cell_world: World, operation: str, principal: str) -> None:
     _check_cell(cell_world, row, principal, expected)
 
 
-@pytest.mark.parametrize(
-    ("operation", "principal"),
-    [
-        pytest.param(operation, principal, id=f"{operation}-{principal}")
-        for operation, row in sorted(MATRIX.items())
-        if row.entitled is not None
-        for principal in ENTITLED
-    ],
-)
+@pytest.mark.parametrize(("operation", "principal"), _cells(shared=True))
+def test_refused_cell(shared_world: Shared, operation: str, principal: str) -> None:
+    row = MATRIX[operation]
+    _check_refusal(shared_world, row, principal, row.expect[principal])  # type: ignore[literal-required]
+
+
+@pytest.mark.parametrize(("operation", "principal"), _entitlement_cells(shared=False))
 def test_entitlement_cell(cell_world: World, operation: str, principal: str) -> None:
     row = MATRIX[operation]
     assert row.entitled is not None
     expected: int = row.entitled[principal]  # type: ignore[literal-required]
     _check_cell(cell_world, row, principal, expected)
+
+
+@pytest.mark.parametrize(("operation", "principal"), _entitlement_cells(shared=True))
+def test_refused_entitlement_cell(shared_world: Shared, operation: str, principal: str) -> None:
+    row = MATRIX[operation]
+    assert row.entitled is not None
+    _check_refusal(shared_world, row, principal, row.entitled[principal])  # type: ignore[literal-required]
 
 
 @pytest.mark.parametrize(
