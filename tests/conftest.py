@@ -49,6 +49,29 @@ VALID_EXAMPLES = examples("valid")
 INVALID_EXAMPLES = examples("invalid")
 
 
+# The longest modules, longest first (each runs on one worker, `--dist loadfile`). Started
+# first, they overlap the many short modules instead of running alone at the end of the run.
+LONGEST_FIRST = [
+    "tests/api/test_schemathesis.py",
+    "tests/conformance/test_generated.py",
+    "tests/api/test_authorization_matrix.py",
+    "tests/conformance/test_subscriptions.py",
+    "tests/packaging/test_wheels.py",
+    "tests/schemas/test_jsonata_native.py",
+    "tests/api/test_hostile_requests.py",
+    "tests/api/test_worker.py",
+    "tests/conformance/test_receipts.py",
+    "tests/api/test_worker_process.py",
+]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The run's order: the longest modules first, then the rest as collected."""
+    rank = {Path(config.rootpath, name): place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path, len(rank)))
+
+
 @pytest.fixture(scope="session")
 def standard() -> Standard:
     return load_standard()
