@@ -51,9 +51,9 @@ SPEC_FILE = Path(__file__).resolve().parents[2] / "spec" / "openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 TYPE = "capacity-snapshot"
 
-# The columns of the matrix. `anonymous` sends no token; the others send their party's token.
 # A refusal may store one row: the answer to a request with an Idempotency-Key, to replay it.
 CHANGED_BY_REFUSALS = {"idempotency_keys"}
+# The columns of the matrix. `anonymous` sends no token; the others send their party's token.
 PRINCIPALS = (
     "anonymous",
     "no_scope",
