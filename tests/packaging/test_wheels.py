@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -38,6 +39,13 @@ PARTS = {
 # The issue's list; pydantic is not on it (typer itself depends on it).
 SERVER_LIBRARIES = {"fastapi", "starlette", "sqlalchemy", "alembic", "uvicorn", "psycopg"}
 CAPACITY_EXAMPLE = ROOT / "schemas/examples/valid/capacity-snapshot/nursing-home-open.json"
+
+
+def new_capacity_snapshot() -> dict[str, Any]:
+    """The example capacity snapshot with an id of its own."""
+    record: dict[str, Any] = json.loads(CAPACITY_EXAMPLE.read_text(encoding="utf-8"))
+    return record | {"id": str(uuid.uuid4())}
+
 
 pytestmark = pytest.mark.slow
 
@@ -188,9 +196,7 @@ class Running:
 
     def publish_example(self) -> str:
         """Publish a capacity snapshot (with an id of its own) as the demo's first provider."""
-        record = json.loads(CAPACITY_EXAMPLE.read_text(encoding="utf-8")) | {
-            "id": str(uuid.uuid4())
-        }
+        record = new_capacity_snapshot()
         published = httpx.post(
             f"{self.base_url}/v1/records/capacity-snapshot",
             json=record,
@@ -331,7 +337,7 @@ def test_the_sdk_alone_publishes_to_the_installed_server(
     ours = {"care-exchange-server", "care-exchange-conformance"}
     assert distributions & (SERVER_LIBRARIES | ours) == set()
     client_id, secret = installed_server.clients[0]
-    record = json.loads(CAPACITY_EXAMPLE.read_text(encoding="utf-8")) | {"id": str(uuid.uuid4())}
+    record = new_capacity_snapshot()
     script = textwrap.dedent(
         f"""
         import json, sys
