@@ -322,10 +322,16 @@ def _clean_types(
     """
     names: list[str | None] = [None] * len(records)
     by_type: dict[str, tuple[tuple[Check, ...], list[int]]] = {}
-    for index, record in enumerate(records):
-        name, steps = _declared(checks, record)
+    declared = {r.get("recordType") if type(r) is dict else None for r in records}
+    if len(declared) == 1 and None not in declared:  # the commonest batch: one record type
+        name, steps = _declared(checks, records[0])
         if name is not None:
-            by_type.setdefault(name, (steps, []))[1].append(index)
+            by_type[name] = (steps, list(range(len(records))))
+    else:
+        for index, record in enumerate(records):
+            name, steps = _declared(checks, record)
+            if name is not None:
+                by_type.setdefault(name, (steps, []))[1].append(index)
     for name, (steps, indices) in by_type.items():
         for step in steps:
             indices = [index for index in indices if step(records[index])]

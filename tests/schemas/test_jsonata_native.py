@@ -23,6 +23,7 @@ from care_exchange_standard.jsonata_native import (
     Natives,
     native,
     natives,
+    runtime,
     value_of,
     verdict_of,
 )
@@ -467,5 +468,21 @@ timestamps = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(stamp=timestamps)
 def test_to_millis_answers_as_jsonatapy_does(stamp: str) -> None:
-    """Whole seconds take a shorter way than a fraction or another shape: both agree."""
+    """Whole seconds take a shorter way than a fraction or another shape: both agree.
+
+    Asked again, the answer comes from the date-times remembered: the same.
+    """
     agree("$toMillis(s)", {"s": stamp}, {})
+    agree("$toMillis(s)", {"s": stamp}, {})
+
+
+def test_to_millis_remembers_a_bounded_number_of_date_times() -> None:
+    """A feed of ever new moments does not grow the memory; a refused one is never kept."""
+    stamps = [f"2024-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z" for i in range(3000)]
+    for second, stamp in enumerate(stamps):
+        assert runtime.f_toMillis(stamp) == 1704067200000 + second * 1000
+        assert len(runtime._KNOWN_MILLIS) <= runtime.KNOWN_MILLIS
+    for _ in range(2):
+        with pytest.raises(DeclinedError):
+            runtime.f_toMillis("2024-02-30T10:00:00Z")
+    assert "2024-02-30T10:00:00Z" not in runtime._KNOWN_MILLIS

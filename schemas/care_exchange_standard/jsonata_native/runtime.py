@@ -497,16 +497,35 @@ _WHOLE_SECONDS = frozenset(
 _DIGITS_AS_0 = bytes.maketrans(b"123456789", b"000000000")
 
 
+_KNOWN_MILLIS: dict[str, int] = {}  # date-times already read: records of a batch share a few
+KNOWN_MILLIS = 1024
+
+
 def f_toMillis(value: Any) -> Any:  # noqa: N802 (JSONata's name)
     """Milliseconds since 1970 of an RFC 3339 date-time (its fraction cut, not rounded).
 
-    A date-time in whole seconds takes a shorter way: the seconds since 1970 of an aware
-    datetime without microseconds are a float holding a whole number exactly.
+    Records published together tend to give the same moment (every snapshot "as at" 09:00),
+    so the last thousand or so read are remembered: a look-up costs a fifth of reading one.
     """
     if value is U:
         return U
     if type(value) is not str:
         fail("T0410", "argument 1 of $toMillis must be a string")
+    found = _KNOWN_MILLIS.get(value)
+    if found is None:
+        found = _millis(value)
+        if len(_KNOWN_MILLIS) >= KNOWN_MILLIS:
+            _KNOWN_MILLIS.clear()
+        _KNOWN_MILLIS[value] = found
+    return found
+
+
+def _millis(value: str) -> int:
+    """`$toMillis` of a date-time not remembered.
+
+    A date-time in whole seconds takes a shorter way: the seconds since 1970 of an aware
+    datetime without microseconds are a float holding a whole number exactly.
+    """
     if value.encode().translate(_DIGITS_AS_0) in _WHOLE_SECONDS:
         try:
             return int(datetime.fromisoformat(value).timestamp()) * 1000
@@ -518,7 +537,8 @@ def f_toMillis(value: Any) -> Any:  # noqa: N802 (JSONata's name)
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise DeclinedError("a date or time that does not exist") from None
-    return (moment - _EPOCH) // _MILLISECOND
+    result: int = (moment - _EPOCH) // _MILLISECOND
+    return result
 
 
 def f_string(value: Any) -> Any:

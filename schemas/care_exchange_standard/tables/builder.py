@@ -184,13 +184,19 @@ def line_builder(
             "    raise IrregularLineError",
         )
     for segment in segments:
-        new = f"new_row_{numbers[segment.list_path]}"
-        source.add(1, "item = None")
+        # The row is filled first and added when a cell filled it: a call a line saved.
+        plan = plans[segment.list_path]
+        taken = {slot.holders[0] if slot.holders else slot.name for slot in segment.slots}
+        if taken & plan.fixed.keys():
+            raise ValueError(f"a column of {segment.list_path} fills a fixed member")
+        fixed = f"dict({source.name(dict(plan.fixed))})" if plan.fixed else "{}"
+        source.add(1, f"item = {fixed}")
         for slot in segment.slots:
             source.add(1, f"if (raw := line[{slot.at}]) and {source.value(slot)}:")
-            source.add(2, "if item is None:", f"    item = {new}(record, current)")
             holder = source.holder(2, "item", slot.base, slot.holders, constants)
             source.add(2, f"{holder}[{slot.name!r}] = value")
+        source.add(1, f"if len(item) > {len(plan.fixed)}:")
+        _add_row(source, 2, segment.list_path, plan, numbers, constants)
     source.add(1, "return None")
     namespace = dict(source.names)
     exec(compile("\n".join(source.lines), "<line builder>", "exec"), namespace)
@@ -205,30 +211,42 @@ def _new_row(
     numbers: Mapping[FieldPath, int],
     constants: Mapping[FieldPath, Mapping[str, Any]],
 ) -> None:
-    """`new_row_<n>(record, current)`: a list's new row (and its enclosing lists' if need be)."""
+    """`new_row_<n>(record, current)`: a list's new row, for the lists inside it to fill."""
+    source.add(0, f"def new_row_{numbers[path]}(record, current):")
+    fixed = f"dict({source.name(dict(plan.fixed))})" if plan.fixed else "{}"
+    source.add(1, f"item = {fixed}")
+    _add_row(source, 1, path, plan, numbers, constants)
+    source.add(1, "return item")
+
+
+def _add_row(
+    source: _Source,
+    indent: int,
+    path: FieldPath,
+    plan: ListPlan,
+    numbers: Mapping[FieldPath, int],
+    constants: Mapping[FieldPath, Mapping[str, Any]],
+) -> None:
+    """`item` added to its list (made with its enclosing lists' rows if need be), made current."""
     number = numbers[path]
-    source.add(0, f"def new_row_{number}(record, current):")
     if plan.parent:
         parent = numbers[plan.parent]
         source.add(
-            1,
+            indent,
             f"container = current.get({parent})",
             "if container is None:",
             f"    container = new_row_{parent}(record, current)",
         )
     else:
-        source.add(1, "container = record")
-    holder = source.holder(1, "container", plan.base, plan.holders, constants)
-    fixed = f"dict({source.name(dict(plan.fixed))})" if plan.fixed else "{}"
+        source.add(indent, "container = record")
+    holder = source.holder(indent, "container", plan.base, plan.holders, constants)
     source.add(
-        1,
+        indent,
         f"items = {holder}.get({plan.name!r})",
         "if items is None:",
         f"    items = {holder}[{plan.name!r}] = []",
-        f"item = {fixed}",
         "items.append(item)",
         f"current[{number}] = item",
     )
     for inner in plan.inner:
-        source.add(1, f"current.pop({numbers[inner]}, None)")
-    source.add(1, "return item")
+        source.add(indent, f"current.pop({numbers[inner]}, None)")
