@@ -248,7 +248,7 @@ class Outcome:
 def judge(standard: Standard, unit: Unit) -> Outcome:
     """Parse and validate one unit of work; only records with issues are described.
 
-    Records are judged a batch at a time (see `_clean_types`): each record's bare verdict first,
+    Records are judged a batch at a time (see `_unclean`): each record's bare verdict first,
     and only the records that fail it are explained.
     """
     outcome = Outcome()
@@ -302,28 +302,27 @@ def _judge_batch(
     batch: list[tuple[str | int, Any]],
 ) -> None:
     """Records (or lines that are not JSON: a line number and the error) judged in order."""
-    names = _clean_types(checks, [record for _, record in batch])
-    for (location, record), name in zip(batch, names, strict=True):
-        if name is not None:
-            clean[name] += 1
-        elif isinstance(record, orjson.JSONDecodeError):
+    for index in _unclean(checks, [record for _, record in batch], clean):
+        location, record = batch[index]
+        if isinstance(record, orjson.JSONDecodeError):
             _bad_line(outcome, int(location), record)
         else:
             _note(outcome, location, *standard.validate(record))
 
 
-def _clean_types(
-    checks: dict[str, dict[str, tuple[Check, ...]]], records: list[Any]
-) -> list[str | None]:
-    """Each record's type when it has nothing to report, from its bare verdict; else None.
+def _unclean(
+    checks: dict[str, dict[str, tuple[Check, ...]]], records: list[Any], clean: Counter[str]
+) -> list[int]:
+    """The places of the records that have something to report, in order; the rest counted.
 
-    The records of each type are asked their verdict's steps (see `TypeValidator.clean_steps`)
-    a step at a time, each step of those that passed the one before.
+    The records with nothing to report are counted by type in `clean`, from their bare
+    verdict: the records of each type are asked their verdict's steps (see
+    `TypeValidator.clean_steps`) a step at a time, each step of those that passed the one
+    before. A batch of one type (the commonest) is found in one pass.
     """
-    names: list[str | None] = [None] * len(records)
     by_type: dict[str, tuple[tuple[Check, ...], list[int]]] = {}
     declared = {r.get("recordType") if type(r) is dict else None for r in records}
-    if len(declared) == 1 and None not in declared:  # the commonest batch: one record type
+    if len(declared) == 1 and None not in declared:
         name, steps = _declared(checks, records[0])
         if name is not None:
             by_type[name] = (steps, list(range(len(records))))
@@ -332,12 +331,18 @@ def _clean_types(
             name, steps = _declared(checks, record)
             if name is not None:
                 by_type.setdefault(name, (steps, []))[1].append(index)
+    passed = 0
+    kept: set[int] = set()
     for name, (steps, indices) in by_type.items():
         for step in steps:
             indices = [index for index in indices if step(records[index])]
-        for index in indices:
-            names[index] = name
-    return names
+        if indices:
+            clean[name] += len(indices)
+            passed += len(indices)
+            kept.update(indices)
+    if passed == len(records):
+        return []
+    return [index for index in range(len(records)) if index not in kept]
 
 
 def _declared(
@@ -545,7 +550,7 @@ def _each_row(
     clean: Counter[str],
     explain: Callable[[_TableRow], None],
 ) -> None:
-    """Rows judged in order, a batch at a time (see `_clean_types`).
+    """Rows judged in order, a batch at a time (see `_unclean`).
 
     Rows with nothing to report are counted by type in `clean`; the others go to `explain`.
 
@@ -558,11 +563,8 @@ def _each_row(
         rows_now = list(batch)
         batch.clear()
         records = [None if row.problems else row.record for row in rows_now]
-        for row, name in zip(rows_now, _clean_types(checks, records), strict=True):
-            if name is not None:
-                clean[name] += 1
-            else:
-                explain(row)
+        for index in _unclean(checks, records, clean):
+            explain(rows_now[index])
 
     try:
         for row in rows:

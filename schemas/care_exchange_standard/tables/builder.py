@@ -47,6 +47,7 @@ class Slot(NamedTuple):
     whole: bool  # a whole number or number column: plain digits are read in the loop
     kind: str  # the column's kind: the builder reads the commonest cells of some itself
     codes: Mapping[str, str]  # a code column's codes
+    known: dict[str, Any] | None  # the cells `read` remembers, with their values (or None)
 
 
 class Segment(NamedTuple):
@@ -119,8 +120,9 @@ class _Source:
     def value(self, slot: Slot) -> str:
         """A test that reads the text cell `raw` into `value` and is true when it gives one.
 
-        The commonest cells, small whole numbers, text and a code as listed, are read in the
-        test as `cell_reader` reads them first: a call a cell is most of what reading costs.
+        The commonest cells, small whole numbers, text, a code as listed and a date already
+        read, are read in the test as `cell_reader` reads them first: a call a cell is most of
+        what reading costs.
         """
         read = self.name(slot.read, "read")
         if slot.kind == "string":
@@ -128,6 +130,12 @@ class _Source:
         if slot.kind == "code":
             codes = self.name(slot.codes)
             return f"((value := raw) in {codes} or (value := {read}(raw)) is not BLANK)"
+        if slot.known is not None:
+            known = self.name(slot.known)
+            return (
+                f"((value := {known}.get(raw, BLANK)) is not BLANK "
+                f"or (value := {read}(raw)) is not BLANK)"
+            )
         if slot.whole:
             return (
                 "((value := SMALL.get(raw)) is not None "

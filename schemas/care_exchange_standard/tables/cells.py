@@ -108,11 +108,18 @@ class _Blank:
 BLANK: Final = _Blank()
 
 
-def cell_reader(column: Column) -> Callable[[Raw], Any]:
+def remembers(column: Column) -> bool:
+    """Whether `cell_reader` remembers the column's cells (see `known` there)."""
+    return column.kind in ("date", "date-time", "boolean")
+
+
+def cell_reader(column: Column, known: dict[str, Any] | None = None) -> Callable[[Raw], Any]:
     """`converter(column)` for cells as they come, blank ones (spaces only) giving BLANK.
 
     Readers call this once a cell, so the commonest cell of each kind (a plain whole number, a
-    code as it is listed, text) is read first, and the general converter only after.
+    code as it is listed, text) is read first, and the general converter only after. The
+    cells of a column that `remembers` are kept in `known` (a new dict if not given), each
+    text with its value (BLANK too), for the compiled line builder to look up itself.
     """
     general = converter(column)
     kind = column.kind
@@ -143,9 +150,9 @@ def cell_reader(column: Column) -> Callable[[Raw], Any]:
 
         return read_string
 
-    if kind == "date" or kind == "date-time" or kind == "boolean":
+    if remembers(column):
         # Worth remembering: a file tends to give the same few dates (an "as at" in every row).
-        known: dict[str, Any] = {}
+        known = {} if known is None else known
 
         def read_known(raw: Raw) -> Any:
             if type(raw) is not str:

@@ -40,6 +40,7 @@ from care_exchange_standard.tables.cells import (
     Raw,
     cell_reader,
     is_blank,
+    remembers,
     show,
 )
 from care_exchange_standard.tables.cells import to_string as cell_text
@@ -365,10 +366,11 @@ class SheetReader:
             if column.path == RECORD_ID and (list_sheet or plain_id):
                 continue
             rel = column.rel
+            known: dict[str, Any] | None = {} if remembers(column) else None
             slots.setdefault(column.list_path, []).append(
                 Slot(
                     at=index,
-                    read=cell_reader(column),
+                    read=cell_reader(column, known),
                     name=rel[-1],
                     holders=rel[:-1],
                     base=(*column.list_path, ITEMS) if column.list_path else (),
@@ -376,6 +378,7 @@ class SheetReader:
                     whole=column.kind in ("integer", "number"),
                     kind=column.kind,
                     codes=column.codes,
+                    known=known,
                 )
             )
         own = slots.pop((), [])
@@ -492,7 +495,7 @@ class SheetReader:
         if own is not None:
             values = own.pick(line)
             if values.count("") != len(values):
-                for (at, read, name, holders, _, suffix, whole, _, _), raw in zip(
+                for (at, read, name, holders, _, suffix, whole, _, _, _), raw in zip(
                     own.slots, values, strict=True
                 ):
                     if raw == "":
@@ -516,7 +519,7 @@ class SheetReader:
                 continue
             item: dict[str, Any] | None = None
             pointer = ""
-            for (at, read, name, holders, base, suffix, whole, _, _), raw in zip(
+            for (at, read, name, holders, base, suffix, whole, _, _, _), raw in zip(
                 slots, values, strict=True
             ):
                 if raw == "":
