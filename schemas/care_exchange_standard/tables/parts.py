@@ -73,7 +73,8 @@ def csv_parts(path: Path, record_type: str | None = None) -> Iterator[CsvPart]:
             yield CsvPart(record_type, b"", b"", 0, rest=0)
             return
         header_bytes, record_type, id_index, delimiter = found
-        buffer, offset, skipped = head[header_bytes:], header_bytes, 0
+        # Read into one growing buffer, its parts looked at where they lie: not copied.
+        buffer, offset, skipped = bytearray(head[header_bytes:]), header_bytes, 0
         header = head[:header_bytes]
         at_end = False
         while buffer or not at_end:
@@ -88,17 +89,17 @@ def csv_parts(path: Path, record_type: str | None = None) -> Iterator[CsvPart]:
                 buffer += block
             if at_end:
                 cut = len(buffer)
-            data = buffer[:cut]
-            returns = data.count(b"\r")
-            if not cut or b'"' in data or (returns and _LONE_RETURN.search(data)):
+            returns = buffer.count(b"\r", 0, cut)
+            lone = returns and _LONE_RETURN.search(buffer, 0, cut)
+            if not cut or lone or buffer.find(b'"', 0, cut) >= 0:
                 yield CsvPart(record_type, header, b"", skipped, rest=offset)
                 return
-            lines = data.count(b"\n")
+            lines = buffer.count(b"\n", 0, cut)
             crlf = returns == lines > 0
             yield CsvPart(record_type, header, b"", skipped, crlf=crlf, span=(offset, cut))
             skipped += lines
             offset += cut
-            buffer = buffer[cut:]
+            del buffer[:cut]
 
 
 def read_part(part: CsvPart, path: Path) -> Iterator[TableRow]:
@@ -214,7 +215,7 @@ def _heading(head: bytes, record_type: str | None) -> tuple[int, str, int, bytes
 
 
 def _cut(
-    buffer: bytes, end: int, tries: int, id_index: int, delimiter: bytes
+    buffer: bytes | bytearray, end: int, tries: int, id_index: int, delimiter: bytes
 ) -> tuple[int, int, int]:
     """Where to cut, where to search on from, and the lines tried so far.
 
@@ -236,7 +237,7 @@ def _cut(
     return 0, max(end, 0), tries
 
 
-def _field(line: bytes, index: int, delimiter: bytes) -> str:
+def _field(line: bytes | bytearray, index: int, delimiter: bytes) -> str:
     """A cell of a line without quotes, as the reader reads it; "" when it is not UTF-8.
 
     The reader stops at such a line, with the record above it unfinished, so no cut is made
