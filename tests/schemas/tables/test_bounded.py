@@ -1,8 +1,10 @@
-"""Long runs of blank rows are streamed past, not held: memory stays flat and the run is quick."""
+"""Long runs of blank rows are streamed past, not held: memory stays flat.
+
+How quickly they are passed over is measured by `bench.tables` (`--blank-rows`), not here.
+"""
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -20,9 +22,8 @@ RECORDS: list[list[str | int]] = [
 PEAK_BYTES = 16 << 20
 
 
-def read_all(path: Path) -> tuple[list[tuple[str, int]], int, float]:
+def read_all(path: Path) -> tuple[list[tuple[str, int]], int]:
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         found = [
             (row.location, row.record["registeredPlaces"])
@@ -31,7 +32,7 @@ def read_all(path: Path) -> tuple[list[tuple[str, int]], int, float]:
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    return found, peak, time.perf_counter() - start
+    return found, peak
 
 
 @pytest.mark.parametrize("blank", ["styled", "empty-string"])
@@ -39,19 +40,17 @@ def test_an_xlsx_with_many_blank_rows_and_a_lying_dimension(tmp_path: Path, blan
     path = blank_rows_xlsx(
         tmp_path / "blank.xlsx", "Capacity snapshot", HEADINGS, RECORDS, BLANK_ROWS, blank
     )
-    found, peak, seconds = read_all(path)
+    found, peak = read_all(path)
     assert found == [
         ("Capacity snapshot!row 2", 40),
         (f"Capacity snapshot!row {BLANK_ROWS + 3}", 41),
     ]
     assert peak < PEAK_BYTES
-    assert seconds < 30
 
 
 def test_a_csv_with_many_blank_rows(tmp_path: Path) -> None:
     path = blank_rows_csv(tmp_path / "blank.csv", HEADINGS, RECORDS, BLANK_ROWS, blank_width=9)
     assert path.stat().st_size > 5_000_000
-    found, peak, seconds = read_all(path)
+    found, peak = read_all(path)
     assert found == [("row 2", 40), (f"row {BLANK_ROWS + 3}", 41)]
     assert peak < PEAK_BYTES
-    assert seconds < 30
