@@ -506,6 +506,14 @@ class _TableRow(Protocol):
     def cell_for(self, pointer: str) -> str | None: ...
 
 
+class _RowBatch(Protocol):
+    """Records of rows as `care_exchange_standard.tables` batches them (`RowBatch`)."""
+
+    records: list[dict[str, Any] | None]
+
+    def row(self, index: int) -> _TableRow: ...
+
+
 def _table_issues(
     standard: Standard, row: _TableRow
 ) -> tuple[str | None, list[Issue], list[str | None]]:
@@ -575,19 +583,21 @@ def _each_row(
         judged()
 
 
-def _judge_rows(standard: Standard, rows: Iterator[_TableRow], outcome: _TableOutcome) -> None:
+def _judge_batches(
+    standard: Standard, batches: Iterator[_RowBatch], outcome: _TableOutcome
+) -> None:
     """As `judge`, the bare verdict first, counted apart; the rest explained."""
-
-    def explain(row: _TableRow) -> None:
-        type_name, issues, cells = _table_issues(standard, row)
-        valid = not any(issue.severity is Severity.ERROR for issue in issues)
-        outcome.tally.setdefault(type_name, [0, 0])[0 if valid else 1] += 1
-        if issues:
-            outcome.findings.append((row.location, type_name, issues, cells))
-
+    checks = standard.clean_checks()
     clean: Counter[str] = Counter()
     try:
-        _each_row(standard, rows, clean, explain)
+        for batch in batches:
+            for index in _unclean(checks, batch.records, clean):
+                row = batch.row(index)
+                type_name, issues, cells = _table_issues(standard, row)
+                valid = not any(issue.severity is Severity.ERROR for issue in issues)
+                outcome.tally.setdefault(type_name, [0, 0])[0 if valid else 1] += 1
+                if issues:
+                    outcome.findings.append((row.location, type_name, issues, cells))
     finally:  # the rows read before the reader gave up count too
         for name, times in clean.items():
             outcome.tally.setdefault(name, [0, 0])[0] += times
@@ -619,7 +629,7 @@ def _judge_part(part: Any, path: Path) -> _TableOutcome:
     tables = importlib.import_module("care_exchange_standard.tables")
     outcome = _TableOutcome()
     try:
-        _judge_rows(_worker_standard, tables.read_part(part, path), outcome)
+        _judge_batches(_worker_standard, tables.read_part_batches(part, path, BATCH), outcome)
     except tables.TableError as error:
         outcome.error = str(error)
     return outcome

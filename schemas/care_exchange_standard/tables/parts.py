@@ -26,6 +26,7 @@ from care_exchange_standard.tables.layout import RECORD_ID, layout_for, record_t
 from care_exchange_standard.tables.reading import (
     CSV_FIELD_LIMIT,
     Cells,
+    RowBatch,
     TableError,
     TableRow,
     _after_heading,
@@ -36,6 +37,7 @@ from care_exchange_standard.tables.reading import (
     _map_headings,
     blocks_of,
     csv_delimiter,
+    csv_rows_batches,
     csv_rows_records,
     read_table,
 )
@@ -108,11 +110,7 @@ def read_part(part: CsvPart, path: Path) -> Iterator[TableRow]:
         yield from read_table(path, name="whole.csv", record_type=part.record_type)
         return
     if part.rest is None:
-        data = part.data if part.span is None else _span(path, *part.span)
-        rows = _plain_rows(part, data)
-        if rows is None:
-            rows = _csv_rows(iter((part.header, data)), part.skipped)
-        yield from csv_rows_records(rows, part.record_type)
+        yield from csv_rows_records(_part_rows(part, path), part.record_type)
         return
     try:
         handle = path.open("rb")
@@ -122,6 +120,24 @@ def read_part(part: CsvPart, path: Path) -> Iterator[TableRow]:
         handle.seek(part.rest)
         blocks = itertools.chain((part.header,), blocks_of(handle))
         yield from _csv_records(blocks, part.record_type, part.skipped)
+
+
+def read_part_batches(part: CsvPart, path: Path, size: int) -> Iterator[RowBatch]:
+    """The records of a part of whole lines (not one to read in order), `size` a batch.
+
+    As `read_part`, for bulk validation: a record is made a TableRow only when asked.
+    """
+    if not part.header or part.rest is not None:
+        raise ValueError("a part read in order has no batches: read it with read_part")
+    return csv_rows_batches(_part_rows(part, path), part.record_type, size)
+
+
+def _part_rows(part: CsvPart, path: Path) -> Iterator[tuple[int, list[str]]]:
+    data = part.data if part.span is None else _span(path, *part.span)
+    rows = _plain_rows(part, data)
+    if rows is None:
+        rows = _csv_rows(iter((part.header, data)), part.skipped)
+    return rows
 
 
 @functools.lru_cache(maxsize=4)

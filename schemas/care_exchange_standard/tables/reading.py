@@ -798,16 +798,9 @@ def csv_rows_records(
 
     Rows whose cells are all empty may be among them: they are passed over, as there.
     """
-    filled = (row for row in rows if any(row[1]))
-    first = next(filled, None)
-    if first is None:
-        raise TableError("the file is empty")
-    lookahead = list(itertools.islice(filled, 2))
-    head = tuple(tuple(line) for _, line in [first, *lookahead])
-    reader, columns, not_data = _csv_sheet(record_type, head)
-    data = itertools.chain(lookahead[not_data:], rows)
+    reader, columns, groups = _csv_groups(rows, record_type)
     place, prefix, version = reader.placed, reader.prefix, SCHEMA_VERSION[0]
-    for group in reader.groups(data):  # _finish, written out: this loop runs once a record
+    for group in groups:  # _finish, written out: this loop runs once a record
         record = group.record
         record.setdefault(version, DEFAULT_SCHEMA_VERSION)
         yield TableRow(
@@ -816,6 +809,65 @@ def csv_rows_records(
             tuple(group.problems) if group.problems else (),
             Places(group, columns, place),
         )
+
+
+@dataclass(slots=True)
+class RowBatch:
+    """The records of some rows in order, each made a TableRow (with its places) when asked.
+
+    Bulk validation asks most records only their bare verdict, and explains the few that
+    fail it: making a row for each record cost a twentieth of judging it. `records` holds
+    None for a row with cells that could not be read.
+    """
+
+    records: list[dict[str, Any] | None]
+    groups: list[Group]
+    made: Callable[[Group], TableRow]
+
+    def row(self, index: int) -> TableRow:
+        return self.made(self.groups[index])
+
+
+def csv_rows_batches(
+    rows: Iterator[tuple[int, list[str]]], record_type: str | None, size: int
+) -> Iterator[RowBatch]:
+    """`csv_rows_records`'s records, `size` a batch (TableError after the rows read before it)."""
+    reader, columns, groups = _csv_groups(rows, record_type)
+    made = functools.partial(
+        _finish, schema_version=DEFAULT_SCHEMA_VERSION, columns=columns, reader=reader
+    )
+    version = SCHEMA_VERSION[0]
+    records: list[dict[str, Any] | None] = []
+    items: list[Group] = []
+    try:
+        for group in groups:
+            record = group.record
+            record.setdefault(version, DEFAULT_SCHEMA_VERSION)
+            records.append(None if group.problems else record)
+            items.append(group)
+            if len(items) == size:
+                yield RowBatch(records, items, made)
+                records, items = [], []
+    except TableError:
+        if items:
+            yield RowBatch(records, items, made)
+        raise
+    if items:
+        yield RowBatch(records, items, made)
+
+
+def _csv_groups(
+    rows: Iterator[tuple[int, list[str]]], record_type: str | None
+) -> tuple[SheetReader, Mapping[str, Mapping[FieldPath, str]], Iterator[Group]]:
+    """The reader of a CSV's rows (its heading rows first), its columns, its records' groups."""
+    filled = (row for row in rows if any(row[1]))
+    first = next(filled, None)
+    if first is None:
+        raise TableError("the file is empty")
+    lookahead = list(itertools.islice(filled, 2))
+    head = tuple(tuple(line) for _, line in [first, *lookahead])
+    reader, columns, not_data = _csv_sheet(record_type, head)
+    return reader, columns, reader.groups(itertools.chain(lookahead[not_data:], rows))
 
 
 @functools.lru_cache(maxsize=16)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,8 @@ from care_exchange_standard import SCHEMA_DIR
 from care_exchange_standard.tables import TableError, read_table
 from care_exchange_standard.tables import parts as parts_module
 from care_exchange_standard.tables.layout import layout_for
-from care_exchange_standard.tables.parts import csv_parts, read_part
-from care_exchange_standard.tables.reading import CSV_FIELD_LIMIT, _csv_rows
+from care_exchange_standard.tables.parts import CsvPart, csv_parts, read_part, read_part_batches
+from care_exchange_standard.tables.reading import CSV_FIELD_LIMIT, TableRow, _csv_rows
 from care_exchange_standard.tables.writing import write_csv
 
 CAPACITY = "capacity-snapshot"
@@ -36,27 +37,43 @@ def capacity_csv(path: Path, count: int) -> Path:
     return path
 
 
-def whole_and_parts(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    def seen(rows: object) -> list[tuple[object, ...]]:
+def part_rows(part: CsvPart, path: Path, batched: bool) -> Iterator[TableRow]:
+    """A part's rows by `read_part`, or from `read_part_batches` where it batches them."""
+    if not batched or part.rest is not None or not part.header:
+        yield from read_part(part, path)
+        return
+    for batch in read_part_batches(part, path, 7):
+        assert 0 < len(batch.records) == len(batch.groups) <= 7
+        for index, record in enumerate(batch.records):
+            row = batch.row(index)
+            assert record == (None if row.problems else row.record)
+            yield row
+
+
+def whole_and_parts(
+    path: Path, batched: bool = True
+) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    def seen(rows: Iterator[TableRow]) -> list[tuple[object, ...]]:
         return [
-            (row.location, row.record, row.problems, row.cell_for("/beds/1/places"))
-            for row in rows  # type: ignore[attr-defined]
+            (row.location, row.record, row.problems, row.cell_for("/beds/1/places")) for row in rows
         ]
 
     whole = seen(read_table(path, name=path.name))
-    split = seen(row for part in csv_parts(path) for row in read_part(part, path))
+    split = seen(row for part in csv_parts(path) for row in part_rows(part, path, batched))
     return whole, split
 
 
-def test_parts_read_as_the_whole_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batched", [False, True])
+def test_parts_read_as_the_whole_file(tmp_path: Path, batched: bool) -> None:
     path = capacity_csv(tmp_path / "c.csv", 120)
     parts = list(csv_parts(path))
     assert len(parts) > 5 and all(part.rest is None for part in parts)
-    whole, split = whole_and_parts(path)
+    whole, split = whole_and_parts(path, batched)
     assert split == whole and len(whole) == 120
 
 
-def test_wrong_cells_blank_lines_and_a_quote_later_on(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batched", [False, True])
+def test_wrong_cells_blank_lines_and_a_quote_later_on(tmp_path: Path, batched: bool) -> None:
     path = capacity_csv(tmp_path / "c.csv", 120)
     lines = path.read_bytes().split(b"\n")
     lines[40] = lines[40].replace(b",nursing,", b",nursin,")
@@ -65,23 +82,29 @@ def test_wrong_cells_blank_lines_and_a_quote_later_on(tmp_path: Path) -> None:
     path.write_bytes(b"\n".join(lines))
     parts = list(csv_parts(path))
     assert parts[-1].rest is not None and any(part.rest is None for part in parts)
-    whole, split = whole_and_parts(path)
+    whole, split = whole_and_parts(path, batched)
     assert split == whole
     assert any(problems for _, _, problems, _ in whole)
 
 
-def test_lines_that_are_not_utf8_are_named_as_in_the_whole_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batched", [False, True])
+def test_lines_that_are_not_utf8_are_named_as_in_the_whole_file(
+    tmp_path: Path, batched: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The part holding the line is read up to it: its records before the line come first."""
+    monkeypatch.setattr(parts_module, "HEAD_BYTES", 8_000)  # the line lies past the head
     path = capacity_csv(tmp_path / "c.csv", 120)
     lines = path.read_bytes().split(b"\n")
     lines[250] = lines[250].replace(b"snap", b"sn\xe9p").replace(b"cs-", b"c\xe9-")
     path.write_bytes(b"\n".join(lines))
+    assert any(part.span is not None for part in csv_parts(path))
     with pytest.raises(TableError) as whole:
         list(read_table(path, name=path.name))
     assert "on line 251" in str(whole.value)
     found: list[str] = []
     with pytest.raises(TableError) as split:
         for part in csv_parts(path):
-            found.extend(row.location for row in read_part(part, path))
+            found.extend(row.location for row in part_rows(part, path, batched))
     assert str(split.value) == str(whole.value)
     assert found == locations_until_error(path)
 
@@ -100,6 +123,8 @@ def test_a_file_without_identifiers_is_one_part(tmp_path: Path) -> None:
     [part] = list(csv_parts(path, CAPACITY))
     assert part.rest == 0
     assert len(list(read_part(part, path))) == len(list(read_table(path, name=path.name)))
+    with pytest.raises(ValueError, match="read in order"):
+        read_part_batches(part, path, 32)
 
 
 def test_a_long_run_of_blank_lines_is_soon_given_up_to_be_read_in_order(tmp_path: Path) -> None:

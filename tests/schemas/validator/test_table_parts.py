@@ -66,6 +66,8 @@ def test_an_unreadable_line_stops_the_parts_where_it_stops_the_whole(
     monkeypatch.setattr(validator, "POOL_THRESHOLD", 1)
     monkeypatch.setattr(validator, "_cpus", lambda: 2)
     monkeypatch.setattr(parts, "PART_BYTES", 3_000)
+    monkeypatch.setattr(parts, "HEAD_BYTES", 8_000)  # the line lies in a worker's part
+    assert any(part.span for part in parts.csv_parts(path, CAPACITY))
     assert report(path) == in_order
     assert in_order["inputs"][0]["status"] == "unreadable"
     assert "line 301" in in_order["inputs"][0]["message"]
