@@ -92,6 +92,10 @@ class _Source:
         self.names[found] = value
         return found
 
+    def copy(self, fixed: Mapping[str, Any]) -> str:
+        """An expression making a new object with these fixed members: `{}` for none."""
+        return f"dict({self.name(dict(fixed))})" if fixed else "{}"
+
     def holder(
         self,
         indent: int,
@@ -107,12 +111,11 @@ class _Source:
         path = base
         for name in holders:
             path = (*path, name)
-            fixed = self.name(dict(constants.get(path, {})))
             self.add(
                 indent,
                 f"found = holder.get({name!r})",
                 "if found is None:",
-                f"    found = holder[{name!r}] = dict({fixed})",
+                f"    found = holder[{name!r}] = {self.copy(constants.get(path, {}))}",
                 "holder = found",
             )
         return "holder"
@@ -197,8 +200,7 @@ def line_builder(
         taken = {slot.holders[0] if slot.holders else slot.name for slot in segment.slots}
         if taken & plan.fixed.keys():
             raise ValueError(f"a column of {segment.list_path} fills a fixed member")
-        fixed = f"dict({source.name(dict(plan.fixed))})" if plan.fixed else "{}"
-        source.add(1, f"item = {fixed}")
+        source.add(1, f"item = {source.copy(plan.fixed)}")
         for slot in segment.slots:
             source.add(1, f"if (raw := line[{slot.at}]) and {source.value(slot)}:")
             holder = source.holder(2, "item", slot.base, slot.holders, constants)
@@ -221,8 +223,7 @@ def _new_row(
 ) -> None:
     """`new_row_<n>(record, current)`: a list's new row, for the lists inside it to fill."""
     source.add(0, f"def new_row_{numbers[path]}(record, current):")
-    fixed = f"dict({source.name(dict(plan.fixed))})" if plan.fixed else "{}"
-    source.add(1, f"item = {fixed}")
+    source.add(1, f"item = {source.copy(plan.fixed)}")
     _add_row(source, 1, path, plan, numbers, constants)
     source.add(1, "return item")
 
