@@ -321,9 +321,12 @@ def _unclean(
     before. A batch of one type (the commonest) is found in one pass.
     """
     by_type: dict[str, tuple[tuple[Check, ...], list[int]]] = {}
-    declared = {r.get("recordType") if type(r) is dict else None for r in records}
-    if len(declared) == 1 and None not in declared:
-        name, steps = _declared(checks, records[0])
+    first = records[0] if records else None
+    declared = first.get("recordType") if type(first) is dict else None
+    if type(declared) is str and all(
+        type(record) is dict and record.get("recordType") == declared for record in records
+    ):
+        name, steps = _declared(checks, first)
         if name is not None:
             by_type[name] = (steps, list(range(len(records))))
     else:
