@@ -16,6 +16,7 @@ from care_exchange_standard import Standard
 from care_exchange_standard import sources as sources_module
 from care_exchange_standard.validator import _unclean, validate_paths
 from tests.conftest import EXAMPLES, INVALID_EXAMPLES, VALID_EXAMPLES
+from tests.schemas.validator.test_sources import json_values
 
 GOOD = json.loads((EXAMPLES / "valid/capacity-snapshot/nursing-home-open.json").read_text())
 BAD = dict(GOOD, registeredPlaces=-1)
@@ -154,3 +155,29 @@ def test_a_broken_array_keeps_the_items_before_the_break(
     [item] = report.inputs
     assert item.status == "unreadable" and item.records == 2 and item.invalid == 1
     assert item.message is not None and item.message.startswith("after item 2: not JSON")
+
+
+# Records that declare a type (a known one, an unknown one, or a value of any JSON kind) with
+# members of any JSON kind beside it: many in one batch declare the same.
+declaring = st.fixed_dictionaries(
+    {"recordType": st.sampled_from(["capacity-snapshot", "no-such-type"]) | json_values},
+    optional={"beds": json_values, "asAt": json_values, "id": json_values},
+)
+odd_records = st.tuples(declaring, st.lists(declaring | json_values, max_size=70)).map(
+    lambda drawn: [drawn[0], *drawn[1]]  # an object first: the file reads as NDJSON
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(records=odd_records)
+def test_any_json_record_is_judged_never_an_internal_error(
+    standard: Standard, records: list[Any]
+) -> None:
+    """Whatever a line holds, it is a record judged at its number: the run never fails."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "odd.ndjson"
+        path.write_text("".join(json.dumps(record) + "\n" for record in records))
+        report = validate_paths(standard, [path], jobs=1)
+    assert [(item.status, item.message) for item in report.inputs] == [("read", None)]
+    assert report.records == len(records)
+    assert report.invalid == len(records)  # none of them is a whole capacity snapshot
