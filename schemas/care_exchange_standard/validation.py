@@ -70,6 +70,14 @@ def pointer(parts: Sequence[str | int]) -> str:
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
 
 
+def pointer_parts(at: str) -> list[str | int]:
+    """The parts of an RFC 6901 JSON pointer, array indexes as numbers (`pointer` reversed)."""
+    return [
+        int(part) if part.isdigit() else part.replace("~1", "/").replace("~0", "~")
+        for part in at.split("/")[1:]
+    ]
+
+
 def docs_link(type_name: str, field: Field | None) -> str:
     """The absolute address of a field's entry in the published reference.
 
@@ -239,8 +247,9 @@ class TypeValidator:
         for failure in check_rules(self.rules, instance, context or Context.now()):
             rule = failure.rule
             for at in failure.pointers:
-                parts = [int(p) if p.isdigit() else p for p in at.split("/")[1:]]
-                issue = self._issue(parts, "rule", rule.message, Severity(rule.severity))
+                issue = self._issue(
+                    pointer_parts(at), "rule", rule.message, Severity(rule.severity)
+                )
                 docs = f"{docs_link(self.type_name, None)}#{rule_anchor(rule.code)}"
                 found.append(replace(issue, rule=rule.code, docs=docs))
         return found

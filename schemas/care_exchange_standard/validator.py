@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 
+from care_exchange_standard.fields import field_path
 from care_exchange_standard.sources import (
     SKIPPED,
     FileItems,
@@ -39,7 +40,7 @@ from care_exchange_standard.sources import (
     not_json,
     open_stream,
 )
-from care_exchange_standard.validation import Check, Issue, Severity, docs_link
+from care_exchange_standard.validation import Check, Issue, Severity, docs_link, pointer_parts
 
 if TYPE_CHECKING:
     from care_exchange_standard.standard import Standard
@@ -526,8 +527,7 @@ def _table_issues(
     cells: list[str | None] = []
     info = standard.types.get(type_name or "")
     for problem in row.problems:
-        path = tuple(part for part in problem.pointer.split("/")[1:] if not part.isdigit())
-        field = info.fields.get(path) if info else None
+        field = info.fields.get(field_path(pointer_parts(problem.pointer))) if info else None
         found.append(
             Issue(
                 pointer=problem.pointer,
@@ -538,7 +538,10 @@ def _table_issues(
             )
         )
         cells.append(problem.cell)
+    blamed = {problem.pointer for problem in row.problems}
     for issue in issues:
+        if issue.keyword == "required" and issue.pointer in blamed:
+            continue  # missing because its cell could not be read: said once, above
         found.append(issue)
         cells.append(row.cell_for(issue.pointer))
     return type_name, found, cells

@@ -66,11 +66,15 @@ def read_table(
         raise TableError("the workbook is damaged and cannot be opened")
     yield TableRow("Capacity!row 3", dict(RECORD), ())
     yield TableRow("Capacity!row 4", dict(RECORD, registeredPlaces=-1), ())
-    beds = [dict(RECORD["beds"][0], occupied="x")]
+    beds = [dict(RECORD["beds"][0], occupied="x"), dict(RECORD["beds"][1])]
+    del beds[1]["careLevel"]
     yield TableRow(
         "Capacity!row 5",
         {key: value for key, value in dict(RECORD, beds=beds).items() if key != "asAt"},
-        (CellProblem("Capacity!B5", "/asAt", "not a date and time: 'Tuesday'"),),
+        (
+            CellProblem("Capacity!B5", "/asAt", "not a date and time: 'Tuesday'"),
+            CellProblem("Capacity!D6", "/beds/1/careLevel", "not one of the list: 'nursin'"),
+        ),
     )
     raise TableError("row 6 has more cells than there are headings")
 
@@ -113,6 +117,24 @@ def test_errors_are_located_at_their_cells(tmp_path: Path) -> None:
     assert report["inputs"][0]["status"] == "unreadable"
     assert report["inputs"][0]["message"] == "row 6 has more cells than there are headings"
     assert report["summary"]["records"] == 3 and report["summary"]["valid"] == 1
+
+
+def test_a_cell_that_cannot_be_read_is_one_error_under_its_field(tmp_path: Path) -> None:
+    """The field its cell leaves missing is not reported again as required; a list row's cell
+    is named by its field, with the field's documentation, as the record's own cells are."""
+    path = tmp_path / "capacity.csv"
+    path.write_text("anything")
+    _, out = run("--format", "json", "--type", "capacity-snapshot", str(path))
+    [row] = [r for r in json.loads(out)["records"] if r["location"] == "Capacity!row 5"]
+    blamed = [
+        (error["pointer"], error["keyword"], error["field"], error["docs"].rsplit("#")[-1])
+        for error in row["errors"]
+        if error["pointer"] in ("/asAt", "/beds/1/careLevel")
+    ]
+    assert blamed == [
+        ("/asAt", "cell", "asAt", "asAt"),
+        ("/beds/1/careLevel", "cell", "beds.careLevel", "beds.careLevel"),
+    ]
 
 
 def test_text_report_names_the_cell(tmp_path: Path) -> None:
