@@ -260,15 +260,26 @@ def _is_notes_row(cells: Cells) -> bool:
 
 
 def _guess_type(headings: Cells) -> str | None:
-    """The one record type whose columns every heading names, else None."""
-    found: list[str] = []
+    """The record type the headings are for, else None.
+
+    It is the one type whose columns every heading names; failing that, the one whose columns
+    most of the headings name, more than half of them and more than any other type's, so
+    that a mistyped heading is reported as such (with the closest known one) rather than
+    leaving the type unknown.
+    """
+    texts = [normalise(cell_text(raw)) for raw in headings.values()]
+    texts = [text for text in texts if text not in ("record type", "recordtype")]
+    named: dict[str, int] = {}
     for name in record_types():
         layout = layout_for(name)
         aliases = _aliases(layout, layout.columns, None)
-        texts = [normalise(cell_text(raw)) for raw in headings.values()]
-        if all(text in aliases or text in ("record type", "recordtype") for text in texts):
-            found.append(name)
-    return found[0] if len(found) == 1 else None
+        named[name] = sum(text in aliases for text in texts)
+    every = [name for name, count in named.items() if count == len(texts)]
+    if every:
+        return every[0] if len(every) == 1 else None
+    most = sorted(named.items(), key=lambda item: item[1], reverse=True)
+    (best, count), runner_up = most[0], most[1][1] if len(most) > 1 else -1
+    return best if count * 2 > len(texts) and count > runner_up else None
 
 
 # --- building records from lines -------------------------------------------------------------

@@ -179,6 +179,20 @@ def test_an_unknown_column_names_the_closest_heading() -> None:
         read(csv_bytes(headings), "csv", record_type=CAPACITY)
 
 
+def test_a_mistyped_heading_is_named_when_the_type_is_not_given() -> None:
+    """Most headings name capacity snapshots' columns: the type is theirs, and the one that
+    names none is reported with the closest known heading."""
+    headings = [*HEADINGS[:3], "Registerd places", *HEADINGS[4:8]]
+    with pytest.raises(
+        TableError,
+        match=r"column D is headed 'Registerd places', which is not a field of capacity-snapshot "
+        r"records; the closest known heading is 'Registered places'",
+    ):
+        read(csv_bytes(headings, capacity_line()[:8]), "csv")
+    with pytest.raises(TableError, match=r"cannot tell which record type.*pass --type"):
+        read(csv_bytes(["Record identifier", "Registerd places", "Other", "More"]), "csv")
+
+
 def test_a_repeated_column_is_refused() -> None:
     with pytest.raises(TableError, match="columns A and C both fill 'Record identifier'"):
         read(csv_bytes(["Record identifier", "Notes", "id"]), "csv", record_type=CAPACITY)
