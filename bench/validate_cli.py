@@ -7,9 +7,9 @@ separate process (start-up, schema loading, reading and judging all count), and 
 the standard's own schema files: the record's schema, the common schemas it refers to, and a
 one-line schema for "an array of them". Every command first runs once, untimed, on ten records;
 ours runs as an installed command does, its modules compiled once (see `installed_python`).
-Each contender runs in turn, `--repeats` times, keeping its best time and its largest peak
-memory: of the largest single process (what `time -f %M` says) and of all its processes
-together (their proportional shares, sampled every 20 ms).
+Each contender runs in turn, `--repeats` times, keeping its best time (and, to show the spread,
+its slowest) and its largest peak memory: of the largest single process (what `time -f %M`
+says) and of all its processes together (their proportional shares, sampled every 20 ms).
 Run: `.venv/bin/python -m bench.validate_cli [--records N] [--repeats K] [--no-ajv]`.
 Targets: our time no more than ajv's (ratio = ajv's time / ours, at least 1.0x), and our peak
 memory under 200 MB.
@@ -45,12 +45,13 @@ ARRAY_SCHEMA_ID = "https://care-exchange.org/bench/array-of-records.json"
 
 @dataclass(frozen=True)
 class Timing:
-    """The best time and the peak memory of one contender."""
+    """The best and the slowest time and the peak memory of one contender."""
 
     name: str
     seconds: float
     largest_mb: float
     total_mb: float
+    slowest: float  # the spread shows how much a ratio of best times can move run to run
 
 
 def records(count: int) -> Iterator[dict[str, Any]]:
@@ -246,11 +247,12 @@ def run(count: int, repeats: int, with_ajv: bool) -> tuple[list[Timing], list[st
         for _ in range(repeats):
             for label, command in commands.items():
                 seconds, largest, total = measure(command, folder, env)
+                slowest = seconds
                 old = best.get(label)
                 if old is not None:
-                    seconds = min(seconds, old.seconds)
+                    seconds, slowest = min(seconds, old.seconds), max(seconds, old.slowest)
                     largest, total = max(largest, old.largest_mb), max(total, old.total_mb)
-                best[label] = Timing(label, seconds, largest, total)
+                best[label] = Timing(label, seconds, largest, total, slowest)
     return list(best.values()), notes
 
 
@@ -264,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     size = f"{args.records:,} records"
     for timing in timings:
         sys.stdout.write(
-            f"{timing.name:<36} {timing.seconds:7.2f} s  peak {timing.largest_mb:6.0f} MB "
-            f"(all processes {timing.total_mb:4.0f} MB)  {size}\n"
+            f"{timing.name:<36} {timing.seconds:7.2f} s (slowest {timing.slowest:5.2f})  "
+            f"peak {timing.largest_mb:6.0f} MB (all processes {timing.total_mb:4.0f} MB)  {size}\n"
         )
     for note in notes:
         sys.stdout.write(note + "\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ def test_benchmark_times_care_exchange_and_reports_what_it_skipped(
     assert validate_cli.main(["--records", "30", "--repeats", "1", "--no-ajv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("care-exchange validate NDJSON") and "peak" in lines[0]
+    best, slowest = (float(part) for part in re.findall(r"(\d+\.\d+)", lines[0])[:2])
+    assert 0 < best == slowest  # one repeat: its time is both
     assert lines[1].startswith("care-exchange validate JSON array")
     assert "ajv-cli: skipped (--no-ajv)" in lines
     assert any(line.startswith("NDJSON: no ratio without ajv-cli") for line in lines)
