@@ -379,11 +379,16 @@ class _Compiler:
                 code = self.node(argument, context)
                 return f"(0 if ({summed} := {code}) is U else f_sum({summed}))"
         if node.value == "count" and self._distinct_texts(node.children):
-            held = self.fresh("texts")  # `$count($distinct(rows.(a & b)))`: no list is made
-            code = self.node(node.children[0].children[0], context)
+            # `$count($distinct(rows.(a & b)))`: each item's text goes straight into a set
+            path = node.children[0].children[0]
+            before = Node("path", children=path.children[:-1])
+            held, item = self.fresh("held"), self.fresh("item")
+            code = self.node(before, context)
+            if self.hoisting:
+                self.objects.add(item)
+            body = self.node(_bare(path.children[-1]), item)
             return (
-                f"(len(set({held})) if type({held} := {code}) is tuple "
-                f"else 0 if {held} is U else 1)"
+                f"(0 if ({held} := {code}) is U else len({{{body} for {item} in items({held})}}))"
             )
         arguments = [self.node(child, context) for child in node.children]
         if node.value == "substring" and len(node.children) == 3:
