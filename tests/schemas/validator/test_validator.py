@@ -181,3 +181,6 @@ def test_any_json_record_is_judged_never_an_internal_error(
     assert [(item.status, item.message) for item in report.inputs] == [("read", None)]
     assert report.records == len(records)
     assert report.invalid == len(records)  # none of them is a whole capacity snapshot
+    assert [result.location for result in report.results] == [
+        f":{number}" for number in range(1, len(records) + 1)
+    ]
