@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jsonschema_rs
 
@@ -209,7 +209,14 @@ _UNMADE = object()
 _Judge = tuple[Rule, Any, str | None]  # a rule, its function, the list it judges each item of
 
 
-def verdict(rules: Sequence[Rule], clock: Clock) -> Any:
+class Verdict(NamedTuple):
+    """A bare pass or fail of every rule: of one record, and of many without a service."""
+
+    one: Callable[..., bool]  # (record, bindings=None): bindings as a Context's
+    many: Callable[[list[Any]], list[bool]]  # each record's, with the clock's bindings
+
+
+def verdict(rules: Sequence[Rule], clock: Clock) -> Verdict | None:
     """A bare pass or fail of every rule, for records judged in bulk: it stops at the first.
 
     A record that fails is explained by `check_rules`; one whose rules cannot judge passes, as
@@ -246,6 +253,23 @@ def verdict(rules: Sequence[Rule], clock: Clock) -> Any:
                 pass
         return one_by_one(record, given, serviced)
 
+    def passes_many(records: list[Any]) -> list[bool]:
+        """`passes` of each record without bindings: the clock asked once for them all."""
+        given = clock.bindings()
+        function = fused.get(False, _UNMADE)
+        if function is _UNMADE:
+            function = together(False)
+        found: list[bool] = []
+        for record in records:
+            if function is not None and type(record) is dict:
+                try:
+                    found.append(function(record, given) is True)
+                    continue
+                except Exception:  # as in passes
+                    pass
+            found.append(one_by_one(record, given, False))
+        return found
+
     def one_by_one(record: Any, given: dict[str, Any], serviced: bool) -> bool:
         """`_failing`'s loop: each rule's own function, made only when first needed."""
         nonlocal made
@@ -275,4 +299,4 @@ def verdict(rules: Sequence[Rule], clock: Clock) -> Any:
                     return False
         return True
 
-    return passes
+    return Verdict(passes, passes_many)

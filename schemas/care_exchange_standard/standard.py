@@ -24,7 +24,7 @@ from care_exchange_standard.files import SCHEMA_DIR
 from care_exchange_standard.messages import show
 from care_exchange_standard.rules import load_rules
 from care_exchange_standard.validation import (
-    Check,
+    BatchCheck,
     Issue,
     TypeValidator,
     docs_link,
@@ -66,7 +66,7 @@ class TypeInfo:
         return DISCRIMINATORS[self.kind]
 
 
-class _Steps(dict[str, tuple[Check, ...]]):
+class _Steps(dict[str, tuple[BatchCheck, ...]]):
     """The verdict steps of a discriminator's types, each made when first looked up."""
 
     def __init__(self, standard: Standard, names: list[str]) -> None:
@@ -74,7 +74,7 @@ class _Steps(dict[str, tuple[Check, ...]]):
         self._standard = standard
         self._names = frozenset(names)
 
-    def __missing__(self, name: str) -> tuple[Check, ...]:
+    def __missing__(self, name: str) -> tuple[BatchCheck, ...]:
         if name not in self._names:
             raise KeyError(name)
         steps = self[name] = self._standard.validator(name).clean_steps
@@ -110,7 +110,7 @@ class Standard:
         self.codelists: dict[str, Codelist] = load_codelists(directory / "codelists")
         self.types: dict[str, TypeInfo] = {}
         self._validators: dict[str, TypeValidator] = {}
-        self._clean_checks: dict[str, dict[str, tuple[Check, ...]]] | None = None
+        self._clean_checks: dict[str, dict[str, tuple[BatchCheck, ...]]] | None = None
         for folder, kind in TYPE_FOLDERS.items():
             for path in sorted((directory / folder).glob("*.json")):
                 self._add_type(path.stem, kind, schema_uri(directory, path))
@@ -129,7 +129,16 @@ class Standard:
         compiled = jsonschema_rs.validator_for(
             self.documents[info.uri], registry=self.compiled_registry, validate_formats=True
         )
-        quiet = jsonschema_rs.validator_for(warning_schema(info.fields, self.codelists))
+        quiet_schema = warning_schema(info.fields, self.codelists)
+        quiet = jsonschema_rs.validator_for(quiet_schema)
+        many = (
+            jsonschema_rs.validator_for(
+                {"type": "array", "items": {"$ref": info.uri}},
+                registry=self.compiled_registry,
+                validate_formats=True,
+            ),
+            jsonschema_rs.validator_for({"type": "array", "items": quiet_schema}),
+        )
         return TypeValidator(
             info.name,
             compiled,
@@ -138,9 +147,10 @@ class Standard:
             quiet=quiet,
             documents=self.documents,
             rules=self._rules.get(info.name, ()),
+            many=many,
         )
 
-    def clean_checks(self) -> dict[str, dict[str, tuple[Check, ...]]]:
+    def clean_checks(self) -> dict[str, dict[str, tuple[BatchCheck, ...]]]:
         """Per discriminator (`recordType`, ...) and type: the steps of a record's bare verdict.
 
         A record that passes them (`TypeValidator.clean_steps`) has nothing to report; bulk

@@ -14,6 +14,7 @@ import os
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from itertools import compress
 from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
@@ -40,7 +41,7 @@ from care_exchange_standard.sources import (
     not_json,
     open_stream,
 )
-from care_exchange_standard.validation import Check, Issue, Severity, docs_link, pointer_parts
+from care_exchange_standard.validation import BatchCheck, Issue, Severity, docs_link, pointer_parts
 
 if TYPE_CHECKING:
     from care_exchange_standard.standard import Standard
@@ -290,14 +291,14 @@ def judge(standard: Standard, unit: Unit) -> Outcome:
 
 
 _MISSING = object()
-_NO_CHECKS: dict[str, tuple[Check, ...]] = {}
-_NO_STEPS: tuple[Check, ...] = ()
+_NO_CHECKS: dict[str, tuple[BatchCheck, ...]] = {}
+_NO_STEPS: tuple[BatchCheck, ...] = ()
 BATCH = 32  # records judged together, a step of their verdict at a time
 
 
 def _judge_batch(
     standard: Standard,
-    checks: dict[str, dict[str, tuple[Check, ...]]],
+    checks: dict[str, dict[str, tuple[BatchCheck, ...]]],
     outcome: Outcome,
     clean: Counter[str],
     batch: list[tuple[str | int, Any]],
@@ -312,7 +313,7 @@ def _judge_batch(
 
 
 def _unclean(
-    checks: dict[str, dict[str, tuple[Check, ...]]], records: list[Any], clean: Counter[str]
+    checks: dict[str, dict[str, tuple[BatchCheck, ...]]], records: list[Any], clean: Counter[str]
 ) -> list[int]:
     """The places of the records that have something to report, in order; the rest counted.
 
@@ -321,7 +322,7 @@ def _unclean(
     `TypeValidator.clean_steps`) a step at a time, each step of those that passed the one
     before. A batch of one type (the commonest) is found in one pass.
     """
-    by_type: dict[str, tuple[tuple[Check, ...], list[int]]] = {}
+    by_type: dict[str, tuple[tuple[BatchCheck, ...], list[int]]] = {}
     first = records[0] if records else None
     declared = first.get("recordType") if type(first) is dict else None
     if type(declared) is str and all(
@@ -339,7 +340,9 @@ def _unclean(
     kept: set[int] = set()
     for name, (steps, indices) in by_type.items():
         for step in steps:
-            indices = [index for index in indices if step(records[index])]
+            if not indices:
+                break
+            indices = list(compress(indices, step([records[index] for index in indices])))
         if indices:
             clean[name] += len(indices)
             passed += len(indices)
@@ -350,8 +353,8 @@ def _unclean(
 
 
 def _declared(
-    checks: dict[str, dict[str, tuple[Check, ...]]], record: Any
-) -> tuple[str | None, tuple[Check, ...]]:
+    checks: dict[str, dict[str, tuple[BatchCheck, ...]]], record: Any
+) -> tuple[str | None, tuple[BatchCheck, ...]]:
     """The type a record declares and its verdict's steps, or None when it declares none known."""
     if type(record) is not dict:
         return None, _NO_STEPS

@@ -208,7 +208,11 @@ def test_the_rules_asked_together_pass_exactly_when_none_breaks(
     bindings = data.draw(drawn_bindings())
     context = Context(bindings["latestDate"], bindings["latestMillis"], bindings.get("service"))
     broken = check_rules(rules, record, context) if isinstance(record, dict) else []
-    assert verdict(rules, Clock())(record, context.bindings()) == (not broken)
+    judged = verdict(rules, Clock())
+    assert judged is not None
+    assert judged.one(record, context.bindings()) == (not broken)
+    alone = judged.one(record)  # the clock's bindings, no service: as in bulk
+    assert judged.many([record, record]) == [alone, alone]
 
 
 def test_a_number_beyond_64_bits_is_judged_exactly(standard: Standard) -> None:
@@ -235,6 +239,9 @@ def test_a_rule_that_cannot_judge_does_not_spare_a_record_the_other_rules(
     record["registeredPlaces"] = "many"
     record["beds"][0]["occupied"] += 1
     rules = standard.validator("capacity-snapshot").rules
-    assert not verdict(rules, Clock())(record)
+    judged = verdict(rules, Clock())
+    assert judged is not None
+    assert not judged.one(record)
+    assert judged.many([record]) == [False]
     broken = {failure.rule.code for failure in check_rules(rules, record, Context.now())}
     assert broken == {"capacity-snapshot/row-adds-up"}
