@@ -218,7 +218,8 @@ class TypeValidator:
         """
         whole, quiet_whole = self._many if self._many is not None else (None, None)
         steps = [_schema_step(self._compiled, whole)]
-        steps.append(_schema_step(self._quiet, quiet_whole) if self._quiet else _never_any)
+        quiet = _never_any if self._quiet is None else _schema_step(self._quiet, quiet_whole)
+        steps.append(quiet)
         if self._rules_verdict is not None:
             steps.append(self._rules_verdict.many)
         return tuple(steps)
