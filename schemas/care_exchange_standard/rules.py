@@ -238,36 +238,28 @@ def verdict(rules: Sequence[Rule], clock: Clock) -> Verdict | None:
 
     def passes(record: Any, bindings: Mapping[str, Any] | None = None) -> bool:
         """`bindings` (a Context's) default to the clock's, without a service."""
-        if bindings is None:  # bulk validation's call: kept short
-            given, serviced = clock.bindings(), False
-        else:
-            given = dict(bindings)
-            serviced = "service" in given
-        function = fused.get(serviced, _UNMADE)
-        if function is _UNMADE:
-            function = together(serviced)
-        if function is not None and type(record) is dict:
-            try:
-                return function(record, given) is True
-            except Exception:  # each rule asked alone says what the error means
-                pass
-        return one_by_one(record, given, serviced)
+        if bindings is None:
+            return judged([record], clock.bindings(), False)[0]
+        given = dict(bindings)
+        return judged([record], given, "service" in given)[0]
 
     def passes_many(records: list[Any]) -> list[bool]:
         """`passes` of each record without bindings: the clock asked once for them all."""
-        given = clock.bindings()
-        function = fused.get(False, _UNMADE)
+        return judged(records, clock.bindings(), False)
+
+    def judged(records: list[Any], given: dict[str, Any], serviced: bool) -> list[bool]:
+        function = fused.get(serviced, _UNMADE)
         if function is _UNMADE:
-            function = together(False)
+            function = together(serviced)
         found: list[bool] = []
         for record in records:
             if function is not None and type(record) is dict:
                 try:
                     found.append(function(record, given) is True)
                     continue
-                except Exception:  # as in passes
+                except Exception:  # each rule asked alone says what the error means
                     pass
-            found.append(one_by_one(record, given, False))
+            found.append(one_by_one(record, given, serviced))
         return found
 
     def one_by_one(record: Any, given: dict[str, Any], serviced: bool) -> bool:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 import jsonschema_rs
@@ -204,7 +205,7 @@ class TypeValidator:
         self._documents: list[Mapping[str, Any]] = [root.schema] if root else []
         self._documents += list((documents or {}).values())
 
-    @property
+    @cached_property
     def clean_steps(self) -> tuple[BatchCheck, ...]:
         """The bare verdict's steps: valid against the schema, no warning, no broken rule.
 

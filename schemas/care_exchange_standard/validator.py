@@ -336,7 +336,6 @@ def _unclean(
             name, steps = _declared(checks, record)
             if name is not None:
                 by_type.setdefault(name, (steps, []))[1].append(index)
-    passed = 0
     kept: set[int] = set()
     for name, (steps, indices) in by_type.items():
         for step in steps:
@@ -345,9 +344,8 @@ def _unclean(
             indices = list(compress(indices, step([records[index] for index in indices])))
         if indices:
             clean[name] += len(indices)
-            passed += len(indices)
             kept.update(indices)
-    if passed == len(records):
+    if len(kept) == len(records):
         return []
     return [index for index in range(len(records)) if index not in kept]
 
