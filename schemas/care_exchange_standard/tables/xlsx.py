@@ -34,6 +34,18 @@ QUOTED_OR_BRACKETED = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.')
 OFFICE_DOCUMENT = "/officeDocument"
 
 
+# What a damaged part raises while it is read: a missing part or index (LookupError, and with
+# it an XML declaration naming an encoding that does not exist), bad XML, a bad zip entry.
+_DAMAGED = (
+    LookupError,
+    ElementTree.ParseError,
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    ValueError,
+)
+
+
 class XlsxError(Exception):
     """The workbook cannot be read; str() is one plain line."""
 
@@ -88,8 +100,7 @@ class Workbook:
         except XlsxError:
             self.zip.close()
             raise
-        except (KeyError, ElementTree.ParseError, zipfile.BadZipFile, zlib.error, EOFError,
-                ValueError, IndexError) as error:  # fmt: skip
+        except _DAMAGED as error:
             self.zip.close()
             raise XlsxError(f"the workbook is damaged ({_plain(error)})") from None
 
@@ -178,8 +189,7 @@ class Workbook:
         part = self.sheet(name).part
         try:
             yield from self._rows(part)
-        except (KeyError, ElementTree.ParseError, zipfile.BadZipFile, zlib.error, EOFError,
-                ValueError, IndexError) as error:  # fmt: skip
+        except _DAMAGED as error:
             raise XlsxError(f"the sheet {name!r} is damaged ({_plain(error)})") from None
 
     def _rows(self, part: str) -> Iterator[tuple[int, dict[int, Raw]]]:
