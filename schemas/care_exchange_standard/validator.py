@@ -401,15 +401,20 @@ class _Engine:
     def __init__(self, standard: Standard, report: Report, jobs: int) -> None:
         self.standard = standard
         self.report = report
+        self.jobs = jobs if "fork" in multiprocessing.get_all_start_methods() else 1
         self.pool: Pool | None = None
         self.pending: deque[tuple[InputResult, Unit, AsyncResult[Outcome] | Outcome]] = deque()
         self.items_seen = 0
         self.restart: int | None = None
-        if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+        self.window = _PENDING_PER_WORKER * max(self.jobs, 1)
+
+    def workers(self) -> Pool:
+        """The worker processes, forked when a unit first needs them (a CSV file needs none)."""
+        if self.pool is None:
             global _worker_standard  # handed to the forked workers
-            _worker_standard = standard
-            self.pool = multiprocessing.get_context("fork").Pool(jobs)
-        self.window = _PENDING_PER_WORKER * max(jobs, 1)
+            _worker_standard = self.standard
+            self.pool = multiprocessing.get_context("fork").Pool(self.jobs)
+        return self.pool
 
     def close(self, finished: bool) -> None:
         """Let the workers finish, or (after an error or an interrupt) stop them at once."""
@@ -421,10 +426,11 @@ class _Engine:
             self.pool.join()
 
     def submit(self, item: InputResult, unit: Unit) -> None:
-        if self.pool is None:
+        if self.jobs <= 1:
             self.pending.append((item, unit, judge(self.standard, unit)))
         else:
-            self.pending.append((item, unit, self.pool.apply_async(_judge_in_worker, (unit,))))
+            waiting = self.workers().apply_async(_judge_in_worker, (unit,))
+            self.pending.append((item, unit, waiting))
         while len(self.pending) > self.window:
             self.settle()
 
@@ -462,7 +468,7 @@ class _Engine:
     ) -> None:
         """Every unit of a JSON or NDJSON input; workers read a file's units themselves."""
         self.items_seen, self.restart = 0, None
-        spans = str(path) if path is not None and self.pool is not None else None
+        spans = str(path) if path is not None and self.jobs > 1 else None
         units: Generator[Unit, None, None] = json_units(handle, kind, path=spans)
         try:
             for unit in units:
@@ -557,6 +563,7 @@ class _TableOutcome:
         default_factory=list
     )
     error: str | None = None  # the reader gave up here (TableError)
+    in_order: bool = False  # the part must be read in order from its start (NotPlainError)
 
 
 def _each_row(
@@ -639,6 +646,8 @@ def _judge_part(part: Any, path: Path) -> _TableOutcome:
         _judge_batches(_worker_standard, tables.read_part_batches(part, path, BATCH), outcome)
     except tables.TableError as error:
         outcome.error = str(error)
+    except tables.NotPlainError:
+        outcome.in_order = True
     return outcome
 
 
@@ -669,32 +678,73 @@ def _in_parts(source: Path | IO[bytes], name: str, sheet: str | None) -> Path | 
 def _run_parts(
     standard: Standard, report: Report, item: InputResult, path: Path, parts: Iterator[Any]
 ) -> None:
-    """Parts of a CSV file judged by forked workers, their findings filed in order."""
+    """Parts of a CSV file judged by forked workers, their findings filed in order.
+
+    The first part is judged here before the workers are forked, so they start with the sheet's
+    layout, its line builder and the type's checks made (`csv_parts` makes it small). From a
+    part that must be read in order, the rest of the file is read here.
+    """
     global _worker_standard  # handed to the forked workers
     _worker_standard = standard
+    first = next(parts, None)
+    if first is None:
+        return
+    judged = None if first.rest is not None else _judge_part(first, path)
+    start_over = _settle(report, item, first, judged)
+    if start_over is None:
+        start_over = _run_pool(report, item, path, parts)
+    if start_over is not None:
+        _file_rows(standard, report, item, _part_rows(start_over, path))
+
+
+def _run_pool(report: Report, item: InputResult, path: Path, parts: Iterator[Any]) -> Any:
+    """The parts judged by workers, filed in order up to one that must be read in order."""
     jobs = min(_cpus(), MAX_JOBS)
-    pool = multiprocessing.get_context("fork").Pool(jobs)
-    pending: deque[AsyncResult[_TableOutcome]] = deque()
-    finished = False
+    pool: Pool | None = None
+    pending: deque[tuple[Any, AsyncResult[_TableOutcome] | None]] = deque()
+    start_over: Any = None
     try:
         for part in parts:
-            if part.rest is not None:  # read in order, after what the workers have
-                while pending:
-                    _file(report, item, pending.popleft().get())
-                _file_rows(standard, report, item, _part_rows(part, path))
-                continue
-            pending.append(pool.apply_async(_judge_part, (part, path)))
-            while len(pending) > _PENDING_PER_WORKER * jobs:
-                _file(report, item, pending.popleft().get())
-        while pending:
-            _file(report, item, pending.popleft().get())
-        finished = True
+            judged = None
+            if part.rest is None:
+                pool = pool or multiprocessing.get_context("fork").Pool(jobs)
+                judged = pool.apply_async(_judge_part, (part, path))
+            pending.append((part, judged))
+            while len(pending) > _PENDING_PER_WORKER * jobs and start_over is None:
+                start_over = _settle(report, item, *pending.popleft())
+            if start_over is not None:
+                break
+        while pending and start_over is None:
+            start_over = _settle(report, item, *pending.popleft())
     finally:
-        if finished:
-            pool.close()
-        else:
-            pool.terminate()
-        pool.join()
+        if pool is not None:
+            if start_over is None and not pending:
+                pool.close()
+            else:  # an error, an interrupt, or parts judged in vain before one read in order
+                pool.terminate()
+            pool.join()
+    return start_over
+
+
+def _settle(
+    report: Report,
+    item: InputResult,
+    part: Any,
+    judged: AsyncResult[_TableOutcome] | _TableOutcome | None,
+) -> Any:
+    """A part's findings filed; or, when it must be read in order, the part that reads so.
+
+    `judged` is its outcome, or a worker's to wait for, or None for a part that reads the rest
+    of the file in order.
+    """
+    if judged is None:
+        return part
+    outcome = judged.get() if isinstance(judged, AsyncResult) else judged
+    if outcome.in_order:
+        tables = importlib.import_module("care_exchange_standard.tables")
+        return tables.in_order(part)
+    _file(report, item, outcome)
+    return None
 
 
 def _part_rows(part: Any, path: Path) -> Iterator[_TableRow]:

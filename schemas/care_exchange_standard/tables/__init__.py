@@ -38,7 +38,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from care_exchange_standard.tables.parts import CsvPart as CsvPart
+    from care_exchange_standard.tables.parts import NotPlainError as NotPlainError
     from care_exchange_standard.tables.parts import csv_parts as csv_parts
+    from care_exchange_standard.tables.parts import in_order as in_order
     from care_exchange_standard.tables.parts import read_part as read_part
     from care_exchange_standard.tables.parts import read_part_batches as read_part_batches
     from care_exchange_standard.tables.reading import (
@@ -50,7 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CellProblem", "TableError", "TableRow", "read_table"]
 # Beyond the contract: a large CSV file in parts, for the validator's worker processes.
-PARTS = ("CsvPart", "csv_parts", "read_part", "read_part_batches")
+PARTS = ("CsvPart", "NotPlainError", "csv_parts", "in_order", "read_part", "read_part_batches")
 
 
 def __getattr__(name: str) -> Any:

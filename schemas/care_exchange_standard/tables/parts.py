@@ -6,7 +6,8 @@ does, then cuts the data after it at the lines where one record ends and the nex
 `read_table`'s own reader, and the count of data rows before it, so its rows and lines are
 numbered as in the whole file. Cutting is exact only while rows are lines: the rest of the file
 from the first part that holds a quote (a cell with a comma or a line break in it may span
-lines) or a lone carriage return is one part read in order from its place in the file.
+lines) or a lone carriage return is one part read in order from its place in the file. (The
+reader of a part finds a lone carriage return among lines that end CR LF: NotPlainError.)
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import csv
 import functools
 import io
 import itertools
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from care_exchange_standard.sources import InputError, read_span
 from care_exchange_standard.tables.layout import RECORD_ID, layout_for, record_types
@@ -58,8 +61,20 @@ class CsvPart:
     data: bytes  # whole lines of data rows (b"" with `span` or `rest`)
     skipped: int  # data rows (each one line) before this part
     rest: int | None = None  # instead of data: read the file from this byte offset on
-    crlf: bool = False  # every line of the data ends "\r\n" (as Excel and the csv module write)
+    # The data holds as many "\r" as "\n" (its `lines`): each line should end "\r\n", as Excel
+    # and the csv module write. The reader checks it (NotPlainError).
+    crlf: bool = False
     span: tuple[int, int] | None = None  # instead of data: its start and length in the file
+    lines: int = 0  # the line breaks ("\n") in the data
+
+
+class NotPlainError(Exception):
+    """A part holding a lone carriage return, which the csv module reads as a line break.
+
+    The rows of the parts after it are numbered wrongly: the file is read in order from the
+    start of this part instead (`in_order`). Cutting leaves this rare case to the reader, which
+    finds it in splitting the lines, as looking for it costs the cutting process as much again.
+    """
 
 
 def csv_parts(path: Path, record_type: str | None = None) -> Iterator[CsvPart]:
@@ -78,34 +93,65 @@ def csv_parts(path: Path, record_type: str | None = None) -> Iterator[CsvPart]:
         # Read into one growing buffer, its parts looked at where they lie: not copied.
         buffer, offset, skipped = bytearray(head[header_bytes:]), header_bytes, 0
         header = head[:header_bytes]
-        at_end = False
+        at_end, total = False, _size(handle)
         while buffer or not at_end:
-            cut, searched, tries = 0, PART_BYTES - 1, 0
-            while not at_end:
-                if len(buffer) >= PART_BYTES:
+            size = _part_size(offset - header_bytes, total - offset)
+            cut, searched, tries = 0, size - 1, 0
+            while True:
+                if len(buffer) >= size:
                     cut, searched, tries = _cut(buffer, searched, tries, id_index, delimiter)
                     if cut or tries >= MAX_TRIES or len(buffer) >= MAX_PART_BYTES:
                         break
+                if at_end:
+                    break
                 block = handle.read(PART_BYTES)
                 at_end = not block
                 buffer += block
-            if at_end:
+            if at_end and not cut:
                 cut = len(buffer)
             returns = buffer.count(b"\r", 0, cut)
-            lone = returns and _LONE_RETURN.search(buffer, 0, cut)
+            lines = buffer.count(b"\n", 0, cut)
+            crlf = returns == lines > 0  # the reader checks that they pair up
+            lone = returns and not crlf and _LONE_RETURN.search(buffer, 0, cut)
             if not cut or lone or buffer.find(b'"', 0, cut) >= 0:
                 yield CsvPart(record_type, header, b"", skipped, rest=offset)
                 return
-            lines = buffer.count(b"\n", 0, cut)
-            crlf = returns == lines > 0
-            yield CsvPart(record_type, header, b"", skipped, crlf=crlf, span=(offset, cut))
+            span = (offset, cut)
+            yield CsvPart(record_type, header, b"", skipped, crlf=crlf, span=span, lines=lines)
             skipped += lines
             offset += cut
             del buffer[:cut]
 
 
+def _part_size(before: int, after: int) -> int:
+    """How large to cut the part with `before` bytes of data before it and `after` from it on.
+
+    Parts are smaller at both ends. The first is judged while the other processors wait (the
+    validator judges it before forking its workers, so that they start with what it made), and
+    the last ones let the workers finish together: one may wait alone for the other's last part.
+    """
+    if not before:
+        return PART_BYTES // 16
+    return PART_BYTES if after > 4 * PART_BYTES else PART_BYTES // 4
+
+
+def _size(handle: BinaryIO) -> int:
+    """The file's size when cutting starts (a file that grows meanwhile ends in small parts)."""
+    return os.fstat(handle.fileno()).st_size
+
+
+def in_order(part: CsvPart) -> CsvPart:
+    """The part that reads the file in order from the start of this one."""
+    if part.rest is not None or part.span is None:
+        return part
+    return CsvPart(part.record_type, part.header, b"", part.skipped, rest=part.span[0])
+
+
 def read_part(part: CsvPart, path: Path) -> Iterator[TableRow]:
-    """The records of one part, located as in the whole file (TableError as `read_table`)."""
+    """The records of one part, located as in the whole file (TableError as `read_table`).
+
+    NotPlainError, before any record, when the part must be read `in_order`.
+    """
     if not part.header:  # the whole file
         yield from read_table(path, name="whole.csv", record_type=part.record_type)
         return
@@ -126,6 +172,7 @@ def read_part_batches(part: CsvPart, path: Path, size: int) -> Iterator[RowBatch
     """The records of a part of whole lines (not one to read in order), `size` a batch.
 
     As `read_part`, for bulk validation: a record is made a TableRow only when asked.
+    NotPlainError, at once, when the part must be read `in_order`.
     """
     if not part.header or part.rest is not None:
         raise ValueError("a part read in order has no batches: read it with read_part")
@@ -161,10 +208,10 @@ def _span(path: Path, start: int, length: int) -> bytes:
 def _plain_rows(part: CsvPart, data: bytes) -> Iterator[tuple[int, list[str]]] | None:
     """The part's rows as `_csv_rows` gives them (and blank ones), or None where only it can.
 
-    A part is cut only where it holds no quote and no lone carriage return, so each of its
-    lines is one row whose cells the delimiter separates: `str.split` reads them for half of
-    what the csv module costs. Text that is not UTF-8, or a line longer than a cell may be,
-    is left to `_csv_rows`, which says what is wrong and where.
+    A part is cut only where it holds no quote, and one with a lone carriage return is refused
+    here (NotPlainError), so each of its lines is one row whose cells the delimiter separates:
+    `str.split` reads them for half of what the csv module costs. Text that is not UTF-8, or a
+    line longer than a cell may be, is left to `_csv_rows`, which says what is wrong and where.
     """
     try:
         text = data.decode("utf-8")
@@ -173,6 +220,8 @@ def _plain_rows(part: CsvPart, data: bytes) -> Iterator[tuple[int, list[str]]] |
         return None
     if part.crlf:
         lines = text.split("\r\n")
+        if len(lines) != part.lines + 1:  # a "\r" that ends no line, and a "\n" alone
+            raise NotPlainError
     else:
         lines = (text.replace("\r\n", "\n") if "\r" in text else text).split("\n")
     if len(text) > CSV_FIELD_LIMIT and max(map(len, lines)) > CSV_FIELD_LIMIT:

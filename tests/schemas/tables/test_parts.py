@@ -15,7 +15,14 @@ from care_exchange_standard import SCHEMA_DIR
 from care_exchange_standard.tables import TableError, read_table
 from care_exchange_standard.tables import parts as parts_module
 from care_exchange_standard.tables.layout import layout_for
-from care_exchange_standard.tables.parts import CsvPart, csv_parts, read_part, read_part_batches
+from care_exchange_standard.tables.parts import (
+    CsvPart,
+    NotPlainError,
+    csv_parts,
+    in_order,
+    read_part,
+    read_part_batches,
+)
 from care_exchange_standard.tables.reading import CSV_FIELD_LIMIT, TableRow, _csv_rows
 from care_exchange_standard.tables.writing import write_csv
 
@@ -59,8 +66,18 @@ def whole_and_parts(
         ]
 
     whole = seen(read_table(path, name=path.name))
-    split = seen(row for part in csv_parts(path) for row in part_rows(part, path, batched))
-    return whole, split
+    return whole, seen(rows_of_parts(path, batched))
+
+
+def rows_of_parts(path: Path, batched: bool) -> Iterator[TableRow]:
+    """The rows of each part in turn, and from a part that must be read in order, the rest."""
+    for part in csv_parts(path):
+        try:
+            rows = list(part_rows(part, path, batched))
+        except NotPlainError:
+            yield from read_part(in_order(part), path)
+            return
+        yield from rows
 
 
 @pytest.mark.parametrize("batched", [False, True])
@@ -138,6 +155,23 @@ def test_a_long_run_of_blank_lines_is_soon_given_up_to_be_read_in_order(tmp_path
     assert split == whole
 
 
+def test_parts_are_smaller_at_both_ends(tmp_path: Path) -> None:
+    """The first is judged before the workers start; the last ones let them finish together."""
+    path = capacity_csv(tmp_path / "c.csv", 400)
+    total, size = path.stat().st_size, parts_module.PART_BYTES
+    spans = [part.span for part in csv_parts(path)]
+    assert all(span is not None for span in spans)
+    lengths = [length for _, length in spans]  # type: ignore[misc]
+    record = max(len(line) for line in path.read_bytes().split(b"\n")[3:]) * 4
+    middle = [length for start, length in spans[1:] if total - start > 4 * size]  # type: ignore[misc]
+    tail = [length for start, length in spans[1:] if total - start <= 4 * size]  # type: ignore[misc]
+    assert lengths[0] < size // 16 + record
+    assert len(middle) > 3 and all(size <= length < size + record for length in middle)
+    assert len(tail) > 3 and all(length < size // 4 + record for length in tail)
+    whole, split = whole_and_parts(path)
+    assert split == whole and len(whole) == 400
+
+
 cell_text = st.text(alphabet="ab é,;\t1", max_size=4)
 
 
@@ -164,7 +198,10 @@ def test_a_plain_parts_rows_are_what_the_csv_module_reads(
     body = ending.join(lines) + data.draw(st.sampled_from(["", ending]))
     crlf = ending == "\r\n" and data.draw(st.booleans())  # as csv_parts says, or not said
     skipped = data.draw(st.integers(0, 50))
-    part = parts_module.CsvPart(CAPACITY, header.encode(), body.encode(), skipped, crlf=crlf)
+    data_lines = body.count("\n")
+    part = parts_module.CsvPart(
+        CAPACITY, header.encode(), body.encode(), skipped, crlf=crlf, lines=data_lines
+    )
     plain = parts_module._plain_rows(part, part.data)
     assert plain is not None
     expected = list(_csv_rows(iter((part.header, part.data)), part.skipped))
@@ -205,7 +242,12 @@ def test_parts_say_when_every_line_ends_crlf(tmp_path: Path, ending: str) -> Non
     path.write_bytes(text)
     parts = list(csv_parts(path))
     assert len(parts) > 5 and all(part.rest is None for part in parts)
-    assert {part.crlf for part in parts[:-1]} == {ending == "\r\n"}
+    for part in parts:
+        start, length = part.span or (0, 0)
+        data = text[start : start + length]
+        assert part.crlf == (data.count(b"\r\n") == data.count(b"\n") > 0)
+    if ending != "mixed":
+        assert {part.crlf for part in parts} == {ending == "\r\n"}
     whole, split = whole_and_parts(path)
     assert split == whole and len(whole) == 120
 
@@ -220,6 +262,38 @@ def test_a_part_of_a_file_gone_or_shrunk_since_it_was_cut_cannot_be_read(tmp_pat
     path.unlink()
     with pytest.raises(TableError, match="cannot be read"):
         list(read_part(parts[0], path))
+
+
+def break_line_endings(path: Path, span: tuple[int, int]) -> int:
+    """A lone "\r" and a lone "\n" in the lines at `span` (three or more); where they start."""
+    start, length = span
+    data = path.read_bytes()
+    lines = data[start : start + length].split(b"\r\n")
+    lines[1] = lines[1][:-1] + b"\r" + lines[1][-1:]
+    lines[1] += b"\n" + lines.pop(2)
+    path.write_bytes(data[:start] + b"\r\n".join(lines) + data[start + length :])
+    return start
+
+
+@pytest.mark.parametrize("where", [0, 1, 2])
+def test_lone_returns_as_many_as_lone_line_feeds_are_read_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: int
+) -> None:
+    """The cutting counts as many "\r" as "\n": the reader finds that they do not pair up."""
+    monkeypatch.setattr(parts_module, "HEAD_BYTES", 3_600)  # the headings: no part's lines
+    path = capacity_csv(tmp_path / "c.csv", 120)
+    span = list(csv_parts(path))[[0, 4, -1][where]].span
+    assert span is not None
+    start = break_line_endings(path, span)
+    cut = list(csv_parts(path))
+    plain = [part for part in cut if part.span is not None and part.span[0] == start]
+    assert len(plain) == 1 and plain[0].crlf and all(part.rest is None for part in cut)
+    with pytest.raises(NotPlainError):
+        list(read_part(plain[0], path))
+    with pytest.raises(NotPlainError):
+        read_part_batches(plain[0], path, 8)
+    whole, split = whole_and_parts(path)
+    assert split == whole
 
 
 def test_a_lone_carriage_return_leaves_the_rest_to_be_read_in_order(

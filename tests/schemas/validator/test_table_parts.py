@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from care_exchange_standard.standard import load_standard
 from care_exchange_standard.tables import parts
 from care_exchange_standard.tables.layout import layout_for
 from care_exchange_standard.tables.writing import write_csv
+from tests.schemas.tables.test_parts import break_line_endings
 
 CAPACITY = "capacity-snapshot"
 
@@ -71,6 +73,67 @@ def test_an_unreadable_line_stops_the_parts_where_it_stops_the_whole(
     assert report(path) == in_order
     assert in_order["inputs"][0]["status"] == "unreadable"
     assert "line 301" in in_order["inputs"][0]["message"]
+
+
+def test_an_unreadable_line_in_the_first_part_stops_it_before_workers_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first part is judged in the process that cuts the file, before it forks workers."""
+    path = capacity_csv(tmp_path / "c.csv", 150)
+    monkeypatch.setattr(parts, "PART_BYTES", 3_000)
+    first = next(parts.csv_parts(path, CAPACITY)).span
+    assert first is not None
+    data = path.read_bytes()
+    path.write_bytes(data[: first[0] + 1] + b"\xe9" + data[first[0] + 1 :])
+    in_order = report(path)
+    monkeypatch.setattr(validator, "POOL_THRESHOLD", 1)
+    monkeypatch.setattr(validator, "_cpus", lambda: 2)
+    forked: list[int] = []
+    fork = multiprocessing.get_context("fork")
+    monkeypatch.setattr(fork, "Pool", lambda jobs: forked.append(jobs))
+    assert report(path) == in_order
+    assert in_order["inputs"][0]["status"] == "unreadable"
+    assert forked == []
+
+
+def test_a_large_csv_file_forks_one_set_of_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Those judging its parts; none for JSON inputs, as there are none."""
+    path = capacity_csv(tmp_path / "c.csv", 150)
+    in_order = report(path)
+    monkeypatch.setattr(validator, "POOL_THRESHOLD", 1)
+    monkeypatch.setattr(validator, "_cpus", lambda: 2)
+    monkeypatch.setattr(parts, "PART_BYTES", 3_000)
+    fork = multiprocessing.get_context("fork")
+    forked: list[int] = []
+    real = fork.Pool
+
+    def counted(jobs: int) -> Any:
+        forked.append(jobs)
+        return real(jobs)
+
+    monkeypatch.setattr(fork, "Pool", counted)
+    assert report(path) == in_order
+    assert forked == [2]
+
+
+@pytest.mark.parametrize("where", [0, 3])
+def test_a_part_whose_line_ends_do_not_pair_up_is_read_in_order_from_its_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: int
+) -> None:
+    """The first part (judged before the workers start) or a worker's."""
+    monkeypatch.setattr(parts, "PART_BYTES", 3_000)
+    monkeypatch.setattr(parts, "HEAD_BYTES", 3_600)  # the headings: no part's lines
+    path = capacity_csv(tmp_path / "c.csv", 150)
+    span = list(parts.csv_parts(path, CAPACITY))[where].span
+    assert span is not None
+    break_line_endings(path, span)
+    in_order = report(path)
+    monkeypatch.setattr(validator, "POOL_THRESHOLD", 1)
+    monkeypatch.setattr(validator, "_cpus", lambda: 2)
+    assert report(path) == in_order
+    assert in_order["summary"]["invalid"] > 5
 
 
 def test_an_unreadable_identifier_after_a_record_is_read_as_in_order(
