@@ -503,10 +503,10 @@ class _Compiler:
         )
 
     def concatenation(self, node: Node, context: str) -> str:
-        """`&`, and a chain of them (`a & "/" & b`): each side's text, joined once.
+        """`&`, and a chain of them (`a & "/" & b`): each side's text, added up.
 
         A side that is text already (nearly always) is taken as it is; the sides are evaluated
-        in JSONata's order, left to right.
+        in JSONata's order, left to right. Adding a few texts costs less than joining a list.
         """
         texts = []
         for side in (side for child in node.children for side in _chained(child)):
@@ -519,7 +519,7 @@ class _Compiler:
                     f"({held} if type({held} := {code}) is str else '' if {held} is U "
                     f"else text({held}))"
                 )
-        return f"''.join([{', '.join(texts)}])"
+        return f"({' + '.join(texts)})"
 
     def truth(self, code: str, node: Node | None = None) -> str:
         """JSONata's truth of a value, without a call when it is already true or false."""
