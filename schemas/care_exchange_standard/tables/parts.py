@@ -236,28 +236,34 @@ def _heading(head: bytes, record_type: str | None) -> tuple[int, str, int, bytes
 
     None when the start of the file is not plainly so (read in order, the reader says why).
     """
-    lines = head.splitlines(keepends=True)[:-1]  # whole lines only
-    if not lines or b"\r" in b"".join(lines).replace(b"\r\n", b""):
-        return None
-    try:
-        texts = [line.decode("utf-8") for line in lines]
-    except UnicodeDecodeError:
-        return None
-    texts[0] = texts[0].removeprefix(codecs.BOM_UTF8.decode("utf-8"))
-    delimiter = ","
-    if "," not in texts[0] and ("\t" in texts[0] or ";" in texts[0]):
-        delimiter = "\t" if "\t" in texts[0] else ";"
-    reader = csv.reader(iter(texts), delimiter=delimiter)
-    rows: list[tuple[int, Cells]] = []  # (lines read up to its end, its filled cells)
+    lines: list[bytes] = []  # the whole lines read, up to the last heading row
+
+    def texts() -> Iterator[str]:
+        start = 0
+        while (end := head.find(b"\n", start)) >= 0:
+            line = head[start : end + 1]
+            if b"\r" in line[:-1].removesuffix(b"\r"):
+                raise ValueError("a lone carriage return")
+            lines.append(line)
+            start = end + 1
+            yield line.decode("utf-8")
+
     csv.field_size_limit(CSV_FIELD_LIMIT)
+    rows: list[tuple[int, Cells]] = []  # (lines read up to its end, its filled cells)
     try:
+        found = texts()
+        top = next(found, "").removeprefix(codecs.BOM_UTF8.decode("utf-8"))
+        delimiter = ","
+        if "," not in top and ("\t" in top or ";" in top):
+            delimiter = "\t" if "\t" in top else ";"
+        reader = csv.reader(itertools.chain((top,), found), delimiter=delimiter)
         while len(rows) < 3:
             cells = next(reader, None)
             if cells is None:
                 return None
             if any(cells):
                 rows.append((reader.line_num, _as_cells(cells)))
-    except csv.Error:
+    except (csv.Error, ValueError):  # not UTF-8, or a lone carriage return
         return None
     first, lookahead = rows[0][1], rows[1:]
     try:

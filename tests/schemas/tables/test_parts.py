@@ -144,6 +144,27 @@ def test_a_file_without_identifiers_is_one_part(tmp_path: Path) -> None:
         read_part_batches(part, path, 32)
 
 
+@pytest.mark.parametrize(
+    ("find", "put"), [(b"follows.\r\n", b"follows.\r\r\n"), (b"Notes", b"N\xf6tes")]
+)
+def test_headings_with_a_lone_return_or_not_utf8_make_one_part(
+    tmp_path: Path, find: bytes, put: bytes
+) -> None:
+    """Only the heading rows are read to cut: a file whose headings are not plain is read whole."""
+    path = capacity_csv(tmp_path / "c.csv", 120)
+    path.write_bytes(path.read_bytes().replace(find, put, 1))
+    [part] = list(csv_parts(path))
+    assert part.rest == 0 and not part.header
+
+    def read(rows: Iterator[TableRow]) -> object:
+        try:
+            return [(row.location, row.record, row.problems) for row in rows]
+        except TableError as error:
+            return str(error)
+
+    assert read(read_part(part, path)) == read(read_table(path, name=path.name))
+
+
 def test_a_long_run_of_blank_lines_is_soon_given_up_to_be_read_in_order(tmp_path: Path) -> None:
     path = capacity_csv(tmp_path / "c.csv", 30)
     lines = path.read_bytes().split(b"\n")
