@@ -31,6 +31,12 @@ results.
 A chunk refused as a whole (a token without any publish scope, a body the server will not take)
 raises its `ProblemError` from the iterator; the results already handed out stand, and a re-run
 replays them.
+
+**One chunk ahead.** The blocking client sends each chunk as soon as the one before it is
+answered, before that one's results are handed out (`walk.AheadWalk`), so the server is never
+idle while this process reads records and files results. A consumer that stops early may thus
+leave one chunk more published than it saw answered; a re-run replays it. The async client
+sends a chunk when the last one's results are all handed out.
 """
 
 from __future__ import annotations
@@ -220,13 +226,20 @@ class BulkWalker:
         self._dry_run = dry_run
         self._limits = limits
         self._chunks: Iterator[Chunk] | None = None
-        self._sent: Chunk | None = None
+        # In input order: the chunks sent and not yet answered, and the results of records too
+        # large to send between them.
+        self._out: deque[Chunk | BulkItemResult] = deque()
         self._items: deque[BulkItemResult] = deque()
         self._settled = 0
 
     @property
     def position(self) -> int:
         return self._settled
+
+    @property
+    def ahead(self) -> bool:
+        """Once the limits are known, the next chunk is the next records, whatever the answers."""
+        return self._limits is not None
 
     def next_call(self) -> Call[Any] | None:
         if self._limits is None:
@@ -239,11 +252,10 @@ class BulkWalker:
             )
         limit = self._limits["maxBodyBytes"]
         for chunk in self._chunks:
-            if len(chunk.content) > limit:
-                # Reported in its place; the walk goes on (the driver pops it before the next).
-                self._items.append(_too_large(chunk.offset, len(chunk.content), limit))
+            if len(chunk.content) > limit:  # reported in its place, after the chunks before it
+                self._out.append(_too_large(chunk.offset, len(chunk.content), limit))
                 continue
-            self._sent = chunk
+            self._out.append(chunk)
             call = ops.publish_bulk_encoded(chunk.content, chunk.key, dry_run=self._dry_run)
             return Call(
                 call.operation_id,
@@ -254,15 +266,26 @@ class BulkWalker:
                 content=call.content,
                 headers=call.headers,
             )
+        self._hand_out_unsent()
         return None
 
     def receive(self, answer: Any) -> None:
+        """The answer to the first chunk out (calls are answered in the order they were made)."""
         if self._limits is None:
             document: CapabilityDocument = answer
             self._limits = document["limits"]
             return
-        assert self._sent is not None
-        self._items.extend(results(self._sent, answer))
+        self._hand_out_unsent()
+        chunk = self._out.popleft()
+        assert isinstance(chunk, Chunk)
+        self._items.extend(results(chunk, answer))
+        self._hand_out_unsent()
+
+    def _hand_out_unsent(self) -> None:
+        """The results of records too large to send, up to the next chunk still out."""
+        while self._out and not isinstance(unsent := self._out[0], Chunk):
+            self._items.append(unsent)
+            self._out.popleft()
 
     def pop(self) -> BulkItemResult | None:
         if not self._items:

@@ -27,11 +27,11 @@ from care_exchange_client.auth import (
     oauth_options,
 )
 from care_exchange_client.calls import Call, Exchange
-from care_exchange_client.cursors import Walker
+from care_exchange_client.cursors import AheadWalker, Walker
 from care_exchange_client.errors import CareExchangeError, TokenError
 from care_exchange_client.methods import Operations
 from care_exchange_client.retry import RetryPolicy
-from care_exchange_client.walk import Walk
+from care_exchange_client.walk import AheadWalk, Walk
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
@@ -155,4 +155,6 @@ class Client(Operations):
             self._sleep(retry.delay)
 
     def _walk(self, walker: Walker[I, P]) -> Walk[I, P]:
+        if isinstance(walker, AheadWalker):
+            return AheadWalk(self._send, walker)
         return Walk(self._send, walker)

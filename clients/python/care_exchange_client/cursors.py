@@ -18,7 +18,7 @@ import json
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar, runtime_checkable
 from urllib.parse import parse_qsl, urlsplit
 
 from care_exchange_client import operations as ops
@@ -44,6 +44,15 @@ class Walker(Protocol[Item, Position]):
 
     def pop(self) -> Item | None:
         """The next item already received (advancing the position), or None."""
+
+
+@runtime_checkable
+class AheadWalker(Walker[Item, Position], Protocol):
+    """A walker whose next call may be made before the last call is answered (`AheadWalk`)."""
+
+    @property
+    def ahead(self) -> bool:
+        """Whether `next_call` may now be asked before the answers to the calls out."""
 
 
 class _Serialisable:

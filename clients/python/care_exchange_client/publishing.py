@@ -9,13 +9,11 @@ places of those sent and not yet answered are all that is held.
 from __future__ import annotations
 
 import json
-import queue
-import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from care_exchange_client.bulk import BulkItemResult
 from care_exchange_client.client import Client
@@ -23,8 +21,6 @@ from care_exchange_client.errors import CareExchangeError
 from care_exchange_standard.inputs import Located
 
 MAX_SHOWN = 50
-READ_AHEAD = 2000
-T = TypeVar("T")
 
 
 class Verdict(StrEnum):
@@ -108,49 +104,6 @@ def judge(client: Client, found: Located, result: BulkItemResult) -> tuple[Verdi
     return Verdict.REFUSED, _refusal(found, result)
 
 
-def read_ahead(items: Iterable[T], most: int = READ_AHEAD) -> Generator[T, None, None]:
-    """`items`, produced by a thread of their own up to `most` ahead of the consumer.
-
-    Reading and checking the next records (Python work) then overlaps the wait for the server's
-    answer to the last chunk, which is spent outside the interpreter lock.
-    """
-    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=most)
-    stop = threading.Event()
-
-    def offer(entry: tuple[bool, Any]) -> bool:
-        """Hand `entry` over unless the consumer has gone."""
-        while not stop.is_set():
-            try:
-                ready.put(entry, timeout=0.1)
-            except queue.Full:
-                continue
-            return True
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not offer((True, item)):
-                    return
-            offer((False, None))
-        except BaseException as error:  # handed to the consumer, raised there
-            offer((False, error))
-
-    producer = threading.Thread(target=produce, name="read-ahead", daemon=True)
-    producer.start()
-    try:
-        while True:
-            more, item = ready.get()
-            if not more:
-                if item is not None:
-                    raise item
-                return
-            yield item
-    finally:
-        stop.set()
-        producer.join(timeout=5)
-
-
 def publish_located(
     client: Client,
     records: Iterable[Located],
@@ -159,11 +112,15 @@ def publish_located(
     chunk_size: int | None = None,
     on_result: Callable[[Verdict], None] = lambda verdict: None,
 ) -> Tally:
-    """Publish `records` in chunks, filing each answer in `tally` as it comes."""
+    """Publish `records` in chunks, filing each answer in `tally` as it comes.
+
+    The records are read as the chunks are made, and a chunk is made while the one before it is
+    out (`AheadWalk`): reading and checking them overlaps the wait for the server.
+    """
     pending: deque[Located] = deque()
 
     def bodies() -> Iterator[Any]:
-        for found in read_ahead(records):
+        for found in records:
             pending.append(found)
             yield found.record
 
