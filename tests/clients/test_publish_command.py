@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,10 @@ def publish_fixture(reference: Reference, tmp_path: Path) -> Publish:
     }
 
     def run(*arguments: str) -> Result:
+        switch = sys.getswitchinterval()
         done = CliRunner().invoke(build(), ["publish", *arguments], env=env)
         assert party.client_secret not in done.output
+        assert sys.getswitchinterval() == switch  # set for the run's threads, then put back
         return done
 
     return run

@@ -10,6 +10,7 @@ the right to publish for its service included, and store nothing.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from care_exchange_standard.validator import Report
 
 EXIT_DONE, EXIT_NOT_ALL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+SENDER_SWITCH_SECONDS = 0.0002
 
 
 def publish(
@@ -145,6 +147,11 @@ def _publish(
     tally = Tally(dry_run=dry_run)
     total = report.records - report.invalid
     doing = "Checking with the server" if dry_run else "Publishing"
+    switch = sys.getswitchinterval()
+    # A chunk is sent by a thread of its own while this one reads records and files results
+    # (walk.AheadWalk): the sender gets the interpreter back within this of the server's
+    # answer or of a write, instead of the 5 ms this thread could hold it.
+    sys.setswitchinterval(SENDER_SWITCH_SECONDS)
     try:
         with (
             Client(base_url, credentials) as client,
@@ -176,6 +183,8 @@ def _publish(
         _summary(out, tally)
         err.print(f"care-exchange publish: the server stopped the run: {error}", markup=False)
         raise typer.Exit(EXIT_NOT_ALL) from None
+    finally:
+        sys.setswitchinterval(switch)
     return tally
 
 
