@@ -693,7 +693,7 @@ def test_a_looping_expression_fails_its_field_while_the_server_serves_others(
     world: World, settings: Settings
 ) -> None:
     """Over real HTTP, with the field limit from settings: while two looping fields run their
-    second each, other requests are answered at once; then only those fields have failed."""
+    second each, other requests are answered meanwhile; then only those fields have failed."""
     limited = settings.model_copy(update={"return_seconds_per_field": 1.0})
     app = create_app(limited)
     publish_october(world)
@@ -724,8 +724,9 @@ def test_a_looping_expression_fails_its_field_while_the_server_serves_others(
             healthy = httpx.get(f"{url}/healthz", timeout=5)
     finally:
         dispose(app)
-    assert answered, "the return was filled before any other request could be sent"
-    assert max(answered) < 1.0, answered
+    # A server held up by the fields would answer one request a field's second at most: two or
+    # three in all. Counted, not timed one by one: on a loaded machine one answer took 1.4 s.
+    assert len(answered) >= 5, answered
     response: httpx.Response = outcome["response"]
     assert response.status_code == 200, response.text
     found = values(response.json())
