@@ -508,7 +508,7 @@ class _CellProblem(Protocol):
 
 
 class _TableRow(Protocol):
-    """A row as `care_exchange_standard.tables.read_table` yields it (shared/contracts)."""
+    """A row as `care_exchange_standard.tables.read_table` yields it (the package's contract)."""
 
     location: str
     record: dict[str, Any]

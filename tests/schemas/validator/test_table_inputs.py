@@ -1,7 +1,8 @@
 """Spreadsheets through the tables contract: errors at their cells, unreadable sheets reported.
 
-The reader here is a stand-in that keeps to `shared/contracts/tables.md`, so the validator's side
-of the contract is held whatever the real reader's progress.
+The reader here is a stand-in that keeps to the tables package's contract (`__all__` of
+`care_exchange_standard.tables`: `read_table`, `TableRow`, `CellProblem`, `TableError`), so the
+validator's side of it is held whatever the real reader does.
 """
 
 from __future__ import annotations
