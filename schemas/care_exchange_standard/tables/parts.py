@@ -22,7 +22,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from care_exchange_standard.sources import InputError, read_span
 from care_exchange_standard.tables.layout import RECORD_ID, layout_for, record_types
@@ -93,7 +92,8 @@ def csv_parts(path: Path, record_type: str | None = None) -> Iterator[CsvPart]:
         # Read into one growing buffer, its parts looked at where they lie: not copied.
         buffer, offset, skipped = bytearray(head[header_bytes:]), header_bytes, 0
         header = head[:header_bytes]
-        at_end, total = False, _size(handle)
+        # The size when cutting starts: a file that grows meanwhile ends in small parts.
+        at_end, total = False, os.fstat(handle.fileno()).st_size
         while buffer or not at_end:
             size = _part_size(offset - header_bytes, total - offset)
             cut, searched, tries = 0, size - 1, 0
@@ -133,11 +133,6 @@ def _part_size(before: int, after: int) -> int:
     if not before:
         return PART_BYTES // 16
     return PART_BYTES if after > 4 * PART_BYTES else PART_BYTES // 4
-
-
-def _size(handle: BinaryIO) -> int:
-    """The file's size when cutting starts (a file that grows meanwhile ends in small parts)."""
-    return os.fstat(handle.fileno()).st_size
 
 
 def in_order(part: CsvPart) -> CsvPart:
