@@ -53,6 +53,9 @@ MAX_JOBS = 8
 _PENDING_PER_WORKER = 4
 
 Status = Literal["read", "unreadable", "skipped"]
+# An input that holds no record is refused as an empty file is: nothing in it was checked.
+NO_ROWS = "no records: it has headings but no rows of data under them"
+NO_ITEMS = "no records: the list is empty"
 
 
 @dataclass(frozen=True)
@@ -480,6 +483,8 @@ class _Engine:
             units.close()
         if self.restart is not None:
             self._read_exactly(item, handle, self.restart)
+        if not item.records:
+            raise InputError(NO_ITEMS)
 
     def _read_exactly(self, item: InputResult, handle: IO[bytes], offset: int) -> None:
         """The rest of an array whose quick cut went wrong, item by item with an exact parser."""
@@ -773,13 +778,15 @@ def _run_table(
     try:
         if large is not None and parts_of is not None:
             _run_parts(standard, report, item, large, parts_of(large, record_type))
-            return
-        rows: Iterator[_TableRow] = tables.read_table(
-            source, name=name, record_type=record_type, sheet=sheet
-        )
-        _file_rows(standard, report, item, rows)
+        else:
+            rows: Iterator[_TableRow] = tables.read_table(
+                source, name=name, record_type=record_type, sheet=sheet
+            )
+            _file_rows(standard, report, item, rows)
     except table_error as error:
         raise InputError(str(error)) from None
+    if not item.records:
+        raise InputError(NO_ROWS)
 
 
 def internal_error(error: Exception) -> str:

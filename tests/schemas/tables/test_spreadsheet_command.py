@@ -106,3 +106,20 @@ def test_fills_the_spreadsheet_from_records(app: typer.Typer, tmp_path: Path, fm
     result = CliRunner().invoke(app, [*arguments, "-o", str(tmp_path / "other")])
     assert result.exit_code == 2
     assert "record 1 is not a capacity-snapshot record ('achievement')" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_a_blank_spreadsheet_validates_as_no_records(tmp_path: Path, fmt: str) -> None:
+    """Not "all valid": nothing in it was checked, as with an empty file."""
+    from care_exchange_standard.command import build
+
+    target = tmp_path / f"blank.{fmt}"
+    made = CliRunner().invoke(
+        build(), ["spreadsheet", "capacity-snapshot", "-f", fmt, "-o", str(target)]
+    )
+    assert made.exit_code == 0, made.output
+    result = CliRunner().invoke(build(), ["validate", str(target)])
+    assert result.exit_code == 1
+    assert f"ERROR {target}: no records: it has headings but no rows of data under them" in (
+        result.stdout
+    )

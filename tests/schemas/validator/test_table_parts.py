@@ -173,3 +173,33 @@ def test_the_records_of_a_part_read_before_an_unreadable_line_count(
     assert report(path) == in_order
     assert in_order["inputs"][0]["status"] == "unreadable"
     assert in_order["inputs"][0]["records"] == in_order["summary"]["valid"] > 10
+
+
+@pytest.mark.parametrize("in_parts", [False, True])
+def test_headings_over_blank_rows_are_no_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_parts: bool
+) -> None:
+    """Refused as an empty file is, whether read in order or as a large file is.
+
+    (No record ends among blank rows, so a large file of them is read in order from its
+    first part.)
+    """
+    path = capacity_csv(tmp_path / "c.csv", 0)
+    path.write_bytes(path.read_bytes() + (b"," * 19 + b"\r\n") * 2_000)
+    if in_parts:
+        monkeypatch.setattr(validator, "POOL_THRESHOLD", 1)
+        monkeypatch.setattr(validator, "_cpus", lambda: 2)
+        monkeypatch.setattr(parts, "PART_BYTES", 3_000)
+        assert validator._in_parts(path, path.name, None) == path
+    found = report(path)
+    assert found["inputs"] == [
+        {
+            "name": str(path),
+            "status": "unreadable",
+            "message": validator.NO_ROWS,
+            "records": 0,
+            "valid": 0,
+            "invalid": 0,
+        }
+    ]
+    assert found["valid"] is False

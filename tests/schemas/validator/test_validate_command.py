@@ -125,6 +125,7 @@ def test_unknown_type_is_invalid_not_a_crash(tmp_path: Path) -> None:
         (None, "no such file or folder"),
         ("{not json", "not JSON at line 1, column 2"),
         ("", "the file is empty"),
+        ("[ ]", "no records: the list is empty"),
         ("Home,Places\n", "not JSON: it starts with 'H'"),
     ],
 )
