@@ -21,6 +21,7 @@ from care_exchange_standard import SCHEMA_DIR
 from care_exchange_standard.jsonata_native import (
     Expression,
     Natives,
+    compiling,
     native,
     natives,
     runtime,
@@ -447,6 +448,105 @@ def test_the_parts_judging_one_lists_items_share_its_loop() -> None:
     assert verdict({"rows": [{"x": 1, "y": 1}] * 5}, {}) is False
     assert verdict({"rows": "not a list"}, {}) is True
     assert verdict({}, {}) is True
+
+
+# A verdict whose other parts aggregate the items its loop judges: gathered in that loop.
+GATHERED = [
+    ("$sum(rows.n) <= cap", None),
+    ('$count(rows) = $count($distinct(rows.(a & "/" & b)))', None),
+    ("n >= 0", "rows"),
+    ("$sum([rows.n]) < 6", None),
+]
+_cells = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 4),
+    st.floats(-1, 3, allow_nan=False),
+    st.sampled_from(["x", "y", "x/y", ""]),
+)
+_whole = st.integers(0, 3)
+_rows = st.fixed_dictionaries(
+    {},
+    optional={
+        # mostly whole numbers and texts, so that most verdicts answer rather than raise
+        "n": st.one_of(_whole, _whole, _whole, _cells),
+        "a": st.one_of(st.sampled_from(["x", "y", "x/y"]), _cells),
+        "b": st.sampled_from(["x", "y", "x/y"]),
+    },
+)
+_lists = st.lists(_rows, max_size=5)
+gathered_data = st.one_of(
+    st.fixed_dictionaries({"cap": st.integers(0, 8), "rows": st.one_of(_lists, _lists, _rows)}),
+    st.fixed_dictionaries({"cap": st.integers(0, 8)}, optional={"rows": _cells}),
+)
+
+
+def _asked_alone(part: tuple[str, str | None], data: Any) -> bool | None:
+    """The part's own verdict; None when it raises (it cannot judge)."""
+    function = verdict_of([part])
+    assert function is not None
+    try:
+        return bool(function(data, {}))
+    except Exception:
+        return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=gathered_data)
+def test_aggregates_gathered_in_a_loop_judge_as_each_part_alone(data: dict[str, Any]) -> None:
+    """True only when no part alone says false or raises; false only when one says false; it
+    raises only where a part alone raises (the caller then asks each rule alone)."""
+    verdict = verdict_of(GATHERED)
+    assert verdict is not None
+    alone = [_asked_alone(part, data) for part in GATHERED]
+    try:
+        together = verdict(data, {})
+    except Exception:
+        event("raised")
+        assert None in alone
+        return
+    event(f"answered {together}")
+    assert all(found is True for found in alone) if together else False in alone, alone
+
+
+def test_a_list_of_whole_numbers_is_summed_and_counted_in_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The helpers that sum and count on their own are asked only where the loop cannot."""
+    asked: list[str] = []
+    for name in ("sum_of_field", "items"):
+        helper = compiling._HELPERS[name]
+
+        def counted(*args: Any, _name: str = name, _helper: Any = helper) -> Any:
+            asked.append(_name)
+            return _helper(*args)
+
+        monkeypatch.setitem(compiling._HELPERS, name, counted)
+    verdict = verdict_of(GATHERED)
+    assert verdict is not None
+    rows = [{"n": 1, "a": "x", "b": "y"}, {"n": 2, "a": "x"}]
+    assert verdict({"cap": 3, "rows": rows}, {}) is True
+    assert verdict({"cap": 2, "rows": rows}, {}) is False
+    assert asked == []
+    assert verdict({"cap": 4, "rows": [*rows, {"n": 0.5, "a": "z"}]}, {}) is True
+    assert asked == ["sum_of_field", "sum_of_field"]  # a sum that is not whole: on its own
+    assert verdict({"cap": 3, "rows": {"n": 1}}, {}) is True
+    assert "items" in asked  # not a list: no loop, so counted on its own
+
+
+def test_an_aggregate_reading_a_blocks_variable_is_not_gathered_in_the_loop() -> None:
+    """The loop runs before the block that assigns it, so the block counts on its own."""
+    verdict = verdict_of(
+        [
+            ('($sep := "/"; $count(rows) = $count($distinct(rows.(a & $sep & b))))', None),
+            ("n >= 0", "rows"),
+        ]
+    )
+    assert verdict is not None
+    assert verdict({"rows": [{"n": 1, "a": "x", "b": "y"}, {"n": 1, "a": "x/", "b": ""}]}, {})
+    assert verdict({"rows": [{"n": 1, "a": "x", "b": "y"}, {"n": 1, "a": "x", "b": "y"}]}, {}) is (
+        False
+    )
 
 
 def _two(low: int, high: int) -> st.SearchStrategy[str]:

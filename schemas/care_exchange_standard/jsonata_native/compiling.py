@@ -109,6 +109,21 @@ def _pure(node: Node) -> bool:
     return all(_pure(child) for child in (*node.children, *node.filters))
 
 
+class _Loop:
+    """What the loop over one list's items (see `compile_verdict`) gathers besides its tests.
+
+    An aggregate over the list's items elsewhere in the verdict (`$sum(rows.n)`) is summed in
+    that loop instead of in a loop of its own: each of its `gathered` locals is MISSING until
+    the loop starts, which `starts` sets up, and `steps` runs for each item.
+    """
+
+    def __init__(self, item: str) -> None:
+        self.item = item
+        self.gathered: list[str] = []
+        self.starts: list[str] = []
+        self.steps: list[str] = []
+
+
 class _Compiler:
     """One expression's code.
 
@@ -135,6 +150,7 @@ class _Compiler:
         self.bindings: dict[str, str] = {}
         self.constants: dict[str, Any] = {}
         self.definitions: list[str] = []  # functions made once, with the expression's own
+        self.loops: dict[str, _Loop] = {}  # a verdict's loops, by the list (see `compile_verdict`)
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -373,7 +389,8 @@ class _Compiler:
             if _ends_in_a_field(argument):  # `$sum(a.b.c)`: c summed over what a.b gives
                 before = Node("path", children=argument.children[:-1])
                 field = argument.children[-1].value
-                return f"sum_of_field({self.node(before, context)}, {field!r}, {none})"
+                summed = f"sum_of_field({self.node(before, context)}, {field!r}, {none})"
+                return self.summed_in_loop(before, field, none, context, summed)
             if none == "0":
                 summed = self.fresh("summed")
                 code = self.node(argument, context)
@@ -387,9 +404,10 @@ class _Compiler:
             if self.hoisting:
                 self.objects.add(item)
             body = self.node(_bare(path.children[-1]), item)
-            return (
+            counted = (
                 f"(0 if ({held} := {code}) is U else len({{{body} for {item} in items({held})}}))"
             )
+            return self.distinct_in_loop(path, context, counted)
         arguments = [self.node(child, context) for child in node.children]
         if node.value == "substring" and len(node.children) == 3:
             start, length = (_constant(child) for child in node.children[1:])
@@ -423,6 +441,58 @@ class _Compiler:
                 ),
             }[node.value]
         return f"f_{node.value}({', '.join(arguments)})"
+
+    def loop_over(self, before: Node, context: str) -> _Loop | None:
+        """The verdict's loop over the items `before` gives, when it is a list of the data.
+
+        None inside a block that has assigned a variable: the loop runs before the block.
+        """
+        steps = before.children
+        if context != _ROOT or self.root != _ROOT or before.filters or len(steps) != 1:
+            return None
+        if any(self.scopes):
+            return None
+        step = steps[0]
+        return self.loops.get(step.value) if step.kind == "name" and not step.filters else None
+
+    def summed_in_loop(self, before: Node, field: str, none: str, context: str, summed: str) -> str:
+        """`$sum(rows.n)` added up in the loop over `rows`, as `sum_of_field` would add it.
+
+        A value of n that is not whole leaves the sum to `summed` (the code of `sum_of_field`),
+        as does a `rows` that is not a list. (An item that is no object: the loop raises.)
+        """
+        loop = self.loop_over(before, context)
+        if loop is None:
+            return summed
+        total, found, got = self.fresh("total"), self.fresh("found"), self.fresh("got")
+        loop.gathered.append(total)
+        loop.starts.append(f"{total} = {found} = 0")
+        loop.steps += [
+            f"if {total} is not None:",
+            f"    if type({got} := {loop.item}.get({field!r}, U)) is int:",
+            f"        {total} += {got}",
+            f"        {found} += 1",
+            f"    elif {got} is not U:",
+            f"        {total} = None",
+        ]
+        whole = f"{total} is not MISSING and {total} is not None"
+        return f"(({total} if {found} else {none}) if {whole} else {summed})"
+
+    def distinct_in_loop(self, path: Node, context: str, counted: str) -> str:
+        """`$count($distinct(rows.(a & b)))`: each item's text put in a set in the loop.
+
+        `counted` is the code that counts them without the loop, as when `rows` is no list.
+        """
+        before = Node("path", children=path.children[:-1])
+        loop = self.loop_over(before, context)
+        if loop is None:
+            return counted
+        seen = self.fresh("seen")
+        body = self.node(_bare(path.children[-1]), loop.item)
+        loop.gathered.append(seen)
+        loop.starts.append(f"{seen} = set()")
+        loop.steps.append(f"{seen}.add({body})")
+        return f"(len({seen}) if {seen} is not MISSING else {counted})"
 
     def _distinct_texts(self, children: list[Node]) -> bool:
         """True for the one argument `$distinct(path)` of a path giving each item's text.
@@ -642,35 +712,50 @@ def compile_verdict(parts: list[tuple[Node, str | None]], shared: frozenset[str]
     A part with a field name (`each`) judges every item of the data's list of that name, as
     its own root, with `$record` the data itself; it is skipped when the data has no such
     list. The parts judging one list's items share one loop, at the first one's place, written
-    as statements: a comprehension a part costs a call a record. Asking parts out of order
-    changes nothing, as a part's false is the verdict whatever the others say. The data must be
-    an object. The function raises what any tree raises: the caller then asks each tree on its
-    own, as each one's errors mean something different. `shared` (see `paths_from_root`) names
-    the paths the parts without `each` take from the root.
+    as statements: a comprehension a part costs a call a record. Aggregates of that list's
+    items in the other parts (`$sum(rows.n)`, `$count($distinct(rows.(a & b)))`) are gathered
+    in the same loop, and the parts reading them are asked after it (see `_Loop`). Asking parts
+    out of order changes nothing, as a part's false is the verdict whatever the others say. The
+    data must be an object. The function raises what any tree raises: the caller then asks each
+    tree on its own, as each one's errors mean something different. `shared` (see
+    `paths_from_root`) names the paths the parts without `each` take from the root.
     """
     compiler = _Compiler(shared, hoisting=True)
-    tests: list[tuple[str | None, str]] = []  # (the list whose items it judges, its test)
-    names: dict[str, str] = {}  # such a list's name: its item's local
+    names: dict[str, str] = {}  # a list whose items parts judge: its item's local
+    for _, each in parts:
+        if each is not None and each not in names:
+            names[each] = compiler.fresh("item")
+            compiler.objects.add(names[each])
+    compiler.loops = {each: _Loop(item) for each, item in names.items()}
+    # (the list whose items it judges, its test, whether it reads what a loop gathers)
+    tests: list[tuple[str | None, str, bool]] = []
     for tree, each in parts:
         if each is None:
-            tests.append((None, f"({compiler.node(tree, _ROOT)}) is False"))
+            before = sum(len(loop.gathered) for loop in compiler.loops.values())
+            test = f"({compiler.node(tree, _ROOT)}) is False"
+            after = sum(len(loop.gathered) for loop in compiler.loops.values()) > before
+            tests.append((None, test, after))
             continue
-        item = names.setdefault(each, compiler.fresh("item"))
-        compiler.root = item
-        compiler.objects.add(item)
+        compiler.root = names[each]
         compiler.scopes.append({"record": _ROOT})
         try:
-            tests.append((each, f"({compiler.node(tree, item)}) is False"))
+            tests.append((each, f"({compiler.node(tree, names[each])}) is False", False))
         finally:
             compiler.scopes.pop()
             compiler.root = _ROOT
-    lines: list[str] = []
-    for each, test in tests:
+    lines = [f"{local} = MISSING" for loop in compiler.loops.values() for local in loop.gathered]
+    after_loops: list[str] = []  # the tests that read what the loops gather
+    for each, test, after in tests:
         if each is None:
-            lines.append(f"if {test}: return False")
+            (after_loops if after else lines).append(f"if {test}: return False")
         elif each in names:
+            loop = compiler.loops[each]
             items = compiler.fresh("items")
             lines.append(f"if isinstance({items} := data.get({each!r}), list):")
+            lines.extend(f"    {start}" for start in loop.starts)
             lines.append(f"    for {names.pop(each)} in {items}:")
-            lines.extend(f"        if {found}: return False" for on, found in tests if on == each)
+            judged = (found for on, found, _ in tests if on == each)
+            lines.extend(f"        if {found}: return False" for found in judged)
+            lines.extend(f"        {step}" for step in loop.steps)
+    lines.extend(after_loops)
     return _made(compiler, "True", tuple(lines))
