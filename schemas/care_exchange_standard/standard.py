@@ -131,13 +131,13 @@ class Standard:
         )
         quiet_schema = warning_schema(info.fields, self.codelists)
         quiet = jsonschema_rs.validator_for(quiet_schema)
-        many = (
+        both = {"allOf": [{"$ref": info.uri}, quiet_schema]}  # valid, and no warning
+        registry = self.compiled_registry
+        clean = (
+            jsonschema_rs.validator_for(both, registry=registry, validate_formats=True),
             jsonschema_rs.validator_for(
-                {"type": "array", "items": {"$ref": info.uri}},
-                registry=self.compiled_registry,
-                validate_formats=True,
+                {"type": "array", "items": both}, registry=registry, validate_formats=True
             ),
-            jsonschema_rs.validator_for({"type": "array", "items": quiet_schema}),
         )
         return TypeValidator(
             info.name,
@@ -147,7 +147,7 @@ class Standard:
             quiet=quiet,
             documents=self.documents,
             rules=self._rules.get(info.name, ()),
-            many=many,
+            clean=clean,
         )
 
     def clean_checks(self) -> dict[str, dict[str, tuple[BatchCheck, ...]]]:
