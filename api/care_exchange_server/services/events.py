@@ -31,6 +31,7 @@ RECORD_DELETED = EventType.RECORD_DELETED
 FEEDBACK_CREATED = EventType.FEEDBACK_CREATED
 HEARTBEAT = "org.careexchange.heartbeat"
 FEEDBACK_TYPE = "feedback"
+_EVENTS = SubscriptionEvent.metadata.tables[SubscriptionEvent.__tablename__]
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def _append(
         update(Subscription),
         [{"pk": pk, "last_sequence": last[pk] + len(numbered[pk])} for pk in sorted(numbered)],
     )
-    session.execute(insert(SubscriptionEvent), rows)
+    session.execute(insert(_EVENTS), rows)  # the table: the entity's insert is ORM work a row
 
 
 def record_changes(session: Session, changes: Sequence[Change]) -> None:

@@ -43,6 +43,8 @@ from care_exchange_server.storage.models import (
     Record,
 )
 
+_ENTRIES = FeedEntry.metadata.tables[FeedEntry.__tablename__]
+
 
 def lock(session: Session) -> None:
     """Take the counter's lock before deciding who sees what; it is held until commit.
@@ -92,9 +94,10 @@ def write(session: Session, changes: Sequence[Change]) -> None:
         _upsert_columns(session, rows)
         events.record_changes(session, changes)
         return
-    statement = sqlite.insert(FeedEntry)
+    # The table, not the entity: an entity's insert of many rows does the ORM's work per row.
+    statement = sqlite.insert(_ENTRIES)
     statement = statement.on_conflict_do_update(
-        index_elements=[FeedEntry.organisation_id, FeedEntry.record_pk],
+        index_elements=[_ENTRIES.c.organisation_id, _ENTRIES.c.record_pk],
         set_={
             "change_number": statement.excluded.change_number,
             "state": statement.excluded.state,
