@@ -175,3 +175,17 @@ def test_a_filled_spreadsheet_is_published_and_its_mistakes_are_named_by_cell(
     assert done.exit_code == 0, done.output
     assert _row(done.output, "accepted") == 3
     assert _versions(publisher, records) == [1, 1, 1]
+
+
+def test_a_blank_spreadsheet_publishes_nothing_and_says_it_holds_no_records(
+    publish: Publish, tmp_path: Path
+) -> None:
+    blank = tmp_path / "blank.csv"
+    made = CliRunner().invoke(
+        build(), ["spreadsheet", "capacity-snapshot", "--format", "csv", "-o", str(blank)]
+    )
+    assert made.exit_code == 0, made.output
+    done = publish(str(blank))
+    assert done.exit_code == 1
+    assert "no records: it has headings but no rows of data under them" in done.output
+    assert "Nothing was published" in done.output
