@@ -407,7 +407,7 @@ class _Compiler:
             counted = (
                 f"(0 if ({held} := {code}) is U else len({{{body} for {item} in items({held})}}))"
             )
-            return self.distinct_in_loop(path, context, counted)
+            return self.distinct_in_loop(before, path.children[-1], context, counted)
         arguments = [self.node(child, context) for child in node.children]
         if node.value == "substring" and len(node.children) == 3:
             start, length = (_constant(child) for child in node.children[1:])
@@ -450,7 +450,7 @@ class _Compiler:
         steps = before.children
         if context != _ROOT or self.root != _ROOT or before.filters or len(steps) != 1:
             return None
-        if any(self.scopes):
+        if any(self.scopes):  # variables a block has assigned
             return None
         step = steps[0]
         return self.loops.get(step.value) if step.kind == "name" and not step.filters else None
@@ -459,7 +459,8 @@ class _Compiler:
         """`$sum(rows.n)` added up in the loop over `rows`, as `sum_of_field` would add it.
 
         A value of n that is not whole leaves the sum to `summed` (the code of `sum_of_field`),
-        as does a `rows` that is not a list. (An item that is no object: the loop raises.)
+        as does a `rows` that is not a list: the total is then MISSING, as before the loop. (An
+        item that is no object: the loop raises.)
         """
         loop = self.loop_over(before, context)
         if loop is None:
@@ -468,27 +469,25 @@ class _Compiler:
         loop.gathered.append(total)
         loop.starts.append(f"{total} = {found} = 0")
         loop.steps += [
-            f"if {total} is not None:",
+            f"if {total} is not MISSING:",
             f"    if type({got} := {loop.item}.get({field!r}, U)) is int:",
             f"        {total} += {got}",
             f"        {found} += 1",
             f"    elif {got} is not U:",
-            f"        {total} = None",
+            f"        {total} = MISSING",
         ]
-        whole = f"{total} is not MISSING and {total} is not None"
-        return f"(({total} if {found} else {none}) if {whole} else {summed})"
+        return f"(({total} if {found} else {none}) if {total} is not MISSING else {summed})"
 
-    def distinct_in_loop(self, path: Node, context: str, counted: str) -> str:
-        """`$count($distinct(rows.(a & b)))`: each item's text put in a set in the loop.
+    def distinct_in_loop(self, before: Node, each: Node, context: str, counted: str) -> str:
+        """`$count($distinct(rows.(a & b)))`: each item's text (`each`) put in a set in the loop.
 
         `counted` is the code that counts them without the loop, as when `rows` is no list.
         """
-        before = Node("path", children=path.children[:-1])
         loop = self.loop_over(before, context)
         if loop is None:
             return counted
         seen = self.fresh("seen")
-        body = self.node(_bare(path.children[-1]), loop.item)
+        body = self.node(_bare(each), loop.item)
         loop.gathered.append(seen)
         loop.starts.append(f"{seen} = set()")
         loop.steps.append(f"{seen}.add({body})")
