@@ -8,11 +8,13 @@ records. Large JSON inputs are judged by worker processes, a block of lines or i
 
 from __future__ import annotations
 
+import gc
 import importlib
 import multiprocessing
 import os
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import compress
 from multiprocessing.pool import AsyncResult, Pool
@@ -393,9 +395,29 @@ def _note(
 _worker_standard: Standard | None = None
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cycle collector off while a worker judges a part of an input.
+
+    Judging makes and drops many small objects without cycles, which counting references frees;
+    the collector, counting allocations, would stop to look through them every few hundred
+    (about 2.5% of a worker's time). Whatever cycles are made meanwhile, a part's worth at
+    most, it collects when it runs again.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _judge_in_worker(unit: Unit) -> Outcome:
     assert _worker_standard is not None  # set before the workers are forked
-    return judge(_worker_standard, unit)
+    with _collector_paused():
+        return judge(_worker_standard, unit)
 
 
 class _Engine:
@@ -648,7 +670,8 @@ def _judge_part(part: Any, path: Path) -> _TableOutcome:
     tables = importlib.import_module("care_exchange_standard.tables")
     outcome = _TableOutcome()
     try:
-        _judge_batches(_worker_standard, tables.read_part_batches(part, path, BATCH), outcome)
+        with _collector_paused():
+            _judge_batches(_worker_standard, tables.read_part_batches(part, path, BATCH), outcome)
     except tables.TableError as error:
         outcome.error = str(error)
     except tables.NotPlainError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 from pathlib import Path
@@ -203,3 +204,43 @@ def test_headings_over_blank_rows_are_no_records(
         }
     ]
     assert found["valid"] is False
+
+
+@pytest.mark.parametrize("unreadable", [False, True])
+def test_a_part_is_judged_with_the_cycle_collector_paused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unreadable: bool
+) -> None:
+    """And it runs again after, when the reader gives up too."""
+    path = capacity_csv(tmp_path / "c.csv", 150, wrong=False)
+    if unreadable:
+        lines = path.read_bytes().split(b"\n")
+        lines[40] = b"cs-x\xe9" + lines[40]
+        path.write_bytes(b"\n".join(lines))
+    part = next(p for p in parts.csv_parts(path, CAPACITY) if p.span)
+    monkeypatch.setattr(validator, "_worker_standard", load_standard())
+    seen: list[bool] = []
+    real = validator._judge_batches
+
+    def spied(*arguments: Any) -> None:
+        seen.append(gc.isenabled())
+        real(*arguments)
+
+    monkeypatch.setattr(validator, "_judge_batches", spied)
+    outcome = validator._judge_part(part, path)
+    assert seen == [False]
+    assert gc.isenabled()
+    assert (outcome.error is not None) is unreadable
+    assert sum(sum(counts) for counts in outcome.tally.values()) > 0
+
+
+def test_the_cycle_collector_stays_off_when_it_was_off() -> None:
+    gc.disable()
+    try:
+        with validator._collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(ValueError), validator._collector_paused():
+        raise ValueError
+    assert gc.isenabled()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import tempfile
 from collections import Counter
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 
 from care_exchange_standard import Standard
 from care_exchange_standard import sources as sources_module
+from care_exchange_standard import validator as validator_module
+from care_exchange_standard.sources import Records
 from care_exchange_standard.validator import _unclean, validate_paths
 from tests.conftest import EXAMPLES, INVALID_EXAMPLES, VALID_EXAMPLES
 from tests.schemas.validator.test_sources import json_values
@@ -132,6 +135,24 @@ def test_workers_and_this_process_agree(standard: Standard, tmp_path: Path, jobs
     broken = [r for r in report.results if r.where == f"{lines_path}:150"]
     assert broken[0].errors[0].message.startswith("line 150 is not JSON")
     assert [item.status for item in report.inputs] == ["read", "read"]
+
+
+def test_a_worker_judges_a_unit_with_the_cycle_collector_paused(
+    standard: Standard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    real = validator_module.judge
+
+    def spied(*arguments: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*arguments)
+
+    monkeypatch.setattr(validator_module, "_worker_standard", standard)
+    monkeypatch.setattr(validator_module, "judge", spied)
+    outcome = validator_module._judge_in_worker(Records([("[1]", GOOD), ("[2]", BAD)]))
+    assert seen == [False]
+    assert gc.isenabled()
+    assert outcome.tally == {"capacity-snapshot": [1, 1]}
 
 
 def test_only_records_with_issues_are_kept_and_the_cap_counts_the_rest(
