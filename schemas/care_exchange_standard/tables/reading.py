@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, ClassVar
 
 from care_exchange_standard.fields import ITEMS, FieldPath
 from care_exchange_standard.tables.builder import (
@@ -115,9 +115,9 @@ class Places:
 
     def __init__(
         self,
-        group: Group,
+        group: Group | Built,
         columns: Mapping[str, Mapping[FieldPath, str]],
-        place: Callable[[Group], Group],
+        place: Callable[[Group | Built], Group],
     ) -> None:
         self._group = group
         self._columns = columns
@@ -287,14 +287,13 @@ def _guess_type(headings: Cells) -> str | None:
 
 @dataclass(slots=True, init=False)
 class Group:
-    """The lines of one record (or, on a list's sheet, one record's rows of that list).
+    """The lines of one record (or, on a list's sheet, one record's rows of that list), placed.
 
-    A group built by the compiled line builder (`placed` False) has its record only; its
-    places (cells, lines) come from building it again with them, from `kept`, when asked.
-    One is made a record, so its `__init__` is written out: the dataclass's calls a factory
-    a field.
+    Its record, and the cells and lines its values came from (for messages). One is made a
+    record, so its `__init__` is written out: the dataclass's calls a factory a field.
     """
 
+    placed: ClassVar[bool] = True
     key: str | None
     first_row: int
     record: dict[str, Any]
@@ -302,16 +301,33 @@ class Group:
     cells: dict[str, str]
     lines: dict[str, tuple[str, int]]
     current: dict[FieldPath, tuple[dict[str, Any], str]]
-    placed: bool
-    kept: list[tuple[int, Line, str | None]]
-    rows: Current  # the compiled builder's current list rows
 
-    def __init__(
-        self, key: str | None, first_row: int, record: dict[str, Any], placed: bool = True
-    ) -> None:
-        self.key, self.first_row, self.record, self.placed = key, first_row, record, placed
+    def __init__(self, key: str | None, first_row: int, record: dict[str, Any]) -> None:
+        self.key, self.first_row, self.record = key, first_row, record
         self.problems, self.cells, self.lines, self.current = [], {}, {}, {}
-        self.kept, self.rows = [], {}
+
+
+class Built:
+    """A group the compiled line builder made: its record, and the lines to place it from.
+
+    Its places (cells, lines) come from building it again with them (`SheetReader.placed`),
+    only for a record with something to report. It has no problems: a line the builder
+    cannot read makes the group a placed one at once. It holds no containers for places,
+    which most records never need: making them cost about a twentieth of reading a record.
+    """
+
+    __slots__ = ("first_row", "kept", "key", "record", "rows")
+    placed: ClassVar[bool] = False
+    problems: ClassVar[tuple[CellProblem, ...]] = ()
+
+    def __init__(self, key: str | None, first_row: int, record: dict[str, Any]) -> None:
+        self.key, self.first_row, self.record = key, first_row, record
+        self.kept: list[tuple[int, Line, str | None]] = []
+        self.rows: Current = {}  # the compiled builder's current list rows
+
+
+def _not_compiled(record: dict[str, Any], line: Line, current: Current) -> None:
+    raise AssertionError("a sheet without a line builder makes placed groups only")
 
 
 def _picker(indices: Sequence[int]) -> Callable[[Line], tuple[Raw, ...]]:
@@ -413,9 +429,11 @@ class SheetReader:
         letters = self.letters.get(index) or column_letters(index)
         return f"{self.prefix}{letters}{row}"
 
-    def groups(self, rows: Iterable[tuple[int, Line]]) -> Iterator[Group]:
-        group: Group | None = None
-        id_index, width, id_slot, build = self.id_index, self.width, self.id_slot, self.build
+    def groups(self, rows: Iterable[tuple[int, Line]]) -> Iterator[Group | Built]:
+        """The lines' groups: `Built` ones from the compiled builder, `Group`s without it."""
+        group: Group | Built | None = None
+        id_index, width, id_slot = self.id_index, self.width, self.id_slot
+        compiled, build = self.build is not None, self.build or _not_compiled
         fixed = self.layout.constants.get((), {})
         # the compiled builder's group, its parts held here: this loop runs once a line
         kept: list[tuple[int, Line, str | None]] = []
@@ -439,12 +457,12 @@ class SheetReader:
                 if group is not None:
                     yield group
                 key = line_id if line_id is not None or group is None else group.key
-                if build is None:
+                if not compiled:
                     group = self._new_group(key, row, line)
                 else:
-                    group = Group(key, row, dict(fixed) if fixed else {}, False)
+                    group = Built(key, row, dict(fixed) if fixed else {})
                     kept, record, current = group.kept, group.record, group.rows
-            if build is None or group.placed:
+            if type(group) is Group:
                 self._add_line(group, row, line, line_id)
                 continue
             kept.append((row, line, line_id))
@@ -457,9 +475,9 @@ class SheetReader:
         if group is not None:
             yield group
 
-    def placed(self, group: Group) -> Group:
+    def placed(self, group: Group | Built) -> Group:
         """The group built again from its lines, with the cells and lines of its values."""
-        if group.placed:
+        if isinstance(group, Group):
             return group
         row, line, _ = group.kept[0]
         found = self._new_group(group.key, row, line)
@@ -467,7 +485,7 @@ class SheetReader:
             self._add_line(found, row, line, line_id)
         return found
 
-    def _starts_group(self, group: Group, line_id: str | None, line: Line) -> bool:
+    def _starts_group(self, group: Group | Built, line_id: str | None, line: Line) -> bool:
         if line_id is not None:
             return line_id != group.key
         if self.list_sheet or self.own is None:
@@ -639,7 +657,7 @@ def _merge(target: dict[str, Any], fragment: Mapping[str, Any]) -> None:
 
 
 def _finish(
-    group: Group,
+    group: Group | Built,
     schema_version: str,
     columns: Mapping[str, Mapping[FieldPath, str]],
     reader: SheetReader,
@@ -832,8 +850,8 @@ class RowBatch:
     """
 
     records: list[dict[str, Any] | None]
-    groups: list[Group]
-    made: Callable[[Group], TableRow]
+    groups: list[Group | Built]
+    made: Callable[[Group | Built], TableRow]
 
     def row(self, index: int) -> TableRow:
         return self.made(self.groups[index])
@@ -849,7 +867,7 @@ def csv_rows_batches(
     )
     version = SCHEMA_VERSION[0]
     records: list[dict[str, Any] | None] = []
-    items: list[Group] = []
+    items: list[Group | Built] = []
     try:
         for group in groups:
             record = group.record
@@ -869,7 +887,7 @@ def csv_rows_batches(
 
 def _csv_groups(
     rows: Iterator[tuple[int, list[str]]], record_type: str | None
-) -> tuple[SheetReader, Mapping[str, Mapping[FieldPath, str]], Iterator[Group]]:
+) -> tuple[SheetReader, Mapping[str, Mapping[FieldPath, str]], Iterator[Group | Built]]:
     """The reader of a CSV's rows (its heading rows first), its columns, its records' groups."""
     filled = (row for row in rows if any(row[1]))
     first = next(filled, None)
@@ -1027,7 +1045,7 @@ def _xlsx_records(
     fragments = _list_sheets(workbook, layout, meta, main, columns)
     schema_version = meta.get("schemaVersion") or DEFAULT_SCHEMA_VERSION
     reader = SheetReader(layout, mapping, f"{main}!", list_sheet=False)
-    for group in reader.groups(data):
+    for group in map(reader.placed, reader.groups(data)):  # not compiled: all placed
         for fragment in fragments.pop(group.key, []) if group.key is not None else []:
             _merge(group.record, fragment.record)
             group.problems.extend(fragment.problems)
@@ -1090,7 +1108,7 @@ def _list_sheets(
         columns[f"{found}!"] = _letters(mapping)
         reader = SheetReader(layout, mapping, f"{found}!", list_sheet=True)
         by_key: dict[str | None, Group] = {}
-        for group in reader.groups(data):
+        for group in map(reader.placed, reader.groups(data)):  # not compiled: all placed
             if group.key in by_key:
                 _merge(by_key[group.key].record, group.record)
                 by_key[group.key].problems.extend(group.problems)

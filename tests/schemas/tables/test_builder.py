@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from care_exchange_standard.tables.layout import RECORD_ID, Column, layout_for
-from care_exchange_standard.tables.reading import Group, SheetReader
+from care_exchange_standard.tables.reading import Built, Group, SheetReader
 from tests.schemas.tables.conftest import RECORD_TYPES
 
 ODD = ["x", "  ", "1,234", "£850.50", "-3", "Yes", "no", "31/03/2024", "2024-02-30", "00012"]
@@ -65,14 +65,14 @@ def mappings(record_type: str) -> st.SearchStrategy[dict[int, Column]]:
     )
 
 
-def seen(reader: SheetReader, group: Group) -> dict[str, Any]:
+def seen(reader: SheetReader, group: Group | Built) -> dict[str, Any]:
     placed = reader.placed(group)
     assert placed.record == group.record
     return {
         "key": group.key,
         "row": group.first_row,
         "record": group.record,
-        "problems": group.problems,
+        "problems": list(group.problems),
         "cells": placed.cells,
         "lines": placed.lines,
     }
@@ -90,3 +90,30 @@ def test_compiled_lines_read_as_the_general_reader(record_type: str, data: st.Da
     compiled = SheetReader(layout, mapping, "", list_sheet=False, compiled=True)
     expected = [seen(general, group) for group in general.groups(rows)]
     assert [seen(compiled, group) for group in compiled.groups(rows)] == expected
+
+
+def test_a_record_the_builder_reads_is_placed_only_when_asked() -> None:
+    """And one with a line it cannot read is placed at once, with its problem."""
+    layout = layout_for("capacity-snapshot")
+    mapping = dict(enumerate(layout.columns))
+    width = len(layout.columns)
+    index = {column.path: at for at, column in mapping.items()}
+
+    def line(record_id: str, places: str) -> list[str]:
+        found = [""] * width
+        found[index[RECORD_ID]] = record_id
+        found[index[("beds", "*", "places")]] = places
+        return found
+
+    rows = list(enumerate([line("a", "4"), line("a", "5"), line("b", "x")], start=4))
+    reader = SheetReader(layout, mapping, "", list_sheet=False, compiled=True)
+    read, unread = reader.groups(rows)
+    assert isinstance(read, Built)
+    assert read.problems == ()
+    assert read.record["beds"] == [{"places": 4}, {"places": 5}]
+    placed = reader.placed(read)
+    assert isinstance(placed, Group)
+    assert placed.record == read.record
+    assert placed.cells["/beds/1"].endswith("5")
+    assert isinstance(unread, Group)
+    assert [problem.pointer for problem in unread.problems] == ["/beds/0/places"]
