@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections import Counter
 from typing import Any
 
 import jsonatapy
@@ -532,6 +533,21 @@ def test_a_list_of_whole_numbers_is_summed_and_counted_in_the_loop(
     assert asked == ["sum_of_field", "sum_of_field"]  # a sum that is not whole: on its own
     assert verdict({"cap": 3, "rows": {"n": 1}}, {}) is True
     assert "items" in asked  # not a list: no loop, so counted on its own
+
+
+def test_a_field_read_by_several_parts_of_a_loop_is_read_once_an_item() -> None:
+    reads: Counter[str] = Counter()
+
+    class Counted(dict[str, Any]):
+        def get(self, key: str, default: Any = None) -> Any:
+            reads[key] += 1
+            return super().get(key, default)
+
+    verdict = verdict_of([("$sum(rows.n) <= cap", None), ("n >= 0", "rows"), ("n < 5", "rows")])
+    assert verdict is not None
+    assert verdict({"cap": 3, "rows": [Counted(n=1), Counted(n=2)]}, {}) is True
+    assert reads == {"n": 2}
+    assert verdict({"cap": 3, "rows": [Counted(n=1), Counted(n=7)]}, {}) is False
 
 
 def test_an_aggregate_reading_a_blocks_variable_is_not_gathered_in_the_loop() -> None:

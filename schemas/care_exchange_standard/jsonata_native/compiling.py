@@ -122,6 +122,7 @@ class _Loop:
         self.gathered: list[str] = []
         self.starts: list[str] = []
         self.steps: list[str] = []
+        self.fields: dict[str, str] = {}  # the item's fields the loop reads: each one's local
 
 
 class _Compiler:
@@ -151,6 +152,7 @@ class _Compiler:
         self.constants: dict[str, Any] = {}
         self.definitions: list[str] = []  # functions made once, with the expression's own
         self.loops: dict[str, _Loop] = {}  # a verdict's loops, by the list (see `compile_verdict`)
+        self.loop_items: dict[str, _Loop] = {}  # the same loops, by their item's local
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -283,6 +285,8 @@ class _Compiler:
         step = node.children[index]
         last = index == len(node.children) - 1
         if step.kind == "name" and not step.filters:
+            if code in self.loop_items:
+                return self.item_field(self.loop_items[code], step.value)
             if code in self.objects:
                 return f"{code}.get({step.value!r}, U)"
             held = code if code.isidentifier() else self.fresh("held")
@@ -455,6 +459,17 @@ class _Compiler:
         step = steps[0]
         return self.loops.get(step.value) if step.kind == "name" and not step.filters else None
 
+    def item_field(self, loop: _Loop, name: str) -> str:
+        """The local a loop's item's field is read into, once an item, at the top of the loop.
+
+        The parts judging the items, and the sums gathered there, often read the same fields
+        (`places`): each is read once. Reading a field the tests would have skipped changes
+        nothing, as reading one has no effect.
+        """
+        if name not in loop.fields:
+            loop.fields[name] = self.fresh("field")
+        return loop.fields[name]
+
     def summed_in_loop(self, before: Node, field: str, none: str, context: str, summed: str) -> str:
         """`$sum(rows.n)` added up in the loop over `rows`, as `sum_of_field` would add it.
 
@@ -470,7 +485,7 @@ class _Compiler:
         loop.starts.append(f"{total} = {found} = 0")
         loop.steps += [
             f"if {total} is not MISSING:",
-            f"    if type({got} := {loop.item}.get({field!r}, U)) is int:",
+            f"    if type({got} := {self.item_field(loop, field)}) is int:",
             f"        {total} += {got}",
             f"        {found} += 1",
             f"    elif {got} is not U:",
@@ -711,7 +726,8 @@ def compile_verdict(parts: list[tuple[Node, str | None]], shared: frozenset[str]
     A part with a field name (`each`) judges every item of the data's list of that name, as
     its own root, with `$record` the data itself; it is skipped when the data has no such
     list. The parts judging one list's items share one loop, at the first one's place, written
-    as statements: a comprehension a part costs a call a record. Aggregates of that list's
+    as statements: a comprehension a part costs a call a record. Each field of the item that
+    the loop reads is read once, at its top (see `item_field`). Aggregates of that list's
     items in the other parts (`$sum(rows.n)`, `$count($distinct(rows.(a & b)))`) are gathered
     in the same loop, and the parts reading them are asked after it (see `_Loop`). Asking parts
     out of order changes nothing, as a part's false is the verdict whatever the others say. The
@@ -726,6 +742,7 @@ def compile_verdict(parts: list[tuple[Node, str | None]], shared: frozenset[str]
             names[each] = compiler.fresh("item")
             compiler.objects.add(names[each])
     compiler.loops = {each: _Loop(item) for each, item in names.items()}
+    compiler.loop_items = {loop.item: loop for loop in compiler.loops.values()}
     # (the list whose items it judges, its test, whether it reads what a loop gathers)
     tests: list[tuple[str | None, str, bool]] = []
     for tree, each in parts:
@@ -753,6 +770,10 @@ def compile_verdict(parts: list[tuple[Node, str | None]], shared: frozenset[str]
             lines.append(f"if isinstance({items} := data.get({each!r}), list):")
             lines.extend(f"    {start}" for start in loop.starts)
             lines.append(f"    for {names.pop(each)} in {items}:")
+            lines.extend(
+                f"        {local} = {loop.item}.get({name!r}, U)"
+                for name, local in loop.fields.items()
+            )
             judged = (found for on, found, _ in tests if on == each)
             lines.extend(f"        if {found}: return False" for found in judged)
             lines.extend(f"        {step}" for step in loop.steps)
