@@ -177,6 +177,11 @@ CASES = [
     "b.x + t + b.x",
     "$.b.x + b.x + o.x",
     's & x & "!"',
+    's & "\\"" & x',  # a quote, a backslash, braces, a colon and a hash: an f-string's snags
+    's & "\\\\" & x',
+    's & "{x}" & t & "}{" & x',
+    "s & 'a:b#c' & x",
+    's & "it\'s"',
     '$distinct(b.(x & "-" & y))',
     '$count($distinct(c.("k" & y)))',
     '$count($distinct(a.("k" & y)))',

@@ -587,10 +587,12 @@ class _Compiler:
         )
 
     def concatenation(self, node: Node, context: str) -> str:
-        """`&`, and a chain of them (`a & "/" & b`): each side's text, added up.
+        """`&`, and a chain of them (`a & "/" & b`): each side's text, joined in one f-string.
 
         A side that is text already (nearly always) is taken as it is; the sides are evaluated
-        in JSONata's order, left to right. Adding a few texts costs less than joining a list.
+        in JSONata's order, left to right. An f-string makes the text in one step, where adding
+        the sides up makes one a side. Code with a backslash cannot stand in an f-string's
+        braces before Python 3.12: such a chain is added up instead.
         """
         texts = []
         for side in (side for child in node.children for side in _chained(child)):
@@ -603,7 +605,9 @@ class _Compiler:
                     f"({held} if type({held} := {code}) is str else '' if {held} is U "
                     f"else text({held}))"
                 )
-        return f"({' + '.join(texts)})"
+        if any("\\" in text or '"' in text for text in texts):
+            return f"({' + '.join(texts)})"
+        return 'f"' + "".join(f"{{{text}}}" for text in texts) + '"'
 
     def truth(self, code: str, node: Node | None = None) -> str:
         """JSONata's truth of a value, without a call when it is already true or false."""
