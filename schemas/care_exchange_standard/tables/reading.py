@@ -293,7 +293,6 @@ class Group:
     record, so its `__init__` is written out: the dataclass's calls a factory a field.
     """
 
-    placed: ClassVar[bool] = True
     key: str | None
     first_row: int
     record: dict[str, Any]
@@ -317,7 +316,6 @@ class Built:
     """
 
     __slots__ = ("first_row", "kept", "key", "record", "rows")
-    placed: ClassVar[bool] = False
     problems: ClassVar[tuple[CellProblem, ...]] = ()
 
     def __init__(self, key: str | None, first_row: int, record: dict[str, Any]) -> None:
