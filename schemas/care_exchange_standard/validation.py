@@ -63,18 +63,12 @@ class Issue:
 BatchCheck = Callable[[list[Any]], list[bool]]
 
 
-def _never_any(records: list[Any]) -> list[bool]:
-    return [False] * len(records)
-
-
-def _schema_step(
-    each: jsonschema_rs.Validator, whole: jsonschema_rs.Validator | None
-) -> BatchCheck:
+def _schema_step(each: jsonschema_rs.Validator, whole: jsonschema_rs.Validator) -> BatchCheck:
     """A schema's step: the batch as one array when `whole` validates that, else each record."""
-    one, all_of = each.is_valid, whole.is_valid if whole is not None else None
+    one, all_of = each.is_valid, whole.is_valid
 
     def judged(records: list[Any]) -> list[bool]:
-        if all_of is not None and len(records) > 1 and all_of(records):
+        if len(records) > 1 and all_of(records):
             return [True] * len(records)
         return [one(record) for record in records]
 
@@ -189,11 +183,11 @@ class TypeValidator:
         quiet: jsonschema_rs.Validator | None = None,
         documents: Mapping[str, Mapping[str, Any]] | None = None,
         rules: Sequence[Rule] = (),
-        clean: tuple[jsonschema_rs.Validator, jsonschema_rs.Validator] | None = None,
+        clean: tuple[jsonschema_rs.Validator, jsonschema_rs.Validator],
     ) -> None:
         """`clean`: validators of a record and of an array of them, schema and `quiet` at once.
 
-        Given, they make one step of the bare verdict instead of two (see `clean_steps`).
+        They make one step of the bare verdict (see `clean_steps`).
         """
         self.type_name = type_name
         self._compiled = compiled
@@ -218,14 +212,10 @@ class TypeValidator:
         Bulk validation asks each step of a batch of records before the next step: the step's
         code then stays in the processor's caches, which saves about a tenth of the time. A
         batch is asked a step in one call: the schemas as one array first, each record only
-        when that fails; the rules with the clock read once. Given `clean`, the schema and the
-        warnings' schema are one step: a record is read once for both.
+        when that fails; the rules with the clock read once. The schema and the warnings'
+        schema are one step (`clean`): a record is read once for both.
         """
-        if self._clean is not None:
-            steps = [_schema_step(*self._clean)]
-        else:
-            steps = [_schema_step(self._compiled, None)]
-            steps.append(_never_any if self._quiet is None else _schema_step(self._quiet, None))
+        steps = [_schema_step(*self._clean)]
         if self._rules_verdict is not None:
             steps.append(self._rules_verdict.many)
         return tuple(steps)
