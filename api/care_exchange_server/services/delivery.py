@@ -43,7 +43,6 @@ from sqlalchemy import (
     cast,
     column,
     func,
-    insert,
     or_,
     select,
     table,
@@ -56,10 +55,8 @@ from care_exchange_server.services import event_bodies, receipts
 from care_exchange_server.services.event_bodies import Rendered
 from care_exchange_server.settings import Settings
 from care_exchange_server.storage.enums import SubscriptionChannel, SubscriptionStatus
-from care_exchange_server.storage.models import AccessReceipt, Subscription, SubscriptionEvent
+from care_exchange_server.storage.models import Subscription, SubscriptionEvent
 from care_exchange_server.storage.types import UTCDateTime, utcnow
-
-_RECEIPTS = AccessReceipt.metadata.tables[AccessReceipt.__tablename__]
 
 REASON_GONE = "The receiver answered 410 Gone on {at}; deliveries are disabled until resumed."
 REASON_ERROR = (
@@ -417,5 +414,5 @@ def record(
             _noted(subscription, failure, now)
         subscription.leased_by = subscription.lease_until = subscription.lease_key = None
     if received:
-        session.execute(insert(_RECEIPTS), received)  # the table: no ORM work a row
+        receipts.write(session, received)
     session.flush()

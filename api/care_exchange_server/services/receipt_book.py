@@ -14,14 +14,12 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from care_exchange_server.storage.models import AccessReceipt
+from care_exchange_server.services import receipts
 
 log = logging.getLogger("care_exchange.api")
-_RECEIPTS = AccessReceipt.metadata.tables[AccessReceipt.__tablename__]
 MAX_PENDING = 100_000
 
 
@@ -75,7 +73,7 @@ class ReceiptBook:
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         with self._sessions() as session, session.begin():
-            session.execute(insert(_RECEIPTS), rows)
+            receipts.write(session, rows)
 
     def _write_each(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
