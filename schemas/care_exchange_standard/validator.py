@@ -44,6 +44,7 @@ from care_exchange_standard.sources import (
     open_stream,
 )
 from care_exchange_standard.validation import BatchCheck, Issue, Severity, docs_link, pointer_parts
+from care_exchange_standard.worker_memory import keep_freed_memory
 
 if TYPE_CHECKING:
     from care_exchange_standard.standard import Standard
@@ -438,7 +439,9 @@ class _Engine:
         if self.pool is None:
             global _worker_standard  # handed to the forked workers
             _worker_standard = self.standard
-            self.pool = multiprocessing.get_context("fork").Pool(self.jobs)
+            self.pool = multiprocessing.get_context("fork").Pool(
+                self.jobs, initializer=keep_freed_memory
+            )
         return self.pool
 
     def close(self, finished: bool) -> None:
@@ -735,7 +738,9 @@ def _run_pool(report: Report, item: InputResult, path: Path, parts: Iterator[Any
         for part in parts:
             judged = None
             if part.rest is None:
-                pool = pool or multiprocessing.get_context("fork").Pool(jobs)
+                pool = pool or multiprocessing.get_context("fork").Pool(
+                    jobs, initializer=keep_freed_memory
+                )
                 judged = pool.apply_async(_judge_part, (part, path))
             pending.append((part, judged))
             while len(pending) > _PENDING_PER_WORKER * jobs and start_over is None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import gc
 import json
 import multiprocessing
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from care_exchange_standard import SCHEMA_DIR, validator
+from care_exchange_standard import SCHEMA_DIR, sources, validator
 from care_exchange_standard.standard import load_standard
 from care_exchange_standard.tables import parts
 from care_exchange_standard.tables.layout import layout_for
@@ -110,13 +111,41 @@ def test_a_large_csv_file_forks_one_set_of_workers(
     forked: list[int] = []
     real = fork.Pool
 
-    def counted(jobs: int) -> Any:
+    def counted(jobs: int, **options: Any) -> Any:
         forked.append(jobs)
-        return real(jobs)
+        return real(jobs, **options)
 
     monkeypatch.setattr(fork, "Pool", counted)
     assert report(path) == in_order
     assert forked == [2]
+
+
+@pytest.mark.parametrize("kind", ["csv", "ndjson"])
+def test_every_worker_keeps_the_memory_it_frees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """The parts' workers and the JSON units' both start with `keep_freed_memory`."""
+    path = capacity_csv(tmp_path / "c.csv", 150)
+    if kind == "ndjson":
+        example = SCHEMA_DIR / "examples" / "valid" / CAPACITY / "nursing-home-open.json"
+        record = json.loads(example.read_text(encoding="utf-8"))
+        path = tmp_path / "c.ndjson"
+        path.write_text("".join(json.dumps({**record, "id": f"n-{i}"}) + "\n" for i in range(150)))
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    def marked() -> bool:
+        (marks / str(os.getpid())).touch()
+        return True
+
+    monkeypatch.setattr(validator, "keep_freed_memory", marked)
+    monkeypatch.setattr(validator, "POOL_THRESHOLD", 1)
+    monkeypatch.setattr(validator, "_cpus", lambda: 2)
+    monkeypatch.setattr(parts, "PART_BYTES", 3_000)
+    monkeypatch.setattr(sources, "BLOCK", 3_000)
+    assert report(path)["summary"]["records"] == 150
+    workers = {int(mark.name) for mark in marks.iterdir()}
+    assert len(workers) == 2 and os.getpid() not in workers
 
 
 @pytest.mark.parametrize("where", [0, 3])
