@@ -67,7 +67,15 @@ def _load(name: str, target: str) -> Any:
         single.command(name)(found)
         command = typer.main.get_command(single)
     command.name = name
+    _plain_help(command)
     return command
+
+
+def _plain_help(command: Any) -> None:
+    """Help and usage errors written by click, as the whole command writes them (see `build`)."""
+    command.rich_markup_mode = None
+    for inner in getattr(command, "commands", {}).values():
+        _plain_help(inner)
 
 
 class _Lazy(TyperGroup):
@@ -131,6 +139,9 @@ def build(wanted: str | None = None) -> typer.Typer:
     When `wanted`, the subcommand asked for, is one of the standard's own, the other parts'
     are not looked up: reading every installed distribution's entry points costs a
     validation run about 40 ms.
+
+    Help is click's plain text, not typer's Rich panels: drawing those imports Rich's
+    Markdown and traceback modules, which took `care-exchange --help` past 0.3 s.
     """
     own = wanted is not None and any(name == wanted for name, _, _ in COMMANDS)
     declared = list(COMMANDS) if own else declared_commands()
@@ -141,6 +152,7 @@ def build(wanted: str | None = None) -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        rich_markup_mode=None,
         cls=group,
     )
     # A callback keeps the command a group even when the standard's is its only subcommand.

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from care_exchange_standard.command import build, declared_commands
+from care_exchange_standard.command import EXIT_USAGE, _load, build, declared_commands
 from tests.conftest import EXAMPLES
 
-HEAVY = ("jsonschema", "referencing", "care_exchange_server.cli", "fastapi", "sqlalchemy", "httpx")
+# Rich among them: typer draws help with it when asked to, importing its Markdown and traceback
+# modules (about 0.15 s, which took `care-exchange --help` past its 0.3 s).
+HEAVY = (
+    "jsonschema",
+    "referencing",
+    "care_exchange_server.cli",
+    "fastapi",
+    "sqlalchemy",
+    "httpx",
+    "rich",
+)
 PROBE = """
 import sys
 from care_exchange_standard.command import main
@@ -48,6 +60,26 @@ def test_every_declared_subcommand_loads_and_has_help(declared: tuple[str, str, 
     done = CliRunner().invoke(build(), [name, "--help"])
     assert done.exit_code == 0, done.output
     assert f"care-exchange {name}" in done.output
+
+
+def _paths(command: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    yield path
+    for name, inner in getattr(command, "commands", {}).items():
+        yield from _paths(inner, (*path, name))
+
+
+@pytest.mark.parametrize("declared", declared_commands(), ids=lambda declared: declared[0])
+def test_every_help_and_usage_error_is_plain_text(declared: tuple[str, str, str]) -> None:
+    """As the whole command's: click's text, no Rich panels, down to the nested subcommands."""
+    name, target, _ = declared
+    for path in _paths(_load(name, target), (name,)):
+        done = CliRunner().invoke(build(), [*path, "--help"])
+        assert done.exit_code == 0, done.output
+        assert done.output.startswith(f"Usage: care-exchange {' '.join(path)}")
+        assert "╭" not in done.output
+    wrong = CliRunner().invoke(build(), [name, "--no-such-option"])
+    assert wrong.exit_code == EXIT_USAGE
+    assert "No such option: --no-such-option" in wrong.output and "╭" not in wrong.output
 
 
 def test_the_version_is_printed() -> None:
