@@ -125,8 +125,9 @@ def test_every_worker_keeps_the_memory_it_frees(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
     """The parts' workers and the JSON units' both start with `keep_freed_memory`."""
-    path = capacity_csv(tmp_path / "c.csv", 150)
-    if kind == "ndjson":
+    if kind == "csv":
+        path = capacity_csv(tmp_path / "c.csv", 150)
+    else:
         example = SCHEMA_DIR / "examples" / "valid" / CAPACITY / "nursing-home-open.json"
         record = json.loads(example.read_text(encoding="utf-8"))
         path = tmp_path / "c.ndjson"
