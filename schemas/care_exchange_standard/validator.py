@@ -415,6 +415,11 @@ def _collector_paused() -> Iterator[None]:
         gc.enable()
 
 
+def _fork_workers(jobs: int) -> Pool:
+    """Worker processes forked from this one (which set `_worker_standard` first)."""
+    return multiprocessing.get_context("fork").Pool(jobs, initializer=keep_freed_memory)
+
+
 def _judge_in_worker(unit: Unit) -> Outcome:
     assert _worker_standard is not None  # set before the workers are forked
     with _collector_paused():
@@ -439,9 +444,7 @@ class _Engine:
         if self.pool is None:
             global _worker_standard  # handed to the forked workers
             _worker_standard = self.standard
-            self.pool = multiprocessing.get_context("fork").Pool(
-                self.jobs, initializer=keep_freed_memory
-            )
+            self.pool = _fork_workers(self.jobs)
         return self.pool
 
     def close(self, finished: bool) -> None:
@@ -738,9 +741,7 @@ def _run_pool(report: Report, item: InputResult, path: Path, parts: Iterator[Any
         for part in parts:
             judged = None
             if part.rest is None:
-                pool = pool or multiprocessing.get_context("fork").Pool(
-                    jobs, initializer=keep_freed_memory
-                )
+                pool = pool or _fork_workers(jobs)
                 judged = pool.apply_async(_judge_part, (part, path))
             pending.append((part, judged))
             while len(pending) > _PENDING_PER_WORKER * jobs and start_over is None:
