@@ -90,6 +90,32 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def test_without_a_c_compiler_the_standard_is_pure_python(tmp_path: Path) -> None:
+    """CARE_EXCHANGE_PURE_PYTHON stands in for a machine without one: the wheel is for any."""
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            tmp_path,
+            PARTS["standard"],
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "CARE_EXCHANGE_PURE_PYTHON": "1"},
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("care_exchange_standard-*.whl")
+    assert wheel.name.endswith("-py3-none-any.whl"), wheel.name
+    with zipfile.ZipFile(wheel) as archive:
+        assert not [name for name in archive.namelist() if "_line_builder" in name]
+
+
 def make_venv(wheelhouse: Path, where: Path, distribution: str) -> Venv:
     """A new environment with `distribution` from the wheelhouse and its declared dependencies.
 
@@ -133,6 +159,12 @@ def test_the_wheels_carry_the_schemas_and_the_spec(wheelhouse: Path) -> None:
         name.startswith(f"{data}schemas/codelists/") for name in names
     )
     assert f"{data}schemas/VERSION" in names
+    # The C line builder is compiled in (a wheel for this platform), its source left out.
+    assert any(
+        re.fullmatch(r"care_exchange_standard/tables/_line_builder\..+\.so", n) for n in names
+    )
+    assert not any(name.endswith(".c") for name in names)
+    assert not standard.name.endswith("-py3-none-any.whl"), standard.name
     (server,) = wheelhouse.glob("care_exchange_server-*.whl")
     listing = subprocess.run(
         [sys.executable, "-m", "zipfile", "-l", server], capture_output=True, text=True, check=True
@@ -170,6 +202,28 @@ def test_the_standard_alone_validates_and_pulls_no_server_library(
         venv.bin("care-exchange"), "validate", str(next((examples / "invalid").rglob("*.json")))
     )
     assert invalid.returncode == 1, invalid.stdout + invalid.stderr
+    # The installed standard reads CSV, with its compiled line builder.
+    sheet = tmp_path / "capacity.csv"
+    wrote = venv.run(
+        venv.bin("care-exchange"),
+        "spreadsheet",
+        "capacity-snapshot",
+        "--format",
+        "csv",
+        "--output",
+        str(sheet),
+        "--from",
+        str(CAPACITY_EXAMPLE),
+    )
+    assert wrote.returncode == 0, wrote.stdout + wrote.stderr
+    read = venv.run(venv.bin("care-exchange"), "validate", str(sheet))
+    assert read.returncode == 0 and "1 record" in read.stdout, read.stdout + read.stderr
+    native = venv.run(
+        venv.bin("python"),
+        "-c",
+        "from care_exchange_standard.tables._line_builder import Builder; print(Builder)",
+    )
+    assert native.returncode == 0 and "Builder" in native.stdout, native.stderr
     missing = venv.run(venv.bin("care-exchange"), "serve")
     assert missing.returncode == 2
     assert "pip install care-exchange-server" in missing.stderr

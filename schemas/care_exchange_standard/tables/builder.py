@@ -12,6 +12,7 @@ that record again with its general code, which says exactly what is wrong and wh
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -161,13 +162,18 @@ def line_builder(
     constants: Mapping[FieldPath, Mapping[str, Any]],
     unmapped: Sequence[int],
     width: int,
+    *,
+    native: bool | None = None,
 ) -> LineBuilder:
     """`build(record, line, current)`: a line's cells into the record, as SheetReader does.
 
     The line's cells are text, as a CSV's are (an XLSX row's are not, and its reader does
     not compile). Raises IrregularLineError (or CellValueError) where the general builder
-    notes a problem.
+    notes a problem. The builder is the C one (`_line_builder`) where it was compiled when the
+    part was installed, and the Python function written here where not (or `native` False).
     """
+    if native is not False and (made := _native(own, segments, plans, constants, unmapped, width)):
+        return made
     source = _Source()
     source.names["is_blank"] = is_blank
     numbers = {path: index for index, path in enumerate(plans)}
@@ -259,3 +265,74 @@ def _add_row(
     )
     for inner in plan.inner:
         source.add(indent, f"current.pop({numbers[inner]}, None)")
+
+
+NATIVE_MODULE = "care_exchange_standard.tables._line_builder"
+# How `_line_builder` reads a slot's cell, in the order `_Source.value` tests for them.
+KIND_STRING, KIND_CODE, KIND_KNOWN, KIND_WHOLE, KIND_OTHER = range(5)
+
+
+def _native(
+    own: Sequence[Slot],
+    segments: Iterable[Segment],
+    plans: Mapping[FieldPath, ListPlan],
+    constants: Mapping[FieldPath, Mapping[str, Any]],
+    unmapped: Sequence[int],
+    width: int,
+) -> LineBuilder | None:
+    """The C builder of this plan, or None where it was not compiled."""
+    try:
+        native = importlib.import_module(NATIVE_MODULE)
+    except ImportError:
+        return None
+    numbers = {path: index for index, path in enumerate(plans)}
+
+    def steps(base: FieldPath, holders: FieldPath) -> tuple[tuple[str, Any], ...]:
+        """Each object between `base` and a value, with the fixed members it is made with."""
+        found, path = [], base
+        for name in holders:
+            path = (*path, name)
+            found.append((name, dict(constants[path]) if constants.get(path) else None))
+        return tuple(found)
+
+    def slot_plan(slot: Slot) -> tuple[Any, ...]:
+        table: dict[str, Any] | None = None
+        if slot.kind == "string":
+            kind = KIND_STRING
+        elif slot.kind == "code":
+            kind, table = KIND_CODE, dict(slot.codes)
+        elif slot.known is not None:
+            kind, table = KIND_KNOWN, slot.known  # the reader fills it: shared, not copied
+        else:
+            kind = KIND_WHOLE if slot.whole else KIND_OTHER
+        return (slot.at, kind, slot.read, table, slot.name, steps(slot.base, slot.holders))
+
+    list_plans = []
+    for path, plan in plans.items():
+        parent = numbers[plan.parent] if plan.parent else -1
+        inner = tuple(numbers[each] for each in plan.inner)
+        fixed = dict(plan.fixed) if plan.fixed else None
+        holders = steps(plan.base, plan.holders)
+        list_plans.append((parent, holders, plan.name, fixed, numbers[path], inner))
+    segment_plans = []
+    for segment in segments:
+        plan = plans[segment.list_path]
+        taken = {slot.holders[0] if slot.holders else slot.name for slot in segment.slots}
+        if taken & plan.fixed.keys():
+            raise ValueError(f"a column of {segment.list_path} fills a fixed member")
+        segment_plans.append(
+            (numbers[segment.list_path], tuple(slot_plan(slot) for slot in segment.slots))
+        )
+    spec = (
+        tuple(unmapped),
+        width,
+        tuple(slot_plan(slot) for slot in own),
+        tuple(segment_plans),
+        tuple(list_plans),
+        IrregularLineError,
+        BLANK,
+        SMALL,
+        MAX_DIGITS,
+    )
+    built: LineBuilder = native.Builder(spec)
+    return built

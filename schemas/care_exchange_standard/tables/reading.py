@@ -342,7 +342,8 @@ class SheetReader:
     first): a segment whose cells are all blank is passed over whole, and a list's row is made
     at its first filled cell.
 
-    With `compiled`, lines go through the line builder compiled for the sheet (builder.py),
+    With `compiled`, lines go through the line builder compiled for the sheet (builder.py;
+    `native` False for its Python one where the C one is installed),
     and a record's places are worked out only when asked for (`placed`): most records have
     nothing to report, so nothing asks. The XLSX reader merges list sheets' places into each
     record's, so it reads without.
@@ -356,6 +357,7 @@ class SheetReader:
         *,
         list_sheet: bool,
         compiled: bool = False,
+        native: bool | None = None,
     ) -> None:
         self.layout = layout
         self.mapping = mapping
@@ -421,6 +423,7 @@ class SheetReader:
                 layout.constants,
                 self.unmapped,
                 self.width,
+                native=native,
             )
 
     def ref(self, index: int, row: int) -> str:

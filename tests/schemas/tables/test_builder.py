@@ -2,17 +2,24 @@
 
 Lines are drawn cell by cell from good values, values that cannot be read, blanks and spaces,
 with or without a record identifier, sometimes longer than the headings: every record, every
-problem and every place must come out as the general code makes them.
+problem and every place must come out as the general code makes them, from the C builder and
+from the Python one alike. The C one must be installed here: the import below fails where the
+standard part was installed without it (no C compiler, or CARE_EXCHANGE_PURE_PYTHON set).
 """
 
 from __future__ import annotations
 
+import sys
+import tracemalloc
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from care_exchange_standard.tables._line_builder import Builder
+from care_exchange_standard.tables.builder import IrregularLineError
+from care_exchange_standard.tables.cells import CellValueError
 from care_exchange_standard.tables.layout import RECORD_ID, Column, layout_for
 from care_exchange_standard.tables.reading import Built, Group, SheetReader
 from tests.schemas.tables.conftest import RECORD_TYPES
@@ -78,16 +85,20 @@ def seen(reader: SheetReader, group: Group | Built) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("native", [True, False], ids=["c-builder", "python-builder"])
 @pytest.mark.parametrize("record_type", RECORD_TYPES)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_compiled_lines_read_as_the_general_reader(record_type: str, data: st.DataObject) -> None:
+def test_compiled_lines_read_as_the_general_reader(
+    record_type: str, native: bool, data: st.DataObject
+) -> None:
     layout = layout_for(record_type)
     mapping = data.draw(mappings(record_type))
     drawn = data.draw(lines(mapping))
     rows = list(enumerate(drawn, start=4))
     general = SheetReader(layout, mapping, "", list_sheet=False)
-    compiled = SheetReader(layout, mapping, "", list_sheet=False, compiled=True)
+    compiled = SheetReader(layout, mapping, "", list_sheet=False, compiled=True, native=native)
+    assert isinstance(compiled.build, Builder) is native
     expected = [seen(general, group) for group in general.groups(rows)]
     assert [seen(compiled, group) for group in compiled.groups(rows)] == expected
 
@@ -117,3 +128,88 @@ def test_a_record_the_builder_reads_is_placed_only_when_asked() -> None:
     assert placed.cells["/beds/1"].endswith("5")
     assert isinstance(unread, Group)
     assert [problem.pointer for problem in unread.problems] == ["/beds/0/places"]
+
+
+def test_without_the_c_builder_the_python_one_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A part installed with no C compiler reads CSV all the same, with the Python builder."""
+    monkeypatch.setitem(sys.modules, "care_exchange_standard.tables._line_builder", None)
+    layout = layout_for("capacity-snapshot")
+    mapping = dict(enumerate(layout.columns))
+    reader = SheetReader(layout, mapping, "", list_sheet=False, compiled=True)
+    assert reader.build is not None and not isinstance(reader.build, Builder)
+    line = [""] * len(mapping)
+    line[[c.path for c in layout.columns].index(("beds", "*", "places"))] = "4"
+    record: dict[str, Any] = {}
+    reader.build(record, line, {})
+    assert record == {"beds": [{"places": 4}]}
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        (),
+        ((), 1, (), (), (), ValueError, object(), None, 30),
+        ((), 1, ((0, 9, str, None, "a", ()),), (), (), ValueError, object(), {}, 30),
+        ((), 1, (), ((0, ()),), (), ValueError, object(), {}, 30),  # a segment of no list
+    ],
+    ids=["empty", "small-not-a-dict", "unknown-kind", "segment-without-its-list"],
+)
+def test_a_malformed_plan_is_refused_when_the_c_builder_is_made(spec: tuple[Any, ...]) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        Builder(spec)
+
+
+def test_the_c_builder_frees_what_it_made_on_every_path() -> None:
+    """Records it built, lines it refused and cells it could not read leave no memory behind.
+
+    A reference it forgot to drop would keep each record's objects: thousands of them here.
+    """
+    layout = layout_for("capacity-snapshot")
+    mapping = dict(enumerate(layout.columns))
+    reader = SheetReader(layout, mapping, "", list_sheet=False, compiled=True)
+    build = reader.build
+    assert isinstance(build, Builder)
+    paths = [column.path for column in layout.columns]
+
+    def line(**cells: str) -> list[str]:
+        """Each cell a new string, and numbers above those read by look-up: a reference the
+        builder forgot to drop would keep them."""
+        found = [""] * len(mapping)
+        filled = {
+            ("registeredPlaces",): "6000",
+            ("beds", "*", "careLevel"): "nursing",
+            ("beds", "*", "notAvailableReasons", "*", "places"): "1000",
+        }
+        filled.update({("beds", "*", name): value for name, value in cells.items()})
+        for path, value in filled.items():
+            found[paths.index(path)] = "".join(list(value))
+        return found
+
+    def build_many(times: int) -> None:
+        for _ in range(times):
+            record: dict[str, Any] = {}
+            current: dict[int, dict[str, Any]] = {}
+            build(record, line(places="4000"), current)
+            assert record["beds"][0]["places"] == 4000 and 1 in current
+            refusals = 0
+            for start, refused in [
+                ({"registeredPlaces": 6001}, line(places="4000")),  # differs from its 6000
+                ({}, line(places="four")),
+                ({}, [*line(places="4000"), "stray"]),
+            ]:
+                try:  # pytest.raises keeps memory of its own here
+                    build(start, refused, {})
+                except (IrregularLineError, CellValueError):
+                    refusals += 1
+            assert refusals == 3
+
+    build_many(50)
+    tracemalloc.start()
+    try:
+        build_many(50)
+        before = tracemalloc.get_traced_memory()[0]
+        build_many(2000)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 16_000

@@ -1,0 +1,556 @@
+/* The compiled line builder (builder.py) in C: a sheet's plan run for each line of a CSV.
+ *
+ * `builder.line_builder` writes a Python function a sheet; this module takes the same plan,
+ * flattened by `builder.native_plan`, and runs it without the interpreter's dispatch, which
+ * is most of what building a record costs. It must do exactly what the Python function does:
+ * tests/schemas/tables/test_builder.py reads drawn lines with both and with the general
+ * reader. Anything unusual raises IrregularLineError (or what a cell reader raises) and the
+ * reader builds that record again with its general code, as for the Python builder.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+enum { KIND_STRING, KIND_CODE, KIND_KNOWN, KIND_WHOLE, KIND_OTHER };
+
+typedef struct {
+    PyObject *name;  /* a member's name */
+    PyObject *fixed; /* the members an object made there starts with: a dict, or NULL */
+} Step;
+
+typedef struct {
+    Py_ssize_t at;
+    int kind;
+    PyObject *read;  /* the column's cell reader */
+    PyObject *table; /* the codes, or the cells remembered (`known`); NULL when neither */
+    PyObject *name;
+    Step *holders;
+    Py_ssize_t n_holders;
+} Slot;
+
+typedef struct {
+    Py_ssize_t parent; /* the enclosing list's number, -1 for a list of the record */
+    Step *holders;
+    Py_ssize_t n_holders;
+    PyObject *name;
+    PyObject *fixed; /* a dict, or NULL */
+    PyObject *number;
+    PyObject **inner; /* the numbers of the lists inside its rows */
+    Py_ssize_t n_inner;
+} Plan;
+
+typedef struct {
+    Py_ssize_t plan;
+    Slot *slots;
+    Py_ssize_t n_slots;
+} Segment;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *spec; /* the plan as given: it holds every object the arrays below point to */
+    Py_ssize_t *unmapped;
+    Py_ssize_t n_unmapped;
+    Py_ssize_t width;
+    Slot *own;
+    Py_ssize_t n_own;
+    Segment *segments;
+    Py_ssize_t n_segments;
+    Plan *plans;
+    Py_ssize_t n_plans;
+    PyObject *irregular; /* IrregularLineError */
+    PyObject *blank;     /* BLANK */
+    PyObject *small;     /* SMALL: plain whole numbers by their text */
+    Py_ssize_t max_digits;
+} Builder;
+
+static PyObject *str_strip;
+
+/* --- reading the plan -------------------------------------------------------------------- */
+
+static int as_size(PyObject *value, Py_ssize_t *out) {
+    *out = PyLong_AsSsize_t(value);
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static PyObject *item(PyObject *tuple, Py_ssize_t index) {
+    if (!PyTuple_Check(tuple) || index >= PyTuple_GET_SIZE(tuple)) {
+        PyErr_SetString(PyExc_TypeError, "a line builder's plan is not as native_plan makes it");
+        return NULL;
+    }
+    return PyTuple_GET_ITEM(tuple, index);
+}
+
+static PyObject *dict_or_null(PyObject *value) {
+    return (value == Py_None) ? NULL : value;
+}
+
+static int read_steps(PyObject *spec, Step **out, Py_ssize_t *count) {
+    if (!PyTuple_Check(spec)) {
+        PyErr_SetString(PyExc_TypeError, "holders must be a tuple");
+        return -1;
+    }
+    *count = PyTuple_GET_SIZE(spec);
+    *out = PyMem_Calloc(*count ? *count : 1, sizeof(Step));
+    if (*out == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < *count; i++) {
+        PyObject *step = PyTuple_GET_ITEM(spec, i), *name, *fixed;
+        if ((name = item(step, 0)) == NULL || (fixed = item(step, 1)) == NULL) return -1;
+        (*out)[i].name = name;
+        (*out)[i].fixed = dict_or_null(fixed);
+    }
+    return 0;
+}
+
+static int read_slots(PyObject *spec, Slot **out, Py_ssize_t *count) {
+    if (!PyTuple_Check(spec)) {
+        PyErr_SetString(PyExc_TypeError, "slots must be a tuple");
+        return -1;
+    }
+    *count = PyTuple_GET_SIZE(spec);
+    *out = PyMem_Calloc(*count ? *count : 1, sizeof(Slot));
+    if (*out == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < *count; i++) {
+        PyObject *slot = PyTuple_GET_ITEM(spec, i), *at, *kind, *read, *table, *name, *holders;
+        Slot *found = &(*out)[i];
+        Py_ssize_t kind_number;
+        if ((at = item(slot, 0)) == NULL || (kind = item(slot, 1)) == NULL ||
+            (read = item(slot, 2)) == NULL || (table = item(slot, 3)) == NULL ||
+            (name = item(slot, 4)) == NULL || (holders = item(slot, 5)) == NULL)
+            return -1;
+        if (as_size(at, &found->at) < 0 || as_size(kind, &kind_number) < 0) return -1;
+        if (kind_number < KIND_STRING || kind_number > KIND_OTHER) {
+            PyErr_SetString(PyExc_ValueError, "unknown kind of slot");
+            return -1;
+        }
+        found->kind = (int)kind_number;
+        found->read = read;
+        found->table = dict_or_null(table);
+        if ((found->kind == KIND_CODE || found->kind == KIND_KNOWN) &&
+            (found->table == NULL || !PyDict_Check(found->table))) {
+            PyErr_SetString(PyExc_TypeError, "a code or known slot needs its dict");
+            return -1;
+        }
+        found->name = name;
+        if (read_steps(holders, &found->holders, &found->n_holders) < 0) return -1;
+    }
+    return 0;
+}
+
+static void free_slots(Slot *slots, Py_ssize_t count) {
+    if (slots == NULL) return;
+    for (Py_ssize_t i = 0; i < count; i++) PyMem_Free(slots[i].holders);
+    PyMem_Free(slots);
+}
+
+static void builder_free_arrays(Builder *self) {
+    PyMem_Free(self->unmapped);
+    free_slots(self->own, self->n_own);
+    if (self->segments != NULL) {
+        for (Py_ssize_t i = 0; i < self->n_segments; i++)
+            free_slots(self->segments[i].slots, self->segments[i].n_slots);
+        PyMem_Free(self->segments);
+    }
+    if (self->plans != NULL) {
+        for (Py_ssize_t i = 0; i < self->n_plans; i++) {
+            PyMem_Free(self->plans[i].holders);
+            PyMem_Free(self->plans[i].inner);
+        }
+        PyMem_Free(self->plans);
+    }
+    self->unmapped = NULL;
+    self->own = NULL;
+    self->segments = NULL;
+    self->plans = NULL;
+}
+
+static int read_plans(Builder *self, PyObject *spec) {
+    if (!PyTuple_Check(spec)) {
+        PyErr_SetString(PyExc_TypeError, "plans must be a tuple");
+        return -1;
+    }
+    self->n_plans = PyTuple_GET_SIZE(spec);
+    self->plans = PyMem_Calloc(self->n_plans ? self->n_plans : 1, sizeof(Plan));
+    if (self->plans == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < self->n_plans; i++) {
+        PyObject *plan = PyTuple_GET_ITEM(spec, i), *parent, *holders, *name, *fixed, *number,
+                 *inner;
+        Plan *found = &self->plans[i];
+        if ((parent = item(plan, 0)) == NULL || (holders = item(plan, 1)) == NULL ||
+            (name = item(plan, 2)) == NULL || (fixed = item(plan, 3)) == NULL ||
+            (number = item(plan, 4)) == NULL || (inner = item(plan, 5)) == NULL)
+            return -1;
+        if (as_size(parent, &found->parent) < 0) return -1;
+        if (found->parent >= self->n_plans || found->parent >= i) {
+            PyErr_SetString(PyExc_ValueError, "a list's parent must come before it");
+            return -1;
+        }
+        if (read_steps(holders, &found->holders, &found->n_holders) < 0) return -1;
+        found->name = name;
+        found->fixed = dict_or_null(fixed);
+        found->number = number;
+        if (!PyTuple_Check(inner)) {
+            PyErr_SetString(PyExc_TypeError, "inner lists must be a tuple");
+            return -1;
+        }
+        found->n_inner = PyTuple_GET_SIZE(inner);
+        found->inner = PyMem_Calloc(found->n_inner ? found->n_inner : 1, sizeof(PyObject *));
+        if (found->inner == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t j = 0; j < found->n_inner; j++)
+            found->inner[j] = PyTuple_GET_ITEM(inner, j);
+    }
+    return 0;
+}
+
+/* Builder(spec): spec is (unmapped, width, own, segments, plans, irregular, blank, small,
+ * max_digits), as `builder.native_plan` makes it. */
+static int builder_init(Builder *self, PyObject *args, PyObject *kwargs) {
+    PyObject *spec, *unmapped, *width, *own, *segments, *plans, *max_digits;
+    if (!PyArg_ParseTuple(args, "O!:Builder", &PyTuple_Type, &spec)) return -1;
+    if (self->spec != NULL) {
+        PyErr_SetString(PyExc_TypeError, "a Builder is made once");
+        return -1;
+    }
+    if (PyTuple_GET_SIZE(spec) != 9) {
+        PyErr_SetString(PyExc_TypeError, "a line builder's plan has nine parts");
+        return -1;
+    }
+    Py_INCREF(spec);
+    self->spec = spec;
+    unmapped = PyTuple_GET_ITEM(spec, 0);
+    width = PyTuple_GET_ITEM(spec, 1);
+    own = PyTuple_GET_ITEM(spec, 2);
+    segments = PyTuple_GET_ITEM(spec, 3);
+    plans = PyTuple_GET_ITEM(spec, 4);
+    self->irregular = PyTuple_GET_ITEM(spec, 5);
+    self->blank = PyTuple_GET_ITEM(spec, 6);
+    self->small = PyTuple_GET_ITEM(spec, 7);
+    max_digits = PyTuple_GET_ITEM(spec, 8);
+    if (!PyDict_Check(self->small) || !PyTuple_Check(unmapped) || !PyTuple_Check(segments)) {
+        PyErr_SetString(PyExc_TypeError, "a line builder's plan is not as native_plan makes it");
+        return -1;
+    }
+    if (as_size(width, &self->width) < 0 || as_size(max_digits, &self->max_digits) < 0)
+        return -1;
+    self->n_unmapped = PyTuple_GET_SIZE(unmapped);
+    self->unmapped = PyMem_Calloc(self->n_unmapped ? self->n_unmapped : 1, sizeof(Py_ssize_t));
+    if (self->unmapped == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < self->n_unmapped; i++)
+        if (as_size(PyTuple_GET_ITEM(unmapped, i), &self->unmapped[i]) < 0) return -1;
+    if (read_slots(own, &self->own, &self->n_own) < 0) return -1;
+    if (read_plans(self, plans) < 0) return -1;
+    self->n_segments = PyTuple_GET_SIZE(segments);
+    self->segments = PyMem_Calloc(self->n_segments ? self->n_segments : 1, sizeof(Segment));
+    if (self->segments == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < self->n_segments; i++) {
+        PyObject *segment = PyTuple_GET_ITEM(segments, i), *plan, *slots;
+        Segment *found = &self->segments[i];
+        if ((plan = item(segment, 0)) == NULL || (slots = item(segment, 1)) == NULL) return -1;
+        if (as_size(plan, &found->plan) < 0) return -1;
+        if (found->plan < 0 || found->plan >= self->n_plans) {
+            PyErr_SetString(PyExc_ValueError, "a segment's list is not among the plans");
+            return -1;
+        }
+        if (read_slots(slots, &found->slots, &found->n_slots) < 0) return -1;
+    }
+    return 0;
+}
+
+static void builder_dealloc(Builder *self) {
+    builder_free_arrays(self);
+    Py_CLEAR(self->spec);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* --- building a line -------------------------------------------------------------------- */
+
+static int irregular(Builder *self) {
+    PyErr_SetNone(self->irregular);
+    return -1;
+}
+
+/* is_blank(raw): None, or text that is empty or all spaces. */
+static int is_blank(PyObject *raw) {
+    if (raw == Py_None) return 1;
+    if (!PyUnicode_Check(raw)) return 0;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(raw);
+    int kind = PyUnicode_KIND(raw);
+    const void *data = PyUnicode_DATA(raw);
+    for (Py_ssize_t i = 0; i < length; i++)
+        if (!Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i))) return 0;
+    return 1;
+}
+
+/* A new object with these fixed members (a copy), or an empty one. */
+static PyObject *made(PyObject *fixed) {
+    return fixed == NULL ? PyDict_New() : PyDict_Copy(fixed);
+}
+
+/* The object at `steps` below `start`, each made with its fixed members where missing.
+ * A borrowed reference. */
+static PyObject *holder(Builder *self, PyObject *start, Step *steps, Py_ssize_t count) {
+    PyObject *at = start;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (!PyDict_Check(at)) {
+            irregular(self);
+            return NULL;
+        }
+        PyObject *found = PyDict_GetItemWithError(at, steps[i].name);
+        if (found == NULL || found == Py_None) {
+            if (PyErr_Occurred()) return NULL;
+            PyObject *fresh = made(steps[i].fixed);
+            if (fresh == NULL) return NULL;
+            int failed = PyDict_SetItem(at, steps[i].name, fresh);
+            Py_DECREF(fresh); /* `at` holds it */
+            if (failed) return NULL;
+            found = fresh;
+        }
+        at = found;
+    }
+    if (!PyDict_Check(at)) {
+        irregular(self);
+        return NULL;
+    }
+    return at;
+}
+
+/* A cell's value (a new reference), NULL with no error for none, NULL with one on failure.
+ * As `_Source.value`: the commonest cells are read here, the rest by the column's reader. */
+static PyObject *value_of(Builder *self, Slot *slot, PyObject *raw) {
+    PyObject *value;
+    switch (slot->kind) {
+    case KIND_STRING:
+        value = PyObject_CallMethodNoArgs(raw, str_strip);
+        if (value == NULL) return NULL;
+        if (PyUnicode_Check(value) && PyUnicode_GET_LENGTH(value) == 0) {
+            Py_DECREF(value);
+            return NULL;
+        }
+        return value;
+    case KIND_CODE: {
+        int listed = PyDict_Contains(slot->table, raw);
+        if (listed < 0) return NULL;
+        if (listed) return Py_NewRef(raw);
+        break;
+    }
+    case KIND_KNOWN:
+        value = PyDict_GetItemWithError(slot->table, raw);
+        if (value != NULL && value != self->blank) return Py_NewRef(value);
+        if (PyErr_Occurred()) return NULL;
+        break;
+    case KIND_WHOLE:
+        value = PyDict_GetItemWithError(self->small, raw);
+        if (value != NULL && value != Py_None) return Py_NewRef(value);
+        if (PyErr_Occurred()) return NULL;
+        if (PyUnicode_Check(raw) && PyUnicode_GET_LENGTH(raw) <= self->max_digits) {
+            PyObject *decimal = PyObject_CallMethod(raw, "isdecimal", NULL);
+            if (decimal == NULL) return NULL;
+            int plain = PyObject_IsTrue(decimal);
+            Py_DECREF(decimal);
+            if (plain < 0) return NULL;
+            if (plain) return PyLong_FromUnicodeObject(raw, 10);
+        }
+        break;
+    default:
+        break;
+    }
+    value = PyObject_CallOneArg(slot->read, raw);
+    if (value == NULL) return NULL;
+    if (value == self->blank) {
+        Py_DECREF(value);
+        return NULL;
+    }
+    return value;
+}
+
+/* The line's cell at `at`, or NULL with no error when it is blank for the builder (""). */
+static PyObject *cell(PyObject *const *cells, Py_ssize_t length, Py_ssize_t at) {
+    if (at >= length) {
+        PyErr_SetString(PyExc_IndexError, "list index out of range");
+        return NULL;
+    }
+    return cells[at];
+}
+
+static PyObject *new_row(Builder *self, PyObject *record, PyObject *current, Py_ssize_t number);
+
+/* `item` added to its list (made with its enclosing lists' rows if need be), made current. */
+static int add_row(
+    Builder *self, PyObject *record, PyObject *current, Py_ssize_t number, PyObject *row
+) {
+    Plan *plan = &self->plans[number];
+    PyObject *container = record, *fresh = NULL;
+    if (plan->parent >= 0) {
+        container = PyDict_GetItemWithError(current, self->plans[plan->parent].number);
+        if (container == NULL || container == Py_None) {
+            if (PyErr_Occurred()) return -1;
+            fresh = new_row(self, record, current, plan->parent);
+            if (fresh == NULL) return -1;
+            container = fresh;
+        }
+    }
+    PyObject *at = holder(self, container, plan->holders, plan->n_holders);
+    Py_XDECREF(fresh); /* the record holds it now */
+    if (at == NULL) return -1;
+    PyObject *items = PyDict_GetItemWithError(at, plan->name);
+    if (items == NULL || items == Py_None) {
+        if (PyErr_Occurred()) return -1;
+        items = PyList_New(0);
+        if (items == NULL) return -1;
+        int failed = PyDict_SetItem(at, plan->name, items);
+        Py_DECREF(items);
+        if (failed) return -1;
+    }
+    if (!PyList_Check(items)) return irregular(self);
+    if (PyList_Append(items, row) < 0) return -1;
+    if (PyDict_SetItem(current, plan->number, row) < 0) return -1;
+    for (Py_ssize_t i = 0; i < plan->n_inner; i++) {
+        if (PyDict_DelItem(current, plan->inner[i]) < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_KeyError)) return -1;
+            PyErr_Clear();
+        }
+    }
+    return 0;
+}
+
+/* A list's new row, for the lists inside it to fill: a new reference. */
+static PyObject *new_row(Builder *self, PyObject *record, PyObject *current, Py_ssize_t number) {
+    PyObject *row = made(self->plans[number].fixed);
+    if (row == NULL) return NULL;
+    if (add_row(self, record, current, number, row) < 0) {
+        Py_DECREF(row);
+        return NULL;
+    }
+    return row;
+}
+
+static int build_own(Builder *self, PyObject *record, PyObject *const *cells, Py_ssize_t length) {
+    for (Py_ssize_t i = 0; i < self->n_own; i++) {
+        Slot *slot = &self->own[i];
+        PyObject *raw = cell(cells, length, slot->at);
+        if (raw == NULL) return -1;
+        int filled = PyObject_IsTrue(raw);
+        if (filled < 0) return -1;
+        if (!filled) continue;
+        PyObject *value = value_of(self, slot, raw);
+        if (value == NULL) {
+            if (PyErr_Occurred()) return -1;
+            continue;
+        }
+        PyObject *at = holder(self, record, slot->holders, slot->n_holders);
+        PyObject *kept = at == NULL ? NULL : PyDict_SetDefault(at, slot->name, value);
+        int differs = kept == NULL ? -1 : PyObject_RichCompareBool(kept, value, Py_NE);
+        Py_DECREF(value);
+        if (differs < 0) return -1;
+        if (differs) return irregular(self);
+    }
+    return 0;
+}
+
+static int build_segment(
+    Builder *self,
+    Segment *segment,
+    PyObject *record,
+    PyObject *current,
+    PyObject *const *cells,
+    Py_ssize_t length
+) {
+    Plan *plan = &self->plans[segment->plan];
+    PyObject *row = made(plan->fixed);
+    if (row == NULL) return -1;
+    Py_ssize_t fixed = PyDict_GET_SIZE(row);
+    for (Py_ssize_t i = 0; i < segment->n_slots; i++) {
+        Slot *slot = &segment->slots[i];
+        PyObject *raw = cell(cells, length, slot->at);
+        int filled = raw == NULL ? -1 : PyObject_IsTrue(raw);
+        if (filled < 0) goto failed;
+        if (!filled) continue;
+        PyObject *value = value_of(self, slot, raw);
+        if (value == NULL) {
+            if (PyErr_Occurred()) goto failed;
+            continue;
+        }
+        PyObject *at = holder(self, row, slot->holders, slot->n_holders);
+        int stored = at == NULL ? -1 : PyDict_SetItem(at, slot->name, value);
+        Py_DECREF(value);
+        if (stored < 0) goto failed;
+    }
+    if (PyDict_GET_SIZE(row) > fixed && add_row(self, record, current, segment->plan, row) < 0)
+        goto failed;
+    Py_DECREF(row);
+    return 0;
+failed:
+    Py_DECREF(row);
+    return -1;
+}
+
+/* build(record, line, current): as the function `builder.line_builder` writes. */
+static PyObject *builder_call(Builder *self, PyObject *args, PyObject *kwargs) {
+    PyObject *record, *line, *current;
+    if (!PyArg_ParseTuple(args, "O!OO!:build", &PyDict_Type, &record, &line, &PyDict_Type,
+                          &current))
+        return NULL;
+    PyObject *fast = PySequence_Fast(line, "a line must be a sequence of cells");
+    if (fast == NULL) return NULL;
+    Py_ssize_t length = PySequence_Fast_GET_SIZE(fast);
+    PyObject *const *cells = PySequence_Fast_ITEMS(fast);
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < self->n_unmapped && !failed; i++) {
+        PyObject *raw = cell(cells, length, self->unmapped[i]);
+        if (raw == NULL || !is_blank(raw)) failed = raw == NULL ? -1 : irregular(self);
+    }
+    for (Py_ssize_t i = self->width; i < length && !failed; i++)
+        if (!is_blank(cells[i])) failed = irregular(self);
+    if (!failed) failed = build_own(self, record, cells, length);
+    for (Py_ssize_t i = 0; i < self->n_segments && !failed; i++)
+        failed = build_segment(self, &self->segments[i], record, current, cells, length);
+    Py_DECREF(fast);
+    if (failed) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyTypeObject BuilderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "care_exchange_standard.tables._line_builder.Builder",
+    .tp_doc = PyDoc_STR("A sheet's line builder: build(record, line, current), as builder.py's."),
+    .tp_basicsize = sizeof(Builder),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)builder_init,
+    .tp_dealloc = (destructor)builder_dealloc,
+    .tp_call = (ternaryfunc)builder_call,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "care_exchange_standard.tables._line_builder",
+    .m_doc = PyDoc_STR("The compiled line builder of builder.py, run in C."),
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC PyInit__line_builder(void) {
+    str_strip = PyUnicode_InternFromString("strip");
+    if (str_strip == NULL || PyType_Ready(&BuilderType) < 0) return NULL;
+    PyObject *found = PyModule_Create(&module);
+    if (found == NULL) return NULL;
+    if (PyModule_AddObjectRef(found, "Builder", (PyObject *)&BuilderType) < 0) {
+        Py_DECREF(found);
+        return NULL;
+    }
+    return found;
+}

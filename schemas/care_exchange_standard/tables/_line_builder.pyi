@@ -1,0 +1,11 @@
+"""The C line builder (_line_builder.c): builder.py's compiled line builder, run natively."""
+
+from typing import Any
+
+from care_exchange_standard.tables.builder import Current, Line
+
+class Builder:
+    """`build(record, line, current)` for one sheet's plan, made by `builder._native`."""
+
+    def __init__(self, spec: tuple[Any, ...], /) -> None: ...
+    def __call__(self, record: dict[str, Any], line: Line, current: Current, /) -> None: ...
