@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from care_exchange_standard import SCHEMA_DIR, Standard, load_standard
 
 EXAMPLES = SCHEMA_DIR / "examples"
+TEST_SCRYPT_N = 2**10
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,19 @@ LONGEST_FIRST = [
 
 
 @pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Client secrets are hashed with scrypt at n = 2**10 in tests, not the server's 2**14.
+
+    Hashing and checking are the same code at either cost (test_clients.py checks the
+    server's own), but at full cost they took 175 s of the suite's 23 minutes of processor
+    time: thousands of demo clients and token requests.
+    """
+    if importlib.util.find_spec("care_exchange_server") is not None:
+        from care_exchange_server.auth import secrets
+
+        secrets.COST.n = TEST_SCRYPT_N
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The run's order: the longest modules first, then the rest as collected."""
     rank = {Path(config.rootpath, name): place for place, name in enumerate(LONGEST_FIRST)}

@@ -12,9 +12,23 @@ import hashlib
 import hmac
 import os
 import secrets
+from dataclasses import dataclass
 
 SCHEME = "scrypt"
-_N = 2**14
+
+
+@dataclass
+class Cost:
+    """scrypt's cost for new hashes; a stored hash is checked with the cost written in it.
+
+    The test suite lowers it (tests/conftest.py): a hash there costs a sixteenth, and nothing
+    else about hashing or checking changes.
+    """
+
+    n: int = 2**14
+
+
+COST = Cost()
 _R = 8
 _P = 1
 _SALT_BYTES = 16
@@ -42,10 +56,10 @@ def _derive(secret: str, salt: bytes, n: int, r: int, p: int, length: int) -> by
 
 
 def hash_secret(secret: str) -> str:
-    """`scrypt$n$r$p$salt$hash`, with a fresh random salt each time."""
+    """`scrypt$n$r$p$salt$hash`, with a fresh random salt each time (n: `COST`)."""
     salt = os.urandom(_SALT_BYTES)
-    derived = _derive(secret, salt, _N, _R, _P, _KEY_BYTES)
-    return f"{SCHEME}${_N}${_R}${_P}${_b64(salt)}${_b64(derived)}"
+    derived = _derive(secret, salt, COST.n, _R, _P, _KEY_BYTES)
+    return f"{SCHEME}${COST.n}${_R}${_P}${_b64(salt)}${_b64(derived)}"
 
 
 def verify_secret(secret: str, encoded: str) -> bool:

@@ -8,9 +8,30 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from care_exchange_server.auth.clients import create_client, disable_client, list_clients
-from care_exchange_server.auth.secrets import generate_secret, hash_secret, verify_secret
+from care_exchange_server.auth.secrets import (
+    COST,
+    Cost,
+    generate_secret,
+    hash_secret,
+    verify_secret,
+)
 from care_exchange_server.storage.models import Client
 from tests.api.auth.helpers import add_organisation
+
+
+def test_the_server_hashes_at_full_cost_and_checks_any_cost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The suite hashes cheaply (tests/conftest.py); the server's own cost is scrypt's 2**14."""
+    assert Cost().n == 2**14
+    secret = generate_secret()
+    cheap = hash_secret(secret)
+    assert cheap.split("$")[1] == str(2**10)
+    monkeypatch.setattr(COST, "n", Cost().n)
+    full = hash_secret(secret)
+    assert full.split("$")[1:4] == ["16384", "8", "1"]
+    assert verify_secret(secret, full) and verify_secret(secret, cheap)
+    assert not verify_secret(secret + "x", full)
 
 
 def test_secret_hashing_round_trip() -> None:
