@@ -1,9 +1,10 @@
 """Compiles the C line builder (care_exchange_standard/tables/_line_builder.c) into the wheel.
 
-The CSV reader runs about a fifth faster with it. Without a C compiler the part installs
-without it, after a warning, and reads CSV with the Python builder it falls back on; so does
-`CARE_EXCHANGE_PURE_PYTHON=1`. An editable install builds it beside its source, where the
-checkout's package is imported from.
+It builds a CSV line's record in a quarter less time than the Python function builder.py
+writes, which makes a record read and judged about a tenth cheaper. Without a C compiler the
+part installs without it, after a warning, and reads CSV with the Python builder it falls back
+on; so does `CARE_EXCHANGE_PURE_PYTHON=1`. An editable install builds it beside its source,
+where the checkout's package is imported from.
 """
 
 from __future__ import annotations
