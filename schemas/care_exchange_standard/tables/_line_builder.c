@@ -1,8 +1,9 @@
 /* The compiled line builder (builder.py) in C: a sheet's plan run for each line of a CSV.
  *
  * `builder.line_builder` writes a Python function a sheet; this module takes the same plan,
- * flattened by `builder.native_plan`, and runs it without the interpreter's dispatch, which
- * is most of what building a record costs. It must do exactly what the Python function does:
+ * flattened by `builder._native`, and runs it without the interpreter's dispatch, about a
+ * quarter of what building a line costs there. `Groups` runs SheetReader.groups' loop over
+ * the lines in the same way. Both must do exactly what the Python code does:
  * tests/schemas/tables/test_builder.py reads drawn lines with both and with the general
  * reader. Anything unusual raises IrregularLineError (or what a cell reader raises) and the
  * reader builds that record again with its general code, as for the Python builder.
@@ -73,7 +74,7 @@ static int as_size(PyObject *value, Py_ssize_t *out) {
 
 static PyObject *item(PyObject *tuple, Py_ssize_t index) {
     if (!PyTuple_Check(tuple) || index >= PyTuple_GET_SIZE(tuple)) {
-        PyErr_SetString(PyExc_TypeError, "a line builder's plan is not as native_plan makes it");
+        PyErr_SetString(PyExc_TypeError, "a line builder's plan is not as builder._native makes it");
         return NULL;
     }
     return PyTuple_GET_ITEM(tuple, index);
@@ -213,7 +214,7 @@ static int read_plans(Builder *self, PyObject *spec) {
 }
 
 /* Builder(spec): spec is (unmapped, width, own, segments, plans, irregular, blank, small,
- * max_digits), as `builder.native_plan` makes it. */
+ * max_digits), as `builder._native` makes it. */
 static int builder_init(Builder *self, PyObject *args, PyObject *kwargs) {
     PyObject *spec, *unmapped, *width, *own, *segments, *plans, *max_digits;
     if (!PyArg_ParseTuple(args, "O!:Builder", &PyTuple_Type, &spec)) return -1;
@@ -237,7 +238,7 @@ static int builder_init(Builder *self, PyObject *args, PyObject *kwargs) {
     self->small = PyTuple_GET_ITEM(spec, 7);
     max_digits = PyTuple_GET_ITEM(spec, 8);
     if (!PyDict_Check(self->small) || !PyTuple_Check(unmapped) || !PyTuple_Check(segments)) {
-        PyErr_SetString(PyExc_TypeError, "a line builder's plan is not as native_plan makes it");
+        PyErr_SetString(PyExc_TypeError, "a line builder's plan is not as builder._native makes it");
         return -1;
     }
     if (as_size(width, &self->width) < 0 || as_size(max_digits, &self->max_digits) < 0)
@@ -500,14 +501,10 @@ failed:
     return -1;
 }
 
-/* build(record, line, current): as the function `builder.line_builder` writes. */
-static PyObject *builder_call(Builder *self, PyObject *args, PyObject *kwargs) {
-    PyObject *record, *line, *current;
-    if (!PyArg_ParseTuple(args, "O!OO!:build", &PyDict_Type, &record, &line, &PyDict_Type,
-                          &current))
-        return NULL;
+/* A line's cells into the record: 0, or -1 with the error set. */
+static int build_line(Builder *self, PyObject *record, PyObject *line, PyObject *current) {
     PyObject *fast = PySequence_Fast(line, "a line must be a sequence of cells");
-    if (fast == NULL) return NULL;
+    if (fast == NULL) return -1;
     Py_ssize_t length = PySequence_Fast_GET_SIZE(fast);
     PyObject *const *cells = PySequence_Fast_ITEMS(fast);
     int failed = 0;
@@ -521,7 +518,16 @@ static PyObject *builder_call(Builder *self, PyObject *args, PyObject *kwargs) {
     for (Py_ssize_t i = 0; i < self->n_segments && !failed; i++)
         failed = build_segment(self, &self->segments[i], record, current, cells, length);
     Py_DECREF(fast);
-    if (failed) return NULL;
+    return failed ? -1 : 0;
+}
+
+/* build(record, line, current): as the function `builder.line_builder` writes. */
+static PyObject *builder_call(Builder *self, PyObject *args, PyObject *kwargs) {
+    PyObject *record, *line, *current;
+    if (!PyArg_ParseTuple(args, "O!OO!:build", &PyDict_Type, &record, &line, &PyDict_Type,
+                          &current))
+        return NULL;
+    if (build_line(self, record, line, current) < 0) return NULL;
     Py_RETURN_NONE;
 }
 
@@ -536,6 +542,308 @@ static PyTypeObject BuilderType = {
     .tp_call = (ternaryfunc)builder_call,
 };
 
+/* --- grouping lines into records -------------------------------------------------------- */
+
+/* SheetReader.groups for a sheet this builder reads: `Groups(spec, rows)` yields what that
+ * generator yields, in the same order and with the same calls back into the reader. spec is
+ * (build, Built, Group, fixed, id_index, width, id_slot, cell_text, placed, starts_group,
+ * add_line, caught), as `SheetReader._native_groups` makes it. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *spec;
+    PyObject *rows;    /* the iterator of (row, line) */
+    PyObject *group;   /* the group being read, or NULL */
+    PyObject *kept;    /* a Built group's lines, record and current rows (borrowed from it) */
+    PyObject *record;
+    PyObject *current;
+    int placed;        /* the group is a Group: lines go to the reader's `_add_line` */
+    PyObject *pending; /* (row, line, line_id) of a line that started a group, not yet read */
+    PyObject *key;     /* the group's key (as `group.key`) */
+    Py_ssize_t width;
+    Py_ssize_t id_index; /* -1: the sheet has no identifier column */
+    int finished;
+} Groups;
+
+enum {
+    G_BUILD, G_BUILT, G_FIXED, G_ID_INDEX, G_WIDTH, G_ID_SLOT, G_CELL_TEXT, G_PLACED,
+    G_STARTS, G_ADD_LINE, G_CAUGHT, G_SIZE
+};
+
+#define SPEC_OF(spec, index) PyTuple_GET_ITEM((spec), (index))
+
+static PyObject *groups_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    PyObject *spec, *rows;
+    if (!PyArg_ParseTuple(args, "O!O:Groups", &PyTuple_Type, &spec, &rows)) return NULL;
+    int callables = PyTuple_GET_SIZE(spec) == G_SIZE;
+    for (int i = 0; callables && i < G_SIZE; i++)
+        if (i != G_FIXED && i != G_ID_INDEX && i != G_WIDTH && i != G_ID_SLOT && i != G_CAUGHT)
+            callables = PyCallable_Check(PyTuple_GET_ITEM(spec, i));
+    if (!callables || !(SPEC_OF(spec, G_FIXED) == Py_None || PyDict_Check(SPEC_OF(spec, G_FIXED))) ||
+        !(SPEC_OF(spec, G_ID_INDEX) == Py_None || PyLong_Check(SPEC_OF(spec, G_ID_INDEX))) ||
+        !PyLong_Check(SPEC_OF(spec, G_WIDTH))) {
+        PyErr_SetString(PyExc_TypeError, "Groups' spec is not as SheetReader makes it");
+        return NULL;
+    }
+    PyObject *iterator = PyObject_GetIter(rows);
+    if (iterator == NULL) return NULL;
+    Groups *self = (Groups *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        Py_DECREF(iterator);
+        return NULL;
+    }
+    self->spec = Py_NewRef(spec);
+    self->rows = iterator;
+    self->id_index = -1;
+    PyObject *index = SPEC_OF(spec, G_ID_INDEX);
+    if (as_size(SPEC_OF(spec, G_WIDTH), &self->width) < 0 ||
+        (index != Py_None && as_size(index, &self->id_index) < 0)) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static int groups_traverse(Groups *self, visitproc visit, void *arg) {
+    Py_VISIT(self->spec);
+    Py_VISIT(self->rows);
+    Py_VISIT(self->group);
+    Py_VISIT(self->pending);
+    Py_VISIT(self->key);
+    return 0;
+}
+
+static int groups_clear(Groups *self) {
+    Py_CLEAR(self->spec);
+    Py_CLEAR(self->rows);
+    Py_CLEAR(self->group);
+    Py_CLEAR(self->pending);
+    Py_CLEAR(self->key);
+    self->kept = self->record = self->current = NULL;
+    return 0;
+}
+
+static void groups_dealloc(Groups *self) {
+    PyObject_GC_UnTrack(self);
+    groups_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+#define SPEC(self, index) PyTuple_GET_ITEM((self)->spec, (index))
+
+/* Start a Built group for a line (the previous one already handed on). */
+static int start_built(Groups *self, PyObject *key, PyObject *row) {
+    PyObject *fixed = SPEC(self, G_FIXED);
+    PyObject *record = fixed == Py_None ? PyDict_New() : PyDict_Copy(fixed);
+    if (record == NULL) return -1;
+    PyObject *group = PyObject_CallFunctionObjArgs(SPEC(self, G_BUILT), key, row, record, NULL);
+    Py_DECREF(record);
+    if (group == NULL) return -1;
+    PyObject *kept = PyObject_GetAttrString(group, "kept");
+    PyObject *current = kept == NULL ? NULL : PyObject_GetAttrString(group, "rows");
+    PyObject *made = current == NULL ? NULL : PyObject_GetAttrString(group, "record");
+    /* the group holds all three: borrowed from it from here on */
+    Py_XDECREF(kept);
+    Py_XDECREF(current);
+    Py_XDECREF(made);
+    if (made == NULL || !PyList_Check(kept) || !PyDict_Check(current) || !PyDict_Check(made)) {
+        Py_DECREF(group);
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "Built is not as expected");
+        return -1;
+    }
+    Py_XSETREF(self->group, group);
+    Py_XSETREF(self->key, Py_NewRef(key));
+    self->kept = kept;
+    self->current = current;
+    self->record = made;
+    self->placed = 0;
+    return 0;
+}
+
+/* A line read into the current group (what follows the group's start in the generator). */
+static int read_line(Groups *self, PyObject *row, PyObject *line, PyObject *line_id) {
+    if (self->placed) {
+        PyObject *added = PyObject_CallFunctionObjArgs(SPEC(self, G_ADD_LINE), self->group, row,
+                                                       line, line_id, NULL);
+        Py_XDECREF(added);
+        return added == NULL ? -1 : 0;
+    }
+    PyObject *entry = PyTuple_Pack(3, row, line, line_id);
+    if (entry == NULL) return -1;
+    int failed = PyList_Append(self->kept, entry);
+    Py_DECREF(entry);
+    if (failed) return -1;
+    PyObject *id_slot = SPEC(self, G_ID_SLOT);
+    if (line_id != Py_None && id_slot != Py_None) {
+        int has = PyDict_Contains(self->record, id_slot);
+        if (has < 0 || (!has && PyDict_SetItem(self->record, id_slot, line_id) < 0)) return -1;
+    }
+    PyObject *build = SPEC(self, G_BUILD);
+    if (Py_IS_TYPE(build, &BuilderType) && PyDict_CheckExact(self->record) &&
+        PyDict_CheckExact(self->current)) {
+        if (build_line((Builder *)build, self->record, line, self->current) == 0) return 0;
+    } else {
+        PyObject *done =
+            PyObject_CallFunctionObjArgs(build, self->record, line, self->current, NULL);
+        Py_XDECREF(done);
+        if (done != NULL) return 0;
+    }
+    if (!PyErr_ExceptionMatches(SPEC(self, G_CAUGHT))) return -1;
+    PyErr_Clear();
+    PyObject *placed = PyObject_CallOneArg(SPEC(self, G_PLACED), self->group);
+    if (placed == NULL) return -1;
+    Py_XSETREF(self->group, placed);
+    self->kept = self->record = self->current = NULL;
+    self->placed = 1;
+    return 0;
+}
+
+/* The line's identifier (a new reference): None when it has none. */
+static PyObject *line_id_of(Groups *self, PyObject *const *cells, Py_ssize_t length) {
+    Py_ssize_t at = self->id_index;
+    if (at < 0) Py_RETURN_NONE;
+    if (at >= length) {
+        PyErr_SetString(PyExc_IndexError, "list index out of range");
+        return NULL;
+    }
+    PyObject *raw = cells[at];
+    if (PyUnicode_Check(raw) && PyUnicode_GET_LENGTH(raw) == 0) Py_RETURN_NONE;
+    PyObject *text;
+    if (PyUnicode_CheckExact(raw)) {
+        Py_ssize_t last = PyUnicode_GET_LENGTH(raw) - 1;
+        int kind = PyUnicode_KIND(raw);
+        const void *data = PyUnicode_DATA(raw);
+        int spaced = Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, 0)) ||
+                     Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, last));
+        /* str.strip gives the string itself when there is nothing to strip */
+        text = spaced ? PyObject_CallMethodNoArgs(raw, str_strip) : Py_NewRef(raw);
+    } else {
+        text = PyObject_CallOneArg(SPEC(self, G_CELL_TEXT), raw);
+    }
+    if (text == NULL) return NULL;
+    int filled = PyObject_IsTrue(text);
+    if (filled <= 0) {
+        Py_DECREF(text);
+        if (filled < 0) return NULL;
+        Py_RETURN_NONE;
+    }
+    return text;
+}
+
+static PyObject *groups_next(Groups *self) {
+    if (self->spec == NULL) return NULL;
+    if (self->pending != NULL) { /* the line that started the group handed on last */
+        PyObject *pending = self->pending;
+        self->pending = NULL;
+        int failed = read_line(self, PyTuple_GET_ITEM(pending, 0), PyTuple_GET_ITEM(pending, 1),
+                               PyTuple_GET_ITEM(pending, 2));
+        Py_DECREF(pending);
+        if (failed) return NULL;
+    }
+    Py_ssize_t width = self->width;
+    while (!self->finished) {
+        PyObject *item = PyIter_Next(self->rows);
+        if (item == NULL) {
+            if (PyErr_Occurred()) return NULL;
+            self->finished = 1;
+            break;
+        }
+        PyObject *row, *line, *line_id = NULL, *previous = NULL;
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+            Py_DECREF(item);
+            PyErr_SetString(PyExc_TypeError, "rows must be (row, line) pairs");
+            return NULL;
+        }
+        row = PyTuple_GET_ITEM(item, 0);
+        line = PyTuple_GET_ITEM(item, 1);
+        if (PyList_CheckExact(line) && PyList_GET_SIZE(line) >= width) {
+            Py_INCREF(line);
+        } else if ((line = PySequence_List(line)) == NULL) {
+            goto failed;
+        }
+        Py_ssize_t length = PyList_GET_SIZE(line);
+        for (; length < width; length++) { /* padded, as the generator pads it */
+            PyObject *blank = PyUnicode_FromStringAndSize("", 0);
+            if (blank == NULL || PyList_Append(line, blank) < 0) {
+                Py_XDECREF(blank);
+                goto failed;
+            }
+            Py_DECREF(blank);
+        }
+        PyObject *const *cells = PySequence_Fast_ITEMS(line);
+        line_id = line_id_of(self, cells, length);
+        if (line_id == NULL) goto failed;
+        if (line_id == Py_None) {
+            int blank = 1;
+            for (Py_ssize_t i = 0; i < length && blank; i++) blank = is_blank(cells[i]);
+            if (blank) {
+                Py_DECREF(item);
+                Py_DECREF(line);
+                Py_DECREF(line_id);
+                continue;
+            }
+        }
+        int starts = self->group == NULL;
+        if (!starts && line_id != Py_None) {
+            starts = PyObject_RichCompareBool(line_id, self->key, Py_NE);
+        } else if (!starts) {
+            PyObject *found = PyObject_CallFunctionObjArgs(SPEC(self, G_STARTS), self->group,
+                                                           line_id, line, NULL);
+            starts = found == NULL ? -1 : PyObject_IsTrue(found);
+            Py_XDECREF(found);
+        }
+        if (starts < 0) goto failed;
+        if (starts) {
+            PyObject *key = line_id == Py_None && self->group != NULL ? self->key : line_id;
+            Py_INCREF(key);
+            previous = self->group;
+            self->group = NULL;
+            int made = start_built(self, key, row);
+            Py_DECREF(key);
+            if (made < 0) goto failed;
+            if (previous != NULL) { /* handed on first, as the generator yields it first */
+                self->pending = PyTuple_Pack(3, row, line, line_id);
+                Py_DECREF(item);
+                Py_DECREF(line);
+                Py_DECREF(line_id);
+                if (self->pending == NULL) {
+                    Py_DECREF(previous);
+                    return NULL;
+                }
+                return previous;
+            }
+        }
+        int read = read_line(self, row, line, line_id);
+        Py_DECREF(item);
+        Py_DECREF(line);
+        Py_DECREF(line_id);
+        if (read < 0) return NULL;
+        continue;
+    failed:
+        Py_XDECREF(previous);
+        Py_DECREF(item);
+        Py_XDECREF(line);
+        Py_XDECREF(line_id);
+        return NULL;
+    }
+    PyObject *last = self->group;
+    self->group = NULL;
+    self->kept = self->record = self->current = NULL;
+    return last; /* NULL (no error set): the iteration is over */
+}
+
+static PyTypeObject GroupsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "care_exchange_standard.tables._line_builder.Groups",
+    .tp_doc = PyDoc_STR("SheetReader.groups for a sheet with a C line builder."),
+    .tp_basicsize = sizeof(Groups),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = groups_new,
+    .tp_dealloc = (destructor)groups_dealloc,
+    .tp_traverse = (traverseproc)groups_traverse,
+    .tp_clear = (inquiry)groups_clear,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)groups_next,
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "care_exchange_standard.tables._line_builder",
@@ -545,10 +853,12 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__line_builder(void) {
     str_strip = PyUnicode_InternFromString("strip");
-    if (str_strip == NULL || PyType_Ready(&BuilderType) < 0) return NULL;
+    if (str_strip == NULL || PyType_Ready(&BuilderType) < 0 || PyType_Ready(&GroupsType) < 0)
+        return NULL;
     PyObject *found = PyModule_Create(&module);
     if (found == NULL) return NULL;
-    if (PyModule_AddObjectRef(found, "Builder", (PyObject *)&BuilderType) < 0) {
+    if (PyModule_AddObjectRef(found, "Builder", (PyObject *)&BuilderType) < 0 ||
+        PyModule_AddObjectRef(found, "Groups", (PyObject *)&GroupsType) < 0) {
         Py_DECREF(found);
         return NULL;
     }

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, NamedTuple
 
 from care_exchange_standard.fields import FieldPath
@@ -282,6 +283,14 @@ NATIVE_MODULE = "care_exchange_standard.tables._line_builder"
 KIND_STRING, KIND_CODE, KIND_KNOWN, KIND_WHOLE, KIND_OTHER = range(5)
 
 
+def native_module() -> ModuleType | None:
+    """`_line_builder`, the C builder and grouping, or None where it was not compiled."""
+    try:
+        return importlib.import_module(NATIVE_MODULE)
+    except ImportError:
+        return None
+
+
 def _native(
     own: Sequence[Slot],
     segments: Iterable[Segment],
@@ -291,9 +300,8 @@ def _native(
     width: int,
 ) -> LineBuilder | None:
     """The C builder of this plan, or None where it was not compiled."""
-    try:
-        native = importlib.import_module(NATIVE_MODULE)
-    except ImportError:
+    native = native_module()
+    if native is None:
         return None
     numbers = {path: index for index, path in enumerate(plans)}
 

@@ -32,6 +32,7 @@ from care_exchange_standard.tables.builder import (
     Segment,
     Slot,
     line_builder,
+    native_module,
 )
 from care_exchange_standard.tables.cells import (
     BLANK,
@@ -425,13 +426,44 @@ class SheetReader:
                 self.width,
                 native=native,
             )
+        # The C grouping of lines (`_line_builder.Groups`) and what it needs, with the C builder.
+        self._native_groups: tuple[Any, tuple[Any, ...]] | None = None
+        found = native_module() if self.build is not None else None
+        if found is not None and isinstance(self.build, found.Builder):
+            self._native_groups = (
+                found.Groups,
+                (
+                    self.build,
+                    Built,
+                    dict(layout.constants.get((), {})) or None,
+                    self.id_index,
+                    self.width,
+                    self.id_slot,
+                    cell_text,
+                    self.placed,
+                    self._starts_group,
+                    self._add_line,
+                    (IrregularLineError, CellValueError),
+                ),
+            )
 
     def ref(self, index: int, row: int) -> str:
         letters = self.letters.get(index) or column_letters(index)
         return f"{self.prefix}{letters}{row}"
 
     def groups(self, rows: Iterable[tuple[int, Line]]) -> Iterator[Group | Built]:
-        """The lines' groups: `Built` ones from the compiled builder, `Group`s without it."""
+        """The lines' groups: `Built` ones from the compiled builder, `Group`s without it.
+
+        With the C builder, its `Groups` runs this loop: the same steps, and the same calls
+        back here for a line without an identifier and for a record to place.
+        """
+        if self._native_groups is not None:
+            groups, spec = self._native_groups
+            found: Iterator[Group | Built] = groups(spec, rows)
+            return found
+        return self._groups(rows)
+
+    def _groups(self, rows: Iterable[tuple[int, Line]]) -> Iterator[Group | Built]:
         group: Group | Built | None = None
         id_index, width, id_slot = self.id_index, self.width, self.id_slot
         compiled, build = self.build is not None, self.build or _not_compiled
