@@ -67,7 +67,6 @@ LONGEST_FIRST = [
 ]
 
 
-@pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Client secrets are hashed with scrypt at n = 2**10 in tests, not the server's 2**14.
 
@@ -81,6 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
         secrets.COST.n = TEST_SCRYPT_N
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The run's order: the longest modules first, then the rest as collected."""
     rank = {Path(config.rootpath, name): place for place, name in enumerate(LONGEST_FIRST)}

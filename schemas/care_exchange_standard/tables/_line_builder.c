@@ -546,8 +546,8 @@ static PyTypeObject BuilderType = {
 
 /* SheetReader.groups for a sheet this builder reads: `Groups(spec, rows)` yields what that
  * generator yields, in the same order and with the same calls back into the reader. spec is
- * (build, Built, Group, fixed, id_index, width, id_slot, cell_text, placed, starts_group,
- * add_line, caught), as `SheetReader._native_groups` makes it. */
+ * (build, Built, fixed, id_index, width, id_slot, cell_text, placed, starts_group, add_line,
+ * caught), as `SheetReader._native_groups` makes it. */
 typedef struct {
     PyObject_HEAD
     PyObject *spec;
