@@ -84,17 +84,21 @@ static PyObject *dict_or_null(PyObject *value) {
     return (value == Py_None) ? NULL : value;
 }
 
-static int read_steps(PyObject *spec, Step **out, Py_ssize_t *count) {
+/* A zeroed array of `size`-byte entries, one for each item of the tuple `spec` (counted into
+ * `count`); NULL with TypeError when `spec` is not a tuple, or MemoryError. */
+static void *array_for(PyObject *spec, const char *what, Py_ssize_t *count, size_t size) {
     if (!PyTuple_Check(spec)) {
-        PyErr_SetString(PyExc_TypeError, "holders must be a tuple");
-        return -1;
+        PyErr_Format(PyExc_TypeError, "%s must be a tuple", what);
+        return NULL;
     }
     *count = PyTuple_GET_SIZE(spec);
-    *out = PyMem_Calloc(*count ? *count : 1, sizeof(Step));
-    if (*out == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    void *found = PyMem_Calloc(*count ? (size_t)*count : 1, size);
+    if (found == NULL) PyErr_NoMemory();
+    return found;
+}
+
+static int read_steps(PyObject *spec, Step **out, Py_ssize_t *count) {
+    if ((*out = array_for(spec, "holders", count, sizeof(Step))) == NULL) return -1;
     for (Py_ssize_t i = 0; i < *count; i++) {
         PyObject *step = PyTuple_GET_ITEM(spec, i), *name, *fixed;
         if ((name = item(step, 0)) == NULL || (fixed = item(step, 1)) == NULL) return -1;
@@ -105,16 +109,7 @@ static int read_steps(PyObject *spec, Step **out, Py_ssize_t *count) {
 }
 
 static int read_slots(PyObject *spec, Slot **out, Py_ssize_t *count) {
-    if (!PyTuple_Check(spec)) {
-        PyErr_SetString(PyExc_TypeError, "slots must be a tuple");
-        return -1;
-    }
-    *count = PyTuple_GET_SIZE(spec);
-    *out = PyMem_Calloc(*count ? *count : 1, sizeof(Slot));
-    if (*out == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    if ((*out = array_for(spec, "slots", count, sizeof(Slot))) == NULL) return -1;
     for (Py_ssize_t i = 0; i < *count; i++) {
         PyObject *slot = PyTuple_GET_ITEM(spec, i), *at, *kind, *read, *table, *name, *holders;
         Slot *found = &(*out)[i];
@@ -170,16 +165,8 @@ static void builder_free_arrays(Builder *self) {
 }
 
 static int read_plans(Builder *self, PyObject *spec) {
-    if (!PyTuple_Check(spec)) {
-        PyErr_SetString(PyExc_TypeError, "plans must be a tuple");
-        return -1;
-    }
-    self->n_plans = PyTuple_GET_SIZE(spec);
-    self->plans = PyMem_Calloc(self->n_plans ? self->n_plans : 1, sizeof(Plan));
-    if (self->plans == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    self->plans = array_for(spec, "plans", &self->n_plans, sizeof(Plan));
+    if (self->plans == NULL) return -1;
     for (Py_ssize_t i = 0; i < self->n_plans; i++) {
         PyObject *plan = PyTuple_GET_ITEM(spec, i), *parent, *holders, *name, *fixed, *number,
                  *inner;
@@ -197,16 +184,8 @@ static int read_plans(Builder *self, PyObject *spec) {
         found->name = name;
         found->fixed = dict_or_null(fixed);
         found->number = number;
-        if (!PyTuple_Check(inner)) {
-            PyErr_SetString(PyExc_TypeError, "inner lists must be a tuple");
-            return -1;
-        }
-        found->n_inner = PyTuple_GET_SIZE(inner);
-        found->inner = PyMem_Calloc(found->n_inner ? found->n_inner : 1, sizeof(PyObject *));
-        if (found->inner == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
+        found->inner = array_for(inner, "inner lists", &found->n_inner, sizeof(PyObject *));
+        if (found->inner == NULL) return -1;
         for (Py_ssize_t j = 0; j < found->n_inner; j++)
             found->inner[j] = PyTuple_GET_ITEM(inner, j);
     }
@@ -243,22 +222,14 @@ static int builder_init(Builder *self, PyObject *args, PyObject *kwargs) {
     }
     if (as_size(width, &self->width) < 0 || as_size(max_digits, &self->max_digits) < 0)
         return -1;
-    self->n_unmapped = PyTuple_GET_SIZE(unmapped);
-    self->unmapped = PyMem_Calloc(self->n_unmapped ? self->n_unmapped : 1, sizeof(Py_ssize_t));
-    if (self->unmapped == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    self->unmapped = array_for(unmapped, "unmapped", &self->n_unmapped, sizeof(Py_ssize_t));
+    if (self->unmapped == NULL) return -1;
     for (Py_ssize_t i = 0; i < self->n_unmapped; i++)
         if (as_size(PyTuple_GET_ITEM(unmapped, i), &self->unmapped[i]) < 0) return -1;
     if (read_slots(own, &self->own, &self->n_own) < 0) return -1;
     if (read_plans(self, plans) < 0) return -1;
-    self->n_segments = PyTuple_GET_SIZE(segments);
-    self->segments = PyMem_Calloc(self->n_segments ? self->n_segments : 1, sizeof(Segment));
-    if (self->segments == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    self->segments = array_for(segments, "segments", &self->n_segments, sizeof(Segment));
+    if (self->segments == NULL) return -1;
     for (Py_ssize_t i = 0; i < self->n_segments; i++) {
         PyObject *segment = PyTuple_GET_ITEM(segments, i), *plan, *slots;
         Segment *found = &self->segments[i];
