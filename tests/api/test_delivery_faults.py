@@ -76,13 +76,17 @@ BUSY = (("Retry-After", "0"),)
 def test_quick_retry_after_answers_do_not_spend_the_retry_budget(
     world: World, app: FastAPI, settings: Settings
 ) -> None:
-    """Three times as many attempts as the schedule has, all inside its span: still active."""
-    quick = settings.model_copy(update={"webhook_retry_delays_seconds": [0, 1, 1, 1]})
+    """Three times as many attempts as the schedule has, all inside its span: still active.
+
+    The span is long (15 s) so that a loaded machine's slow attempts stay inside it; the test
+    ends as soon as the event is delivered, so the span costs no time.
+    """
+    quick = settings.model_copy(update={"webhook_retry_delays_seconds": [0, 5, 5, 5]})
     outage = 3 * len(quick.webhook_retry_delays_seconds)
     with receiving(*[Answer(503, headers=BUSY)] * outage) as receiver, running(app, quick):
         subscription = subscribe(world, receiver)
         published_example(world)
-        wait_until(lambda: status(world, subscription)["deliveredSequence"] == 1, 10)
+        wait_until(lambda: status(world, subscription)["deliveredSequence"] == 1, 30)
     assert sequences(receiver) == [1] * (outage + 1)
     found = status(world, subscription)
     assert (found["status"], found["attempts"], found["nextAttemptAt"]) == ("active", 0, None)
@@ -91,8 +95,15 @@ def test_quick_retry_after_answers_do_not_spend_the_retry_budget(
 def test_a_failing_streak_ends_in_error_only_once_it_has_lasted_the_schedule(
     world: World, app: FastAPI, settings: Settings
 ) -> None:
-    span = 1.5
-    budget = settings.model_copy(update={"webhook_retry_delays_seconds": [0, 0.5, 0.5, 0.5]})
+    """More attempts than the schedule has entries, yet no error until the streak lasts its span.
+
+    An idle machine makes an attempt every 20-40 ms; the 3 s span and a 0.1 s poll leave room
+    for attempts ten times slower before four of them could fill it (CI once saw four fill 1.5 s).
+    """
+    span = 3.0
+    budget = settings.model_copy(
+        update={"webhook_retry_delays_seconds": [0, 1, 1, 1], "worker_poll_seconds": 0.1}
+    )
     with receiving(*[Answer(503, headers=BUSY)] * 10_000) as receiver, running(app, budget):
         subscription = subscribe(world, receiver)
         published_example(world)
