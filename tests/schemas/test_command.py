@@ -126,3 +126,32 @@ def test_the_standards_own_subcommand_is_run_without_looking_up_the_parts(
     assert done.exit_code == 0, done.output
     with pytest.raises(AssertionError, match="looked up"):
         build("publish")
+
+
+FREEZE_PROBE = """
+import atexit, gc, sys
+from care_exchange_standard.command import main
+atexit.register(lambda: print("exit handlers ran"))
+sys.argv = ["care-exchange", *{argv!r}]
+try:
+    main()
+except SystemExit:
+    pass
+print(gc.get_freeze_count(), len(gc.get_objects()))
+"""
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["validate", "-"], ["no-such-command"]])
+def test_the_command_leaves_the_interpreters_exit_no_objects_to_walk(argv: list[str]) -> None:
+    """Whether it succeeds, fails or is misused: frozen, and exit handlers still run."""
+    done = subprocess.run(
+        [sys.executable, "-c", FREEZE_PROBE.format(argv=argv)],
+        input="{}",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    *_, counts, ran = done.stdout.strip().splitlines()
+    frozen, walked = map(int, counts.split())
+    assert frozen > 10_000 and walked < 100, counts
+    assert ran == "exit handlers ran"
