@@ -269,6 +269,35 @@ static int is_blank(PyObject *raw) {
     return 1;
 }
 
+/* bool(raw): for text, its length, without the call. */
+static int filled_cell(PyObject *raw) {
+    return PyUnicode_CheckExact(raw) ? PyUnicode_GET_LENGTH(raw) != 0 : PyObject_IsTrue(raw);
+}
+
+/* Text with no space at either end, which `str.strip` gives back as it is: no call needed. */
+static int unspaced(PyObject *raw) {
+    Py_ssize_t last = PyUnicode_GET_LENGTH(raw) - 1;
+    int kind = PyUnicode_KIND(raw);
+    const void *data = PyUnicode_DATA(raw);
+    return last >= 0 && !Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, 0)) &&
+           !Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, last));
+}
+
+/* Plain ASCII digits, few enough to fit: their number (a new reference); else NULL, no error.
+ * What SMALL and `int(raw)` give for them, without hashing the text. */
+static PyObject *plain_whole(PyObject *raw, Py_ssize_t max_digits) {
+    Py_ssize_t length = PyUnicode_GET_LENGTH(raw);
+    if (!PyUnicode_IS_ASCII(raw) || length == 0 || length > max_digits || length > 18)
+        return NULL;
+    const Py_UCS1 *digits = PyUnicode_1BYTE_DATA(raw);
+    long long number = 0;
+    for (Py_ssize_t i = 0; i < length; i++) {
+        if (digits[i] < '0' || digits[i] > '9') return NULL;
+        number = number * 10 + (digits[i] - '0');
+    }
+    return PyLong_FromLongLong(number);
+}
+
 /* A new object with these fixed members (a copy), or an empty one. */
 static PyObject *made(PyObject *fixed) {
     return fixed == NULL ? PyDict_New() : PyDict_Copy(fixed);
@@ -308,6 +337,7 @@ static PyObject *value_of(Builder *self, Slot *slot, PyObject *raw) {
     PyObject *value;
     switch (slot->kind) {
     case KIND_STRING:
+        if (PyUnicode_CheckExact(raw) && unspaced(raw)) return Py_NewRef(raw);
         value = PyObject_CallMethodNoArgs(raw, str_strip);
         if (value == NULL) return NULL;
         if (PyUnicode_Check(value) && PyUnicode_GET_LENGTH(value) == 0) {
@@ -327,6 +357,9 @@ static PyObject *value_of(Builder *self, Slot *slot, PyObject *raw) {
         if (PyErr_Occurred()) return NULL;
         break;
     case KIND_WHOLE:
+        if (PyUnicode_CheckExact(raw) && (value = plain_whole(raw, self->max_digits)) != NULL)
+            return value;
+        if (PyErr_Occurred()) return NULL;
         value = PyDict_GetItemWithError(self->small, raw);
         if (value != NULL && value != Py_None) return Py_NewRef(value);
         if (PyErr_Occurred()) return NULL;
@@ -417,7 +450,7 @@ static int build_own(Builder *self, PyObject *record, PyObject *const *cells, Py
         Slot *slot = &self->own[i];
         PyObject *raw = cell(cells, length, slot->at);
         if (raw == NULL) return -1;
-        int filled = PyObject_IsTrue(raw);
+        int filled = filled_cell(raw);
         if (filled < 0) return -1;
         if (!filled) continue;
         PyObject *value = value_of(self, slot, raw);
@@ -450,7 +483,7 @@ static int build_segment(
     for (Py_ssize_t i = 0; i < segment->n_slots; i++) {
         Slot *slot = &segment->slots[i];
         PyObject *raw = cell(cells, length, slot->at);
-        int filled = raw == NULL ? -1 : PyObject_IsTrue(raw);
+        int filled = raw == NULL ? -1 : filled_cell(raw);
         if (filled < 0) goto failed;
         if (!filled) continue;
         PyObject *value = value_of(self, slot, raw);
@@ -680,13 +713,7 @@ static PyObject *line_id_of(Groups *self, PyObject *const *cells, Py_ssize_t len
     if (PyUnicode_Check(raw) && PyUnicode_GET_LENGTH(raw) == 0) Py_RETURN_NONE;
     PyObject *text;
     if (PyUnicode_CheckExact(raw)) {
-        Py_ssize_t last = PyUnicode_GET_LENGTH(raw) - 1;
-        int kind = PyUnicode_KIND(raw);
-        const void *data = PyUnicode_DATA(raw);
-        int spaced = Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, 0)) ||
-                     Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, last));
-        /* str.strip gives the string itself when there is nothing to strip */
-        text = spaced ? PyObject_CallMethodNoArgs(raw, str_strip) : Py_NewRef(raw);
+        text = unspaced(raw) ? Py_NewRef(raw) : PyObject_CallMethodNoArgs(raw, str_strip);
     } else {
         text = PyObject_CallOneArg(SPEC(self, G_CELL_TEXT), raw);
     }

@@ -26,6 +26,9 @@ from care_exchange_standard.tables.reading import Built, Group, SheetReader, Tab
 from tests.schemas.tables.conftest import RECORD_TYPES
 
 ODD = ["x", "  ", "1,234", "£850.50", "-3", "Yes", "no", "31/03/2024", "2024-02-30", "00012"]
+# Where the C builder takes a short cut: text with spaces to strip (a no-break one too),
+# digits that are not ASCII, and whole numbers either side of the longest it reads in line.
+ODD += [" padded", "tail ", "\u00a0x", "12 ", "\u0663", "9" * 18, "9" * 19]
 
 
 def cells(column: Column) -> st.SearchStrategy[str]:
