@@ -16,3 +16,6 @@ class Groups(Iterator[Any]):
 
     def __init__(self, spec: tuple[Any, ...], rows: Iterable[tuple[int, Line]], /) -> None: ...
     def __next__(self) -> Any: ...
+
+def line_breaks(data: bytes | bytearray, end: int, /) -> tuple[int, int]:
+    """The line feeds and the carriage returns in `data[:end]`."""

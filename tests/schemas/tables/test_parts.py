@@ -329,3 +329,32 @@ def test_a_lone_carriage_return_leaves_the_rest_to_be_read_in_order(
     assert parts[-1].rest is not None and parts[0].rest is None
     whole, split = whole_and_parts(path)
     assert split == whole
+
+
+@given(
+    data=st.binary(max_size=3_000).map(lambda raw: raw.replace(b"x", b"\r").replace(b"y", b"\n")),
+    end=st.integers(0, 3_200),
+)
+def test_the_compiled_line_count_is_bytes_count(data: bytes, end: int) -> None:
+    assert parts_module.line_breaks is not parts_module._counted  # the standard was compiled
+    expected = parts_module._counted(data, end)
+    assert parts_module.line_breaks(data, end) == expected
+    assert parts_module.line_breaks(bytearray(data), end) == expected
+
+
+def test_the_line_count_refuses_a_negative_end_and_text() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        parts_module.line_breaks(b"a\nb", -1)
+    with pytest.raises(TypeError):
+        parts_module.line_breaks("a\nb", 3)  # type: ignore[arg-type]
+
+
+def test_without_the_compiled_module_parts_are_counted_by_bytes_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = capacity_csv(tmp_path / "c.csv", 120)
+    compiled = list(csv_parts(path))
+    monkeypatch.setattr(parts_module, "native_module", lambda: None)
+    monkeypatch.setattr(parts_module, "line_breaks", parts_module._line_breaks())
+    assert parts_module.line_breaks is parts_module._counted
+    assert list(csv_parts(path)) == compiled and len(compiled) > 3
