@@ -29,7 +29,7 @@ class Answer:
 
 @dataclass(frozen=True)
 class Received:
-    """One request as it arrived, with the monotonic time it arrived at."""
+    """One request as it arrived, with the time it arrived at (`time.time()`, the wall clock)."""
 
     headers: dict[str, str]
     body: bytes

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 
 from care_exchange_standard import SCHEMA_DIR, Standard, load_standard
@@ -65,6 +66,12 @@ LONGEST_FIRST = [
     "tests/conformance/test_receipts.py",
     "tests/api/test_worker_process.py",
 ]
+
+
+# Hypothesis fails an example slower than 200 ms as "unreliable"; on a loaded CI machine one
+# stall is enough. Speed is measured in bench/, not here.
+hypothesis.settings.register_profile("care-exchange", deadline=None)
+hypothesis.settings.load_profile("care-exchange")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -75,7 +75,7 @@ def listening() -> Iterator[tuple[socket.socket, str]]:
 
 
 def ready(url: str) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # two servers start at once on a loaded machine
     while True:
         try:
             httpx.get(f"{url}/.well-known/care-exchange", timeout=5).raise_for_status()
@@ -127,9 +127,9 @@ def test_a_retry_after_the_server_was_killed_mid_request_is_served_at_once(
 
         ready(successor_url)
         started = time.monotonic()
-        retried = httpx.post(successor_url + BASE, json=record, headers=headers, timeout=10)
+        retried = httpx.post(successor_url + BASE, json=record, headers=headers, timeout=25)
         # Not after a lock wait (SQLite's is 30 s); a loaded CI machine took 1.04 s to answer.
-        assert time.monotonic() - started < 5.0
+        assert time.monotonic() - started < 20.0
         assert retried.status_code == 201, retried.text
         assert "idempotent-replayed" not in retried.headers
         again = httpx.post(successor_url + BASE, json=record, headers=headers, timeout=10)
@@ -203,8 +203,11 @@ def test_connections_terminated_mid_request_cost_a_503_never_a_500(
             thread.start()
         killed = 0
         try:
+            # Three seconds, or (on a loaded machine) until more than ten connections are killed.
             deadline = time.monotonic() + 3
-            while time.monotonic() < deadline and not errors:
+            while (time.monotonic() < deadline or killed <= 10) and not errors:
+                if time.monotonic() > deadline + 60:
+                    break
                 killed += terminate_backends(database_url)
                 time.sleep(0.02)
         finally:

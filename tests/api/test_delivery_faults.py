@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -108,11 +109,14 @@ def test_a_failing_streak_ends_in_error_only_once_it_has_lasted_the_schedule(
         subscription = subscribe(world, receiver)
         published_example(world)
         wait_until(lambda: status(world, subscription)["status"] != "active", 15)
+        seen_at = time.time()
     failed = status(world, subscription)
     attempts = len(receiver.received)
     assert failed["status"] == "error" and f"failed {attempts} times over" in failed["statusReason"]
     assert attempts > len(budget.webhook_retry_delays_seconds)
-    assert receiver.received[-1].at - receiver.received[0].at >= span - 0.05
+    lasted = re.search(r"times over ([0-9.]+) s", failed["statusReason"])
+    assert lasted is not None and float(lasted.group(1)) >= span  # as the server timed it
+    assert seen_at - receiver.received[0].at >= span  # the error came no sooner, from outside
     assert (failed["backlog"], failed["nextAttemptAt"]) == (1, None)
 
 
@@ -143,9 +147,10 @@ def test_a_slow_receiver_does_not_hold_up_another_subscription(
 ) -> None:
     """The fast subscription's events go out while the slow one is still on its first.
 
-    The slow receiver's pace leaves room for a loaded machine: 3 s once failed under load.
+    The slow receiver's pace leaves room for a loaded machine (3 s, then 5 s, failed under
+    load); it costs no time, as the worker cuts the slow request short when it stops.
     """
-    pace = 5.0
+    pace = 12.0
     patient = settings.model_copy(
         update={"webhook_timeout_seconds": pace + 1, "worker_lease_seconds": 2 * (pace + 1)}
     )
@@ -159,13 +164,12 @@ def test_a_slow_receiver_does_not_hold_up_another_subscription(
         with running(app, patient):
             slow_receiver.wait_for(1)
             fast_receiver.wait_for(1)
-            published_at = time.time()
             published_example(world)
             published_example(world)
             arrived = fast_receiver.wait_for(3)
-            assert arrived[-1].at - published_at < pace / 2
+            assert arrived[-1].at < slow_receiver.received[0].at + pace, "they waited for it"
             # recorded once the receiver's answer is back, a moment after the request arrived
-            wait_until(lambda: status(world, fast)["deliveredSequence"] == 3, pace / 2)
+            wait_until(lambda: status(world, fast)["deliveredSequence"] == 3, pace)
             assert len(slow_receiver.received) == 1, "the slow receiver was not still busy"
     assert sequences(fast_receiver) == [1, 2, 3]
     assert status(world, slow)["status"] == "active"
@@ -187,7 +191,7 @@ def test_a_batch_longer_than_the_lease_goes_out_in_order_with_two_workers(
         for _ in range(events):
             published_example(world)
         with running(app, short), running(app, short):
-            wait_until(lambda: status(world, subscription)["backlog"] == 0, 15)
+            wait_until(lambda: status(world, subscription)["backlog"] == 0, 60)
     assert sequences(receiver) == list(range(1, events + 1))
     for earlier, later in zip(receiver.received, receiver.received[1:], strict=False):
         assert later.at - earlier.at >= pace - 0.05, "two requests overlapped"

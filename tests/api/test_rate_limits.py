@@ -171,10 +171,11 @@ def test_guessing_a_secret_is_refused_for_that_client_alone(serve: Serve) -> Non
 
 
 def test_a_refused_client_is_let_in_after_retry_after(serve: Serve) -> None:
-    with serve(token_per_client="3/second") as served:
+    # Three seconds, not one: on a loaded machine three attempts may take over a second.
+    with serve(token_per_client="3 per 3 seconds") as served:
         refused = _guessed_until_refused(served, 3)
         wait = _assert_rate_limited(refused, "token-client")
-        assert refused.headers["ratelimit-policy"] == '"token-client";q=3;w=1'
+        assert refused.headers["ratelimit-policy"] == '"token-client";q=3;w=3'
         # A client that honours Retry-After gets in; on a loaded machine the window may still
         # hold an attempt that finished late, so it is told to wait once more, never for long.
         for _ in range(3):
@@ -282,7 +283,11 @@ def test_the_sdk_rides_through_a_real_429(serve: Serve) -> None:
         serve(api_per_client="2/second") as served,
         Client(served.base_url, ClientSecret(*_secret(served.provider)), sleep=sleep) as sdk,
     ):
-        names = {sdk.get_my_organisation()["id"] for _ in range(4)}
+        names: set[str] = set()
+        for _ in range(20):  # four calls meet a 429 unless a loaded machine spreads them out
+            names.add(sdk.get_my_organisation()["id"])
+            if waits:
+                break
     assert names == {"org-provider"}
     assert waits and all(wait >= 1 and wait == int(wait) for wait in waits), waits
 

@@ -134,7 +134,8 @@ def test_two_workers_serve_one_postgresql_database(database: str, tmp_path: Path
             )
             answered = _answered_by(log)
             publisher = answered["publish"]
-            readers = {answered[request_id] for request_id in reads}
+            # The last reads' log lines may still be on their way: those logged are enough.
+            readers = {answered[request_id] for request_id in reads if request_id in answered}
             workers = _workers(server.pid)
             assert len(workers) == 2 and {publisher} | readers == workers
             assert readers - {publisher}, "the record was read through the other process"

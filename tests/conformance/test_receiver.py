@@ -18,7 +18,11 @@ BODY = '{"id": "evt-1", "sequence": "0000000000000000001", "type": "x"}'
 
 
 def _post(
-    url: str, secrets: list[str], moment: datetime | None = None, body: str = BODY
+    url: str,
+    secrets: list[str],
+    moment: datetime | None = None,
+    body: str = BODY,
+    timeout: float = 30,
 ) -> httpx.Response:
     moment = moment or datetime.now(UTC)
     signature = " ".join(Webhook(secret).sign("evt-1", moment, body) for secret in secrets)
@@ -28,7 +32,7 @@ def _post(
         "webhook-signature": signature,
         "content-type": "application/json",
     }
-    return httpx.post(url, content=body, headers=headers, timeout=2)
+    return httpx.post(url, content=body, headers=headers, timeout=timeout)
 
 
 @pytest.fixture(name="receiver")
@@ -63,11 +67,11 @@ def test_injected_failures_answer_the_next_deliveries_then_stop(receiver: Receiv
     assert (refused.status_code, refused.headers["retry-after"]) == (500, "1")
     assert _post(url, [SECRET]).status_code == 410
     with pytest.raises(httpx.ReadTimeout):
-        _post(url, [SECRET])
+        _post(url, [SECRET], timeout=2)  # the receiver holds it 3 s
     with pytest.raises(httpx.RemoteProtocolError):
         _post(url, [SECRET])
     assert _post(url, [SECRET]).status_code == 204
-    answered = [found.answered for found in receiver.wait_for(key, lambda s: len(s) == 5, 2)]
+    answered = [found.answered for found in receiver.wait_for(key, lambda s: len(s) == 5, 30)]
     assert answered == [Fault.SERVER_ERROR, Fault.GONE, Fault.TIMEOUT, Fault.DROP, None]
 
 

@@ -693,8 +693,10 @@ def test_a_looping_expression_fails_its_field_while_the_server_serves_others(
     world: World, settings: Settings
 ) -> None:
     """Over real HTTP, with the field limit from settings: while two looping fields run their
-    second each, other requests are answered meanwhile; then only those fields have failed."""
-    limited = settings.model_copy(update={"return_seconds_per_field": 1.0})
+    two seconds each, other requests are answered meanwhile; then only those fields have failed.
+    The limit is long enough that a loaded machine's slow answers still number five in it."""
+    limit = 2.0
+    limited = settings.model_copy(update={"return_seconds_per_field": limit})
     app = create_app(limited)
     publish_october(world)
     document = template()
@@ -704,7 +706,7 @@ def test_a_looping_expression_fails_its_field_while_the_server_serves_others(
     auth = world["subscriber"].auth
     outcome: dict[str, Any] = {}
     try:
-        with live_server(app) as url, httpx.Client(base_url=url, headers=auth, timeout=30) as slow:
+        with live_server(app) as url, httpx.Client(base_url=url, headers=auth, timeout=60) as slow:
 
             def fill() -> None:
                 started = time.monotonic()
@@ -724,8 +726,8 @@ def test_a_looping_expression_fails_its_field_while_the_server_serves_others(
             healthy = httpx.get(f"{url}/healthz", timeout=5)
     finally:
         dispose(app)
-    # A server held up by the fields would answer one request a field's second at most: two or
-    # three in all. Counted, not timed one by one: on a loaded machine one answer took 1.4 s.
+    # A server held up by the fields would answer a request between them at most: two or three
+    # in all. Counted, not timed one by one: on a loaded machine one answer took 1.4 s.
     assert len(answered) >= 5, answered
     response: httpx.Response = outcome["response"]
     assert response.status_code == 200, response.text
@@ -736,8 +738,8 @@ def test_a_looping_expression_fails_its_field_while_the_server_serves_others(
         code: value for code, value in EXPECTED.items() if code not in failed
     }
     for looped in response.json()["fields"][1:3]:
-        assert "1000 milliseconds" in looped["message"] or "1 s" in looped["message"], looped
-    assert outcome["seconds"] < 2 * (1.0 + 1.0) + 5
+        assert "2000 milliseconds" in looped["message"] or "2 s" in looped["message"], looped
+    assert outcome["seconds"] < 2 * (limit + 1.0) + 20  # cut at the limit, not looping on
     assert healthy.status_code == 200
 
 

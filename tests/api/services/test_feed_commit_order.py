@@ -262,6 +262,6 @@ def test_closing_a_lapse_leaves_the_agreement_free_for_receipts_that_name_it(
     with postgres_app.state.sessions() as session, session.begin():
         entitlements.close_lapsed(session, date.today(), "org-subscriber")
         thread, done, failures = _in_thread(write_receipt)
-        assert done.wait(5), "the receipt waited for the lapse to be closed"
+        assert done.wait(30), "the receipt waited for the lapse to be closed"
     thread.join(10)
     assert not failures

@@ -49,7 +49,8 @@ def refused_at_once(sessions: sessionmaker[Session], request_hash: str = HASH) -
     started = time.monotonic()
     with pytest.raises(ProblemError) as refused:
         idempotency.claim(sessions, ORG, KEY, request_hash)
-    assert time.monotonic() - started < 1.0, "a duplicate must not wait for the holder"
+    # Well below SQLite's 30 s lock wait, and well above a loaded machine's round trips.
+    assert time.monotonic() - started < 10.0, "a duplicate must not wait for the holder"
     return refused.value
 
 
