@@ -3,10 +3,11 @@
  * `builder.line_builder` writes a Python function a sheet; this module takes the same plan,
  * flattened by `builder._native`, and runs it without the interpreter's dispatch, about a
  * quarter of what building a line costs there. `Groups` runs SheetReader.groups' loop over
- * the lines in the same way, and `line_breaks` counts a part's line breaks for parts.py. Both must do exactly what the Python code does:
+ * the lines in the same way. Both must do exactly what the Python code does:
  * tests/schemas/tables/test_builder.py reads drawn lines with both and with the general
  * reader. Anything unusual raises IrregularLineError (or what a cell reader raises) and the
  * reader builds that record again with its general code, as for the Python builder.
+ * `line_breaks`, for parts.py, counts a part's line breaks as `bytes.count` does.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
