@@ -76,8 +76,9 @@ def settings(database_url: str) -> Settings:
         issuer=ISSUER,
         webhook_allowed_hosts=["127.0.0.1/32"],
         webhook_retry_delays_seconds=[0, 0.2, 0.4, 0.6],
-        webhook_timeout_seconds=1.0,
-        worker_lease_seconds=5.0,
+        # Long enough that a loaded machine's loopback POST is not taken for a dead receiver.
+        webhook_timeout_seconds=3.0,
+        worker_lease_seconds=6.0,
         worker_poll_seconds=0.05,
     )
 
